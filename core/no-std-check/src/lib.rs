@@ -1,0 +1,87 @@
+//! A bare-metal-style consumer of synod-core: no std, its own allocator
+//! and panic handler. Building it proves the core and all its
+//! dependencies are `no_std`.
+#![no_std]
+
+extern crate alloc;
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::cell::UnsafeCell;
+use core::panic::PanicInfo;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use synod_core::id::NodeId;
+use synod_core::raft::{Config, Raft};
+use synod_core::replica::{Membership, Output, Recovered, Replica};
+use synod_core::solo::Solo;
+use synod_core::time::Instant;
+
+const ARENA: usize = 1 << 20;
+
+/// A bump allocator over a static arena, as an embedded target might use.
+struct Bump {
+    arena: UnsafeCell<[u8; ARENA]>,
+    next: AtomicUsize,
+}
+
+// SAFETY: allocation only hands out disjoint ranges, claimed atomically.
+unsafe impl Sync for Bump {}
+
+unsafe impl GlobalAlloc for Bump {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let mut cur = self.next.load(Ordering::Relaxed);
+        loop {
+            let start = (cur + layout.align() - 1) & !(layout.align() - 1);
+            let end = start + layout.size();
+            if end > ARENA {
+                return core::ptr::null_mut();
+            }
+            match self.next.compare_exchange(cur, end, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return unsafe { (self.arena.get() as *mut u8).add(start) },
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    unsafe fn dealloc(&self, _ptr: *mut u8, _layout: Layout) {}
+}
+
+#[global_allocator]
+static ALLOC: Bump = Bump { arena: UnsafeCell::new([0; ARENA]), next: AtomicUsize::new(0) };
+
+#[panic_handler]
+fn panic(_: &PanicInfo) -> ! {
+    loop {}
+}
+
+/// Drives a one-node Raft and a Solo log through a proposal; returns the
+/// number of committed entries seen (for a C caller).
+#[unsafe(no_mangle)]
+pub extern "C" fn synod_smoke() -> usize {
+    let voters = match Membership::voters_only([NodeId(1)]) {
+        Ok(m) => m,
+        Err(_) => return 0,
+    };
+    let Ok(mut raft) = Raft::new(Config::new(NodeId(1), 1), Instant::ZERO, Recovered::default(), voters) else {
+        return 0;
+    };
+    let Ok(mut solo) = Solo::new(NodeId(1), Recovered::default()) else { return 0 };
+    let mut out = Output::default();
+    let mut committed = 0;
+    let mut now = Instant::ZERO;
+    for _ in 0..10 {
+        now = now.saturating_add(core::time::Duration::from_secs(1));
+        raft.handle_timeout(now);
+        let _ = raft.propose(now, bytes::Bytes::from_static(b"x"));
+        let _ = solo.propose(now, bytes::Bytes::from_static(b"y"));
+        for r in [&mut raft as &mut dyn Replica, &mut solo] {
+            r.poll_output(&mut out);
+            if let Some(p) = out.persist.take() {
+                r.handle_persisted(now, p.id);
+            }
+            committed += out.committed.len();
+            out.clear();
+        }
+    }
+    committed
+}

@@ -1,0 +1,31 @@
+//! # synod-core
+//!
+//! Pure, `no_std` state machines for replicated, fault-tolerant services:
+//! Raft, a single-node log, and the pieces services are built from. Nothing
+//! here touches a socket, a file, a clock or a global random generator:
+//! time and randomness are inputs, outputs are pulled, and every run can be
+//! replayed from a seed.
+//!
+//! Start with [`replica`]: the interface every consensus protocol
+//! implements, with its call order and a runnable drive loop.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`time`] | [`time::Instant`]: nanoseconds since the caller's epoch |
+//! | [`rand`] | [`rand::Rng`]: the seeded generator each machine owns |
+//! | [`id`] | [`id::NodeId`], [`id::Term`], [`id::LogIndex`], [`id::Ballot`] |
+//! | [`replica`] | the replicated-log interface, its inputs and outputs |
+//! | [`raft`] | Raft with pre-vote, check-quorum, leases, joint consensus |
+//! | [`solo`] | a one-node log that commits what it persists |
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod id;
+pub mod raft;
+pub mod rand;
+pub mod replica;
+pub mod solo;
+pub mod time;

@@ -1,0 +1,146 @@
+//! Raft's knobs, with defaults fit for a LAN cluster.
+
+use crate::id::NodeId;
+use crate::time::Duration;
+
+/// How the leader makes a read linearizable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadMode {
+    /// Confirm leadership with a quorum round before each batch of reads
+    /// (thesis §6.4). Safe under any clock behaviour.
+    ReadIndex,
+    /// Serve reads while a leader lease holds (thesis §6.4.1): no round
+    /// trip, but safe only if clocks drift less than `max_clock_drift` over
+    /// one election timeout. Falls back to a quorum round when the lease
+    /// has lapsed.
+    Lease {
+        /// The most any two clocks may diverge over one election timeout.
+        max_clock_drift: Duration,
+    },
+}
+
+/// Raft configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// This node.
+    pub id: NodeId,
+    /// Seed of the node's random generator (election timeouts).
+    pub seed: u64,
+    /// Minimum election timeout; each election waits a random time in
+    /// `[election_timeout, 2 * election_timeout)` (Raft §5.2).
+    pub election_timeout: Duration,
+    /// How often a leader sends heartbeats; well below `election_timeout`.
+    pub heartbeat_interval: Duration,
+    /// Ask "could I win?" before disrupting a cluster (thesis §9.6).
+    pub pre_vote: bool,
+    /// A leader steps down without a quorum of recent contact, and
+    /// followers that heard from a leader recently refuse to vote (thesis
+    /// §6.2, §4.2.3). Required by lease reads.
+    pub check_quorum: bool,
+    /// How reads are made linearizable.
+    pub read_mode: ReadMode,
+    /// Largest payload a proposal may carry.
+    pub max_entry_bytes: usize,
+    /// Byte budget of one append message (at least one entry is always sent).
+    pub max_append_bytes: usize,
+    /// Most entries in one append message.
+    pub max_append_entries: usize,
+    /// Append messages in flight to one follower before waiting for acks.
+    pub max_inflight_msgs: usize,
+    /// Bytes proposed but not yet committed before proposals get `Busy`.
+    pub max_uncommitted_bytes: usize,
+    /// Reads waiting for confirmation before reads get `Busy`.
+    pub max_pending_reads: usize,
+    /// Bytes per snapshot chunk.
+    pub snapshot_chunk_bytes: usize,
+    /// Largest snapshot a follower accepts.
+    pub max_snapshot_bytes: usize,
+}
+
+impl Config {
+    /// Defaults for node `id` with random seed `seed`.
+    pub fn new(id: NodeId, seed: u64) -> Config {
+        Config {
+            id,
+            seed,
+            election_timeout: Duration::from_millis(500),
+            heartbeat_interval: Duration::from_millis(50),
+            pre_vote: true,
+            check_quorum: true,
+            read_mode: ReadMode::ReadIndex,
+            max_entry_bytes: 8 << 20,
+            max_append_bytes: 1 << 20,
+            max_append_entries: 4096,
+            max_inflight_msgs: 256,
+            max_uncommitted_bytes: 256 << 20,
+            max_pending_reads: 1 << 16,
+            snapshot_chunk_bytes: 1 << 20,
+            max_snapshot_bytes: 4 << 30,
+        }
+    }
+
+    /// Checks that the knobs make sense together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.heartbeat_interval.is_zero() || self.heartbeat_interval >= self.election_timeout {
+            return Err(ConfigError::HeartbeatNotBelowElectionTimeout);
+        }
+        if let ReadMode::Lease { max_clock_drift } = self.read_mode {
+            if !self.check_quorum {
+                return Err(ConfigError::LeaseNeedsCheckQuorum);
+            }
+            if max_clock_drift >= self.election_timeout {
+                return Err(ConfigError::DriftExceedsLease);
+            }
+        }
+        if self.max_append_entries == 0
+            || self.max_inflight_msgs == 0
+            || self.snapshot_chunk_bytes == 0
+            || self.max_pending_reads == 0
+        {
+            return Err(ConfigError::ZeroLimit);
+        }
+        Ok(())
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Heartbeats must come more often than elections.
+    #[error("heartbeat interval must be non-zero and below the election timeout")]
+    HeartbeatNotBelowElectionTimeout,
+    /// Lease reads rely on followers refusing votes while a leader is live.
+    #[error("lease reads need check_quorum")]
+    LeaseNeedsCheckQuorum,
+    /// The drift bound would leave no lease at all.
+    #[error("max clock drift must be below the election timeout")]
+    DriftExceedsLease,
+    /// A count limit of zero would stall replication.
+    #[error("append, inflight, read and snapshot limits must be non-zero")]
+    ZeroLimit,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_combinations_are_refused() {
+        let c = Config::new(NodeId(1), 0);
+        assert_eq!(c.validate(), Ok(()));
+        let mut bad = c.clone();
+        bad.heartbeat_interval = bad.election_timeout;
+        assert_eq!(bad.validate(), Err(ConfigError::HeartbeatNotBelowElectionTimeout));
+        let mut bad = c.clone();
+        bad.check_quorum = false;
+        bad.read_mode = ReadMode::Lease { max_clock_drift: Duration::from_millis(10) };
+        assert_eq!(bad.validate(), Err(ConfigError::LeaseNeedsCheckQuorum));
+        let mut bad = c.clone();
+        bad.read_mode = ReadMode::Lease { max_clock_drift: c.election_timeout };
+        assert_eq!(bad.validate(), Err(ConfigError::DriftExceedsLease));
+        let mut bad = c;
+        bad.max_inflight_msgs = 0;
+        assert_eq!(bad.validate(), Err(ConfigError::ZeroLimit));
+    }
+}

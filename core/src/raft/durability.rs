@@ -1,0 +1,107 @@
+//! Persist-before-send: every reply that claims durable state waits until
+//! the write it depends on is reported durable (Raft Figure 2: "persist
+//! before responding to RPCs").
+
+use super::log::RaftLog;
+use crate::replica::{Envelope, HardState, Persist, PersistId};
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+#[derive(Debug)]
+pub(super) struct Durability {
+    /// Id of the next batch handed out; batch ids start at 1.
+    next_id: u64,
+    /// Highest batch reported durable.
+    acked: u64,
+    /// The hard state as of the last batch handed out.
+    saved: HardState,
+    /// The batch that carried the latest term or vote change.
+    term_batch: u64,
+    /// Messages safe to send now.
+    ready: Vec<Envelope>,
+    /// Messages waiting for a batch, in the order they were produced.
+    waiting: VecDeque<(u64, Envelope)>,
+}
+
+impl Durability {
+    pub fn new(saved: HardState) -> Self {
+        Durability { next_id: 1, acked: 0, saved, term_batch: 0, ready: Vec::new(), waiting: VecDeque::new() }
+    }
+
+    pub fn acked(&self) -> PersistId {
+        PersistId(self.acked)
+    }
+
+    /// True if the term or vote differ from what was last written.
+    pub fn term_changed(&self, hs: HardState) -> bool {
+        hs.term != self.saved.term || hs.vote != self.saved.vote
+    }
+
+    /// The batch a message claiming everything written so far depends on.
+    pub fn dep_all(&self, log_unstable: bool, hs: HardState) -> u64 {
+        if log_unstable || self.term_changed(hs) { self.next_id } else { self.next_id - 1 }
+    }
+
+    /// The batch a message depending only on term and vote depends on.
+    pub fn dep_term(&self, hs: HardState) -> u64 {
+        if self.term_changed(hs) { self.next_id } else { self.term_batch }
+    }
+
+    pub fn send_now(&mut self, env: Envelope) {
+        self.ready.push(env);
+    }
+
+    pub fn send_after(&mut self, dep: u64, env: Envelope) {
+        if dep <= self.acked && self.waiting.is_empty() {
+            self.ready.push(env);
+        } else {
+            self.waiting.push_back((dep, env));
+        }
+    }
+
+    /// Hands out the next batch, if anything needs writing. A commit index
+    /// change alone is not worth a write: it rides along with the next one.
+    pub fn take_write(&mut self, log: &mut RaftLog, hs: HardState) -> Option<Persist> {
+        let term_changed = self.term_changed(hs);
+        if !log.has_unstable() && !term_changed {
+            return None;
+        }
+        let id = PersistId(self.next_id);
+        self.next_id += 1;
+        let mut p = Persist { id, ..Persist::default() };
+        log.take_unstable(id, &mut p);
+        if hs != self.saved {
+            p.hard_state = Some(hs);
+            self.saved = hs;
+        }
+        if term_changed {
+            self.term_batch = id.0;
+        }
+        Some(p)
+    }
+
+    /// Records that batches up to `id` are durable; false if that told
+    /// nothing new (or named a batch never handed out).
+    pub fn persisted(&mut self, id: PersistId) -> bool {
+        let id = id.0.min(self.next_id - 1);
+        if id <= self.acked {
+            return false;
+        }
+        self.acked = id;
+        // Release in production order; a message never overtakes an older one.
+        while self.waiting.front().is_some_and(|(dep, _)| *dep <= self.acked) {
+            if let Some((_, env)) = self.waiting.pop_front() {
+                self.ready.push(env);
+            }
+        }
+        true
+    }
+
+    pub fn has_messages(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    pub fn take_messages(&mut self, out: &mut Vec<Envelope>) {
+        out.append(&mut self.ready);
+    }
+}

@@ -1,0 +1,149 @@
+//! Raft's messages (Raft Figure 2, thesis chapters 3–6).
+
+use crate::id::{LogIndex, Term};
+use crate::replica::{Entry, SnapshotMeta};
+use alloc::vec::Vec;
+use bytes::Bytes;
+
+/// A Raft message: the sender's term and what it says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The sender's term; for a pre-vote request, the term it would campaign in.
+    pub term: Term,
+    /// The content.
+    pub body: Body,
+}
+
+/// The content of a Raft message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Body {
+    /// RequestVote (Raft §5.2), or a pre-vote (thesis §9.6).
+    Vote(VoteRequest),
+    /// The answer to a [`Body::Vote`].
+    VoteResponse(VoteResponse),
+    /// AppendEntries (Raft §5.3).
+    Append(Append),
+    /// The answer to a [`Body::Append`].
+    AppendResponse(AppendResponse),
+    /// A leader's liveness and commit signal, carrying a read round number
+    /// (thesis §6.4).
+    Heartbeat(Heartbeat),
+    /// The answer to a [`Body::Heartbeat`].
+    HeartbeatResponse(HeartbeatResponse),
+    /// One chunk of InstallSnapshot (Raft §7).
+    Snapshot(SnapshotChunk),
+    /// The answer to a [`Body::Snapshot`] chunk.
+    SnapshotResponse(SnapshotResponse),
+    /// Start an election now: leadership transfer (thesis §3.10).
+    TimeoutNow,
+}
+
+/// RequestVote arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VoteRequest {
+    /// A pre-vote: asks without changing anyone's term.
+    pub pre_vote: bool,
+    /// Sent on a leader's request (TimeoutNow): overrides the follower's
+    /// "heard from a leader recently" refusal.
+    pub transfer: bool,
+    /// Index of the candidate's last entry.
+    pub last_index: LogIndex,
+    /// Term of the candidate's last entry.
+    pub last_term: Term,
+}
+
+/// RequestVote result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VoteResponse {
+    /// Answers a pre-vote.
+    pub pre_vote: bool,
+    /// True if the vote was granted.
+    pub granted: bool,
+}
+
+/// AppendEntries arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Append {
+    /// Index of the entry just before `entries`.
+    pub prev_index: LogIndex,
+    /// Term of that entry.
+    pub prev_term: Term,
+    /// Entries to store, contiguous from `prev_index + 1`.
+    pub entries: Vec<Entry>,
+    /// The leader's commit index.
+    pub commit: LogIndex,
+}
+
+/// AppendEntries result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendResponse {
+    /// The follower's log matches the leader's up to `match_index`, durably.
+    Accepted {
+        /// Highest index known to match.
+        match_index: LogIndex,
+    },
+    /// The entry at `prev_index` did not match.
+    Rejected {
+        /// The `prev_index` of the rejected append.
+        rejected: LogIndex,
+        /// With `hint_term`, where the leader should probe next: the
+        /// follower's last index at or below `rejected` whose term is at
+        /// most the append's `prev_term` (fast back-off, thesis §5.3).
+        hint_index: LogIndex,
+        /// The term at `hint_index`.
+        hint_term: Term,
+    },
+}
+
+/// Heartbeat arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// The leader's commit index, capped at what the follower is known to hold.
+    pub commit: LogIndex,
+    /// The read round this heartbeat confirms.
+    pub read_round: u64,
+}
+
+/// Heartbeat result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeartbeatResponse {
+    /// The read round being confirmed.
+    pub read_round: u64,
+}
+
+/// One chunk of a snapshot. Chunks of one snapshot share `meta`; `offset`
+/// lets a follower resume, or restart, a broken transfer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotChunk {
+    /// The snapshot being sent.
+    pub meta: SnapshotMeta,
+    /// Where `data` starts in the snapshot.
+    pub offset: u64,
+    /// The bytes.
+    pub data: Bytes,
+    /// True on the last chunk.
+    pub done: bool,
+}
+
+/// Snapshot chunk result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotResponse {
+    /// The snapshot's last index.
+    pub index: LogIndex,
+    /// The next byte offset the follower expects; 0 asks for a restart.
+    pub next_offset: u64,
+    /// The snapshot is installed and durable.
+    pub done: bool,
+}
+
+impl Message {
+    /// Approximate size on the wire.
+    pub fn size(&self) -> usize {
+        16 + match &self.body {
+            Body::Append(a) => 32 + a.entries.iter().map(Entry::size).sum::<usize>(),
+            Body::Snapshot(s) => 48 + s.data.len() + 8 * s.meta.membership.members().count(),
+            _ => 32,
+        }
+    }
+}

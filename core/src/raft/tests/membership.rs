@@ -1,0 +1,127 @@
+use super::harness::*;
+use crate::id::NodeId;
+use crate::replica::{Membership, MembershipChange, ProposeError, Replica, Role};
+use crate::time::Duration;
+use alloc::vec::Vec;
+
+fn ids(v: &[u64]) -> Vec<NodeId> {
+    v.iter().map(|i| NodeId(*i)).collect()
+}
+
+fn change(c: &mut Cluster, at: u64, voters: &[u64], learners: &[u64]) -> Result<(), ProposeError> {
+    let now = c.now;
+    c.raft(at).change_membership(now, MembershipChange { voters: ids(voters), learners: ids(learners) }).map(|_| ())
+}
+
+fn membership(c: &Cluster, id: u64) -> Membership {
+    c.node(id).raft.membership().clone()
+}
+
+#[test]
+fn a_learner_catches_up_then_is_promoted_through_joint_consensus() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    for i in 0..10 {
+        c.propose(1, &alloc::format!("{i}")).unwrap();
+    }
+    c.stabilize();
+    c.add_node(test_config(4), Membership::default());
+    assert_eq!(c.node(4).raft.role, Role::Learner);
+    change(&mut c, 1, &[1, 2, 3], &[4]).unwrap();
+    c.stabilize();
+    assert_eq!(membership(&c, 4).learners(), &ids(&[4])[..]);
+    assert_eq!(c.applied_commands(4).len(), 10, "the learner caught up");
+    assert_eq!(c.node(4).raft.role, Role::Learner);
+    change(&mut c, 1, &[1, 2, 3, 4], &[]).unwrap();
+    assert!(membership(&c, 1).is_joint());
+    c.stabilize();
+    // Auto-leave (thesis §4.3): the joint configuration is left unasked.
+    for id in 1..=4 {
+        let m = membership(&c, id);
+        assert!(!m.is_joint(), "node {id}");
+        assert_eq!(m.voters(), &ids(&[1, 2, 3, 4])[..]);
+    }
+    assert_eq!(c.node(4).raft.role, Role::Follower);
+    c.assert_safe();
+}
+
+#[test]
+fn a_removed_leader_steps_down_once_the_change_commits() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    change(&mut c, 1, &[2, 3], &[]).unwrap();
+    c.stabilize();
+    assert_ne!(c.node(1).raft.role, Role::Leader, "thesis §4.2.2");
+    c.advance(Duration::from_millis(400));
+    let leader = c.leader().unwrap();
+    assert!(leader == 2 || leader == 3);
+    c.propose(leader, "after").unwrap();
+    c.stabilize();
+    assert_eq!(c.applied_commands(2), alloc::vec![data("after")]);
+}
+
+#[test]
+fn a_joint_configuration_needs_both_majorities() {
+    let mut c = Cluster::new(3);
+    c.add_node(test_config(4), Membership::default());
+    c.add_node(test_config(5), Membership::default());
+    c.elect(1);
+    // Replace {1,2,3} by {3,4,5} while 4 and 5 are unreachable.
+    c.isolate(4);
+    c.isolate(5);
+    change(&mut c, 1, &[3, 4, 5], &[]).unwrap();
+    c.stabilize();
+    let joint_index = c.last_index(1);
+    assert!(c.commit(1) < joint_index, "the old majority alone cannot commit the joint entry");
+    c.heal();
+    c.advance(Duration::from_millis(50));
+    for id in 3..=5 {
+        assert_eq!(membership(&c, id).voters(), &ids(&[3, 4, 5])[..]);
+        assert!(!membership(&c, id).is_joint());
+    }
+}
+
+#[test]
+fn a_crash_in_the_middle_of_a_joint_change_still_ends_in_one_configuration() {
+    let mut c = Cluster::new(3);
+    c.add_node(test_config(4), Membership::default());
+    c.elect(1);
+    change(&mut c, 1, &[2, 3, 4], &[]).unwrap();
+    // Deliver just enough for the joint entry to commit, not the leave entry.
+    for _ in 0..3 {
+        c.poll();
+        let batch: Vec<_> = c.queue.drain(..).collect();
+        for (f, t, m) in batch {
+            c.deliver(f, t, m);
+        }
+    }
+    c.crash(1);
+    c.advance(Duration::from_millis(600));
+    let leader = c.leader().expect("a new leader finishes or abandons the change");
+    c.stabilize();
+    let m = membership(&c, leader);
+    assert!(!m.is_joint(), "the new leader left the joint configuration");
+    for id in 2..=4 {
+        assert_eq!(membership(&c, id), m);
+    }
+    c.restart(1);
+    c.advance(Duration::from_millis(100));
+    assert_eq!(membership(&c, 1), m);
+    c.assert_safe();
+}
+
+#[test]
+fn one_change_at_a_time() {
+    let mut c = Cluster::new(3);
+    c.add_node(test_config(4), Membership::default());
+    c.elect(1);
+    change(&mut c, 1, &[1, 2, 3, 4], &[]).unwrap();
+    assert_eq!(change(&mut c, 1, &[1, 2], &[]), Err(ProposeError::MembershipChangePending));
+    assert_eq!(change(&mut c, 2, &[1, 2], &[]), Err(ProposeError::NotLeader { leader_hint: Some(NodeId(1)) }));
+    c.stabilize();
+    assert_eq!(change(&mut c, 1, &[], &[]), Err(ProposeError::InvalidMembership));
+    change(&mut c, 1, &[1, 2, 3], &[4]).unwrap();
+    c.stabilize();
+    assert_eq!(c.node(4).raft.role, Role::Learner, "a demoted voter becomes a learner");
+    assert_eq!(membership(&c, 1).learners(), &ids(&[4])[..]);
+}

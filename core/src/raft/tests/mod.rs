@@ -1,0 +1,12 @@
+//! Scenario tests for Raft, each named after what it proves.
+
+mod harness;
+
+mod durability;
+mod election;
+mod membership;
+mod reads;
+mod replication;
+mod robustness;
+mod snapshot;
+mod transfer;

@@ -1,0 +1,130 @@
+use super::harness::*;
+use crate::id::{LogIndex, NodeId};
+use crate::raft::ReadMode;
+use crate::replica::{ReadError, ReadId, ReadState, Role};
+use crate::time::Duration;
+
+fn read_result(c: &Cluster, id: u64, rid: u64) -> Option<Result<LogIndex, ReadError>> {
+    c.node(id).reads.iter().find(|r| r.id == ReadId(rid)).map(|r| r.result)
+}
+
+#[test]
+fn read_index_waits_for_a_quorum_round() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    let p = c.propose(1, "w").unwrap();
+    c.stabilize();
+    c.read(1, 7).unwrap();
+    c.poll();
+    assert_eq!(read_result(&c, 1, 7), None, "not before the followers confirm");
+    c.stabilize();
+    assert_eq!(read_result(&c, 1, 7), Some(Ok(p.index)), "at least every acknowledged write");
+}
+
+#[test]
+fn many_reads_share_one_round() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.record = true;
+    for rid in 0..100 {
+        c.read(1, rid).unwrap();
+    }
+    c.stabilize();
+    assert_eq!(c.node(1).reads.len(), 100);
+    let heartbeats = c.count_delivered(|m| matches!(m.body, crate::raft::Body::Heartbeat(_)));
+    assert_eq!(heartbeats, 2, "one round to each follower");
+}
+
+#[test]
+fn an_isolated_leader_never_confirms_a_read() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.isolate(1);
+    c.read(1, 1).unwrap();
+    c.advance(Duration::from_millis(80));
+    assert_eq!(read_result(&c, 1, 1), None);
+    c.advance(Duration::from_millis(300));
+    assert_ne!(c.node(1).raft.role, Role::Leader);
+    assert_eq!(read_result(&c, 1, 1), Some(Err(ReadError::LeadershipLost)));
+}
+
+#[test]
+fn a_new_leader_serves_reads_only_after_its_term_commits() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.isolate(1);
+    c.advance(Duration::from_millis(300));
+    let leader = c.leader().unwrap();
+    c.isolate(leader);
+    c.elect(leader);
+    // Alone, it cannot commit its no-op; thesis §6.4 says wait.
+    if c.node(leader).raft.role == Role::Leader {
+        c.read(leader, 5).unwrap();
+        c.advance(Duration::from_millis(30));
+        assert_eq!(read_result(&c, leader, 5), None);
+    }
+    c.heal();
+    c.advance(Duration::from_millis(400));
+    let leader = c.leader().unwrap();
+    c.read(leader, 6).unwrap();
+    c.stabilize();
+    let idx = read_result(&c, leader, 6).unwrap().unwrap();
+    assert!(c.node(leader).raft.log.term(idx) == Some(c.term(leader)));
+}
+
+#[test]
+fn followers_refuse_reads_with_a_leader_hint() {
+    let mut c = Cluster::new(3);
+    c.elect(2);
+    assert_eq!(c.read(1, 1), Err(ReadError::NotLeader { leader_hint: Some(NodeId(2)) }));
+}
+
+#[test]
+fn too_many_pending_reads_is_busy() {
+    let mut c = Cluster::with(3, |cfg| cfg.max_pending_reads = 2);
+    c.elect(1);
+    c.read(1, 1).unwrap();
+    c.read(1, 2).unwrap();
+    assert_eq!(c.read(1, 3), Err(ReadError::Busy));
+}
+
+#[test]
+fn a_lease_serves_reads_without_a_round_until_it_lapses() {
+    let drift = Duration::from_millis(20);
+    let mut c = Cluster::with(3, |cfg| cfg.read_mode = ReadMode::Lease { max_clock_drift: drift });
+    c.elect(1);
+    c.advance(Duration::from_millis(15)); // a heartbeat round confirms the lease
+    c.read(1, 1).unwrap();
+    let out = c.node(1).raft.read_states.clone();
+    assert_eq!(out, alloc::vec![ReadState { id: ReadId(1), result: Ok(LogIndex(1)) }], "served at once");
+    c.poll();
+    // Cut off, the leader keeps answering only while the lease holds.
+    c.isolate(1);
+    let cut_at = c.now;
+    c.advance(Duration::from_millis(100) - drift);
+    c.read(1, 2).unwrap();
+    c.poll();
+    assert_eq!(read_result(&c, 1, 2), None, "the lease ({:?}) has lapsed", c.now - cut_at);
+}
+
+#[test]
+fn lease_reads_stop_during_a_leadership_transfer() {
+    let drift = Duration::from_millis(20);
+    let mut c = Cluster::with(3, |cfg| cfg.read_mode = ReadMode::Lease { max_clock_drift: drift });
+    c.elect(1);
+    c.advance(Duration::from_millis(15));
+    c.isolate(2);
+    let now = c.now;
+    crate::replica::Replica::transfer_leader(c.raft(1), now, NodeId(2)).unwrap();
+    c.read(1, 9).unwrap();
+    assert!(c.node(1).raft.read_states.is_empty(), "the transfer target may win at once");
+}
+
+#[test]
+fn a_single_node_confirms_reads_by_itself() {
+    let mut c = Cluster::new(1);
+    c.elect(1);
+    c.read(1, 1).unwrap();
+    c.stabilize();
+    assert_eq!(read_result(&c, 1, 1), Some(Ok(LogIndex(1))));
+}

@@ -1,0 +1,121 @@
+use super::harness::*;
+use crate::id::LogIndex;
+use crate::raft::Body;
+use crate::replica::{CompactError, Replica};
+use bytes::Bytes;
+
+fn compact(c: &mut Cluster, id: u64, data: &str) -> Result<(), CompactError> {
+    let now = c.now;
+    let applied = c.node(id).raft.log.applied;
+    c.raft(id).compact(now, applied, Bytes::copy_from_slice(data.as_bytes()))
+}
+
+#[test]
+fn compaction_drops_covered_entries_and_refuses_bad_requests() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    for i in 0..10 {
+        c.propose(1, &alloc::format!("{i}")).unwrap();
+    }
+    c.stabilize();
+    compact(&mut c, 1, "state@11").unwrap();
+    assert_eq!(c.node(1).raft.log.first_index(), LogIndex(12));
+    let now = c.now;
+    assert_eq!(
+        c.raft(1).compact(now, LogIndex(11), Bytes::new()),
+        Err(CompactError::AlreadyCompacted { index: LogIndex(11), existing: LogIndex(11) })
+    );
+    assert_eq!(
+        c.raft(1).compact(now, LogIndex(50), Bytes::new()),
+        Err(CompactError::NotApplied { index: LogIndex(50), applied: LogIndex(11) })
+    );
+    c.poll();
+    assert!(c.node(1).disk.snapshot.is_some(), "the snapshot reached storage");
+    assert!(c.node(1).disk.entries.is_empty());
+    c.propose(1, "after").unwrap();
+    c.stabilize();
+    assert_eq!(c.applied_commands(3).len(), 11);
+}
+
+#[test]
+fn a_follower_far_behind_catches_up_by_a_chunked_snapshot() {
+    let mut c = Cluster::with(3, |cfg| cfg.snapshot_chunk_bytes = 16);
+    c.elect(1);
+    c.isolate(3);
+    for i in 0..50 {
+        c.propose(1, &alloc::format!("{i}")).unwrap();
+    }
+    c.stabilize();
+    let state = "x".repeat(200);
+    compact(&mut c, 1, &state).unwrap();
+    c.record = true;
+    c.heal();
+    c.advance(crate::time::Duration::from_millis(50));
+    let chunks = c.count_delivered(|m| matches!(m.body, Body::Snapshot(_)));
+    assert!(chunks >= 13, "200 bytes in 16-byte chunks, sent {chunks}");
+    assert_eq!(c.node(3).restores, 1);
+    let snap = c.node(3).disk.snapshot.clone().expect("installed durably");
+    assert_eq!(snap.data, Bytes::from(state));
+    assert_eq!(snap.meta.index, LogIndex(51));
+    c.propose(1, "next").unwrap();
+    c.stabilize();
+    assert_eq!(c.node(3).applied.get(&52).map(|e| e.data.clone()), Some(data("next")));
+    c.assert_safe();
+}
+
+#[test]
+fn a_broken_snapshot_transfer_resumes() {
+    let mut c = Cluster::with(3, |cfg| cfg.snapshot_chunk_bytes = 8);
+    c.elect(1);
+    c.isolate(3);
+    for i in 0..20 {
+        c.propose(1, &alloc::format!("{i}")).unwrap();
+    }
+    c.stabilize();
+    compact(&mut c, 1, &"y".repeat(100)).unwrap();
+    c.heal();
+    c.record = true;
+    // Let a few chunks through, then cut the link mid-transfer.
+    for _ in 0..3 {
+        c.poll();
+        let batch: alloc::vec::Vec<_> = c.queue.drain(..).collect();
+        for (f, t, m) in batch {
+            c.deliver(f, t, m);
+        }
+    }
+    c.isolate(3);
+    c.advance(crate::time::Duration::from_millis(30));
+    assert_eq!(c.node(3).restores, 0, "not yet complete");
+    c.heal();
+    c.advance(crate::time::Duration::from_millis(60));
+    assert_eq!(c.node(3).restores, 1);
+    assert_eq!(c.node(3).raft.log.snapshot.data.len(), 100);
+    c.assert_safe();
+}
+
+#[test]
+fn a_restart_from_a_snapshot_restores_then_replays() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    for i in 0..10 {
+        c.propose(1, &alloc::format!("{i}")).unwrap();
+    }
+    c.stabilize();
+    compact(&mut c, 2, "s").unwrap();
+    for i in 10..15 {
+        c.propose(1, &alloc::format!("{i}")).unwrap();
+    }
+    c.stabilize();
+    c.crash(2);
+    c.restart(2);
+    let mut out = crate::replica::Output::default();
+    c.raft(2).poll_output(&mut out);
+    let restored = out.restore.expect("service restored first");
+    assert_eq!(restored.meta.index, LogIndex(11));
+    assert!(out.committed.iter().all(|e| e.index > LogIndex(11)));
+    // The commit index on disk may lag; the leader's next message completes it.
+    let mut c2 = c;
+    c2.advance(crate::time::Duration::from_millis(30));
+    assert_eq!(c2.node(2).raft.log.applied, LogIndex(16));
+    c2.assert_safe();
+}

@@ -1,0 +1,244 @@
+//! What a replica asks its caller to keep: log entries, hard state and
+//! snapshots, and the write batches ([`Persist`]) that carry them.
+
+use super::membership::Membership;
+use crate::id::{LogIndex, NodeId, Term};
+use alloc::vec::Vec;
+use bytes::Bytes;
+
+/// What an entry holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum EntryKind {
+    /// A client command, applied to the service.
+    Command = 0,
+    /// An empty entry a new leader appends to commit its term (Raft §8),
+    /// or a gap filled by a new Multi-Paxos leader. Applied as nothing.
+    Noop = 1,
+    /// A configuration change; `data` is an encoded [`Membership`].
+    Membership = 2,
+}
+
+impl EntryKind {
+    /// The kind for a wire tag, if known.
+    pub fn from_u8(tag: u8) -> Option<EntryKind> {
+        match tag {
+            0 => Some(EntryKind::Command),
+            1 => Some(EntryKind::Noop),
+            2 => Some(EntryKind::Membership),
+            _ => None,
+        }
+    }
+}
+
+/// One slot of the replicated log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Its position.
+    pub index: LogIndex,
+    /// The term (Raft) or ballot (Multi-Paxos, packed) under which it was
+    /// proposed; compared to decide which of two entries wins.
+    pub term: Term,
+    /// What it holds.
+    pub kind: EntryKind,
+    /// The payload, never copied by the core.
+    pub data: Bytes,
+}
+
+impl Entry {
+    /// A client command.
+    pub fn command(index: LogIndex, term: Term, data: Bytes) -> Entry {
+        Entry { index, term, kind: EntryKind::Command, data }
+    }
+
+    /// An empty entry.
+    pub fn noop(index: LogIndex, term: Term) -> Entry {
+        Entry { index, term, kind: EntryKind::Noop, data: Bytes::new() }
+    }
+
+    /// Bytes this entry adds to a message or a write, for batching limits.
+    pub fn size(&self) -> usize {
+        self.data.len() + 24
+    }
+}
+
+/// State that must survive a crash before the replica acts on it.
+///
+/// Raft: current term and vote (Raft §5.1, Figure 2). Multi-Paxos: the
+/// promised ballot, packed into `term`. `commit` is a hint that lets a
+/// restarted replica apply without waiting to hear from a leader; it may lag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct HardState {
+    /// Latest term (ballot) this node has seen.
+    pub term: Term,
+    /// Candidate this node voted for in `term`.
+    pub vote: Option<NodeId>,
+    /// Highest index known committed when this was written.
+    pub commit: LogIndex,
+}
+
+/// Where a snapshot sits in the log, and the configuration in force there.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct SnapshotMeta {
+    /// The last index the snapshot covers.
+    pub index: LogIndex,
+    /// The term of the entry at `index`.
+    pub term: Term,
+    /// The membership in force at `index`.
+    pub membership: Membership,
+}
+
+/// A service state as of `meta.index`, as opaque bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    /// Where it sits.
+    pub meta: SnapshotMeta,
+    /// The service's serialized state.
+    pub data: Bytes,
+}
+
+/// Identifies a [`Persist`]; later writes have larger ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct PersistId(pub u64);
+
+/// One batch of writes, applied by the caller in this order:
+///
+/// 1. `snapshot`: store it; entries at or below its index may be dropped.
+/// 2. `truncate_from`: drop stored entries at or above this index.
+/// 3. `entries`: append; they are contiguous and continue the stored log.
+/// 4. `hard_state`: replace the stored one.
+///
+/// The caller makes the batch durable (several batches may share one
+/// sync — group commit) and then reports it with
+/// [`Replica::handle_persisted`](super::Replica::handle_persisted). A crash
+/// may lose any suffix of unreported batches, but storage must recover a
+/// prefix of the batch sequence: never a later batch without an earlier one.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[must_use = "a Persist must be written and then reported"]
+pub struct Persist {
+    /// Report this id once everything here is durable.
+    pub id: PersistId,
+    /// A snapshot to store.
+    pub snapshot: Option<Snapshot>,
+    /// Drop stored entries from this index on, before appending.
+    pub truncate_from: Option<LogIndex>,
+    /// Entries to append.
+    pub entries: Vec<Entry>,
+    /// Hard state to store.
+    pub hard_state: Option<HardState>,
+}
+
+impl Persist {
+    /// True if there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.snapshot.is_none() && self.truncate_from.is_none() && self.entries.is_empty() && self.hard_state.is_none()
+    }
+
+    /// Folds a later batch into this one, so both are written as one.
+    /// Reporting the merged id reports both.
+    pub fn merge(&mut self, later: Persist) {
+        self.id = self.id.max(later.id);
+        if let Some(snap) = later.snapshot {
+            let cut = snap.meta.index;
+            self.entries.retain(|e| e.index > cut);
+            self.snapshot = Some(snap);
+        }
+        if let Some(from) = later.truncate_from {
+            self.entries.retain(|e| e.index < from);
+            // Anything already stored at or past `from` must go too.
+            self.truncate_from = Some(self.truncate_from.map_or(from, |t| t.min(from)));
+        }
+        if let Some(first) = later.entries.first() {
+            // An append overwrites whatever this batch held from its first
+            // index on (the later batch's own truncation already says so for
+            // storage; this keeps the merged entries contiguous).
+            let from = first.index;
+            self.entries.retain(|e| e.index < from);
+        }
+        self.entries.extend(later.entries);
+        if later.hard_state.is_some() {
+            self.hard_state = later.hard_state;
+        }
+    }
+}
+
+/// What storage hands back on restart: everything reported durable.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Recovered {
+    /// The last stored hard state.
+    pub hard_state: HardState,
+    /// The last stored snapshot, if any.
+    pub snapshot: Option<Snapshot>,
+    /// Stored entries after the snapshot, contiguous, in index order.
+    pub entries: Vec<Entry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn e(i: u64, t: u64) -> Entry {
+        Entry::command(LogIndex(i), Term(t), Bytes::new())
+    }
+
+    fn ids(p: &Persist) -> Vec<(u64, u64)> {
+        p.entries.iter().map(|e| (e.index.0, e.term.0)).collect()
+    }
+
+    #[test]
+    fn merge_appends_and_keeps_latest_hard_state() {
+        let mut a = Persist { id: PersistId(1), entries: vec![e(1, 1), e(2, 1)], ..Default::default() };
+        let hs = HardState { term: Term(2), vote: Some(NodeId(3)), commit: LogIndex(1) };
+        a.merge(Persist { id: PersistId(2), entries: vec![e(3, 1)], hard_state: Some(hs), ..Default::default() });
+        assert_eq!(a.id, PersistId(2));
+        assert_eq!(ids(&a), vec![(1, 1), (2, 1), (3, 1)]);
+        assert_eq!(a.hard_state, Some(hs));
+        a.merge(Persist { id: PersistId(3), ..Default::default() });
+        assert_eq!(a.hard_state, Some(hs), "an empty later batch keeps the hard state");
+    }
+
+    #[test]
+    fn merge_truncation_cuts_pending_entries() {
+        let mut a = Persist { id: PersistId(1), entries: vec![e(4, 1), e(5, 1), e(6, 1)], ..Default::default() };
+        a.merge(Persist {
+            id: PersistId(2),
+            truncate_from: Some(LogIndex(5)),
+            entries: vec![e(5, 2)],
+            ..Default::default()
+        });
+        assert_eq!(ids(&a), vec![(4, 1), (5, 2)]);
+        assert_eq!(a.truncate_from, Some(LogIndex(5)));
+        // A deeper truncation later wins.
+        a.merge(Persist {
+            id: PersistId(3),
+            truncate_from: Some(LogIndex(2)),
+            entries: vec![e(2, 3)],
+            ..Default::default()
+        });
+        assert_eq!(ids(&a), vec![(2, 3)]);
+        assert_eq!(a.truncate_from, Some(LogIndex(2)));
+    }
+
+    #[test]
+    fn merge_snapshot_drops_covered_entries() {
+        let mut a = Persist { id: PersistId(1), entries: vec![e(1, 1), e(2, 1), e(3, 1)], ..Default::default() };
+        let snap = Snapshot {
+            meta: SnapshotMeta { index: LogIndex(2), term: Term(1), ..Default::default() },
+            data: Bytes::new(),
+        };
+        a.merge(Persist { id: PersistId(2), snapshot: Some(snap.clone()), ..Default::default() });
+        assert_eq!(ids(&a), vec![(3, 1)]);
+        assert_eq!(a.snapshot, Some(snap));
+        assert!(!a.is_empty());
+        assert!(Persist::default().is_empty());
+    }
+
+    #[test]
+    fn entry_kind_tags_round_trip() {
+        for k in [EntryKind::Command, EntryKind::Noop, EntryKind::Membership] {
+            assert_eq!(EntryKind::from_u8(k as u8), Some(k));
+        }
+        assert_eq!(EntryKind::from_u8(9), None);
+    }
+}

@@ -1,0 +1,138 @@
+//! One small error enum per operation.
+
+use crate::id::{LogIndex, NodeId};
+
+/// Why a proposal (or membership change) was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProposeError {
+    /// Only the leader takes proposals; try `leader_hint`.
+    #[error("not the leader (leader: {leader_hint:?})")]
+    NotLeader {
+        /// The leader this replica knows of.
+        leader_hint: Option<NodeId>,
+    },
+    /// The payload exceeds the configured limit.
+    #[error("proposal of {size} bytes exceeds the limit of {max}")]
+    ProposalTooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Too much is proposed and not yet committed; retry later.
+    #[error("too many uncommitted proposals")]
+    Busy,
+    /// A membership change is still in progress.
+    #[error("a membership change is already in progress")]
+    MembershipChangePending,
+    /// Leadership is being handed over; retry at the new leader.
+    #[error("leadership transfer in progress")]
+    TransferInProgress,
+    /// The requested configuration is invalid.
+    #[error("invalid configuration")]
+    InvalidMembership,
+    /// This protocol does not offer the operation.
+    #[error("operation not supported by this protocol")]
+    Unsupported,
+}
+
+/// Why a read cannot be served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// Only the leader confirms reads; try `leader_hint`.
+    #[error("not the leader (leader: {leader_hint:?})")]
+    NotLeader {
+        /// The leader this replica knows of.
+        leader_hint: Option<NodeId>,
+    },
+    /// Too many reads are waiting; retry later.
+    #[error("too many pending reads")]
+    Busy,
+    /// Leadership was lost before the read could be confirmed.
+    #[error("leadership lost before the read was confirmed")]
+    LeadershipLost,
+}
+
+/// Why an incoming message was rejected. The replica's state is unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MessageError {
+    /// The message belongs to another protocol.
+    #[error("message is for another protocol")]
+    WrongProtocol,
+    /// A message a node sent to itself.
+    #[error("message from self")]
+    FromSelf,
+    /// The message contradicts itself (e.g. non-contiguous entries).
+    #[error("malformed message: {0}")]
+    Malformed(&'static str),
+}
+
+/// Why a snapshot could not be taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompactError {
+    /// The service has not been handed this index yet.
+    #[error("index {index} not yet applied (applied: {applied})")]
+    NotApplied {
+        /// The requested index.
+        index: LogIndex,
+        /// The highest applied index.
+        applied: LogIndex,
+    },
+    /// A snapshot at or past this index exists already.
+    #[error("snapshot at {existing} already covers {index}")]
+    AlreadyCompacted {
+        /// The requested index.
+        index: LogIndex,
+        /// The existing snapshot's index.
+        existing: LogIndex,
+    },
+}
+
+/// Why leadership could not be handed over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransferError {
+    /// Only the leader can transfer leadership.
+    #[error("not the leader (leader: {leader_hint:?})")]
+    NotLeader {
+        /// The leader this replica knows of.
+        leader_hint: Option<NodeId>,
+    },
+    /// The target is not a voter of the current configuration.
+    #[error("node {0} is not a voter")]
+    NotVoter(NodeId),
+    /// The target is this node, which already leads.
+    #[error("already the leader")]
+    AlreadyLeader,
+    /// This protocol does not offer the operation.
+    #[error("operation not supported by this protocol")]
+    Unsupported,
+}
+
+/// Why a replica could not be rebuilt from storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecoverError {
+    /// Stored entries skip an index.
+    #[error("stored log has a gap: expected index {expected}, found {found}")]
+    Gap {
+        /// The index that should come next.
+        expected: LogIndex,
+        /// The index found.
+        found: LogIndex,
+    },
+    /// Stored entries go back in term.
+    #[error("stored log term decreases at index {0}")]
+    TermRegression(LogIndex),
+    /// A stored membership entry cannot be decoded.
+    #[error("stored membership entry at index {0} is malformed")]
+    BadMembership(LogIndex),
+    /// No configuration: neither a snapshot, a membership entry, nor an
+    /// initial membership was given.
+    #[error("no membership: bootstrap with an initial configuration")]
+    NoMembership,
+}

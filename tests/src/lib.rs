@@ -1,0 +1,2 @@
+//! Test machinery for synod: the deterministic simulator and the
+//! linearizability checker.
