@@ -17,6 +17,7 @@
 //! | [`replica`] | the replicated-log interface, its inputs and outputs |
 //! | [`raft`] | Raft with pre-vote, check-quorum, leases, joint consensus |
 //! | [`solo`] | a one-node log that commits what it persists |
+//! | [`service`] | deterministic services applied to committed entries: [`service::kv::Kv`] |
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -27,5 +28,6 @@ pub mod id;
 pub mod raft;
 pub mod rand;
 pub mod replica;
+pub mod service;
 pub mod solo;
 pub mod time;
