@@ -473,7 +473,6 @@ mod tests {
     #[test]
     fn commands_behave_like_redis() {
         let mut kv = Kv::default();
-        kv.limits = Limits::default();
         assert_eq!(run(&mut kv, 1, KvCommand::Incr { key: b("n"), by: 5 }), KvReply::Int(5));
         assert_eq!(run(&mut kv, 2, KvCommand::Incr { key: b("n"), by: -7 }), KvReply::Int(-2));
         assert_eq!(kv.get(b"n"), Some(&b("-2")));
