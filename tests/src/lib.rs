@@ -1,2 +1,4 @@
-//! Test machinery for synod: the deterministic simulator and the
-//! linearizability checker.
+//! Test machinery for synod: client histories, the deterministic
+//! simulator and the linearizability checker.
+
+pub mod history;
