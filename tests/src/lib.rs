@@ -2,3 +2,4 @@
 //! simulator and the linearizability checker.
 
 pub mod history;
+pub mod sim;

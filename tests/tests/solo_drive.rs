@@ -21,12 +21,12 @@ impl Disk {
     fn sync(&mut self) -> Option<synod_core::replica::PersistId> {
         let mut last = None;
         for p in self.unsynced.drain(..) {
+            if let Some(t) = p.truncate_from {
+                self.durable.entries.retain(|e| e.index < t);
+            }
             if let Some(s) = &p.snapshot {
                 self.durable.entries.retain(|e| e.index > s.meta.index);
                 self.durable.snapshot = Some(s.clone());
-            }
-            if let Some(t) = p.truncate_from {
-                self.durable.entries.retain(|e| e.index < t);
             }
             self.durable.entries.extend(p.entries.iter().cloned());
             if let Some(hs) = p.hard_state {

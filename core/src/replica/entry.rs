@@ -103,8 +103,8 @@ pub struct PersistId(pub u64);
 
 /// One batch of writes, applied by the caller in this order:
 ///
-/// 1. `snapshot`: store it; entries at or below its index may be dropped.
-/// 2. `truncate_from`: drop stored entries at or above this index.
+/// 1. `truncate_from`: drop stored entries at or above this index.
+/// 2. `snapshot`: store it; entries at or below its index are dropped.
 /// 3. `entries`: append; they are contiguous and continue the stored log.
 /// 4. `hard_state`: replace the stored one.
 ///
@@ -112,7 +112,9 @@ pub struct PersistId(pub u64);
 /// sync — group commit) and then reports it with
 /// [`Replica::handle_persisted`](super::Replica::handle_persisted). A crash
 /// may lose any suffix of unreported batches, but storage must recover a
-/// prefix of the batch sequence: never a later batch without an earlier one.
+/// prefix of the batch sequence — never a later batch without an earlier
+/// one — and each batch whole or not at all (one log record per batch does
+/// both). Applied in this order, even a batch cut short leaves a valid log.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 #[must_use = "a Persist must be written and then reported"]
 pub struct Persist {
@@ -138,20 +140,19 @@ impl Persist {
     /// Reporting the merged id reports both.
     pub fn merge(&mut self, later: Persist) {
         self.id = self.id.max(later.id);
-        if let Some(snap) = later.snapshot {
-            let cut = snap.meta.index;
-            self.entries.retain(|e| e.index > cut);
-            self.snapshot = Some(snap);
-        }
         if let Some(from) = later.truncate_from {
             self.entries.retain(|e| e.index < from);
             // Anything already stored at or past `from` must go too.
             self.truncate_from = Some(self.truncate_from.map_or(from, |t| t.min(from)));
         }
+        if let Some(snap) = later.snapshot {
+            let cut = snap.meta.index;
+            self.entries.retain(|e| e.index > cut);
+            self.snapshot = Some(snap);
+        }
         if let Some(first) = later.entries.first() {
             // An append overwrites whatever this batch held from its first
-            // index on (the later batch's own truncation already says so for
-            // storage; this keeps the merged entries contiguous).
+            // index on, keeping the merged entries contiguous.
             let from = first.index;
             self.entries.retain(|e| e.index < from);
         }

@@ -324,12 +324,12 @@ impl Cluster {
 
 /// Applies a write batch to a disk image, checking the storage contract.
 pub fn write(disk: &mut Recovered, p: &Persist) {
+    if let Some(t) = p.truncate_from {
+        disk.entries.retain(|e| e.index < t);
+    }
     if let Some(s) = &p.snapshot {
         disk.entries.retain(|e| e.index > s.meta.index);
         disk.snapshot = Some(s.clone());
-    }
-    if let Some(t) = p.truncate_from {
-        disk.entries.retain(|e| e.index < t);
     }
     for e in &p.entries {
         let expected = disk

@@ -1,0 +1,149 @@
+//! Runs simulation campaigns: `sim --protocol raft --seeds 0..2000`, or
+//! replays one seed with its trace: `sim --protocol raft --seed 17`.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+use synod_tests::sim::{self, Protocol, Report, SimConfig};
+
+struct Args {
+    protocol: Protocol,
+    seeds: core::ops::Range<u64>,
+    replay: Option<u64>,
+    threads: usize,
+    fault_ms: u64,
+    liveness_ms: u64,
+    clients: usize,
+    expect_violations: bool,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut a = Args {
+        protocol: Protocol::Raft,
+        seeds: 0..100,
+        replay: None,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        fault_ms: 3000,
+        liveness_ms: 3000,
+        clients: 5,
+        expect_violations: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut val = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--protocol" => a.protocol = val()?.parse()?,
+            "--seeds" => {
+                let v = val()?;
+                let (lo, hi) = v.split_once("..").ok_or("--seeds takes LO..HI")?;
+                a.seeds = lo.parse().map_err(|e| format!("{e}"))?..hi.parse().map_err(|e| format!("{e}"))?;
+            }
+            "--seed" => a.replay = Some(val()?.parse().map_err(|e| format!("{e}"))?),
+            "--threads" => a.threads = val()?.parse().map_err(|e| format!("{e}"))?,
+            "--fault-ms" => a.fault_ms = val()?.parse().map_err(|e| format!("{e}"))?,
+            "--liveness-ms" => a.liveness_ms = val()?.parse().map_err(|e| format!("{e}"))?,
+            "--clients" => a.clients = val()?.parse().map_err(|e| format!("{e}"))?,
+            // For canaries: succeed only if the campaign finds a violation.
+            "--expect-violations" => a.expect_violations = true,
+            "-h" | "--help" => {
+                return Err("usage: sim [--protocol raft] [--seeds LO..HI | --seed N] [--threads T] \
+                            [--fault-ms MS] [--liveness-ms MS] [--clients C] [--expect-violations]"
+                    .into());
+            }
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(a)
+}
+
+fn config(a: &Args, trace: bool) -> SimConfig {
+    let mut c = SimConfig::new(a.protocol);
+    c.fault_time = core::time::Duration::from_millis(a.fault_ms);
+    c.liveness_time = core::time::Duration::from_millis(a.liveness_ms);
+    c.clients = a.clients;
+    c.trace = trace;
+    c
+}
+
+fn print_failure(r: &Report, protocol: Protocol) {
+    if let Some(v) = &r.violation {
+        println!("VIOLATION seed {}: {}: {}", r.seed, v.property, v.detail);
+        println!("  params: {:?}", r.params);
+        println!("  replay: cargo run --release -p synod-tests --bin sim -- --protocol {protocol:?} --seed {}", r.seed);
+    }
+}
+
+fn main() {
+    let a = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    if let Some(seed) = a.replay {
+        let r = sim::run(seed, &config(&a, true));
+        for line in &r.trace {
+            println!("{line}");
+        }
+        println!("{:?}", r.stats);
+        print_failure(&r, a.protocol);
+        std::process::exit(if r.violation.is_some() { 1 } else { 0 });
+    }
+    let cfg = config(&a, false);
+    let next = AtomicU64::new(a.seeds.start);
+    let failures: Mutex<Vec<Report>> = Mutex::new(Vec::new());
+    let totals: Mutex<sim::Stats> = Mutex::new(sim::Stats::default());
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..a.threads.max(1) {
+            s.spawn(|| {
+                loop {
+                    let seed = next.fetch_add(1, Ordering::Relaxed);
+                    if seed >= a.seeds.end {
+                        return;
+                    }
+                    let r = sim::run(seed, &cfg);
+                    let mut t = totals.lock().unwrap_or_else(|e| e.into_inner());
+                    t.add(&r.stats);
+                    drop(t);
+                    if r.violation.is_some() {
+                        print_failure(&r, a.protocol);
+                        failures.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+                    }
+                }
+            });
+        }
+    });
+    let secs = start.elapsed().as_secs_f64();
+    let n = a.seeds.end - a.seeds.start;
+    let t = totals.into_inner().unwrap_or_else(|e| e.into_inner());
+    let failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
+    println!(
+        "protocol {:?}: {n} seeds in {secs:.1}s ({:.1} seeds/s), {} steps, {} messages delivered",
+        a.protocol,
+        n as f64 / secs,
+        t.steps,
+        t.delivered
+    );
+    println!(
+        "faults: {} crashes, {} partitions, {} weather changes, {} transfers; {} elections, {} snapshots",
+        t.crashes, t.partitions, t.weather, t.transfers, t.elections, t.snapshots
+    );
+    println!(
+        "ops: {} ok, {} refused, {} unknown; violations: {}",
+        t.ops_ok,
+        t.ops_failed,
+        t.ops_unknown,
+        failures.len()
+    );
+    if a.expect_violations {
+        if failures.is_empty() {
+            println!("canary NOT caught: the simulator missed a planted bug");
+            std::process::exit(1);
+        }
+        println!("canary caught: first at seed {}", failures.iter().map(|r| r.seed).min().unwrap_or(0));
+    } else if !failures.is_empty() {
+        std::process::exit(1);
+    }
+}

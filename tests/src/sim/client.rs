@@ -1,0 +1,71 @@
+//! Closed-loop clients issuing KV operations over a small key space.
+
+use crate::history::{Key, Op, Ret, Value};
+use bytes::Bytes;
+use synod_core::rand::Rng;
+use synod_core::service::kv::{KvCommand, KvReply};
+
+/// A client with at most one operation outstanding.
+#[derive(Debug)]
+pub struct Client {
+    /// The operation in flight: history id and the op.
+    pub current: Option<(usize, Op)>,
+    /// Where it believes the leader is (node position).
+    pub leader_hint: Option<usize>,
+}
+
+/// Picks a random operation.
+pub fn random_op(rng: &mut Rng, keys: u64) -> Op {
+    let k: Key = rng.below(keys);
+    let v = |rng: &mut Rng| -> Value { rng.below(5) as Value };
+    match rng.below(10) {
+        0..=3 => Op::Get(k),
+        4..=5 => Op::Set(k, v(rng)),
+        6 => Op::Delete(k),
+        7..=8 => Op::Incr(k, 1 + rng.below(3) as Value),
+        _ => {
+            let expected = if rng.chance(0.2) { None } else { Some(v(rng)) };
+            let new = if rng.chance(0.1) { None } else { Some(v(rng)) };
+            Op::Cas(k, expected, new)
+        }
+    }
+}
+
+/// The key as the KV service stores it.
+pub fn key_bytes(k: Key) -> Bytes {
+    Bytes::from(format!("k{k}"))
+}
+
+fn value_bytes(v: Value) -> Bytes {
+    Bytes::from(v.to_string())
+}
+
+/// The command for a write; `None` for a read.
+pub fn command(op: &Op) -> Option<KvCommand> {
+    Some(match op {
+        Op::Get(_) => return None,
+        Op::Set(k, v) => KvCommand::Set { key: key_bytes(*k), value: value_bytes(*v) },
+        Op::Delete(k) => KvCommand::Delete { key: key_bytes(*k) },
+        Op::Incr(k, by) => KvCommand::Incr { key: key_bytes(*k), by: *by },
+        Op::Cas(k, e, n) => {
+            KvCommand::Cas { key: key_bytes(*k), expected: e.map(value_bytes), new: n.map(value_bytes) }
+        }
+    })
+}
+
+/// The history's view of a service reply; `None` if the reply cannot
+/// answer this op (a malformed or refused command — itself a failure).
+pub fn ret(op: &Op, reply: &KvReply) -> Option<Ret> {
+    Some(match (op, reply) {
+        (Op::Set(..), KvReply::Ok) => Ret::Done,
+        (Op::Delete(_), KvReply::Bool(b)) | (Op::Cas(..), KvReply::Bool(b)) => Ret::Bool(*b),
+        (Op::Incr(..), KvReply::Int(i)) => Ret::Int(*i),
+        (Op::Get(_), KvReply::Value(v)) => Ret::Value(v.as_ref().map(parse_value)),
+        _ => return None,
+    })
+}
+
+/// Parses a stored value; the workload only ever stores integers.
+pub fn parse_value(b: &Bytes) -> Value {
+    core::str::from_utf8(b).ok().and_then(|s| s.parse().ok()).unwrap_or(Value::MIN)
+}

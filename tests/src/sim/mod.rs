@@ -1,0 +1,221 @@
+//! A deterministic simulator for any [`Replica`]: N nodes on a virtual
+//! clock, a seeded network that drops, duplicates, delays and partitions,
+//! disks that lose unsynced writes in crashes, skewed and drifting clocks,
+//! and closed-loop KV clients whose history is checked for
+//! linearizability. One seed determines everything, so a failure replays
+//! bit for bit with its trace.
+
+pub mod canary;
+mod client;
+pub mod disk;
+mod faults;
+mod invariants;
+pub mod network;
+mod node;
+mod trace;
+mod world;
+
+pub use invariants::Violation;
+pub use world::World;
+
+use synod_core::id::NodeId;
+use synod_core::raft::{Config as RaftConfig, Raft, ReadMode};
+use synod_core::rand::Rng;
+use synod_core::replica::{Membership, Recovered, Replica};
+use synod_core::time::{Duration, Instant};
+
+/// Which protocol the nodes run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// Raft.
+    Raft,
+    /// Raft behind [`canary::EagerAck`]: acknowledges writes before they
+    /// are durable. Campaigns must report violations for it.
+    CanaryEagerAck,
+}
+
+impl core::str::FromStr for Protocol {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "raft" => Ok(Protocol::Raft),
+            "canary-eager-ack" => Ok(Protocol::CanaryEagerAck),
+            other => Err(format!("unknown protocol {other:?} (expected: raft, canary-eager-ack)")),
+        }
+    }
+}
+
+/// What a run looks like; per-seed details (cluster size, timeouts,
+/// limits, clock drift) are drawn from the seed.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// Clients issuing operations.
+    pub clients: usize,
+    /// Size of the key space.
+    pub keys: u64,
+    /// Virtual time with faults.
+    pub fault_time: Duration,
+    /// Virtual time after healing in which progress must resume.
+    pub liveness_time: Duration,
+    /// Keep a readable trace of the last events.
+    pub trace: bool,
+    /// Run the linearizability checker on the history.
+    pub check_history: bool,
+}
+
+impl SimConfig {
+    /// Defaults for `protocol`.
+    pub fn new(protocol: Protocol) -> Self {
+        SimConfig {
+            protocol,
+            clients: 5,
+            keys: 4,
+            fault_time: Duration::from_secs(3),
+            liveness_time: Duration::from_secs(3),
+            trace: false,
+            check_history: true,
+        }
+    }
+}
+
+/// Per-seed parameters of the cluster.
+#[derive(Clone, Debug)]
+pub struct Params {
+    /// Cluster size.
+    pub nodes: usize,
+    /// The Raft configuration template (id and seed are set per node).
+    pub raft: RaftConfig,
+    /// Largest clock drift, ppm.
+    pub max_ppm: i64,
+    /// Entries between snapshots.
+    pub snapshot_every: u64,
+    /// fsync latency range, ns.
+    pub sync_latency: (u64, u64),
+    /// Chance that a new leader is crashed moments after winning (during
+    /// the fault phase): the Raft Figure 8 shape, where an old leader's
+    /// entries sit on some nodes and not others.
+    pub leader_crash: f64,
+}
+
+impl Params {
+    /// Draws the parameters of a run from its seed.
+    pub fn draw(rng: &mut Rng) -> Params {
+        let nodes = if rng.chance(0.6) { 3 } else { 5 };
+        let mut raft = RaftConfig::new(NodeId(0), 0);
+        raft.election_timeout = Duration::from_millis(150);
+        raft.heartbeat_interval = Duration::from_millis(30);
+        let max_ppm = rng.range(0, 5_000) as i64;
+        if rng.chance(0.5) {
+            // Two clocks diverge by at most 2 * ppm over an election timeout.
+            let bound = Duration::from_nanos(2 * max_ppm as u64 * 150_000_000 / 1_000_000 + 1_000_000);
+            raft.read_mode = ReadMode::Lease { max_clock_drift: bound };
+        }
+        // One entry per append in some runs, so a new leader's old entries
+        // and its no-op travel apart.
+        raft.max_append_entries = if rng.chance(0.3) { 1 } else { rng.range(1, 64) as usize };
+        raft.max_inflight_msgs = rng.range(1, 16) as usize;
+        raft.snapshot_chunk_bytes = rng.range(16, 1024) as usize;
+        raft.pre_vote = rng.chance(0.8);
+        Params {
+            nodes,
+            raft,
+            max_ppm,
+            snapshot_every: rng.range(10, 200),
+            sync_latency: (rng.range(10_000, 200_000), rng.range(500_000, 5_000_000)),
+            leader_crash: [0.0, 0.0, 0.2, 0.5][rng.below(4) as usize],
+        }
+    }
+}
+
+/// Builds a replica of `protocol` from what its disk recovered.
+pub fn make_replica(
+    protocol: Protocol,
+    params: &Params,
+    id: NodeId,
+    now: Instant,
+    recovered: Recovered,
+    membership: Membership,
+    seed: u64,
+) -> Box<dyn Replica> {
+    let raft = |recovered| {
+        let mut cfg = params.raft.clone();
+        cfg.id = id;
+        cfg.seed = seed;
+        Box::new(Raft::new(cfg, now, recovered, membership).expect("simulated storage recovers a valid log"))
+    };
+    match protocol {
+        Protocol::Raft => raft(recovered),
+        Protocol::CanaryEagerAck => Box::new(canary::EagerAck(raft(recovered))),
+    }
+}
+
+/// Counts of what a run did.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Events processed.
+    pub steps: u64,
+    /// Messages delivered.
+    pub delivered: u64,
+    /// Messages a replica rejected as malformed or misdirected.
+    pub rejected: u64,
+    /// Crashes injected.
+    pub crashes: u64,
+    /// Partitions injected.
+    pub partitions: u64,
+    /// Network weather changes.
+    pub weather: u64,
+    /// Leadership transfers requested.
+    pub transfers: u64,
+    /// Operations completed with an answer.
+    pub ops_ok: u64,
+    /// Operations refused before taking effect.
+    pub ops_failed: u64,
+    /// Operations that timed out.
+    pub ops_unknown: u64,
+    /// Snapshots taken.
+    pub snapshots: u64,
+    /// Leaders elected.
+    pub elections: u64,
+}
+
+impl Stats {
+    /// Adds another run's counts.
+    pub fn add(&mut self, o: &Stats) {
+        self.steps += o.steps;
+        self.delivered += o.delivered;
+        self.rejected += o.rejected;
+        self.crashes += o.crashes;
+        self.partitions += o.partitions;
+        self.weather += o.weather;
+        self.transfers += o.transfers;
+        self.ops_ok += o.ops_ok;
+        self.ops_failed += o.ops_failed;
+        self.ops_unknown += o.ops_unknown;
+        self.snapshots += o.snapshots;
+        self.elections += o.elections;
+    }
+}
+
+/// The outcome of one seed.
+#[derive(Debug)]
+pub struct Report {
+    /// The seed.
+    pub seed: u64,
+    /// Its parameters.
+    pub params: Params,
+    /// What happened.
+    pub stats: Stats,
+    /// The first property broken, if any.
+    pub violation: Option<Violation>,
+    /// The last events, if tracing.
+    pub trace: Vec<String>,
+}
+
+/// Runs one seed.
+pub fn run(seed: u64, cfg: &SimConfig) -> Report {
+    let mut w = World::new(seed, cfg.clone());
+    w.run();
+    w.report()
+}
