@@ -68,6 +68,11 @@ impl Reader {
         }
     }
 
+    /// The unread remainder (shares the buffer), without consuming it.
+    pub fn rest(&self) -> Bytes {
+        self.buf.clone()
+    }
+
     /// Bytes left.
     pub fn remaining(&self) -> usize {
         self.buf.remaining()
