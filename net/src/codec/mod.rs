@@ -3,7 +3,17 @@
 //! malformed input is a typed error, never a panic, and no allocation is
 //! ever sized by an untrusted length.
 
+pub mod client;
 pub mod entry;
+pub mod frame;
+pub mod handshake;
+pub mod raft;
+
+#[cfg(test)]
+mod tests;
+
+pub use frame::{Frame, FrameCodec, FrameError};
+pub use handshake::{HandshakeError, Hello};
 
 use synod_core::service::codec;
 

@@ -1,0 +1,70 @@
+//! What clients ask of a node and what they are told.
+
+use bytes::Bytes;
+use synod_core::id::NodeId;
+
+/// A request, identified by the sender so the reply can find it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientRequest {
+    /// Chosen by the sender; echoed in the reply.
+    pub id: u64,
+    /// What to do.
+    pub op: RequestOp,
+}
+
+/// The two kinds of request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestOp {
+    /// A service command, applied through the log.
+    Propose(Bytes),
+    /// A read-only query, answered linearizably.
+    Query(Bytes),
+}
+
+impl ClientRequest {
+    /// Bytes of payload.
+    pub fn payload_len(&self) -> usize {
+        match &self.op {
+            RequestOp::Propose(b) | RequestOp::Query(b) => b.len(),
+        }
+    }
+}
+
+/// The answer to a [`ClientRequest`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientReply {
+    /// The request's id.
+    pub id: u64,
+    /// The service's reply, or why there is none.
+    pub result: Result<Bytes, ClientError>,
+}
+
+/// Why a request got no service reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The node could not reach a leader; try `leader_hint`.
+    #[error("not the leader (leader: {leader_hint:?})")]
+    NotLeader {
+        /// The leader the node knows of.
+        leader_hint: Option<NodeId>,
+    },
+    /// No answer in time: the command may or may not have been applied.
+    #[error("timed out; the command may or may not have been applied")]
+    Timeout,
+    /// Too much is in flight; retry later. Nothing was applied.
+    #[error("node busy; retry later")]
+    Busy,
+    /// The node is shutting down.
+    #[error("node shutting down")]
+    ShuttingDown,
+    /// The leader changed before the command committed; it was not applied.
+    #[error("leadership changed; the command was not applied")]
+    Lost,
+    /// The request exceeds the size limit.
+    #[error("request too large")]
+    TooLarge,
+    /// No leader is known and none could be reached.
+    #[error("no leader available")]
+    Unavailable,
+}
