@@ -1,0 +1,84 @@
+//! Client handles: futures that resolve when a command is applied (or a
+//! query answered), or fail with a typed error.
+
+use super::NodeStatus;
+use super::driver::Command;
+use crate::client::ClientError;
+use crate::runtime::Runtime;
+use bytes::Bytes;
+use futures::channel::{mpsc, oneshot};
+use futures::future::{Either, select};
+use std::sync::Arc;
+use synod_core::id::NodeId;
+use synod_core::time::Duration;
+
+/// A handle to a running node; cheap to clone and share.
+#[derive(Clone)]
+pub struct NodeHandle {
+    id: NodeId,
+    tx: mpsc::Sender<Command>,
+    runtime: Arc<dyn Runtime>,
+    timeout: Duration,
+}
+
+impl core::fmt::Debug for NodeHandle {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("NodeHandle").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+impl NodeHandle {
+    pub(super) fn new(id: NodeId, tx: mpsc::Sender<Command>, runtime: Arc<dyn Runtime>, timeout: Duration) -> Self {
+        NodeHandle { id, tx, runtime, timeout }
+    }
+
+    /// The node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// Applies a service command through the log (forwarded to the leader
+    /// if need be) and returns the service's reply.
+    pub async fn propose(&self, command: Bytes) -> Result<Bytes, ClientError> {
+        self.ask(|reply| Command::Propose(command, reply)).await?
+    }
+
+    /// Answers a read-only query linearizably.
+    pub async fn query(&self, query: Bytes) -> Result<Bytes, ClientError> {
+        self.ask(|reply| Command::Query(query, reply)).await?
+    }
+
+    /// The node's status.
+    pub async fn status(&self) -> Result<NodeStatus, ClientError> {
+        self.ask(Command::Status).await
+    }
+
+    /// Asks the node (if leader) to hand leadership to `to`.
+    pub async fn transfer_leader(&self, to: NodeId) -> Result<(), ClientError> {
+        self.ask(|reply| Command::Transfer(to, reply)).await?
+    }
+
+    /// Stops the node; pending requests fail with `ShuttingDown`.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.clone().try_send(Command::Shutdown(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, ClientError> {
+        let (tx, rx) = oneshot::channel();
+        let mut sender = self.tx.clone();
+        match sender.try_send(make(tx)) {
+            Ok(()) => {}
+            Err(e) if e.is_full() => return Err(ClientError::Busy),
+            Err(_) => return Err(ClientError::ShuttingDown),
+        }
+        let deadline = self.runtime.now() + self.timeout;
+        match select(rx, self.runtime.sleep_until(deadline)).await {
+            Either::Left((Ok(v), _)) => Ok(v),
+            Either::Left((Err(_), _)) => Err(ClientError::ShuttingDown),
+            Either::Right(_) => Err(ClientError::Timeout),
+        }
+    }
+}

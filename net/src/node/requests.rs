@@ -1,0 +1,108 @@
+//! Client requests a node is holding: proposals waiting to commit, reads
+//! waiting for confirmation or application, requests forwarded to the
+//! leader, and requests parked until a leader is known.
+
+use crate::client::{ClientError, ClientReply, RequestOp};
+use crate::codec::Frame;
+use crate::transport::Transport;
+use bytes::Bytes;
+use futures::channel::oneshot;
+use std::collections::{BTreeMap, HashMap};
+use synod_core::id::{LogIndex, NodeId, Term};
+use synod_core::replica::ReadId;
+use synod_core::time::Instant;
+
+/// Where an answer goes.
+pub(super) enum Requester {
+    /// A handle in this process.
+    Local(oneshot::Sender<Result<Bytes, ClientError>>),
+    /// A peer that forwarded the request to us.
+    Remote { from: NodeId, id: u64 },
+}
+
+impl Requester {
+    pub fn answer(self, transport: &dyn Transport, result: Result<Bytes, ClientError>) {
+        match self {
+            Requester::Local(tx) => {
+                let _ = tx.send(result); // the caller may have given up
+            }
+            Requester::Remote { from, id } => {
+                let _ = transport.send(from, Frame::Reply(ClientReply { id, result }));
+            }
+        }
+    }
+
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Requester::Remote { .. })
+    }
+}
+
+/// A request not yet handed to the replica.
+pub(super) struct Waiting {
+    pub op: RequestOp,
+    pub requester: Requester,
+    pub deadline: Instant,
+}
+
+#[derive(Default)]
+pub(super) struct Requests {
+    /// Proposals by log index, with the term they were proposed in.
+    pub proposals: BTreeMap<u64, (Term, Requester)>,
+    /// Reads waiting for the replica to confirm them.
+    pub reads: HashMap<ReadId, (Bytes, Requester)>,
+    /// Confirmed reads waiting for the service to reach their index.
+    pub ready_reads: Vec<(LogIndex, Bytes, Requester)>,
+    /// Requests sent on to the leader, by forwarding id.
+    pub forwarded: HashMap<u64, Waiting>,
+    /// Requests waiting for a leader to be known.
+    pub parked: Vec<Waiting>,
+    next_read: u64,
+    next_forward: u64,
+}
+
+impl Requests {
+    pub fn len(&self) -> usize {
+        self.proposals.len() + self.reads.len() + self.ready_reads.len() + self.forwarded.len() + self.parked.len()
+    }
+
+    pub fn next_read_id(&mut self) -> ReadId {
+        self.next_read += 1;
+        ReadId(self.next_read)
+    }
+
+    pub fn next_forward_id(&mut self) -> u64 {
+        self.next_forward += 1;
+        self.next_forward
+    }
+
+    /// The earliest deadline among forwarded and parked requests.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.forwarded.values().chain(self.parked.iter()).map(|w| w.deadline).min()
+    }
+
+    /// Removes every forwarded or parked request past its deadline.
+    pub fn expire(&mut self, now: Instant) -> Vec<Waiting> {
+        let mut out = Vec::new();
+        let expired: Vec<u64> = self.forwarded.iter().filter(|(_, w)| w.deadline <= now).map(|(id, _)| *id).collect();
+        for id in expired {
+            if let Some(w) = self.forwarded.remove(&id) {
+                out.push(w);
+            }
+        }
+        let (gone, keep): (Vec<_>, Vec<_>) = self.parked.drain(..).partition(|w| w.deadline <= now);
+        self.parked = keep;
+        out.extend(gone);
+        out
+    }
+
+    /// Everything, for shutdown.
+    pub fn drain_all(&mut self) -> Vec<Requester> {
+        let mut out: Vec<Requester> = Vec::new();
+        out.extend(core::mem::take(&mut self.proposals).into_values().map(|(_, r)| r));
+        out.extend(self.reads.drain().map(|(_, (_, r))| r));
+        out.extend(self.ready_reads.drain(..).map(|(_, _, r)| r));
+        out.extend(self.forwarded.drain().map(|(_, w)| w.requester));
+        out.extend(self.parked.drain(..).map(|w| w.requester));
+        out
+    }
+}

@@ -1,0 +1,177 @@
+//! A three-node cluster over the in-memory transport and store, on real
+//! threads: election, forwarding, a leader crash, linearizable reads.
+
+use super::*;
+use crate::client::ClientError;
+use crate::mem::MemNetwork;
+use crate::store::MemStore;
+use crate::thread_runtime::ThreadRuntime;
+use futures::executor::block_on;
+use synod_core::raft::{Config as RaftConfig, Raft};
+use synod_core::replica::{Membership, Role};
+use synod_core::service::kv::{Kv, KvCommand, KvQuery, KvReply, Limits};
+
+struct Cluster {
+    net: MemNetwork,
+    rt: Arc<ThreadRuntime>,
+    stores: Vec<MemStore>,
+    handles: Vec<Option<NodeHandle>>,
+}
+
+fn raft_factory(id: u64, n: u64) -> ReplicaFactory {
+    Box::new(move |now, recovered| {
+        let mut cfg = RaftConfig::new(NodeId(id), id * 31);
+        cfg.election_timeout = Duration::from_millis(150);
+        cfg.heartbeat_interval = Duration::from_millis(20);
+        let voters = Membership::voters_only((1..=n).map(NodeId)).map_err(|e| e.to_string())?;
+        let r = Raft::new(cfg, now, recovered, voters).map_err(|e| e.to_string())?;
+        Ok(Box::new(r) as Box<dyn Replica + Send>)
+    })
+}
+
+impl Cluster {
+    fn new(n: u64) -> Cluster {
+        let rt = Arc::new(ThreadRuntime::new(4).unwrap());
+        let mut c = Cluster { net: MemNetwork::new(1024), rt, stores: Vec::new(), handles: Vec::new() };
+        for id in 1..=n {
+            c.stores.push(MemStore::new());
+            c.handles.push(None);
+            c.start(id, n);
+        }
+        c
+    }
+
+    fn start(&mut self, id: u64, n: u64) {
+        let mut cfg = NodeConfig::new(NodeId(id));
+        cfg.request_timeout = Duration::from_secs(3);
+        cfg.snapshot_every = 50;
+        let transport = Arc::new(self.net.endpoint(NodeId(id)));
+        let store = Box::new(self.stores[id as usize - 1].clone());
+        let h = block_on(start(
+            cfg,
+            store,
+            raft_factory(id, n),
+            Box::new(Kv::new(Limits::default())),
+            transport,
+            self.rt.clone(),
+        ))
+        .unwrap();
+        self.handles[id as usize - 1] = Some(h);
+    }
+
+    fn h(&self, id: u64) -> &NodeHandle {
+        self.handles[id as usize - 1].as_ref().unwrap()
+    }
+
+    /// Waits (generously: machines may be slow) for a leader all agree on.
+    fn leader(&self) -> u64 {
+        for _ in 0..400 {
+            let mut leaders = Vec::new();
+            for h in self.handles.iter().flatten() {
+                if let Ok(s) = block_on(h.status())
+                    && s.replica.role == Role::Leader
+                {
+                    leaders.push(h.id().0);
+                }
+            }
+            if leaders.len() == 1 {
+                return leaders[0];
+            }
+            std::thread::sleep(core::time::Duration::from_millis(50));
+        }
+        panic!("no single leader emerged");
+    }
+}
+
+fn set(k: &str, v: &str) -> Bytes {
+    KvCommand::Set { key: Bytes::copy_from_slice(k.as_bytes()), value: Bytes::copy_from_slice(v.as_bytes()) }.encode()
+}
+
+fn get(k: &str) -> Bytes {
+    KvQuery::Get { key: Bytes::copy_from_slice(k.as_bytes()) }.encode()
+}
+
+/// Retries while the cluster is between leaders.
+fn retry<T>(mut f: impl FnMut() -> Result<T, ClientError>) -> T {
+    for _ in 0..200 {
+        match f() {
+            Ok(v) => return v,
+            Err(
+                ClientError::NotLeader { .. } | ClientError::Unavailable | ClientError::Lost | ClientError::Timeout,
+            ) => std::thread::sleep(core::time::Duration::from_millis(50)),
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    panic!("no progress");
+}
+
+#[test]
+fn a_cluster_elects_commits_and_forwards_from_any_node() {
+    let c = Cluster::new(3);
+    let leader = c.leader();
+    let follower = if leader == 1 { 2 } else { 1 };
+    let reply = retry(|| block_on(c.h(follower).propose(set("x", "1"))));
+    assert_eq!(KvReply::decode(reply).unwrap(), KvReply::Ok);
+    for id in 1..=3 {
+        let v = retry(|| block_on(c.h(id).query(get("x"))));
+        assert_eq!(KvReply::decode(v).unwrap(), KvReply::Value(Some(Bytes::from_static(b"1"))), "via node {id}");
+    }
+}
+
+#[test]
+fn a_leader_crash_loses_no_acknowledged_write() {
+    let mut c = Cluster::new(3);
+    let mut acked = Vec::new();
+    for i in 0..60 {
+        let k = format!("k{i}");
+        retry(|| block_on(c.h(1 + i % 3).propose(set(&k, "v"))));
+        acked.push(k);
+    }
+    let old = c.leader();
+    block_on(c.h(old).shutdown());
+    c.handles[old as usize - 1] = None;
+    let new = c.leader();
+    assert_ne!(new, old);
+    retry(|| block_on(c.h(new).propose(set("after", "crash"))));
+    // The old leader comes back from its store and catches up.
+    c.start(old, 3);
+    for k in &acked {
+        let v = retry(|| block_on(c.h(old).query(get(k))));
+        assert_eq!(KvReply::decode(v).unwrap(), KvReply::Value(Some(Bytes::from_static(b"v"))), "{k} lost");
+    }
+    let v = retry(|| block_on(c.h(old).query(get("after"))));
+    assert_eq!(KvReply::decode(v).unwrap(), KvReply::Value(Some(Bytes::from_static(b"crash"))));
+    let s = block_on(c.h(old).status()).unwrap();
+    assert!(s.replica.snapshot_index > LogIndex(0) || s.applied > LogIndex(60), "{s:?}");
+}
+
+#[test]
+fn reads_see_every_acknowledged_write() {
+    let c = Cluster::new(3);
+    for i in 0..30 {
+        let v = i.to_string();
+        retry(|| block_on(c.h(1 + i % 3).propose(set("counter", &v))));
+        // Read through a different node each time, right after the ack.
+        let got = retry(|| block_on(c.h(1 + (i + 1) % 3).query(get("counter"))));
+        assert_eq!(KvReply::decode(got).unwrap(), KvReply::Value(Some(Bytes::from(v.clone()))));
+    }
+}
+
+#[test]
+fn an_isolated_node_answers_not_leader_or_times_out_but_never_stale() {
+    let c = Cluster::new(3);
+    let leader = c.leader();
+    retry(|| block_on(c.h(leader).propose(set("k", "old"))));
+    let lonely = if leader == 3 { 1 } else { 3 };
+    c.net.isolate(NodeId(lonely));
+    let others: Vec<u64> = (1..=3).filter(|i| *i != lonely).collect();
+    retry(|| block_on(c.h(others[0]).propose(set("k", "new"))));
+    // Whatever the isolated node says, it must not be the old value.
+    match block_on(c.h(lonely).query(get("k"))) {
+        Ok(v) => assert_ne!(KvReply::decode(v).unwrap(), KvReply::Value(Some(Bytes::from_static(b"old")))),
+        Err(e) => {
+            assert!(matches!(e, ClientError::Timeout | ClientError::NotLeader { .. } | ClientError::Unavailable), "{e}")
+        }
+    }
+    c.net.heal();
+}
