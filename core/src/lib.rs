@@ -17,7 +17,7 @@
 //! | [`replica`] | the replicated-log interface, its inputs and outputs |
 //! | [`raft`] | Raft with pre-vote, check-quorum, leases, joint consensus |
 //! | [`solo`] | a one-node log that commits what it persists |
-//! | [`service`] | deterministic services applied to committed entries: [`service::kv::Kv`] |
+//! | [`service`] | deterministic services applied to committed entries: [`service::kv::Kv`], and [`service::Store`] — KV, [`service::Leases`], [`service::Locks`] with fencing tokens, exactly-once [`service::Sessions`], expiry decided in the log |
 //! | [`lease`] | the client's side of leases and locks: [`lease::LeaseTracker`] (jeopardy, grace), [`lease::FencingToken`], [`lease::FenceGuard`] |
 
 #![no_std]

@@ -11,7 +11,8 @@
 //!   entry, which is after the send, so `sent + ttl` is never later than the
 //!   service's deadline (as measured by a clock running at the same rate);
 //! - a drift allowance is subtracted, for clocks that run at different rates
-//!   or a leader clock ahead of the client's: `sent + ttl − drift`.
+//!   and for a new leader whose clock is ahead of the old one's:
+//!   `sent + ttl − drift`.
 //!
 //! # States
 //!
@@ -38,6 +39,8 @@
 //!    with the request, and hand it back with the reply to
 //!    [`LeaseTracker::handle_renewed`] (or call [`LeaseTracker::handle_lost`]
 //!    if the service says the lease is unknown or expired).
+//!    A retried request (same session sequence number) keeps the *first*
+//!    attempt's send time: the entry that took effect may be the first copy.
 //! 3. Before acting as holder, check [`LeaseTracker::may_act`]`(now)`; wake
 //!    at [`LeaseTracker::poll_timeout`] to notice state changes.
 //!
@@ -65,8 +68,9 @@ use crate::time::{Duration, Instant, duration_nanos};
 /// out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TrackerConfig {
-    /// Subtracted from every local lease: bounds the offset between the
-    /// client's and the leader's clock rates over one lease, plus slack.
+    /// Subtracted from every local lease: the bound on how far one
+    /// leader's clock may be ahead of another's (a new leader ahead moves
+    /// log time forward, see [`crate::service::clock`]), plus slack.
     pub drift: Duration,
     /// Further subtracted per TTL, in parts per million of it: the bound
     /// on relative clock rate error.
