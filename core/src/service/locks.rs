@@ -83,11 +83,12 @@ impl Locks {
         if lock.owner.lease == lease {
             return Acquired::Held(lock.owner.token);
         }
+        if !wait {
+            // A waiter that also tries keeps its place in line.
+            return Acquired::Busy(lock.owner);
+        }
         if let Some(i) = lock.waiters.iter().position(|&w| w == lease) {
             return Acquired::Queued { position: i as u64 + 1 };
-        }
-        if !wait {
-            return Acquired::Busy(lock.owner);
         }
         lock.waiters.push_back(lease);
         Acquired::Queued { position: lock.waiters.len() as u64 }
@@ -215,5 +216,8 @@ mod tests {
         assert_eq!(t.acquire(&name(), B, FencingToken(2), false), Acquired::Busy(owner));
         assert_eq!(t.waiters(b"L").count(), 0);
         assert!(!t.cancel(b"L", B));
+        t.acquire(&name(), B, FencingToken(3), true);
+        assert_eq!(t.acquire(&name(), B, FencingToken(4), false), Acquired::Busy(owner), "a waiter trying");
+        assert_eq!(t.waiters(b"L").collect::<Vec<_>>(), vec![B], "keeps its place");
     }
 }
