@@ -17,7 +17,8 @@
 //! | [`replica`] | the replicated-log interface, its inputs and outputs |
 //! | [`raft`] | Raft with pre-vote, check-quorum, leases, joint consensus |
 //! | [`solo`] | a one-node log that commits what it persists |
-//! | [`service`] | deterministic services applied to committed entries: [`service::kv::Kv`] |
+//! | [`service`] | deterministic services applied to committed entries: [`service::kv::Kv`], and [`service::Store`] — KV, [`service::Leases`], [`service::Locks`] with fencing tokens, exactly-once [`service::Sessions`], expiry decided in the log |
+//! | [`lease`] | the client's side of leases and locks: [`lease::LeaseTracker`] (jeopardy, grace), [`lease::FencingToken`], [`lease::FenceGuard`] |
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -25,6 +26,7 @@
 extern crate alloc;
 
 pub mod id;
+pub mod lease;
 pub mod raft;
 pub mod rand;
 pub mod replica;

@@ -10,9 +10,11 @@ use core::cell::UnsafeCell;
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use synod_core::id::LogIndex;
 use synod_core::id::NodeId;
 use synod_core::raft::{Config, Raft};
 use synod_core::replica::{Membership, Output, Recovered, Replica};
+use synod_core::service::{self, Command, Op, Service, Store};
 use synod_core::solo::Solo;
 use synod_core::time::Instant;
 
@@ -84,4 +86,28 @@ pub extern "C" fn synod_smoke() -> usize {
         }
     }
     committed
+}
+
+/// Runs the replicated store through a lease, a lock, ticks and a snapshot
+/// restore; returns 1 if the lock went with the lease (for a C caller).
+#[unsafe(no_mangle)]
+pub extern "C" fn synod_store_smoke() -> usize {
+    let mut store = Store::new(service::Config::default());
+    let mut index = 0;
+    let mut apply = |store: &mut Store, cmd: bytes::Bytes| {
+        index += 1;
+        store.apply(LogIndex(index), &cmd)
+    };
+    let ttl = core::time::Duration::from_secs(1);
+    apply(&mut store, Command::new(Op::LeaseGrant { ttl }).encode());
+    let lease = synod_core::lease::LeaseId(1);
+    apply(&mut store, Command::new(Op::Acquire { lock: bytes::Bytes::from_static(b"L"), lease }).encode());
+    let mut restored = Store::new(service::Config::default());
+    if restored.restore(&store.snapshot()).is_err() {
+        return 0;
+    }
+    for s in 1..=3 {
+        apply(&mut restored, Store::tick(Instant::from_millis(s * 1_000)));
+    }
+    usize::from(restored.locks().is_empty() && !store.locks().is_empty())
 }

@@ -5,9 +5,46 @@
 //! are bytes at this boundary, so the node driver stays protocol- and
 //! service-agnostic; each service defines its own typed, versioned
 //! encoding (see [`kv`]).
+//!
+//! [`Store`] is the service the `synod` binary and the simulator run: the
+//! [`kv`] map plus [`Leases`], [`Locks`] with fencing tokens, and client
+//! [`Sessions`] for exactly-once commands, driven by [`Command`]s and
+//! [`Query`]s and answering [`Reply`]s. Time enters only as `Tick` commands
+//! the leader proposes ([`clock`] rules; [`Store`] shows the drive loop).
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`codec`] | bounded decoding helpers |
+//! | [`kv`] | the key-value map |
+//! | [`clock`] | log time, and why a TTL counts from the next tick |
+//! | [`leases`] | the lease table: grant, keep-alive, revoke, expiry |
+//! | [`locks`] | FIFO lock queues and fencing tokens |
+//! | [`session`] | client sessions and sequence numbers |
+//! | [`command`] | [`Command`], [`Op`], [`Query`] and their encodings |
+//! | [`reply`] | [`Reply`], [`StoreError`] and their encoding |
+//! | [`store`] | [`Store`], the combined service, and how to drive it |
+//! | [`snapshot`] | the store's canonical snapshot format |
 
+pub mod clock;
 pub mod codec;
+pub mod command;
 pub mod kv;
+pub mod leases;
+pub mod locks;
+pub mod reply;
+pub mod session;
+pub mod snapshot;
+pub mod store;
+
+#[cfg(test)]
+mod tests;
+
+pub use command::{ClientSeq, Command, Op, Query};
+pub use leases::{Lease, LeaseError, LeaseInfo, Leases};
+pub use locks::{Acquired, LockError, LockOwner, Locks};
+pub use reply::{Reply, StoreError};
+pub use session::{ClientId, Seq, SessionError, Sessions};
+pub use store::{Config, Store};
 
 use crate::id::LogIndex;
 use bytes::Bytes;

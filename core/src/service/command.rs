@@ -1,0 +1,321 @@
+//! The [`super::Store`]'s commands (through the log) and queries (after a
+//! read barrier), and their versioned binary encodings.
+//!
+//! Every encoding starts with a version byte ([`VERSION`]), then a tag.
+//! Decoding is bounded by [`super::codec`]: lengths are checked against the
+//! bytes present before anything is sliced or allocated.
+
+use super::codec::{DecodeError, Reader, put_bytes};
+use super::kv::{KvCommand, KvQuery};
+use super::session::{ClientId, Seq};
+use crate::lease::{FencingToken, LeaseId};
+use crate::time::{Duration, Instant, duration_nanos};
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// The encoding version this build writes and reads.
+pub const VERSION: u8 = 1;
+
+/// A command for the log: an operation, optionally numbered within a
+/// client session for exactly-once application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    /// The session and sequence number, if the client has a session.
+    /// Not allowed on [`Op::Tick`] and [`Op::SessionOpen`].
+    pub session: Option<ClientSeq>,
+    /// What to do.
+    pub op: Op,
+}
+
+/// A command's place in its client's session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientSeq {
+    /// The session.
+    pub client: ClientId,
+    /// The command's number in it.
+    pub seq: Seq,
+}
+
+/// What a command does, and the [`super::Reply`] it gets on success.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// A KV write. With `lease`, the key is attached to that lease after
+    /// the write (deleted when it ends); without, it is detached — every
+    /// write sets the key's lease, as etcd's put does. Reply: `Kv`.
+    Kv {
+        /// The write.
+        cmd: KvCommand,
+        /// The lease to attach the key to.
+        lease: Option<LeaseId>,
+    },
+    /// Grants a lease. Reply: `Lease`.
+    LeaseGrant {
+        /// Its time to live, counted from the next tick.
+        ttl: Duration,
+    },
+    /// Renews a lease for its whole TTL from the next tick. Reply: `Lease`.
+    /// Idempotent, so it needs no session; if sent in one, a retry gets the
+    /// first attempt's reply, and the client must count its local lease
+    /// from the first attempt's send time.
+    LeaseKeepAlive {
+        /// The lease.
+        lease: LeaseId,
+    },
+    /// Ends a lease now, deleting its keys and releasing its locks.
+    /// Reply: `Ok`.
+    LeaseRevoke {
+        /// The lease.
+        lease: LeaseId,
+    },
+    /// Acquires a lock, waiting in line if it is held. Idempotent.
+    /// Reply: `Locked` or `Queued`.
+    Acquire {
+        /// The lock's name.
+        lock: Bytes,
+        /// The lease to hold it under.
+        lease: LeaseId,
+    },
+    /// Acquires a lock only if free (or already held by `lease`).
+    /// Reply: `Locked` or `Busy`.
+    TryAcquire {
+        /// The lock's name.
+        lock: Bytes,
+        /// The lease to hold it under.
+        lease: LeaseId,
+    },
+    /// Releases a held lock; the next waiter gets it. Reply: `Ok`.
+    Release {
+        /// The lock's name.
+        lock: Bytes,
+        /// The holder's lease.
+        lease: LeaseId,
+        /// The holder's token.
+        token: FencingToken,
+    },
+    /// Stops waiting for a lock. Reply: `Bool(was waiting)`.
+    Cancel {
+        /// The lock's name.
+        lock: Bytes,
+        /// The waiter's lease.
+        lease: LeaseId,
+    },
+    /// Opens a client session. Reply: `Session`.
+    SessionOpen,
+    /// Closes a client session. Reply: `Bool(was open)`.
+    SessionClose {
+        /// The session.
+        client: ClientId,
+    },
+    /// The passage of time, proposed by the leader every tick interval.
+    /// Reply: `Ok`. Only the leader's driver proposes ticks: a driver must
+    /// refuse a client's command that decodes to one ([`Command::is_tick`]),
+    /// or a client could end every lease.
+    Tick {
+        /// The leader's clock.
+        now: Instant,
+    },
+}
+
+impl Command {
+    /// A command outside any session.
+    pub fn new(op: Op) -> Command {
+        Command { session: None, op }
+    }
+
+    /// `op` as command `seq` of `client`'s session.
+    pub fn in_session(client: ClientId, seq: Seq, op: Op) -> Command {
+        Command { session: Some(ClientSeq { client, seq }), op }
+    }
+
+    /// The wire form.
+    pub fn encode(&self) -> Bytes {
+        let mut b = BytesMut::new();
+        b.put_u8(VERSION);
+        match self.session {
+            None => b.put_u8(0),
+            Some(s) => {
+                b.put_u8(1);
+                b.put_u64_le(s.client.0);
+                b.put_u64_le(s.seq.0);
+            }
+        }
+        match &self.op {
+            Op::Kv { cmd, lease } => {
+                b.put_u8(1);
+                put_opt_u64(&mut b, lease.map(|l| l.0));
+                put_bytes(&mut b, &cmd.encode());
+            }
+            Op::LeaseGrant { ttl } => {
+                b.put_u8(2);
+                b.put_u64_le(duration_nanos(*ttl));
+            }
+            Op::LeaseKeepAlive { lease } => {
+                b.put_u8(3);
+                b.put_u64_le(lease.0);
+            }
+            Op::LeaseRevoke { lease } => {
+                b.put_u8(4);
+                b.put_u64_le(lease.0);
+            }
+            Op::Acquire { lock, lease } => {
+                b.put_u8(5);
+                put_bytes(&mut b, lock);
+                b.put_u64_le(lease.0);
+            }
+            Op::TryAcquire { lock, lease } => {
+                b.put_u8(6);
+                put_bytes(&mut b, lock);
+                b.put_u64_le(lease.0);
+            }
+            Op::Release { lock, lease, token } => {
+                b.put_u8(7);
+                put_bytes(&mut b, lock);
+                b.put_u64_le(lease.0);
+                b.put_u64_le(token.0);
+            }
+            Op::Cancel { lock, lease } => {
+                b.put_u8(8);
+                put_bytes(&mut b, lock);
+                b.put_u64_le(lease.0);
+            }
+            Op::SessionOpen => b.put_u8(9),
+            Op::SessionClose { client } => {
+                b.put_u8(10);
+                b.put_u64_le(client.0);
+            }
+            Op::Tick { now } => {
+                b.put_u8(11);
+                b.put_u64_le(now.as_nanos());
+            }
+        }
+        b.freeze()
+    }
+
+    /// Parses the wire form; slices share `buf`. A session on a `Tick` or
+    /// `SessionOpen` is malformed.
+    pub fn decode(buf: Bytes) -> Result<Command, DecodeError> {
+        let mut r = Reader::new(buf);
+        check_version(&mut r)?;
+        let session = match r.u8()? {
+            0 => None,
+            1 => Some(ClientSeq { client: ClientId(r.u64()?), seq: Seq(r.u64()?) }),
+            _ => return Err(DecodeError("bad session tag")),
+        };
+        let op = match r.u8()? {
+            1 => {
+                let lease = opt_u64(&mut r)?.map(LeaseId);
+                Op::Kv { cmd: KvCommand::decode(r.bytes()?)?, lease }
+            }
+            2 => Op::LeaseGrant { ttl: Duration::from_nanos(r.u64()?) },
+            3 => Op::LeaseKeepAlive { lease: LeaseId(r.u64()?) },
+            4 => Op::LeaseRevoke { lease: LeaseId(r.u64()?) },
+            5 => Op::Acquire { lock: r.bytes()?, lease: LeaseId(r.u64()?) },
+            6 => Op::TryAcquire { lock: r.bytes()?, lease: LeaseId(r.u64()?) },
+            7 => Op::Release { lock: r.bytes()?, lease: LeaseId(r.u64()?), token: FencingToken(r.u64()?) },
+            8 => Op::Cancel { lock: r.bytes()?, lease: LeaseId(r.u64()?) },
+            9 => Op::SessionOpen,
+            10 => Op::SessionClose { client: ClientId(r.u64()?) },
+            11 => Op::Tick { now: Instant::from_nanos(r.u64()?) },
+            _ => return Err(DecodeError("unknown store command")),
+        };
+        r.finish()?;
+        let cmd = Command { session, op };
+        if !cmd.session_allowed() {
+            return Err(DecodeError("session on a command that takes none"));
+        }
+        Ok(cmd)
+    }
+
+    /// True for a tick, which only the leader's driver may propose.
+    pub fn is_tick(&self) -> bool {
+        matches!(self.op, Op::Tick { .. })
+    }
+
+    /// False for a session on a `Tick` (time is not a client's) or a
+    /// `SessionOpen` (there is no session yet).
+    pub fn session_allowed(&self) -> bool {
+        self.session.is_none() || !matches!(self.op, Op::Tick { .. } | Op::SessionOpen)
+    }
+}
+
+/// A read-only question, answered from applied state after a read barrier.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Query {
+    /// A KV read. Reply: `Kv`.
+    Kv(KvQuery),
+    /// Every live lease. Reply: `Leases`.
+    Leases,
+    /// One lease's TTL and time left. Reply: `LeaseTtl`.
+    LeaseTtl {
+        /// The lease.
+        lease: LeaseId,
+    },
+    /// Who holds a lock. Reply: `Owner`.
+    LockOwner {
+        /// The lock's name.
+        lock: Bytes,
+    },
+}
+
+impl Query {
+    /// The wire form.
+    pub fn encode(&self) -> Bytes {
+        let mut b = BytesMut::new();
+        b.put_u8(VERSION);
+        match self {
+            Query::Kv(q) => {
+                b.put_u8(1);
+                put_bytes(&mut b, &q.encode());
+            }
+            Query::Leases => b.put_u8(2),
+            Query::LeaseTtl { lease } => {
+                b.put_u8(3);
+                b.put_u64_le(lease.0);
+            }
+            Query::LockOwner { lock } => {
+                b.put_u8(4);
+                put_bytes(&mut b, lock);
+            }
+        }
+        b.freeze()
+    }
+
+    /// Parses the wire form.
+    pub fn decode(buf: Bytes) -> Result<Query, DecodeError> {
+        let mut r = Reader::new(buf);
+        check_version(&mut r)?;
+        let q = match r.u8()? {
+            1 => Query::Kv(KvQuery::decode(r.bytes()?)?),
+            2 => Query::Leases,
+            3 => Query::LeaseTtl { lease: LeaseId(r.u64()?) },
+            4 => Query::LockOwner { lock: r.bytes()? },
+            _ => return Err(DecodeError("unknown store query")),
+        };
+        r.finish()?;
+        Ok(q)
+    }
+}
+
+pub(crate) fn check_version(r: &mut Reader) -> Result<(), DecodeError> {
+    if r.u8()? != VERSION {
+        return Err(DecodeError("unsupported encoding version"));
+    }
+    Ok(())
+}
+
+pub(crate) fn put_opt_u64(b: &mut BytesMut, v: Option<u64>) {
+    match v {
+        None => b.put_u8(0),
+        Some(v) => {
+            b.put_u8(1);
+            b.put_u64_le(v);
+        }
+    }
+}
+
+pub(crate) fn opt_u64(r: &mut Reader) -> Result<Option<u64>, DecodeError> {
+    match r.u8()? {
+        0 => Ok(None),
+        1 => Ok(Some(r.u64()?)),
+        _ => Err(DecodeError("bad option tag")),
+    }
+}

@@ -1,0 +1,174 @@
+//! Client sessions: exactly-once commands under retries.
+//!
+//! A client that times out cannot tell whether its command was applied, so
+//! it retries, and the retry may be a second copy of a command already in
+//! the log. Following Ongaro's thesis (§6.3, "Implementing linearizable
+//! semantics"), each client opens a session and numbers its commands; the
+//! service remembers, per session, the last sequence number applied and its
+//! reply:
+//!
+//! - a higher number is new: apply it, remember its reply;
+//! - the same number is a retry: answer the remembered reply, apply nothing;
+//! - a lower number is a stale copy of a command the client already moved
+//!   past: refuse it ([`SessionError::StaleSequence`]), apply nothing.
+//!
+//! A client may skip numbers but has one command in flight at a time.
+//! Sessions expire after an idle time measured in log time (like ZooKeeper
+//! sessions, expired by the leader through the log), counted like a lease's
+//! TTL from the first tick after the session's last command.
+
+use super::clock::{Timer, Timers};
+use super::reply::Reply;
+use crate::time::{Duration, Instant};
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+crate::id::id_type!(
+    /// A client session. Ids are dense and start at 1.
+    ClientId,
+    "client"
+);
+
+crate::id::id_type!(
+    /// A command's number within its session; each new command takes a
+    /// higher one.
+    Seq,
+    "seq"
+);
+
+/// Why a sessioned command was refused. Nothing was applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// No session with this id was ever opened.
+    #[error("unknown session")]
+    Unknown,
+    /// The session was closed or expired; its client must open a new one
+    /// and treat commands in flight as maybe-applied.
+    #[error("session expired or closed")]
+    Expired,
+    /// The sequence number is below the last one applied.
+    #[error("sequence number already passed")]
+    StaleSequence,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Session {
+    pub(crate) last: Option<(Seq, Reply)>,
+}
+
+/// The session table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sessions {
+    table: BTreeMap<ClientId, Session>,
+    timers: Timers<ClientId>,
+    opened: u64,
+    idle: Duration,
+}
+
+impl Sessions {
+    /// An empty table whose sessions expire after `idle` of log time
+    /// without a command.
+    pub fn new(idle: Duration) -> Sessions {
+        Sessions { table: BTreeMap::new(), timers: Timers::default(), opened: 0, idle }
+    }
+
+    /// Opens a session.
+    pub fn open(&mut self) -> ClientId {
+        self.opened += 1;
+        let id = ClientId(self.opened);
+        self.table.insert(id, Session { last: None });
+        self.timers.restart(id, self.idle);
+        id
+    }
+
+    /// Closes a session; true if it was open.
+    pub fn close(&mut self, id: ClientId) -> bool {
+        self.timers.cancel(id);
+        self.table.remove(&id).is_some()
+    }
+
+    /// Starts command `seq` of `client`: `Ok(None)` if it is new,
+    /// `Ok(Some(reply))` if it is a retry of the last one. Either way the
+    /// session's idle clock restarts. Refusals change nothing.
+    pub fn begin(&mut self, client: ClientId, seq: Seq) -> Result<Option<Reply>, SessionError> {
+        let s = self.get(client)?;
+        let outcome = match &s.last {
+            Some((last, reply)) if seq == *last => Some(reply.clone()),
+            Some((last, _)) if seq < *last => return Err(SessionError::StaleSequence),
+            _ => None,
+        };
+        self.timers.restart(client, self.idle);
+        Ok(outcome)
+    }
+
+    /// Remembers `reply` as the answer to `client`'s command `seq`. A no-op
+    /// if the command closed its own session.
+    pub fn finish(&mut self, client: ClientId, seq: Seq, reply: Reply) {
+        if let Some(s) = self.table.get_mut(&client) {
+            s.last = Some((seq, reply));
+        }
+    }
+
+    /// The last sequence number applied for `client`.
+    pub fn last_seq(&self, client: ClientId) -> Result<Option<Seq>, SessionError> {
+        Ok(self.get(client)?.last.as_ref().map(|(s, _)| *s))
+    }
+
+    /// True if `client`'s session is open.
+    pub fn is_open(&self, client: ClientId) -> bool {
+        self.table.contains_key(&client)
+    }
+
+    /// Number of open sessions.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True if no session is open.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Number of sessions ever opened; the next id is one more.
+    pub fn opened(&self) -> u64 {
+        self.opened
+    }
+
+    /// The idle time after which a session expires.
+    pub fn idle(&self) -> Duration {
+        self.idle
+    }
+
+    /// Log time moved to `now`: starts pending idle clocks and closes the
+    /// sessions that were idle too long, into `expired`.
+    pub fn advance(&mut self, now: Instant, expired: &mut Vec<ClientId>) {
+        let start = expired.len();
+        self.timers.advance(now, expired);
+        for id in &expired[start..] {
+            self.table.remove(id);
+        }
+    }
+
+    fn get(&self, id: ClientId) -> Result<&Session, SessionError> {
+        match self.table.get(&id) {
+            Some(s) => Ok(s),
+            None if id.0 >= 1 && id.0 <= self.opened => Err(SessionError::Expired),
+            None => Err(SessionError::Unknown),
+        }
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (ClientId, &Session, Option<Timer>)> {
+        self.table.iter().map(|(&id, s)| (id, s, self.timers.get(id)))
+    }
+
+    /// Rebuilds a table from a snapshot's parts.
+    pub(crate) fn from_parts(idle: Duration, opened: u64, sessions: Vec<(ClientId, Session, Timer)>) -> Sessions {
+        let mut t = Sessions { opened, ..Sessions::new(idle) };
+        for (id, s, timer) in sessions {
+            t.table.insert(id, s);
+            t.timers.set(id, timer);
+        }
+        t
+    }
+}

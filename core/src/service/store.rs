@@ -1,0 +1,402 @@
+//! The combined replicated service: the KV map, leases, locks and client
+//! sessions in one deterministic state machine.
+//!
+//! # Driving it
+//!
+//! Every replica runs a [`Store`] and applies committed command entries to
+//! it in log order ([`Service::apply`]); queries are answered from applied
+//! state once a read barrier says it is current ([`Service::query`]). The
+//! leader also proposes the passage of time, [`Store::tick`], every tick
+//! interval: that is the only way time enters, so every replica expires the
+//! same leases at the same entry. The tick interval is the granularity of
+//! expiry; keep it well below the shortest TTL.
+//!
+//! ```
+//! use synod_core::id::NodeId;
+//! use synod_core::replica::{EntryKind, Output, Recovered, Replica};
+//! use synod_core::service::kv::{KvCommand, KvQuery, KvReply};
+//! use synod_core::service::{Command, Config, Op, Query, Reply, Service, Store};
+//! use synod_core::solo::Solo;
+//! use synod_core::time::{Duration, Instant};
+//! use bytes::Bytes;
+//!
+//! /// Drains the replica, applying committed entries; returns the replies.
+//! fn drive(replica: &mut Solo, store: &mut Store, now: Instant) -> Vec<Reply> {
+//!     let (mut out, mut replies) = (Output::default(), Vec::new());
+//!     loop {
+//!         replica.poll_output(&mut out);
+//!         if out.is_empty() {
+//!             return replies;
+//!         }
+//!         if let Some(write) = out.persist.take() {
+//!             replica.handle_persisted(now, write.id); // after an fsync, in real life
+//!         }
+//!         for entry in out.committed.drain(..).filter(|e| e.kind == EntryKind::Command) {
+//!             replies.push(Reply::decode(store.apply(entry.index, &entry.data)).unwrap());
+//!         }
+//!         out.clear();
+//!     }
+//! }
+//!
+//! let mut replica = Solo::new(NodeId(1), Recovered::default()).unwrap();
+//! let mut store = Store::new(Config::default());
+//! let t0 = Instant::from_millis(1_000);
+//! let propose = |r: &mut Solo, op: Op| r.propose(t0, Command::new(op).encode()).unwrap();
+//!
+//! // A lease, a key attached to it and a lock held under it.
+//! propose(&mut replica, Op::LeaseGrant { ttl: Duration::from_secs(10) });
+//! let [Reply::Lease { id: lease, .. }] = drive(&mut replica, &mut store, t0)[..] else { panic!() };
+//! let (key, lock) = (Bytes::from_static(b"leader"), Bytes::from_static(b"db"));
+//! propose(&mut replica, Op::Kv { cmd: KvCommand::Set { key: key.clone(), value: Bytes::from_static(b"n1") }, lease: Some(lease) });
+//! propose(&mut replica, Op::Acquire { lock: lock.clone(), lease });
+//! let replies = drive(&mut replica, &mut store, t0);
+//! assert!(matches!(replies[1], Reply::Locked { .. })); // its token: the acquire's log index
+//!
+//! // The leader proposes a tick every second. The lease's clock starts at
+//! // the first tick after the grant (t0 + 1 s) and runs out 10 s later.
+//! for s in 1..=11 {
+//!     let now = t0 + Duration::from_secs(s);
+//!     replica.propose(now, Store::tick(now)).unwrap();
+//!     drive(&mut replica, &mut store, now);
+//!     let held = store.answer(&Query::LockOwner { lock: lock.clone() }) != Reply::Owner(None);
+//!     assert_eq!(held, s < 11);
+//! }
+//! assert_eq!(store.answer(&Query::Kv(KvQuery::Get { key })), Reply::Kv(KvReply::Value(None)));
+//! ```
+//!
+//! Clients that retry wrap their commands in a session
+//! ([`Command::in_session`] after [`Op::SessionOpen`]) so a retry is never
+//! applied twice; see [`super::session`].
+
+use super::command::{Command, Op, Query, VERSION};
+use super::kv::{Kv, KvCommand, KvReply, Limits};
+use super::leases::{Lease, Leases};
+use super::locks::{Acquired, Locks};
+use super::reply::{Reply, StoreError};
+use super::session::Sessions;
+use super::{RestoreError, Service};
+use crate::id::LogIndex;
+use crate::lease::{FencingToken, LeaseId};
+use crate::time::{Duration, Instant};
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use bytes::Bytes;
+
+/// The store's configuration. Every replica must run the same one: limits
+/// and durations decide replies, and replies must agree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Key and value size limits; lock names obey the key limit.
+    pub limits: Limits,
+    /// The longest TTL a lease may be granted.
+    pub max_ttl: Duration,
+    /// A session expires after this much log time without a command.
+    pub session_idle: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            limits: Limits::default(),
+            max_ttl: Duration::from_secs(24 * 3600),
+            session_idle: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The KV map, leases, locks and sessions as one replicated [`Service`].
+/// See the [module docs](self) for how to drive it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Store {
+    pub(super) config: Config,
+    pub(super) kv: Kv,
+    /// Which lease each leased key is attached to.
+    pub(super) key_leases: BTreeMap<Bytes, LeaseId>,
+    pub(super) leases: Leases,
+    pub(super) locks: Locks,
+    pub(super) sessions: Sessions,
+    /// Log time: the largest tick applied.
+    pub(super) now: Instant,
+    pub(super) applied: LogIndex,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new(Config::default())
+    }
+}
+
+impl Store {
+    /// An empty store.
+    pub fn new(config: Config) -> Store {
+        Store {
+            config,
+            kv: Kv::new(config.limits),
+            key_leases: BTreeMap::new(),
+            leases: Leases::new(),
+            locks: Locks::new(),
+            sessions: Sessions::new(config.session_idle),
+            now: Instant::ZERO,
+            applied: LogIndex(0),
+        }
+    }
+
+    /// The encoded tick the leader proposes, with its clock's `now`, every
+    /// tick interval.
+    pub fn tick(now: Instant) -> Bytes {
+        Command::new(Op::Tick { now }).encode()
+    }
+
+    /// Applies a decoded command committed at `index`.
+    pub fn execute(&mut self, index: LogIndex, cmd: Command) -> Reply {
+        self.step(index, Ok(cmd))
+    }
+
+    /// Answers a decoded query from applied state.
+    pub fn answer(&self, q: &Query) -> Reply {
+        match q {
+            Query::Kv(q) => Reply::Kv(self.kv.answer(q)),
+            Query::Leases => Reply::Leases(self.leases.list(self.now)),
+            Query::LeaseTtl { lease } => match self.leases.info(*lease, self.now) {
+                Ok(info) => Reply::LeaseTtl(info),
+                Err(e) => Reply::Error(e.into()),
+            },
+            Query::LockOwner { lock } => Reply::Owner(self.locks.owner(lock)),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The KV map.
+    pub fn kv(&self) -> &Kv {
+        &self.kv
+    }
+
+    /// The lease table.
+    pub fn leases(&self) -> &Leases {
+        &self.leases
+    }
+
+    /// The lock table.
+    pub fn locks(&self) -> &Locks {
+        &self.locks
+    }
+
+    /// The session table.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// Log time: the largest `now` of the ticks applied.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The lease `key` is attached to.
+    pub fn key_lease(&self, key: &[u8]) -> Option<LeaseId> {
+        self.key_leases.get(key).copied()
+    }
+
+    fn step(&mut self, index: LogIndex, cmd: Result<Command, StoreError>) -> Reply {
+        // Tokens are indexes: applying an index twice could hand one out twice.
+        if index <= self.applied {
+            return Reply::Error(StoreError::StaleIndex);
+        }
+        self.applied = index;
+        let cmd = match cmd {
+            Ok(cmd) if cmd.session_allowed() => cmd,
+            Ok(_) => return Reply::Error(StoreError::Malformed),
+            Err(e) => return Reply::Error(e),
+        };
+        let Some(s) = cmd.session else { return self.run(index, cmd.op) };
+        // Raft thesis §6.3: apply a session's command once; answer retries from the cache.
+        match self.sessions.begin(s.client, s.seq) {
+            Err(e) => Reply::Error(e.into()),
+            Ok(Some(cached)) => cached,
+            Ok(None) => {
+                let reply = self.run(index, cmd.op);
+                self.sessions.finish(s.client, s.seq, reply.clone());
+                reply
+            }
+        }
+    }
+
+    fn run(&mut self, index: LogIndex, op: Op) -> Reply {
+        let token = FencingToken::from_index(index);
+        let result = match op {
+            Op::Kv { cmd, lease } => self.write(cmd, lease),
+            Op::LeaseGrant { ttl } => {
+                if ttl.is_zero() || ttl > self.config.max_ttl {
+                    Err(StoreError::InvalidTtl)
+                } else {
+                    Ok(Reply::Lease { id: self.leases.grant(ttl), ttl })
+                }
+            }
+            Op::LeaseKeepAlive { lease } => {
+                self.leases.keep_alive(lease).map(|ttl| Reply::Lease { id: lease, ttl }).map_err(Into::into)
+            }
+            Op::LeaseRevoke { lease } => self.leases.revoke(lease).map_err(Into::into).map(|l| {
+                self.release(token, [(lease, l)]);
+                Reply::Ok
+            }),
+            Op::Acquire { lock, lease } => self.acquire(token, &lock, lease, true),
+            Op::TryAcquire { lock, lease } => self.acquire(token, &lock, lease, false),
+            Op::Release { lock, lease, token: held } => {
+                let leases = &self.leases;
+                self.locks.release(&lock, lease, held, token, |l| leases.is_live(l)).map_err(Into::into).map(|_| {
+                    self.leases.remove_lock(lease, &lock);
+                    Reply::Ok
+                })
+            }
+            Op::Cancel { lock, lease } => {
+                let waiting = self.locks.cancel(&lock, lease);
+                if waiting {
+                    self.leases.remove_lock(lease, &lock);
+                }
+                Ok(Reply::Bool(waiting))
+            }
+            Op::SessionOpen => Ok(Reply::Session { client: self.sessions.open() }),
+            Op::SessionClose { client } => Ok(Reply::Bool(self.sessions.close(client))),
+            Op::Tick { now } => {
+                self.advance(token, now);
+                Ok(Reply::Ok)
+            }
+        };
+        result.unwrap_or_else(Reply::Error)
+    }
+
+    /// A KV write, then the key's lease follows the write (etcd's put).
+    fn write(&mut self, cmd: KvCommand, lease: Option<LeaseId>) -> Result<Reply, StoreError> {
+        if let Some(l) = lease {
+            self.leases.get(l)?;
+        }
+        let key = match &cmd {
+            KvCommand::Set { key, .. }
+            | KvCommand::Delete { key }
+            | KvCommand::Incr { key, .. }
+            | KvCommand::Cas { key, .. } => key.clone(),
+        };
+        let reply = self.kv.execute(cmd);
+        // Delete and Cas answer whether they changed anything; failures change nothing.
+        let changed = match reply {
+            KvReply::Error(_) => false,
+            KvReply::Bool(b) => b,
+            _ => true,
+        };
+        if changed {
+            let attach = if self.kv.get(&key).is_some() { lease } else { None };
+            self.set_key_lease(&key, attach);
+        }
+        Ok(Reply::Kv(reply))
+    }
+
+    fn set_key_lease(&mut self, key: &[u8], lease: Option<LeaseId>) {
+        let old = self.key_leases.get(key).copied();
+        if old == lease {
+            return;
+        }
+        if let Some(old) = old {
+            self.key_leases.remove(key);
+            self.leases.detach_key(old, key);
+        }
+        if let Some(new) = lease {
+            let key = Bytes::copy_from_slice(key);
+            self.key_leases.insert(key.clone(), new);
+            self.leases.attach_key(new, key);
+        }
+    }
+
+    fn acquire(&mut self, token: FencingToken, lock: &[u8], lease: LeaseId, wait: bool) -> Result<Reply, StoreError> {
+        if lock.len() > self.config.limits.max_key_bytes {
+            return Err(StoreError::KeyTooLarge);
+        }
+        self.leases.get(lease)?;
+        // Copy: a slice would pin the whole received frame in memory.
+        let lock = Bytes::copy_from_slice(lock);
+        Ok(match self.locks.acquire(&lock, lease, token, wait) {
+            Acquired::Held(token) => {
+                self.leases.add_lock(lease, lock);
+                Reply::Locked { token }
+            }
+            Acquired::Queued { position } => {
+                self.leases.add_lock(lease, lock);
+                Reply::Queued { position }
+            }
+            Acquired::Busy(owner) => Reply::Busy(owner),
+        })
+    }
+
+    /// A tick: log time moves to the max seen; idle sessions and lapsed
+    /// leases end.
+    fn advance(&mut self, token: FencingToken, now: Instant) {
+        self.now = self.now.max(now);
+        let mut idle = Vec::new();
+        self.sessions.advance(self.now, &mut idle);
+        let mut ended = Vec::new();
+        self.leases.advance(self.now, &mut ended);
+        self.release(token, ended);
+    }
+
+    /// Deletes the keys and releases the locks of leases that ended in the
+    /// entry whose token is `token`. Every ended lease is already out of the
+    /// table, so a lock is handed only to a live waiter, and at most once
+    /// per entry: tokens stay strictly increasing.
+    fn release(&mut self, token: FencingToken, ended: impl IntoIterator<Item = (LeaseId, Lease)>) {
+        for (id, lease) in ended {
+            for key in lease.keys() {
+                self.kv.execute(KvCommand::Delete { key: key.clone() });
+                self.key_leases.remove(key);
+            }
+            for name in lease.locks() {
+                let leases = &self.leases;
+                self.locks.drop_lease(name, id, token, |l| leases.is_live(l));
+            }
+        }
+    }
+}
+
+fn decode_command(command: &Bytes) -> Result<Command, StoreError> {
+    match command.first() {
+        Some(&VERSION) => Command::decode(command.clone()).map_err(|_| StoreError::Malformed),
+        Some(_) => Err(StoreError::UnsupportedVersion),
+        None => Err(StoreError::Malformed),
+    }
+}
+
+fn decode_query(query: &Bytes) -> Result<Query, StoreError> {
+    match query.first() {
+        Some(&VERSION) => Query::decode(query.clone()).map_err(|_| StoreError::Malformed),
+        Some(_) => Err(StoreError::UnsupportedVersion),
+        None => Err(StoreError::Malformed),
+    }
+}
+
+impl Service for Store {
+    fn apply(&mut self, index: LogIndex, command: &Bytes) -> Bytes {
+        self.step(index, decode_command(command)).encode()
+    }
+
+    fn query(&self, query: &Bytes) -> Bytes {
+        match decode_query(query) {
+            Ok(q) => self.answer(&q),
+            Err(e) => Reply::Error(e),
+        }
+        .encode()
+    }
+
+    fn snapshot(&self) -> Bytes {
+        self.encode_snapshot()
+    }
+
+    fn restore(&mut self, snapshot: &Bytes) -> Result<(), RestoreError> {
+        *self = Store::decode_snapshot(self.config, snapshot)?;
+        Ok(())
+    }
+
+    fn applied(&self) -> LogIndex {
+        self.applied
+    }
+}
