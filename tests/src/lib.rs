@@ -1,5 +1,6 @@
 //! Test machinery for synod: client histories, the deterministic
 //! simulator and the linearizability checker.
 
+pub mod fuzz;
 pub mod history;
 pub mod sim;

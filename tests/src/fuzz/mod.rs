@@ -1,0 +1,13 @@
+//! The bodies of the fuzz targets, shared by `fuzz/` (cargo-fuzz) and by
+//! `cargo test`, which replays every committed corpus file through them.
+//! Each body must never panic on any input; a panic is a finding.
+
+mod net;
+
+pub use net::{frame_stream, handshake};
+
+/// A fuzz target body.
+pub type Target = fn(&[u8]);
+
+/// Every target, by the name of its corpus directory.
+pub const TARGETS: &[(&str, Target)] = &[("frame_stream", frame_stream), ("handshake", handshake)];
