@@ -131,10 +131,12 @@ fn main() {
         t.crashes, t.partitions, t.weather, t.transfers, t.elections, t.snapshots
     );
     println!(
-        "ops: {} ok, {} refused, {} unknown; violations: {}",
+        "ops: {} ok, {} refused, {} unknown; lock grants acted on: {} ({} stale holders fenced off); violations: {}",
         t.ops_ok,
         t.ops_failed,
         t.ops_unknown,
+        t.lock_actions,
+        t.stale_holders,
         failures.len()
     );
     if a.expect_violations {

@@ -4,6 +4,7 @@ use crate::history::{Key, Op, Ret, Value};
 use bytes::Bytes;
 use synod_core::rand::Rng;
 use synod_core::service::kv::{KvCommand, KvReply};
+use synod_core::service::{Command, Op as StoreOp};
 
 /// A client with at most one operation outstanding.
 #[derive(Debug)]
@@ -40,8 +41,12 @@ fn value_bytes(v: Value) -> Bytes {
     Bytes::from(v.to_string())
 }
 
-/// The command for a write; `None` for a read.
-pub fn command(op: &Op) -> Option<KvCommand> {
+/// The encoded store command for a write; `None` for a read.
+pub fn command(op: &Op) -> Option<Bytes> {
+    kv_command(op).map(|cmd| Command::new(StoreOp::Kv { cmd, lease: None }).encode())
+}
+
+fn kv_command(op: &Op) -> Option<KvCommand> {
     Some(match op {
         Op::Get(_) => return None,
         Op::Set(k, v) => KvCommand::Set { key: key_bytes(*k), value: value_bytes(*v) },

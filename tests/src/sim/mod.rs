@@ -10,6 +10,7 @@ mod client;
 pub mod disk;
 mod faults;
 mod invariants;
+mod locks;
 pub mod network;
 mod node;
 mod trace;
@@ -51,8 +52,11 @@ impl core::str::FromStr for Protocol {
 pub struct SimConfig {
     /// The protocol.
     pub protocol: Protocol,
-    /// Clients issuing operations.
+    /// Clients issuing KV operations (recorded and checked for
+    /// linearizability).
     pub clients: usize,
+    /// Clients cycling through lease, acquire, hold, release.
+    pub lock_clients: usize,
     /// Size of the key space.
     pub keys: u64,
     /// Virtual time with faults.
@@ -71,6 +75,7 @@ impl SimConfig {
         SimConfig {
             protocol,
             clients: 5,
+            lock_clients: 3,
             keys: 4,
             fault_time: Duration::from_secs(3),
             liveness_time: Duration::from_secs(3),
@@ -176,6 +181,10 @@ pub struct Stats {
     pub ops_unknown: u64,
     /// Snapshots taken.
     pub snapshots: u64,
+    /// Lock grants a holder acted on (admitted by the fenced resource).
+    pub lock_actions: u64,
+    /// Actions the resource refused as coming from a stale holder.
+    pub stale_holders: u64,
     /// Leaders elected.
     pub elections: u64,
 }
@@ -194,6 +203,8 @@ impl Stats {
         self.ops_failed += o.ops_failed;
         self.ops_unknown += o.ops_unknown;
         self.snapshots += o.snapshots;
+        self.lock_actions += o.lock_actions;
+        self.stale_holders += o.stale_holders;
         self.elections += o.elections;
     }
 }

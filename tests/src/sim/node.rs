@@ -5,15 +5,25 @@ use super::disk::Disk;
 use std::collections::BTreeMap;
 use synod_core::id::{LogIndex, NodeId, Term};
 use synod_core::replica::{ReadId, Replica};
-use synod_core::service::kv::Kv;
+use synod_core::service::Store;
 
 /// A client request a node is holding until it can answer.
 #[derive(Clone, Copy, Debug)]
-pub struct Pending {
-    /// The client (position).
-    pub client: usize,
-    /// The history id of the operation.
-    pub op: usize,
+pub enum Pending {
+    /// A KV operation of the recorded history.
+    Kv {
+        /// The client (position).
+        client: usize,
+        /// The history id of the operation.
+        op: usize,
+    },
+    /// A lock client's step.
+    Lock {
+        /// The lock client (position).
+        client: usize,
+        /// Its request number.
+        seq: u64,
+    },
 }
 
 /// A node's clock: `local = offset + global * (1 + ppm / 1e6)`.
@@ -57,7 +67,9 @@ pub struct SimNode {
     /// Its storage.
     pub disk: Disk,
     /// Its service state (volatile; rebuilt on restart).
-    pub kv: Kv,
+    pub store: Store,
+    /// When, as leader, it next proposes a tick (global time).
+    pub next_tick: Option<u64>,
     /// Highest index handed to the service in this life.
     pub applied: LogIndex,
     /// Highest commit index seen in this life.

@@ -5,6 +5,7 @@
 use super::client::{self, Client};
 use super::disk::hash_bytes;
 use super::invariants::{Invariants, Violation};
+use super::locks::{self, LockClient, Resource};
 use super::network::Network;
 use super::node::{Clock, Pending, SimNode};
 use super::trace::Trace;
@@ -15,8 +16,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use synod_core::id::{LogIndex, NodeId};
 use synod_core::rand::Rng;
 use synod_core::replica::{self, EntryKind, Event, Membership, Output, ReadId, Role};
-use synod_core::service::Service;
-use synod_core::service::kv::{Kv, KvReply, Limits};
+use synod_core::service::{Reply, Service, Store};
 use synod_core::time::{Instant, duration_nanos};
 
 pub(super) enum Kind {
@@ -32,6 +32,11 @@ pub(super) enum Kind {
     Crash { node: usize },
     Link { from: usize, to: usize, cut: bool },
     EndFaults,
+    Tick { node: usize },
+    LockGo { client: usize },
+    LockArrive { client: usize, seq: u64, node: usize },
+    LockDone { client: usize, seq: u64, reply: Option<Reply>, hint: Option<usize> },
+    LockTimeout { client: usize, seq: u64 },
 }
 
 pub(super) struct Ev {
@@ -75,6 +80,9 @@ pub struct World {
     pub(super) nodes: Vec<SimNode>,
     pub(super) net: Network,
     clients: Vec<Client>,
+    lock_clients: Vec<LockClient>,
+    /// The resource the locks protect, checking fencing tokens.
+    pub resource: Resource,
     /// The recorded client history.
     pub history: History,
     inv: Invariants,
@@ -89,6 +97,8 @@ pub struct World {
 }
 
 const CLIENT_TIMEOUT: u64 = 600_000_000;
+/// How often a leader proposes the passage of time.
+const TICK: u64 = 50_000_000;
 const CLIENT_LATENCY: u64 = 200_000;
 
 impl World {
@@ -112,7 +122,8 @@ impl World {
                 replica,
                 up: true,
                 disk: Default::default(),
-                kv: Kv::new(Limits::default()),
+                store: Store::default(),
+                next_tick: None,
                 applied: LogIndex(0),
                 commit: LogIndex(0),
                 proposals: BTreeMap::new(),
@@ -127,6 +138,8 @@ impl World {
             });
         }
         let clients = (0..cfg.clients).map(|_| Client { current: None, leader_hint: None }).collect();
+        let lock_clients =
+            (0..cfg.lock_clients).map(|i| LockClient::new(bytes::Bytes::from(format!("lock{}", i % 2)))).collect();
         let end = duration_nanos(cfg.fault_time) + duration_nanos(cfg.liveness_time);
         let mut inv = Invariants::default();
         inv.log_matching = true;
@@ -142,6 +155,8 @@ impl World {
             nodes,
             net: Network::new(),
             clients,
+            lock_clients,
+            resource: Resource::default(),
             history: History::default(),
             inv,
             trace,
@@ -184,6 +199,10 @@ impl World {
             let at = self.rng.range(0, 50_000_000);
             self.schedule(at, Kind::ClientGo { client: c });
         }
+        for c in 0..self.lock_clients.len() {
+            let at = self.rng.range(0, 50_000_000);
+            self.schedule(at, Kind::LockGo { client: c });
+        }
         self.schedule_faults();
         while let Some(Reverse(ev)) = self.events.pop() {
             if ev.at > self.end || self.violation.is_some() {
@@ -222,10 +241,13 @@ impl World {
 
     /// The outcome.
     pub fn report(&self) -> Report {
+        let mut stats = self.stats.clone();
+        stats.lock_actions = self.resource.admitted;
+        stats.stale_holders = self.resource.refused;
         Report {
             seed: self.seed,
             params: self.params.clone(),
-            stats: self.stats.clone(),
+            stats,
             violation: self.violation.clone(),
             trace: self.trace.lines(),
         }
@@ -306,7 +328,89 @@ impl World {
                 }
             }
             Kind::EndFaults => self.end_faults(),
+            Kind::Tick { node } => self.tick(node),
+            Kind::LockGo { client } => self.lock_go(client),
+            Kind::LockArrive { client, seq, node } => self.lock_arrive(client, seq, node),
+            Kind::LockDone { client, seq, reply, hint } => self.lock_done(client, seq, reply, hint),
+            Kind::LockTimeout { client, seq } => {
+                if self.lock_clients[client].current == Some(seq) {
+                    self.lock_done(client, seq, None, None);
+                }
+            }
         }
+    }
+
+    /// A leader proposes the passage of time every tick (leases expire
+    /// inside the log, never by a replica's own clock).
+    fn tick(&mut self, i: usize) {
+        let node = &self.nodes[i];
+        if !node.up || node.leading.is_none() || node.next_tick != Some(self.now) {
+            return;
+        }
+        let now = self.local(i);
+        let _ = self.nodes[i].replica.propose(now, Store::tick(now));
+        let next = self.now + TICK;
+        self.nodes[i].next_tick = Some(next);
+        self.schedule(next, Kind::Tick { node: i });
+        self.drain(i);
+    }
+
+    fn lock_go(&mut self, c: usize) {
+        let lc = &mut self.lock_clients[c];
+        if lc.current.is_some() {
+            return;
+        }
+        lc.seq += 1;
+        let seq = lc.seq;
+        lc.current = Some(seq);
+        let node = match lc.leader_hint {
+            Some(n) => n,
+            None => self.rng.below(self.nodes.len() as u64) as usize,
+        };
+        let arrive = self.now + self.rng.range(0, CLIENT_LATENCY);
+        self.schedule(arrive, Kind::LockArrive { client: c, seq, node });
+        self.schedule(self.now + CLIENT_TIMEOUT, Kind::LockTimeout { client: c, seq });
+    }
+
+    fn lock_arrive(&mut self, c: usize, seq: u64, node: usize) {
+        if !self.nodes[node].up {
+            return;
+        }
+        let ttl = synod_core::time::Duration::from_millis(300 + 100 * (c as u64 % 5));
+        let cmd = self.lock_clients[c].next_command(ttl);
+        let now = self.local(node);
+        let pending = Pending::Lock { client: c, seq };
+        match self.nodes[node].replica.propose(now, cmd) {
+            Ok(p) => {
+                self.nodes[node].proposals.insert(p.index.0, (p.term, pending));
+            }
+            Err(replica::ProposeError::NotLeader { leader_hint }) => {
+                let hint = leader_hint.and_then(|h| self.position(h));
+                self.reply(pending, Outcome::Failed, hint);
+            }
+            Err(_) => self.reply(pending, Outcome::Failed, None),
+        }
+        self.drain(node);
+    }
+
+    fn lock_done(&mut self, c: usize, seq: u64, reply: Option<Reply>, hint: Option<usize>) {
+        let lc = &mut self.lock_clients[c];
+        if lc.current != Some(seq) {
+            return;
+        }
+        lc.current = None;
+        if hint.is_some() {
+            lc.leader_hint = hint;
+        } else if reply.is_none() {
+            lc.leader_hint = None;
+        }
+        let lock = lc.lock.clone();
+        if let Some(token) = lc.on_reply(reply) {
+            // The new holder acts on the resource right away.
+            self.resource.act(&lock, token);
+        }
+        let think = self.rng.range(1_000_000, 40_000_000);
+        self.schedule(self.now + think, Kind::LockGo { client: c });
     }
 
     fn end_faults(&mut self) {
@@ -343,9 +447,9 @@ impl World {
         }
         let op = self.history.ops[op_id].op.clone();
         let now = self.local(node);
-        let pending = Pending { client: c, op: op_id };
+        let pending = Pending::Kv { client: c, op: op_id };
         let refused = match client::command(&op) {
-            Some(cmd) => match self.nodes[node].replica.propose(now, cmd.encode()) {
+            Some(cmd) => match self.nodes[node].replica.propose(now, cmd) {
                 Ok(p) => {
                     self.nodes[node].proposals.insert(p.index.0, (p.term, pending));
                     self.maybe_crash_soon(node);
@@ -393,7 +497,34 @@ impl World {
 
     fn reply(&mut self, p: Pending, outcome: Outcome, hint: Option<usize>) {
         let at = self.now + self.rng.range(0, CLIENT_LATENCY);
-        self.schedule(at, Kind::ClientDone { client: p.client, op: p.op, outcome, hint });
+        match p {
+            Pending::Kv { client, op } => self.schedule(at, Kind::ClientDone { client, op, outcome, hint }),
+            Pending::Lock { client, seq } => {
+                let reply = None;
+                self.schedule(at, Kind::LockDone { client, seq, reply, hint })
+            }
+        }
+    }
+
+    /// Answers a request whose command was applied (`None`: it was not).
+    fn answer(&mut self, p: Pending, reply: Option<Reply>) {
+        match p {
+            Pending::Kv { op, .. } => {
+                let outcome = match reply {
+                    None => Outcome::Failed,
+                    Some(Reply::Kv(kv)) => match client::ret(&self.history.ops[op].op, &kv) {
+                        Some(ret) => Outcome::Ok(ret),
+                        None => Outcome::Unknown,
+                    },
+                    Some(_) => Outcome::Unknown,
+                };
+                self.reply(p, outcome, None);
+            }
+            Pending::Lock { client, seq } => {
+                let at = self.now + self.rng.range(0, CLIENT_LATENCY);
+                self.schedule(at, Kind::LockDone { client, seq, reply, hint: None });
+            }
+        }
     }
 
     fn client_done(&mut self, c: usize, op_id: usize, outcome: Outcome, hint: Option<usize>) {
@@ -472,7 +603,7 @@ impl World {
         }
         if let Some(snap) = out.restore.take() {
             let node = &mut self.nodes[i];
-            if let Err(e) = node.kv.restore(&snap.data) {
+            if let Err(e) = node.store.restore(&snap.data) {
                 self.fail(Violation::new("snapshot restores", format!("{id:?}: {e}")));
                 return;
             }
@@ -497,20 +628,19 @@ impl World {
             self.check(r);
             let node = &mut self.nodes[i];
             node.applied = e.index;
-            let reply = (e.kind == EntryKind::Command).then(|| node.kv.apply(e.index, &e.data));
-            if let Some((t, pending)) = node.proposals.remove(&e.index.0) {
-                let outcome = match reply {
-                    Some(bytes) if t == e.term => {
-                        let op = &self.history.ops[pending.op].op;
-                        match KvReply::decode(bytes).ok().and_then(|r| client::ret(op, &r)) {
-                            Some(ret) => Outcome::Ok(ret),
-                            None => Outcome::Unknown,
-                        }
-                    }
-                    // Another entry took its place: it never took effect.
-                    _ => Outcome::Failed,
-                };
-                self.reply(pending, outcome, None);
+            let reply = if e.kind == EntryKind::Command {
+                let before = locks::before(&node.store);
+                let reply = node.store.apply(e.index, &e.data);
+                let r = locks::check(&before, &node.store, &e.data);
+                self.check(r);
+                Some(reply)
+            } else {
+                None
+            };
+            if let Some((t, pending)) = self.nodes[i].proposals.remove(&e.index.0) {
+                // Another entry in its slot means it never took effect.
+                let reply = reply.filter(|_| t == e.term).and_then(|b| Reply::decode(b).ok());
+                self.answer(pending, reply);
             }
             // Proposals below the applied index that did not resolve were
             // overtaken by a restore; leave them to time out.
@@ -539,6 +669,8 @@ impl World {
                 let r = self.inv.new_leader(id, term, self.nodes[i].replica.as_ref());
                 self.check(r);
                 self.nodes[i].leading = Some(term);
+                self.nodes[i].next_tick = Some(self.now);
+                self.schedule(self.now, Kind::Tick { node: i });
                 let down = self.nodes.iter().filter(|n| !n.up).count();
                 if matches!(self.phase, Phase::Faults)
                     && down < (self.nodes.len() - 1) / 2
@@ -549,6 +681,7 @@ impl World {
                 }
             } else {
                 self.nodes[i].leading = None;
+                self.nodes[i].next_tick = None;
             }
         }
     }
@@ -562,8 +695,9 @@ impl World {
             now_ready
         };
         for (_, p) in ready {
-            let Op::Get(k) = self.history.ops[p.op].op else { continue };
-            let v = self.nodes[i].kv.get(&client::key_bytes(k)).map(client::parse_value);
+            let Pending::Kv { op, .. } = p else { continue };
+            let Op::Get(k) = self.history.ops[op].op else { continue };
+            let v = self.nodes[i].store.kv().get(&client::key_bytes(k)).map(client::parse_value);
             self.reply(p, Outcome::Ok(Ret::Value(v)), None);
         }
     }
@@ -573,7 +707,7 @@ impl World {
         if node.applied.0 < node.snapshot_index.0 + node.snapshot_every {
             return;
         }
-        let data = node.kv.snapshot();
+        let data = node.store.snapshot();
         let index = node.applied;
         let now = Instant::from_nanos(node.clock.local(self.now));
         if node.replica.compact(now, index, data.clone()).is_ok() {
@@ -639,7 +773,8 @@ impl World {
         node.replica =
             make_replica(self.cfg.protocol, &self.params, node.id, now, recovered, self.membership.clone(), seed);
         node.up = true;
-        node.kv = Kv::new(Limits::default());
+        node.store = Store::default();
+        node.next_tick = None;
         node.applied = LogIndex(0);
         node.commit = LogIndex(0);
         node.snapshot_index = node.disk.durable.snapshot.as_ref().map_or(LogIndex(0), |s| s.meta.index);
