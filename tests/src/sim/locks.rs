@@ -55,7 +55,7 @@ impl LockClient {
     /// Moves on after a reply (`None`: no reply, retry the same step).
     /// Returns the token if it was just granted the lock.
     pub fn on_reply(&mut self, reply: Option<Reply>) -> Option<FencingToken> {
-        let Some(reply) = reply else { return None };
+        let reply = reply?;
         match (self.state, reply) {
             (LockState::NoLease, Reply::Lease { id, .. }) => self.state = LockState::Waiting(id),
             (LockState::Waiting(lease), Reply::Locked { token }) => {
