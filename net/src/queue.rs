@@ -72,6 +72,18 @@ impl<T> BoundedQueue<T> {
         PopAll { queue: self, out }
     }
 
+    /// Takes the oldest item, if any.
+    pub fn try_pop(&self) -> Option<T> {
+        lock(&self.state).items.pop_front()
+    }
+
+    /// Waits until an item is queued (true) or the queue is closed and
+    /// empty (false), taking nothing. For a single consumer, a following
+    /// [`BoundedQueue::try_pop`] then succeeds.
+    pub fn wait_nonempty(&self) -> WaitNonEmpty<'_, T> {
+        WaitNonEmpty { queue: self }
+    }
+
     /// Stops the queue: pushes fail, the consumer drains what is left.
     pub fn close(&self) {
         let waker = {
@@ -115,6 +127,27 @@ impl<T> Future for PopAll<'_, T> {
             return Poll::Ready(false);
         }
         // Registered under the lock, so a push after this sees the waker.
+        s.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// The future of [`BoundedQueue::wait_nonempty`].
+pub struct WaitNonEmpty<'a, T> {
+    queue: &'a BoundedQueue<T>,
+}
+
+impl<T> Future for WaitNonEmpty<'_, T> {
+    type Output = bool;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        let mut s = lock(&self.queue.state);
+        if !s.items.is_empty() {
+            return Poll::Ready(true);
+        }
+        if s.closed {
+            return Poll::Ready(false);
+        }
         s.waker = Some(cx.waker().clone());
         Poll::Pending
     }
@@ -180,6 +213,28 @@ mod loom_tests {
             while loom::future::block_on(q.pop_all(&mut got)) {}
             assert_eq!(got.len(), accepted);
             assert!(got.len() <= 2);
+        });
+    }
+
+    /// The inbox pattern (wait, then take one) never loses a wakeup.
+    #[test]
+    fn waiting_then_taking_sees_every_item() {
+        loom::model(|| {
+            let q = BoundedQueue::new(4);
+            let p = q.clone();
+            let h = loom::thread::spawn(move || {
+                p.push(1).unwrap();
+                p.push(2).unwrap();
+            });
+            let mut got = Vec::new();
+            while got.len() < 2 {
+                assert!(loom::future::block_on(q.wait_nonempty()));
+                while let Some(x) = q.try_pop() {
+                    got.push(x);
+                }
+            }
+            assert_eq!(got, vec![1, 2]);
+            h.join().unwrap();
         });
     }
 

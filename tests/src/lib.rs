@@ -3,4 +3,5 @@
 
 pub mod fuzz;
 pub mod history;
+pub mod scenarios;
 pub mod sim;

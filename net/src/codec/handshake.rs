@@ -57,6 +57,9 @@ pub enum HandshakeError {
         /// Who answered.
         actual: NodeId,
     },
+    /// The peer is not a member of this node's configuration.
+    #[error("node {0} is not a configured peer")]
+    UnknownPeer(NodeId),
     /// The peer claims to be this node.
     #[error("peer claims our own node id {0}")]
     SelfConnect(NodeId),

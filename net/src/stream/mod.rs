@@ -1,0 +1,218 @@
+//! A [`Transport`] over any reliable byte stream (TCP, TLS, a pipe): the
+//! connection logic every stream adapter shares, written once.
+//!
+//! Each node dials every peer and sends on that connection; it receives on
+//! the connections its peers dial to it. Per peer there is a bounded send
+//! queue, a writer task that drains the whole queue into one buffer and
+//! flushes once per batch, and reconnection with exponential backoff and
+//! seeded jitter. Every connection starts with the handshake; a peer that
+//! fails it, or later sends a malformed or oversized frame, is disconnected
+//! with a logged reason while the node keeps serving everyone else.
+//!
+//! An adapter supplies a [`Connector`] (dial an address) and a [`Listener`]
+//! (accept connections); see `synod-tokio` and `synod-smol`.
+
+mod inbound;
+mod outbound;
+
+use crate::codec::{Frame, FrameCodec};
+use crate::queue::{BoundedQueue, QueueError};
+use crate::runtime::Runtime;
+use crate::sync::{Arc, Mutex, lock};
+use crate::transport::{SendError, Transport};
+use async_trait::async_trait;
+use futures::io::{AsyncRead, AsyncWrite};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use synod_core::id::NodeId;
+use synod_core::time::Duration;
+
+/// A bidirectional byte stream to a peer.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
+
+/// Dials peers.
+#[async_trait]
+pub trait Connector: Send + Sync + 'static {
+    /// Opens a stream to `addr`.
+    async fn connect(&self, addr: &str) -> io::Result<Box<dyn Stream>>;
+}
+
+/// Accepts connections from peers.
+#[async_trait]
+pub trait Listener: Send + 'static {
+    /// The next inbound stream, with the remote address for logs.
+    async fn accept(&mut self) -> io::Result<(Box<dyn Stream>, String)>;
+}
+
+/// How a stream transport behaves.
+#[derive(Clone, Debug)]
+pub struct StreamConfig {
+    /// This node.
+    pub id: NodeId,
+    /// The cluster every peer must belong to.
+    pub cluster_id: String,
+    /// Every other member and its address.
+    pub peers: BTreeMap<NodeId, String>,
+    /// Frames queued per peer before sends get `Busy`.
+    pub queue_frames: usize,
+    /// Frames received and not yet taken by the node before more are dropped.
+    pub inbox_frames: usize,
+    /// Largest frame accepted or sent.
+    pub max_frame: usize,
+    /// First reconnect delay; doubles up to `backoff_max`, with jitter.
+    pub backoff_min: Duration,
+    /// Longest reconnect delay.
+    pub backoff_max: Duration,
+    /// How long a connect plus handshake may take.
+    pub handshake_timeout: Duration,
+    /// Seed of the reconnect jitter.
+    pub seed: u64,
+}
+
+impl StreamConfig {
+    /// Defaults for node `id` in `cluster_id` with `peers`.
+    pub fn new(id: NodeId, cluster_id: impl Into<String>, peers: BTreeMap<NodeId, String>) -> Self {
+        StreamConfig {
+            id,
+            cluster_id: cluster_id.into(),
+            peers,
+            queue_frames: 4096,
+            inbox_frames: 1 << 16,
+            max_frame: 64 << 20,
+            backoff_min: Duration::from_millis(20),
+            backoff_max: Duration::from_secs(2),
+            handshake_timeout: Duration::from_secs(5),
+            seed: id.0,
+        }
+    }
+}
+
+/// Counters for status pages and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Outbound connections established.
+    pub connects: u64,
+    /// Connections refused or dropped for a protocol violation.
+    pub rejected: u64,
+    /// Frames dropped because a queue was full.
+    pub dropped: u64,
+}
+
+pub(crate) struct Shared {
+    pub cfg: StreamConfig,
+    pub codec: FrameCodec,
+    pub runtime: Arc<dyn Runtime>,
+    pub inbox: BoundedQueue<(NodeId, Frame)>,
+    pub stats: Mutex<StreamStats>,
+    /// Peers whose traffic is dropped both ways (fault injection).
+    pub blocked: Mutex<BTreeSet<NodeId>>,
+    pub closed: Mutex<bool>,
+    /// Fired when the transport closes, to wake tasks blocked elsewhere.
+    pub stop: crate::signal::Signal,
+}
+
+impl Shared {
+    pub fn is_closed(&self) -> bool {
+        *lock(&self.closed)
+    }
+
+    pub fn is_blocked(&self, peer: NodeId) -> bool {
+        lock(&self.blocked).contains(&peer)
+    }
+
+    pub fn count(&self, f: impl FnOnce(&mut StreamStats)) {
+        f(&mut lock(&self.stats));
+    }
+}
+
+/// The stream transport. See the [module docs](self).
+pub struct StreamTransport {
+    shared: Arc<Shared>,
+    queues: BTreeMap<NodeId, BoundedQueue<Frame>>,
+}
+
+impl StreamTransport {
+    /// Starts dialing every peer and accepting on `listener`.
+    pub fn start(
+        cfg: StreamConfig,
+        connector: Arc<dyn Connector>,
+        listener: Box<dyn Listener>,
+        runtime: Arc<dyn Runtime>,
+    ) -> Arc<StreamTransport> {
+        let shared = Arc::new(Shared {
+            codec: FrameCodec::new(cfg.max_frame),
+            inbox: BoundedQueue::new(cfg.inbox_frames),
+            stats: Mutex::new(StreamStats::default()),
+            blocked: Mutex::new(BTreeSet::new()),
+            closed: Mutex::new(false),
+            stop: crate::signal::Signal::new(),
+            runtime: runtime.clone(),
+            cfg,
+        });
+        let mut queues = BTreeMap::new();
+        let mut rng = synod_core::rand::Rng::with_seed(shared.cfg.seed);
+        for (peer, addr) in &shared.cfg.peers {
+            if *peer == shared.cfg.id {
+                continue;
+            }
+            let q = BoundedQueue::new(shared.cfg.queue_frames);
+            queues.insert(*peer, q.clone());
+            let dial = outbound::Dialer::new(shared.clone(), connector.clone(), *peer, addr.clone(), q, rng.derive());
+            runtime.spawn(Box::pin(dial.run()));
+        }
+        runtime.spawn(Box::pin(inbound::accept_loop(shared.clone(), listener)));
+        Arc::new(StreamTransport { shared, queues })
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> StreamStats {
+        lock(&self.shared.stats).clone()
+    }
+
+    /// Drops all traffic to and from `peers` (and nothing else) until the
+    /// next call: a network partition for fault-injection tests.
+    pub fn block(&self, peers: impl IntoIterator<Item = NodeId>) {
+        *lock(&self.shared.blocked) = peers.into_iter().collect();
+    }
+}
+
+#[async_trait]
+impl Transport for StreamTransport {
+    fn send(&self, to: NodeId, frame: Frame) -> Result<(), SendError> {
+        let q = self.queues.get(&to).ok_or(SendError::UnknownPeer(to))?;
+        if self.shared.is_blocked(to) {
+            return Ok(()); // lost on the wire
+        }
+        match q.push(frame) {
+            Ok(()) => Ok(()),
+            Err(QueueError::Full) => {
+                self.shared.count(|s| s.dropped += 1);
+                Err(SendError::Busy(to))
+            }
+            Err(QueueError::Closed) => Err(SendError::Closed),
+        }
+    }
+
+    async fn recv(&self) -> Option<(NodeId, Frame)> {
+        loop {
+            // One frame at a time keeps `recv` cancel-safe: nothing is
+            // taken out of the inbox that is not returned.
+            if let Some(f) = self.shared.inbox.try_pop() {
+                return Some(f);
+            }
+            if !self.shared.inbox.wait_nonempty().await {
+                return None;
+            }
+        }
+    }
+
+    fn close(&self) {
+        *lock(&self.shared.closed) = true;
+        self.shared.stop.fire();
+        self.shared.inbox.close();
+        for q in self.queues.values() {
+            q.close();
+        }
+    }
+}

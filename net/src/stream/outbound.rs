@@ -1,0 +1,149 @@
+//! The dialing side: one task per peer that connects, handshakes, and
+//! writes batches from the peer's queue, reconnecting with backoff.
+
+use super::{Connector, Shared, Stream};
+use crate::codec::{Frame, HandshakeError, Hello};
+use crate::queue::BoundedQueue;
+use crate::sync::Arc;
+use bytes::BytesMut;
+use futures::future::{Either, select};
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use std::io;
+use synod_core::id::NodeId;
+use synod_core::rand::Rng;
+use synod_core::time::{Duration, duration_nanos};
+
+pub(super) struct Dialer {
+    shared: Arc<Shared>,
+    connector: Arc<dyn Connector>,
+    peer: NodeId,
+    addr: String,
+    queue: BoundedQueue<Frame>,
+    rng: Rng,
+}
+
+impl Dialer {
+    pub fn new(
+        shared: Arc<Shared>,
+        connector: Arc<dyn Connector>,
+        peer: NodeId,
+        addr: String,
+        queue: BoundedQueue<Frame>,
+        rng: Rng,
+    ) -> Self {
+        Dialer { shared, connector, peer, addr, queue, rng }
+    }
+
+    pub async fn run(mut self) {
+        let mut failures = 0u32;
+        while !self.shared.is_closed() {
+            match self.connect().await {
+                Ok(stream) => {
+                    failures = 0;
+                    self.shared.count(|s| s.connects += 1);
+                    match self.write_loop(stream).await {
+                        Ok(()) => return, // queue closed: shutting down
+                        Err(e) => tracing::debug!(peer = %self.peer, error = %e, "connection lost"),
+                    }
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    if failures == 1 || failures.is_power_of_two() {
+                        tracing::info!(peer = %self.peer, addr = %self.addr, error = %e, "cannot reach peer");
+                    }
+                }
+            }
+            let delay = self.backoff(failures);
+            let deadline = self.shared.runtime.now() + delay;
+            self.shared.runtime.sleep_until(deadline).await;
+        }
+    }
+
+    /// Exponential backoff with full jitter from the seeded generator.
+    fn backoff(&mut self, failures: u32) -> Duration {
+        let min = duration_nanos(self.shared.cfg.backoff_min).max(1);
+        let max = duration_nanos(self.shared.cfg.backoff_max).max(min);
+        let cap = min.saturating_mul(1u64 << failures.min(20)).min(max);
+        Duration::from_nanos(self.rng.range(min, cap.max(min + 1)))
+    }
+
+    async fn connect(&self) -> io::Result<Box<dyn Stream>> {
+        let timeout = self.shared.cfg.handshake_timeout;
+        let deadline = self.shared.runtime.now() + timeout;
+        let attempt = Box::pin(self.connect_and_greet());
+        match select(attempt, self.shared.runtime.sleep_until(deadline)).await {
+            Either::Left((r, _)) => r,
+            Either::Right(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect and handshake timed out")),
+        }
+    }
+
+    async fn connect_and_greet(&self) -> io::Result<Box<dyn Stream>> {
+        let mut stream = self.connector.connect(&self.addr).await?;
+        let cfg = &self.shared.cfg;
+        let hello = Hello {
+            version: crate::codec::frame::VERSION,
+            cluster_id: cfg.cluster_id.clone(),
+            from: cfg.id,
+            to: Some(self.peer),
+        };
+        let mut buf = BytesMut::new();
+        self.shared.codec.encode(&Frame::Hello(hello), &mut buf).map_err(io::Error::other)?;
+        stream.write_all(&buf).await?;
+        stream.flush().await?;
+        // The peer answers with its own hello, which must name it.
+        let frame = read_frame(&mut stream, &self.shared, &mut BytesMut::new()).await?;
+        let Frame::Hello(theirs) = frame else {
+            self.shared.count(|s| s.rejected += 1);
+            return Err(io::Error::other(HandshakeError::NotHello));
+        };
+        theirs.check(&cfg.cluster_id, cfg.id, Some(self.peer)).map_err(|e| {
+            self.shared.count(|s| s.rejected += 1);
+            tracing::warn!(peer = %self.peer, addr = %self.addr, error = %e, "handshake refused");
+            io::Error::other(e)
+        })?;
+        Ok(stream)
+    }
+
+    /// Drains the queue into one buffer per batch: one write, one flush.
+    async fn write_loop(&mut self, mut stream: Box<dyn Stream>) -> io::Result<()> {
+        let mut frames = Vec::new();
+        let mut buf = BytesMut::new();
+        loop {
+            frames.clear();
+            if !self.queue.pop_all(&mut frames).await {
+                let _ = stream.close().await;
+                return Ok(());
+            }
+            if self.shared.is_blocked(self.peer) {
+                continue;
+            }
+            buf.clear();
+            for f in &frames {
+                if let Err(e) = self.shared.codec.encode(f, &mut buf) {
+                    // Too large to send: dropped, the rest still go.
+                    tracing::warn!(peer = %self.peer, error = %e, "frame not sent");
+                }
+            }
+            stream.write_all(&buf).await?;
+            stream.flush().await?;
+        }
+    }
+}
+
+/// Reads one frame from `stream`, using `buf` for bytes past it.
+pub(super) async fn read_frame(stream: &mut Box<dyn Stream>, shared: &Shared, buf: &mut BytesMut) -> io::Result<Frame> {
+    loop {
+        match shared.codec.decode(buf) {
+            Ok(Some(f)) => return Ok(f),
+            Ok(None) => {}
+            Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+        }
+        let old = buf.len();
+        buf.resize(old + 64 * 1024, 0);
+        let n = stream.read(&mut buf[old..]).await?;
+        buf.truncate(old + n);
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
+        }
+    }
+}
