@@ -6,6 +6,7 @@ macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+        #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
         pub struct $name(pub u64);
 
         impl $name {
@@ -78,6 +79,7 @@ impl LogIndex {
 
 /// A Paxos ballot: totally ordered by `(round, node)`, so two proposers
 /// never share one (Lamport, "Paxos Made Simple" §2.2).
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Ballot {
     /// The round; a proposer retries with a higher one.

@@ -24,6 +24,10 @@
 #![forbid(unsafe_code)]
 
 extern crate alloc;
+// Only for the derived `Arbitrary` impls, which name `std`; fuzzing is
+// hosted, the no_std build never enables the feature.
+#[cfg(feature = "arbitrary")]
+extern crate std;
 
 pub mod id;
 pub mod lease;

@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 
 /// A Raft message: the sender's term and what it says.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
     /// The sender's term; for a pre-vote request, the term it would campaign in.
@@ -15,6 +16,7 @@ pub struct Message {
 }
 
 /// The content of a Raft message.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Body {
@@ -40,6 +42,7 @@ pub enum Body {
 }
 
 /// RequestVote arguments.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VoteRequest {
     /// A pre-vote: asks without changing anyone's term.
@@ -54,6 +57,7 @@ pub struct VoteRequest {
 }
 
 /// RequestVote result.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VoteResponse {
     /// Answers a pre-vote.
@@ -63,6 +67,7 @@ pub struct VoteResponse {
 }
 
 /// AppendEntries arguments.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Append {
     /// Index of the entry just before `entries`.
@@ -76,6 +81,7 @@ pub struct Append {
 }
 
 /// AppendEntries result.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppendResponse {
     /// The follower's log matches the leader's up to `match_index`, durably.
@@ -97,6 +103,7 @@ pub enum AppendResponse {
 }
 
 /// Heartbeat arguments.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Heartbeat {
     /// The leader's commit index, capped at what the follower is known to hold.
@@ -106,6 +113,7 @@ pub struct Heartbeat {
 }
 
 /// Heartbeat result.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeartbeatResponse {
     /// The read round being confirmed.
@@ -127,6 +135,7 @@ pub struct SnapshotChunk {
 }
 
 /// Snapshot chunk result.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SnapshotResponse {
     /// The snapshot's last index.
@@ -135,6 +144,19 @@ pub struct SnapshotResponse {
     pub next_offset: u64,
     /// The snapshot is installed and durable.
     pub done: bool,
+}
+
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for SnapshotChunk {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        let data: Vec<u8> = u.arbitrary()?;
+        Ok(SnapshotChunk {
+            meta: u.arbitrary()?,
+            offset: u.arbitrary()?,
+            data: Bytes::from(data),
+            done: u.arbitrary()?,
+        })
+    }
 }
 
 impl Message {

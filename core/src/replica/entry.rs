@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 
 /// What an entry holds.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum EntryKind {
@@ -172,6 +173,24 @@ pub struct Recovered {
     pub snapshot: Option<Snapshot>,
     /// Stored entries after the snapshot, contiguous, in index order.
     pub entries: Vec<Entry>,
+}
+
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for Entry {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        let data: alloc::vec::Vec<u8> = u.arbitrary()?;
+        Ok(Entry { index: u.arbitrary()?, term: u.arbitrary()?, kind: u.arbitrary()?, data: Bytes::from(data) })
+    }
+}
+
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for SnapshotMeta {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        let voters: alloc::vec::Vec<NodeId> = u.arbitrary()?;
+        let learners: alloc::vec::Vec<NodeId> = u.arbitrary()?;
+        let membership = Membership::new(voters, learners).unwrap_or_default();
+        Ok(SnapshotMeta { index: u.arbitrary()?, term: u.arbitrary()?, membership })
+    }
 }
 
 #[cfg(test)]

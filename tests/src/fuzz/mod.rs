@@ -2,12 +2,21 @@
 //! `cargo test`, which replays every committed corpus file through them.
 //! Each body must never panic on any input; a panic is a finding.
 
+mod cluster;
 mod net;
+mod store;
 
+pub use cluster::raft_cluster;
 pub use net::{frame_stream, handshake};
+pub use store::store_commands;
 
 /// A fuzz target body.
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its corpus directory.
-pub const TARGETS: &[(&str, Target)] = &[("frame_stream", frame_stream), ("handshake", handshake)];
+pub const TARGETS: &[(&str, Target)] = &[
+    ("frame_stream", frame_stream),
+    ("handshake", handshake),
+    ("raft_cluster", raft_cluster),
+    ("store_commands", store_commands),
+];
