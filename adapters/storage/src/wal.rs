@@ -64,19 +64,18 @@ impl Wal {
         let scan = recovery::scan(dir, &listing)?;
         let snapshot = scan.state.snapshot.as_ref().map(|r| snapshot::read(dir, r)).transpose()?;
 
-        for tmp in &listing.tmp {
-            dir::remove(tmp)?;
-        }
         let current = scan.state.snapshot.as_ref().map(|r| r.file_id);
-        for &id in listing.snapshots.iter().filter(|&&id| Some(id) != current) {
-            // Written, but the record that would have made it current never
-            // became durable.
-            dir::remove(&snapshot_path(dir, id))?;
+        // Orphan snapshots were written, but the record that would have made
+        // them current never became durable.
+        let orphans = listing.snapshots.iter().filter(|&&id| Some(id) != current).map(|&id| snapshot_path(dir, id));
+        let empty_tail = scan.empty_tail.map(|seq| segment_path(dir, seq));
+        let stale: Vec<PathBuf> = listing.tmp.iter().cloned().chain(orphans).chain(empty_tail).collect();
+        for path in &stale {
+            dir::remove(path)?;
         }
-        if let Some(seq) = scan.empty_tail {
-            dir::remove(&segment_path(dir, seq))?;
+        if !stale.is_empty() {
+            dir::sync_dir(dir)?;
         }
-        dir::sync_dir(dir)?;
 
         let next_snapshot_id = listing.snapshots.iter().copied().chain(current).max().unwrap_or(0) + 1;
         let mut wal = Wal {
