@@ -1,0 +1,115 @@
+//! [`Storage`]: the [`LogStore`] over the write-ahead log. File I/O blocks,
+//! so it runs on a thread the store owns; the async methods send it a
+//! request over a `futures` channel and await the reply, which works under
+//! any executor.
+
+use crate::StorageConfig;
+use crate::wal::Wal;
+use async_trait::async_trait;
+use futures::StreamExt;
+use futures::channel::{mpsc, oneshot};
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use synod_core::replica::{Persist, Recovered};
+use synod_net::store::{LogStore, StoreError};
+
+enum Request {
+    Load(oneshot::Sender<Result<Recovered, StoreError>>),
+    Persist(Vec<Persist>, oneshot::Sender<Result<(), StoreError>>),
+}
+
+/// A write-ahead log with snapshots in one data directory, for one replica.
+///
+/// [`open`](Storage::open) recovers the directory; [`load`](LogStore::load)
+/// returns what was recovered; [`persist`](LogStore::persist) appends one
+/// record per batch and returns once all of them are durable. Dropping the
+/// store waits for its I/O thread to finish the request in hand.
+#[derive(Debug)]
+pub struct Storage {
+    requests: Option<mpsc::UnboundedSender<Request>>,
+    thread: Option<JoinHandle<()>>,
+    dir: PathBuf,
+}
+
+impl Storage {
+    /// Opens the data directory `dir`, creating it and its identity file on
+    /// first use, and recovers the log: a torn last record is cut off, a
+    /// snapshot file no durable record references is removed, and damage
+    /// anywhere else is [`StoreError::Corrupt`].
+    ///
+    /// Blocks while it reads the log; call it before entering an async
+    /// context, or from a blocking-friendly one.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::WrongCluster`] / [`StoreError::WrongNode`] if `dir`
+    /// belongs to another cluster or node, [`StoreError::Corrupt`] for
+    /// damaged data, [`StoreError::Io`] if the OS refuses (including when
+    /// another store holds the directory open).
+    pub fn open(dir: impl AsRef<Path>, config: StorageConfig) -> Result<Storage, StoreError> {
+        let dir = dir.as_ref().to_path_buf();
+        let config = config.normalized();
+        let (wal, recovered) = Wal::open(&dir, &config)?;
+        let (tx, rx) = mpsc::unbounded();
+        let thread = std::thread::Builder::new()
+            .name("synod-storage".into())
+            .spawn(move || serve(wal, Some(recovered), rx))
+            .map_err(crate::error::io("spawn storage thread", &dir))?;
+        Ok(Storage { requests: Some(tx), thread: Some(thread), dir })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn send(&self, req: Request) -> Result<(), StoreError> {
+        self.requests.as_ref().ok_or(StoreError::Closed)?.unbounded_send(req).map_err(|_| StoreError::Closed)
+    }
+}
+
+/// The I/O thread: one request at a time, in order, until the store is dropped.
+fn serve(mut wal: Wal, mut recovered: Option<Recovered>, mut rx: mpsc::UnboundedReceiver<Request>) {
+    while let Some(req) = futures::executor::block_on(rx.next()) {
+        match req {
+            Request::Load(reply) => {
+                // What open recovered is current until the first write.
+                let r = match recovered.take() {
+                    Some(r) => Ok(r),
+                    None => wal.load(),
+                };
+                let _ = reply.send(r);
+            }
+            Request::Persist(batches, reply) => {
+                recovered = None;
+                let _ = reply.send(wal.persist(&batches));
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl LogStore for Storage {
+    async fn load(&mut self) -> Result<Recovered, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Load(tx))?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn persist(&mut self, batches: Vec<Persist>) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Persist(batches, tx))?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop; joining releases the
+        // directory lock before the drop returns, so a reopen succeeds.
+        self.requests.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The write-ahead log: opening a data directory (identity, recovery,
+//! cleanup), group-committed appends with segment rolls, and deletion of
+//! what snapshots made obsolete. Blocking; [`Storage`](crate::Storage) runs
+//! it on its own thread.
+
+use crate::StorageConfig;
+use crate::dir::{self, LOCK, segment_path, snapshot_path};
+use crate::error::{io, poisoned};
+use crate::meta;
+use crate::payload::{self, SnapshotRef};
+use crate::record::{self, HEADER};
+use crate::recovery::{self, BatchView, State};
+use crate::segment::Active;
+use crate::snapshot;
+use bytes::BytesMut;
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use synod_core::replica::{Persist, Recovered};
+use synod_net::codec::entry::entry_len;
+use synod_net::store::StoreError;
+
+/// An open log.
+#[derive(Debug)]
+pub(crate) struct Wal {
+    dir: PathBuf,
+    segment_bytes: u64,
+    max_record_bytes: usize,
+    active: Active,
+    /// The oldest segment still on disk.
+    first_segment: u64,
+    state: State,
+    /// Snapshot files on disk; only the last is current once synced.
+    snapshot_files: Vec<u64>,
+    next_snapshot_id: u64,
+    /// Records encoded but not yet written, all for `active`.
+    buf: BytesMut,
+    /// Batch records in `buf`.
+    pending: usize,
+    poisoned: bool,
+    /// Held for the store's lifetime: one store per directory.
+    _lock: File,
+}
+
+impl Wal {
+    /// Opens (or creates) the log in `config`'s directory and recovers it.
+    pub(crate) fn open(dir: &Path, config: &StorageConfig) -> Result<(Wal, Recovered), StoreError> {
+        fs::create_dir_all(dir).map_err(io("create data directory", dir))?;
+        let lock_path = dir.join(LOCK);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io("open lock file", &lock_path))?;
+        lock.try_lock().map_err(|e| StoreError::Io {
+            op: "lock data directory (is another store open on it?)",
+            path: lock_path.clone(),
+            source: e.into(),
+        })?;
+        let listing = dir::list(dir)?;
+        meta::check_or_create(dir, &config.cluster_id, config.node_id, !listing.segments.is_empty())?;
+
+        // Everything is read and checked before anything is changed.
+        let scan = recovery::scan(dir, &listing)?;
+        let snapshot = scan.state.snapshot.as_ref().map(|r| snapshot::read(dir, r)).transpose()?;
+
+        let current = scan.state.snapshot.as_ref().map(|r| r.file_id);
+        // Orphan snapshots were written, but the record that would have made
+        // them current never became durable.
+        let orphans = listing.snapshots.iter().filter(|&&id| Some(id) != current).map(|&id| snapshot_path(dir, id));
+        let empty_tail = scan.empty_tail.map(|seq| segment_path(dir, seq));
+        let stale: Vec<PathBuf> = listing.tmp.iter().cloned().chain(orphans).chain(empty_tail).collect();
+        for path in &stale {
+            dir::remove(path)?;
+        }
+        if !stale.is_empty() {
+            dir::sync_dir(dir)?;
+        }
+
+        let next_snapshot_id = listing.snapshots.iter().copied().chain(current).max().unwrap_or(0) + 1;
+        let mut wal = Wal {
+            dir: dir.to_path_buf(),
+            segment_bytes: config.segment_bytes,
+            max_record_bytes: config.max_record_bytes,
+            active: match scan.segments.last() {
+                Some(s) => Active::resume(dir, s.seq, s.len, s.batches)?,
+                None => Active::create(dir, scan.empty_tail.unwrap_or(1))?,
+            },
+            first_segment: scan.segments.first().map_or(1, |s| s.seq),
+            state: scan.state,
+            snapshot_files: current.into_iter().collect(),
+            next_snapshot_id,
+            buf: BytesMut::new(),
+            pending: 0,
+            poisoned: false,
+            _lock: lock,
+        };
+        if wal.active.len == 0 {
+            wal.begin_segment();
+            wal.flush()?;
+        }
+        let recovered = Recovered { hard_state: wal.state.hard_state, snapshot, entries: scan.entries };
+        Ok((wal, recovered))
+    }
+
+    /// Everything durable, read back from disk.
+    pub(crate) fn load(&mut self) -> Result<Recovered, StoreError> {
+        if self.poisoned {
+            return Err(poisoned(&self.dir));
+        }
+        let listing = dir::list(&self.dir)?;
+        let scan = recovery::scan(&self.dir, &listing)?;
+        let snapshot = scan.state.snapshot.as_ref().map(|r| snapshot::read(&self.dir, r)).transpose()?;
+        Ok(Recovered { hard_state: scan.state.hard_state, snapshot, entries: scan.entries })
+    }
+
+    /// Writes `batches`, one record each, and makes them durable with one
+    /// fdatasync (more only if the group spans a segment roll).
+    pub(crate) fn persist(&mut self, batches: &[Persist]) -> Result<(), StoreError> {
+        if self.poisoned {
+            return Err(poisoned(&self.dir));
+        }
+        // Refused before anything is written, so the store stays usable.
+        let max = self.max_record_bytes;
+        for p in batches {
+            let size = HEADER + batch_len(p);
+            if size > max {
+                return Err(StoreError::TooLarge { size, max });
+            }
+        }
+        let result = self.write_group(batches);
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
+    fn write_group(&mut self, batches: &[Persist]) -> Result<(), StoreError> {
+        let batches: Vec<&Persist> = batches.iter().filter(|p| !p.is_empty()).collect();
+        if batches.is_empty() {
+            return Ok(());
+        }
+        // Snapshot files first: each must be durable before the record that
+        // makes it current can be.
+        let mut refs: Vec<Option<SnapshotRef>> = Vec::with_capacity(batches.len());
+        for p in &batches {
+            refs.push(match &p.snapshot {
+                Some(s) => {
+                    let id = self.next_snapshot_id;
+                    self.next_snapshot_id += 1;
+                    self.snapshot_files.push(id);
+                    Some(snapshot::write(&self.dir, id, s)?)
+                }
+                None => None,
+            });
+        }
+        for (p, snap) in batches.iter().zip(&refs) {
+            let size = (HEADER + batch_len(p)) as u64;
+            let full = self.active.len + self.buf.len() as u64 + size > self.segment_bytes;
+            if full && self.active.batches + self.pending > 0 {
+                self.roll()?;
+            }
+            let start = record::begin(&mut self.buf);
+            payload::put_batch(&mut self.buf, p, snap.as_ref());
+            debug_assert_eq!(record::payload_len(&self.buf, start), batch_len(p));
+            record::finish(&mut self.buf, start);
+            self.pending += 1;
+            let view = BatchView {
+                truncate_from: p.truncate_from,
+                snapshot: snap.as_ref(),
+                entries: &p.entries,
+                hard_state: p.hard_state,
+            };
+            self.state.apply(&view, self.active.seq);
+        }
+        self.flush()?;
+        if refs.iter().any(Option::is_some) {
+            self.drop_old_snapshots()?;
+        }
+        self.drop_old_segments()
+    }
+
+    /// Writes what is buffered and makes it durable.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.active.write(&self.buf)?;
+        self.active.batches += self.pending;
+        self.pending = 0;
+        self.buf.clear();
+        self.active.sync()
+    }
+
+    /// Seals the active segment and starts the next one.
+    fn roll(&mut self) -> Result<(), StoreError> {
+        // The old segment is durable before anything in the new one can be,
+        // so only the last segment can ever end in a torn record.
+        self.flush()?;
+        self.active = Active::create(&self.dir, self.active.seq + 1)?;
+        self.begin_segment();
+        Ok(())
+    }
+
+    /// Buffers the checkpoint that opens the active segment.
+    fn begin_segment(&mut self) {
+        let start = record::begin(&mut self.buf);
+        payload::put_checkpoint(&mut self.buf, &self.state.checkpoint(self.active.seq));
+        record::finish(&mut self.buf, start);
+    }
+
+    /// Removes snapshot files older than the current one, now that the
+    /// record referencing it is durable.
+    fn drop_old_snapshots(&mut self) -> Result<(), StoreError> {
+        let current = self.state.snapshot.as_ref().map(|r| r.file_id);
+        for &id in self.snapshot_files.iter().filter(|&&id| Some(id) != current) {
+            dir::remove(&snapshot_path(&self.dir, id))?;
+        }
+        self.snapshot_files = current.into_iter().collect();
+        Ok(())
+    }
+
+    /// Removes segments that hold no live entry, oldest first so that what
+    /// remains is always a contiguous run (see [`live`](crate::live)).
+    fn drop_old_segments(&mut self) -> Result<(), StoreError> {
+        let keep_from = self.state.live.oldest_segment().map_or(self.active.seq, |s| s.min(self.active.seq));
+        if keep_from <= self.first_segment {
+            return Ok(());
+        }
+        for seq in self.first_segment..keep_from {
+            dir::remove(&segment_path(&self.dir, seq))?;
+            self.first_segment = seq + 1;
+        }
+        dir::sync_dir(&self.dir)
+    }
+}
+
+/// Payload bytes [`payload::put_batch`] writes for `p`.
+fn batch_len(p: &Persist) -> usize {
+    let hard_state = |hs: &synod_core::replica::HardState| 8 + 1 + 8 * usize::from(hs.vote.is_some()) + 8;
+    2 + p.truncate_from.map_or(0, |_| 8)
+        + p.snapshot.as_ref().map_or(0, |s| 16 + s.meta.membership.encoded_len() + 20)
+        + p.hard_state.as_ref().map_or(0, hard_state)
+        + 4
+        + p.entries.iter().map(entry_len).sum::<usize>()
+}
