@@ -38,6 +38,7 @@
 //! println!("{why}");
 //! ```
 
+pub mod brute;
 mod explain;
 pub mod model;
 mod partition;
