@@ -175,28 +175,42 @@ fn without(ops: &[KeyOp], drop: &[usize]) -> Vec<KeyOp> {
 }
 
 /// Adds to `chosen` operations that make each chosen answer reachable in
-/// some order: while some answer is not, the latest operation invoked
-/// before that answer came (else the earliest after) that leaves a state it
-/// can be given from.
+/// some order: while some answer is not, an operation that leaves a state
+/// it can be given from (the latest invoked before that answer came, else
+/// the earliest after). Failing that, an unknown increment that can bridge
+/// the gap, with a writer of the value it would start from.
 fn support(ops: &[KeyOp], chosen: &mut [bool]) {
-    loop {
+    // Each round recomputes the reachable states; a chain of writers longer
+    // than this is left unsupported (the shrink then does without).
+    const MAX_HELPERS: usize = 64;
+    for _ in 0..MAX_HELPERS {
         let members: Vec<usize> = (0..ops.len()).filter(|&i| chosen[i]).collect();
         let Some(p) = unreachable(members.iter().map(|&i| &ops[i])) else { return };
         let needy = &ops[members[p]];
-        let helps = |w: &KeyOp| match model::leaves(&w.op, w.ret.as_ref()) {
-            model::Leaves::One(s) => model::step(s, &needy.op, needy.ret.as_ref()).is_some(),
-            model::Leaves::Nothing | model::Leaves::Any => false,
+        let fits = |s: State| model::step(s, &needy.op, needy.ret.as_ref()).is_some();
+        let leaves = |w: &KeyOp| model::leaves(&w.op, w.ret.as_ref());
+        if let Some(h) = nearest(ops, chosen, needy, |w| matches!(leaves(w), model::Leaves::One(s) if fits(s))) {
+            chosen[h] = true;
+            continue;
+        }
+        let Some(u) = nearest(ops, chosen, needy, |w| leaves(w) == model::Leaves::Any) else { return };
+        chosen[u] = true;
+        let Op::Incr(_, by) = ops[u].op else { return };
+        let bridged = |w: &KeyOp| match leaves(w) {
+            model::Leaves::One(s) => s.unwrap_or(0).checked_add(by).is_some_and(|t| fits(Some(t))),
+            _ => false,
         };
-        let helpers = (0..ops.len()).filter(|&i| !chosen[i] && helps(&ops[i]));
-        let before = helpers.clone().rfind(|&i| ops[i].invoke <= needy.complete);
-        // Unknown increments may leave anything: the last resort.
-        let wild = || {
-            (0..ops.len())
-                .find(|&i| !chosen[i] && model::leaves(&ops[i].op, None) == model::Leaves::Any && ops[i].ret.is_none())
-        };
-        let Some(h) = before.or_else(|| helpers.clone().next()).or_else(wild) else { return };
-        chosen[h] = true;
+        if let Some(w) = nearest(ops, chosen, needy, bridged) {
+            chosen[w] = true;
+        }
     }
+}
+
+/// The unchosen operation that `helps`, invoked last before `needy`
+/// completed, else first after.
+fn nearest(ops: &[KeyOp], chosen: &[bool], needy: &KeyOp, helps: impl Fn(&KeyOp) -> bool) -> Option<usize> {
+    let helpers = (0..ops.len()).filter(|&i| !chosen[i] && helps(&ops[i]));
+    helpers.clone().rfind(|&i| ops[i].invoke <= needy.complete).or_else(|| helpers.clone().next())
 }
 
 /// The position of the first answer among `ops` that no sequential run of

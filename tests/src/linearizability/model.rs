@@ -6,6 +6,7 @@
 //! the key's value, or `None` if the key is absent.
 
 use crate::history::{Op, Ret, Value};
+use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 
 /// What one key holds: its value, or `None` if absent.
@@ -114,25 +115,31 @@ pub fn impossible_answer<'a>(ops: impl Iterator<Item = (&'a Op, Option<&'a Ret>)
 /// linearization; `None` proves nothing, and is also the answer when the
 /// reachable states exceed a cap (unknown increments add up fast).
 pub fn unreachable_answer(ops: &[(&Op, Option<&Ret>)]) -> Option<usize> {
-    const MAX_STATES: usize = 4096;
-    let mut reach: Vec<State> = alloc::vec![None];
-    // A sequential run is at most `ops.len()` steps long.
+    const MAX_STATES: usize = 1024;
+    let mut seen: BTreeSet<State> = BTreeSet::from([None]);
+    let mut frontier: Vec<State> = alloc::vec![None];
+    // Breadth first, one level per step of a sequential run, which is at
+    // most `ops.len()` steps long; each state is expanded once.
     for _ in 0..ops.len() {
-        let mut next = reach.clone();
-        for &(op, ret) in ops {
-            next.extend(reach.iter().filter_map(|&s| step(s, op, ret)));
+        let mut next = Vec::new();
+        for &s in &frontier {
+            for &(op, ret) in ops {
+                if let Some(t) = step(s, op, ret)
+                    && seen.insert(t)
+                {
+                    next.push(t);
+                }
+            }
         }
-        next.sort_unstable();
-        next.dedup();
-        if next.len() == reach.len() {
-            break;
-        }
-        if next.len() > MAX_STATES {
+        if seen.len() > MAX_STATES {
             return None;
         }
-        reach = next;
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
     }
-    ops.iter().position(|&(op, ret)| ret.is_some() && reach.iter().all(|&s| step(s, op, ret).is_none()))
+    ops.iter().position(|&(op, ret)| ret.is_some() && seen.iter().all(|&s| step(s, op, ret).is_none()))
 }
 
 #[cfg(test)]
