@@ -25,13 +25,14 @@
 //! operations are tried before unknown ones so the smaller sets tend to be
 //! seen first.
 //!
-//! Three more prunings, each argued where it is made, keep the search
-//! small without losing a linearization: a read (any answer that leaves
-//! the state alone) that fits the current state is placed at once without
-//! branching ([`Search::observer`]); of identical pending unknown
-//! operations only the first is tried, and none that would change nothing
-//! ([`Search::next_unknown`]); and an overwrite never directly follows an
-//! unknown operation ([`Search::after_unknown`]).
+//! Four more prunings, each argued where it is made, keep the search small
+//! without losing a linearization: a read (any answer that leaves the state
+//! alone) that fits the current state is placed at once without branching
+//! ([`Search::observer`]); a configuration where some candidate's answer
+//! can no longer be given is abandoned at once ([`Search::doomed`]); of
+//! identical pending unknown operations only the first is tried, and none
+//! that would change nothing ([`Search::next_unknown`]); and an overwrite
+//! never directly follows an unknown operation ([`Search::after_unknown`]).
 
 use super::model::{self, State};
 use super::partition::KeyOp;
@@ -193,7 +194,7 @@ impl<'a> Search<'a> {
                         cursor = if self.place(Choice::Def(d), true) { Cursor::Fresh } else { Cursor::Done };
                         continue;
                     }
-                    cursor = Cursor::Event(self.events[HEAD as usize].next);
+                    cursor = if self.doomed() { Cursor::Done } else { Cursor::Event(self.events[HEAD as usize].next) };
                     continue;
                 }
                 Cursor::Event(e) => {
@@ -236,6 +237,54 @@ impl<'a> Search<'a> {
             *budget -= 1;
             cursor = if self.place(choice, false) { Cursor::Fresh } else { self.after(choice) };
         }
+    }
+
+    /// True if some answered candidate can never be placed from here: its
+    /// answer does not fit the current state, and no unplaced operation
+    /// that could still go before it leaves a state it fits.
+    ///
+    /// Anything placed before it is invoked before its response, and only
+    /// what such an operation leaves can change the state it will see.
+    /// Without this, a wrong order of writes is found out only when the
+    /// read that contradicts it reaches its deadline, after every
+    /// interleaving of what lies between has been tried.
+    fn doomed(&self) -> bool {
+        let mut e = self.events[HEAD as usize].next;
+        while e != NIL && self.events[e as usize].call {
+            let c = &self.ops[self.def[self.events[e as usize].def as usize]];
+            e = self.events[e as usize].next;
+            let fits = |s: State| model::step(s, &c.op, c.ret.as_ref()).is_some();
+            if fits(self.state) {
+                continue;
+            }
+            let helps = |o: &KeyOp| match model::leaves(&o.op, o.ret.as_ref()) {
+                model::Leaves::Nothing => false,
+                model::Leaves::One(s) => fits(s),
+                model::Leaves::Any => true,
+            };
+            // Unplaced answered operations invoked in time, in list order.
+            let mut x = self.events[HEAD as usize].next;
+            let mut helped = false;
+            while x != NIL && !helped {
+                let ev = self.events[x as usize];
+                let o = &self.ops[self.def[ev.def as usize]];
+                if ev.call {
+                    if o.invoke > c.complete {
+                        break;
+                    }
+                    helped = !core::ptr::eq(o, c) && helps(o);
+                }
+                x = ev.next;
+            }
+            helped = helped
+                || (0..self.unk.len())
+                    .take_while(|&u| self.ops[self.unk[u]].invoke <= c.complete)
+                    .any(|u| !self.placed_unk.get(u) && helps(&self.ops[self.unk[u]]));
+            if !helped {
+                return true;
+            }
+        }
+        false
     }
 
     /// A candidate whose answer the current state gives and which leaves
