@@ -284,3 +284,36 @@ fn a_violation_on_another_key_beats_a_spent_budget() {
     let report = check_with(&history(&ops), &Options { max_steps: 3, ..Options::default() });
     assert_eq!(report.verdict.violation().map(|v| v.key), Some(2));
 }
+
+#[test]
+fn generated_histories_are_linearizable() {
+    use synod_tests::linearizability::workload::{Workload, generate};
+    let shapes = [
+        Workload { ops: 3_000, clients: 16, keys: 16, ..Workload::default() },
+        Workload { ops: 1_000, clients: 16, keys: 2, unknown: 0.05, ..Workload::default() },
+        Workload { ops: 500, clients: 8, keys: 1, unknown: 0.2, failed: 0.1, ..Workload::default() },
+    ];
+    for shape in shapes {
+        for seed in 1..=3 {
+            let h = generate(&Workload { seed, ..shape });
+            let report = check_with(&h, &Options::default());
+            assert_eq!(report.verdict, Verdict::Linearizable, "seed {seed} of {shape:?}");
+            assert_eq!(report.keys as u64, shape.keys);
+        }
+    }
+}
+
+#[test]
+fn a_stale_read_planted_in_a_generated_history_is_caught_and_named() {
+    use synod_tests::linearizability::workload::{Workload, generate, plant_stale_read};
+    for seed in 1..=3 {
+        let mut h = generate(&Workload { ops: 2_000, keys: 4, values: 1 << 20, seed, ..Workload::default() });
+        let planted = plant_stale_read(&mut h).expect("a read to plant on");
+        let Verdict::NotLinearizable(why) = check(&h) else { panic!("seed {seed}: planted stale read missed") };
+        assert_eq!(why.key, h.ops[planted].op.key());
+        assert!(why.minimal, "{why}");
+        // The stale read, the write it saw and one that replaced it.
+        assert_eq!(why.conflict.len(), 3, "{why}");
+        assert!(why.conflict.iter().any(|o| o.id == planted), "{why}");
+    }
+}
