@@ -2,10 +2,11 @@
 //!
 //! A key's sub-history may hold thousands of operations; the useful answer
 //! is a handful of them that already contradict each other. The search
-//! reports the longest linearizable prefix it found; the operations that
-//! could not follow it locate the fault, and a greedy shrink (in the manner
-//! of delta debugging, Zeller & Hildebrandt 2002) removes every operation
-//! whose absence keeps the rest non-linearizable.
+//! reports the linearizable prefix that got furthest and, often, the
+//! operation that could never follow it; those locate the fault, and a
+//! greedy shrink (in the manner of delta debugging, Zeller & Hildebrandt
+//! 2002) removes every operation whose absence keeps the rest
+//! non-linearizable.
 
 use super::model::{self, State};
 use super::partition::KeyOp;
@@ -31,8 +32,8 @@ pub struct Violation {
     /// The operations the key's search had to consider (failed operations
     /// and unanswered reads excluded).
     pub key_ops: usize,
-    /// The longest linearizable prefix the search found, in the order it
-    /// placed the operations. Empty, as is `stuck`, when no search was
+    /// The linearizable prefix with which the search got furthest (past
+    /// the latest response), in the order it placed the operations. Empty, as is `stuck`, when no search was
     /// needed: the conflict is one answer that no state the key ever holds
     /// gives.
     pub prefix: Vec<Operation>,
@@ -44,8 +45,15 @@ pub struct Violation {
 }
 
 /// Builds the violation for `key`, whose operations `ops` the search found
-/// impossible, with `prefix` its longest partial linearization.
-pub(crate) fn explain(history: &History, key: Key, ops: &[KeyOp], prefix: &[usize], mut budget: u64) -> Violation {
+/// impossible, with `prefix` the partial linearization that got furthest.
+pub(crate) fn explain(
+    history: &History,
+    key: Key,
+    ops: &[KeyOp],
+    prefix: &[usize],
+    culprit: Option<usize>,
+    mut budget: u64,
+) -> Violation {
     let mut state = None;
     let mut placed = alloc::vec![false; ops.len()];
     for &i in prefix {
@@ -57,7 +65,20 @@ pub(crate) fn explain(history: &History, key: Key, ops: &[KeyOp], prefix: &[usiz
     let bound = (0..ops.len()).filter(|&i| !placed[i] && ops[i].is_definite()).map(|i| ops[i].complete).min();
     let bound = bound.expect("an impossible search leaves an answered operation unplaced");
     let stuck: Vec<usize> = (0..ops.len()).filter(|&i| !placed[i] && ops[i].invoke <= bound).collect();
-    let (core, minimal) = shrink(ops, prefix, &stuck, &mut budget);
+    // What the conflict must be about: the operation that doomed the
+    // prefix, else the answered ones that do not fit where it left off
+    // (an operation that fits there is stuck only by what came before).
+    let misfits: Vec<usize> = stuck
+        .iter()
+        .copied()
+        .filter(|&i| ops[i].is_definite() && model::step(state, &ops[i].op, ops[i].ret.as_ref()).is_none())
+        .collect();
+    let at_fault = match culprit {
+        Some(c) => alloc::vec![c],
+        None if misfits.is_empty() => stuck.clone(),
+        None => misfits,
+    };
+    let (core, minimal) = shrink(ops, prefix, &at_fault, &mut budget);
     let pick = |i: usize| history.ops[i].clone();
     Violation {
         key,
@@ -70,7 +91,8 @@ pub(crate) fn explain(history: &History, key: Key, ops: &[KeyOp], prefix: &[usiz
     }
 }
 
-/// A small impossible subset of `ops`, and whether it is 1-minimal.
+/// A small impossible subset of `ops`, and whether it is 1-minimal;
+/// `stuck` are the operations at fault.
 ///
 /// Removing operations can create contradictions of its own (drop the
 /// delete between a write and an increment and the increment's answer is
@@ -79,42 +101,60 @@ pub(crate) fn explain(history: &History, key: Key, ops: &[KeyOp], prefix: &[usiz
 /// stuck on: without those it must have a linearization.
 ///
 /// Searching a subset costs about as much as searching the key up to the
-/// point where it fails, so shrinking starts small: the stuck operations,
-/// the last few placed before them and whatever wrote the values those
-/// read, growing fourfold until that counts. Then delta debugging (Zeller &
-/// Hildebrandt 2002) removes what is not needed.
+/// point where it fails, so shrinking starts small: the operations at
+/// fault, a window of the few operations just before them (or the last few
+/// the furthest prefix placed) and whatever wrote the values those read,
+/// growing fourfold until that counts. Then delta debugging (Zeller & Hildebrandt 2002) removes what is
+/// not needed.
 fn shrink(ops: &[KeyOp], prefix: &[usize], stuck: &[usize], budget: &mut u64) -> (Vec<KeyOp>, bool) {
+    // The window ends when the last operation at fault had to be placed,
+    // and starts at the response of the k-th last answered operation due
+    // by then: contiguous in time, so nothing between two chosen
+    // operations is missing (missing ones make contradictions of their own).
+    let due = |o: &KeyOp| if o.is_definite() { o.complete } else { o.invoke };
+    let end = stuck.iter().map(|&i| due(&ops[i])).max().unwrap_or(u64::MAX);
+    let mut responses: Vec<u64> =
+        ops.iter().filter(|o| o.is_definite() && o.complete <= end).map(|o| o.complete).collect();
+    responses.sort_unstable_by(|a, b| b.cmp(a));
     let stuck: Vec<usize> = stuck.iter().map(|&i| ops[i].index).collect();
+    let counts = |c: &[KeyOp], budget: &mut u64| {
+        Ok(supported(c) && impossible(c, budget)? && !impossible(&without(c, &stuck), budget)?)
+    };
     let mut core = None;
     let mut last = 4;
-    loop {
-        let everything = last >= prefix.len();
-        let last_placed = &prefix[prefix.len() - last.min(prefix.len())..];
-        let mut chosen = alloc::vec![false; ops.len()];
-        for &i in last_placed {
-            chosen[i] = true;
+    'grow: loop {
+        let everything = last >= responses.len() && last >= prefix.len();
+        let start = if last >= responses.len() { 0 } else { responses[last - 1] };
+        let window: Vec<bool> = ops
+            .iter()
+            .map(|o| stuck.contains(&o.index) || (o.invoke <= end && due(o).max(o.invoke) >= start))
+            .collect();
+        // The other guess: the last operations the furthest prefix placed.
+        let mut placed: Vec<bool> = ops.iter().map(|o| stuck.contains(&o.index)).collect();
+        for &i in &prefix[prefix.len() - last.min(prefix.len())..] {
+            placed[i] = true;
         }
-        for (i, o) in ops.iter().enumerate() {
-            chosen[i] |= stuck.contains(&o.index);
-        }
-        support(ops, &mut chosen);
-        let candidate: Vec<KeyOp> = (0..ops.len()).filter(|&i| chosen[i]).map(|i| ops[i].clone()).collect();
-        let counts = |c: &[KeyOp], budget: &mut u64| {
-            Ok(supported(c) && impossible(c, budget)? && !impossible(&without(c, &stuck), budget)?)
-        };
-        match counts(&candidate, budget) {
-            Ok(true) => {
-                core = Some(candidate);
-                break;
+        for mut chosen in [window, placed] {
+            support(ops, &mut chosen);
+            let candidate: Vec<KeyOp> = (0..ops.len()).filter(|&i| chosen[i]).map(|i| ops[i].clone()).collect();
+            match counts(&candidate, budget) {
+                Ok(true) => {
+                    core = Some(candidate);
+                    break 'grow;
+                }
+                // The last resort: impossible will do.
+                Ok(false) if everything && impossible(&candidate, budget) == Ok(true) => {
+                    core = Some(candidate);
+                    break 'grow;
+                }
+                Ok(false) => {}
+                Err(Exhausted) => break 'grow,
             }
-            // The last resort: impossible will do.
-            Ok(false) if everything && impossible(&candidate, budget) == Ok(true) => {
-                core = Some(candidate);
-                break;
-            }
-            Ok(false) if !everything => last *= 4,
-            Ok(false) | Err(Exhausted) => break,
         }
+        if everything {
+            break;
+        }
+        last *= 4;
     }
     let Some(mut core) = core else { return (ops.to_vec(), false) };
     // A read of a value no remaining operation wrote is a contradiction on
@@ -253,7 +293,7 @@ impl fmt::Display for Violation {
         if self.stuck.is_empty() {
             return writeln!(f, "no state that any of the key's operations can leave gives that answer");
         }
-        writeln!(f, "the longest linearizable prefix found places {} operations:", self.prefix.len())?;
+        writeln!(f, "the linearizable prefix that got furthest places {} operations:", self.prefix.len())?;
         let hidden = self.prefix.len().saturating_sub(PREFIX_SHOWN);
         if hidden > 0 {
             writeln!(f, "  ... {hidden} earlier")?;
@@ -325,8 +365,8 @@ mod tests {
         let r = h.invoke(1, Op::Get(1), 1020);
         h.complete(r, 1030, Outcome::Ok(Ret::Value(Some(7))));
         let ops = &split(&h)[&1];
-        let Found::Impossible { prefix } = search(ops, &mut 10_000) else { panic!("stale read accepted") };
-        let v = explain(&h, 1, ops, &prefix, 10_000);
+        let Found::Impossible { prefix, culprit } = search(ops, &mut 10_000) else { panic!("stale read accepted") };
+        let v = explain(&h, 1, ops, &prefix, culprit, 10_000);
         // The write of 7 stays: without it the read would be trivially wrong.
         assert_eq!(v.conflict.iter().map(|o| o.id).collect::<Vec<_>>(), [4, w, r]);
         assert!(v.minimal);
@@ -348,8 +388,8 @@ mod tests {
         let c = h.invoke(0, Op::Get(3), 20);
         h.complete(c, 30, Outcome::Ok(Ret::Value(None)));
         let ops = &split(&h)[&2];
-        let Found::Impossible { prefix } = search(ops, &mut 100) else { panic!("lost increment accepted") };
-        let v = explain(&h, 2, ops, &prefix, 0);
+        let Found::Impossible { prefix, culprit } = search(ops, &mut 100) else { panic!("lost increment accepted") };
+        let v = explain(&h, 2, ops, &prefix, culprit, 0);
         assert_eq!(v.conflict.len(), 2);
         assert_eq!(v.stuck[0].op, Op::Incr(2, 1));
         assert!(v.to_string().contains("incr(2, 1) -> 1 (here it would answer 2)"));

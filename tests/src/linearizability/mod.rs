@@ -145,8 +145,8 @@ pub fn check_with(history: &History, options: &Options) -> Report {
             Found::Exhausted => {
                 unknown.get_or_insert(key);
             }
-            Found::Impossible { prefix } => {
-                let why = explain::explain(history, key, ops, &prefix, options.explain_steps);
+            Found::Impossible { prefix, culprit } => {
+                let why = explain::explain(history, key, ops, &prefix, culprit, options.explain_steps);
                 return Report { verdict: Verdict::NotLinearizable(Box::new(why)), keys: keys.len(), steps };
             }
         }

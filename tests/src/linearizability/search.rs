@@ -46,9 +46,15 @@ use std::collections::HashMap;
 pub(crate) enum Found {
     /// Every answered operation was placed.
     Linearizable,
-    /// No linearization exists; the longest prefix of one that was found,
-    /// as indices into the searched slice, in linearization order.
-    Impossible { prefix: Vec<usize> },
+    /// No linearization exists.
+    Impossible {
+        /// The prefix of one that got furthest, as indices into the
+        /// searched slice, in linearization order.
+        prefix: Vec<usize>,
+        /// An operation that could never follow that prefix (see
+        /// [`Search::doomed`]), if the search saw one there.
+        culprit: Option<usize>,
+    },
     /// The step budget ran out first.
     Exhausted,
 }
@@ -120,10 +126,14 @@ struct Search<'a> {
     state: State,
     stack: Vec<Placed>,
     memo: Memo,
-    /// The deepest stack seen (by answered operations placed), kept
-    /// incrementally: `best[..shared]` is still equal to `stack[..shared]`.
+    /// The stack that got furthest, kept incrementally: `best[..shared]` is
+    /// still equal to `stack[..shared]`.
     best: Vec<Placed>,
-    best_def: usize,
+    /// How far it got: the first pending response then (everything due
+    /// before it was placed), and the answered operations placed.
+    best_progress: (u64, usize),
+    /// What doomed the best configuration, if something did.
+    culprit: Option<usize>,
     shared: usize,
 }
 
@@ -172,7 +182,8 @@ impl<'a> Search<'a> {
             stack: Vec::new(),
             memo: Memo::new(nu.div_ceil(64)),
             best: Vec::new(),
-            best_def: 0,
+            best_progress: (0, 0),
+            culprit: None,
             shared: 0,
         }
     }
@@ -194,7 +205,17 @@ impl<'a> Search<'a> {
                         cursor = if self.place(Choice::Def(d), true) { Cursor::Fresh } else { Cursor::Done };
                         continue;
                     }
-                    cursor = if self.doomed() { Cursor::Done } else { Cursor::Event(self.events[HEAD as usize].next) };
+                    if let Some(d) = self.doomed() {
+                        // The furthest configuration is often doomed, and
+                        // then by the very operation at fault.
+                        if self.progress() >= self.best_progress {
+                            self.keep_as_best();
+                            self.culprit = Some(self.def[d as usize]);
+                        }
+                        cursor = Cursor::Done;
+                        continue;
+                    }
+                    cursor = Cursor::Event(self.events[HEAD as usize].next);
                     continue;
                 }
                 Cursor::Event(e) => {
@@ -223,7 +244,8 @@ impl<'a> Search<'a> {
                     // Every candidate failed: undo the last placement and
                     // try the candidate after it.
                     let Some(last) = self.stack.pop() else {
-                        return Found::Impossible { prefix: self.best.iter().map(|p| self.op_index(p.what)).collect() };
+                        let prefix = self.best.iter().map(|p| self.op_index(p.what)).collect();
+                        return Found::Impossible { prefix, culprit: self.culprit };
                     };
                     self.shared = self.shared.min(self.stack.len());
                     self.undo(last);
@@ -239,7 +261,7 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// True if some answered candidate can never be placed from here: its
+    /// An answered candidate that can never be placed from here, if any: its
     /// answer does not fit the current state, and no unplaced operation
     /// that could still go before it leaves a state it fits.
     ///
@@ -248,10 +270,11 @@ impl<'a> Search<'a> {
     /// Without this, a wrong order of writes is found out only when the
     /// read that contradicts it reaches its deadline, after every
     /// interleaving of what lies between has been tried.
-    fn doomed(&self) -> bool {
+    fn doomed(&self) -> Option<u32> {
         let mut e = self.events[HEAD as usize].next;
         while e != NIL && self.events[e as usize].call {
-            let c = &self.ops[self.def[self.events[e as usize].def as usize]];
+            let d = self.events[e as usize].def;
+            let c = &self.ops[self.def[d as usize]];
             e = self.events[e as usize].next;
             let fits = |s: State| model::step(s, &c.op, c.ret.as_ref()).is_some();
             if fits(self.state) {
@@ -281,10 +304,19 @@ impl<'a> Search<'a> {
                     .take_while(|&u| self.ops[self.unk[u]].invoke <= c.complete)
                     .any(|u| !self.placed_unk.get(u) && helps(&self.ops[self.unk[u]]));
             if !helped {
-                return true;
+                return Some(d);
             }
         }
-        false
+        None
+    }
+
+    /// The time of the first pending response; `u64::MAX` if none is.
+    fn first_response(&self) -> u64 {
+        let mut e = self.events[HEAD as usize].next;
+        while e != NIL && self.events[e as usize].call {
+            e = self.events[e as usize].next;
+        }
+        if e == NIL { u64::MAX } else { self.events[e as usize].time }
     }
 
     /// A candidate whose answer the current state gives and which leaves
@@ -370,13 +402,28 @@ impl<'a> Search<'a> {
         }
         self.stack.push(Placed { what: c, before: self.state, forced });
         self.state = next;
-        if self.placed_def.count > self.best_def {
-            self.best_def = self.placed_def.count;
-            self.best.truncate(self.shared);
-            self.best.extend_from_slice(&self.stack[self.shared..]);
-            self.shared = self.stack.len();
+        if self.progress() > self.best_progress {
+            self.keep_as_best();
         }
         true
+    }
+
+    /// How far the current configuration got: the first pending response
+    /// (everything due before it is placed), then the answered operations
+    /// placed. Furthest in time rather than deepest: a wrong branch can
+    /// place many operations and still be stuck earlier than the right one,
+    /// which gets stuck where the history really goes wrong.
+    fn progress(&self) -> (u64, usize) {
+        (self.first_response(), self.placed_def.count)
+    }
+
+    /// Remembers the current stack as the one that got furthest.
+    fn keep_as_best(&mut self) {
+        self.best_progress = self.progress();
+        self.best.truncate(self.shared);
+        self.best.extend_from_slice(&self.stack[self.shared..]);
+        self.shared = self.stack.len();
+        self.culprit = None;
     }
 
     fn undo(&mut self, p: Placed) {
