@@ -1,7 +1,11 @@
 //! Test machinery for synod: client histories, the deterministic
-//! simulator and the linearizability checker.
+//! simulator, the linearizability checker, the scenario suite every
+//! adapter runs, and the fuzz target bodies.
+
+extern crate alloc;
 
 pub mod fuzz;
 pub mod history;
+pub mod linearizability;
 pub mod scenarios;
 pub mod sim;

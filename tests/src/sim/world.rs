@@ -235,8 +235,18 @@ impl World {
         }
     }
 
+    /// Every answer clients got, reads included, must be explained by one
+    /// total order consistent with real time (Wing & Gong, per key).
     fn check_history(&mut self) {
-        let _ = &self.history;
+        match crate::linearizability::check(&self.history) {
+            crate::linearizability::Verdict::Linearizable => {}
+            crate::linearizability::Verdict::NotLinearizable(v) => {
+                self.fail(Violation::new("linearizable history", format!("{v}")));
+            }
+            crate::linearizability::Verdict::Unknown { key } => {
+                self.fail(Violation::new("linearizable history", format!("checker budget exhausted on key {key}")));
+            }
+        }
     }
 
     /// The outcome.
