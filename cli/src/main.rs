@@ -1,0 +1,34 @@
+//! The `synod` binary: a replicated key-value and lock server any Redis
+//! client can talk to. `synod cluster` runs a local cluster in one
+//! process; `synod node` one node of a real one; `synod status` shows a
+//! node's view.
+
+mod args;
+mod assemble;
+mod metrics;
+mod resp;
+mod rt;
+mod run;
+mod status;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let result = match cli.command {
+        args::Command::Cluster(a) => run::cluster(a),
+        args::Command::Node(a) => run::node(a),
+        args::Command::Status(a) => run::status(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("synod: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

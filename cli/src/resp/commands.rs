@@ -1,0 +1,374 @@
+//! RESP commands mapped onto the replicated store.
+
+use super::Next;
+use super::reply::{self, array, bulk, client_error, err, int, ok, opt, simple, text};
+use bytes::Bytes;
+use core::net::SocketAddr;
+use redis_protocol::resp2::types::BytesFrame;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use synod_core::id::NodeId;
+use synod_core::lease::{FencingToken, LeaseId};
+use synod_core::service::kv::{KvCommand, KvError, KvQuery, KvReply};
+use synod_core::service::{Command, Op, Query, Reply};
+use synod_core::time::Duration;
+use synod_net::client::ClientError;
+use synod_net::node::NodeHandle;
+
+/// Members' RESP addresses, to name the leader in redirects.
+pub type Directory = Arc<BTreeMap<NodeId, SocketAddr>>;
+
+struct Ctx<'a> {
+    node: &'a NodeHandle,
+    dir: &'a Directory,
+}
+
+type Answer = Result<BytesFrame, BytesFrame>;
+
+impl Ctx<'_> {
+    async fn leader_addr(&self) -> Option<String> {
+        let s = self.node.status().await.ok()?;
+        s.replica.leader.and_then(|l| self.dir.get(&l)).map(|a| a.to_string())
+    }
+
+    async fn fail(&self, e: ClientError) -> BytesFrame {
+        let leader = if matches!(e, ClientError::NotLeader { .. }) { self.leader_addr().await } else { None };
+        client_error(e, leader)
+    }
+
+    async fn propose(&self, op: Op) -> Result<Reply, BytesFrame> {
+        match self.node.propose(Command::new(op).encode()).await {
+            Ok(b) => Reply::decode(b).map_err(|_| err("ERR internal: undecodable reply")),
+            Err(e) => Err(self.fail(e).await),
+        }
+    }
+
+    async fn query(&self, q: Query) -> Result<Reply, BytesFrame> {
+        match self.node.query(q.encode()).await {
+            Ok(b) => Reply::decode(b).map_err(|_| err("ERR internal: undecodable reply")),
+            Err(e) => Err(self.fail(e).await),
+        }
+    }
+
+    async fn kv(&self, cmd: KvCommand, lease: Option<LeaseId>) -> Result<KvReply, BytesFrame> {
+        kv_reply(self.propose(Op::Kv { cmd, lease }).await?)
+    }
+
+    async fn kv_query(&self, q: KvQuery) -> Result<KvReply, BytesFrame> {
+        kv_reply(self.query(Query::Kv(q)).await?)
+    }
+}
+
+fn kv_reply(r: Reply) -> Result<KvReply, BytesFrame> {
+    match r {
+        Reply::Kv(KvReply::Error(e)) => Err(kv_error(e)),
+        Reply::Kv(k) => Ok(k),
+        Reply::Error(e) => Err(err(&format!("ERR {e}"))),
+        other => Err(err(&format!("ERR unexpected reply {other:?}"))),
+    }
+}
+
+fn kv_error(e: KvError) -> BytesFrame {
+    match e {
+        KvError::NotAnInteger => err("ERR value is not an integer or out of range"),
+        KvError::Overflow => err("ERR increment or decrement would overflow"),
+        KvError::KeyTooLarge => err("ERR key too large"),
+        KvError::ValueTooLarge => err("ERR value too large"),
+        _ => err("ERR malformed request"),
+    }
+}
+
+fn arity(name: &str) -> BytesFrame {
+    err(&format!("ERR wrong number of arguments for '{}' command", name.to_ascii_lowercase()))
+}
+
+fn parse_i64(b: &Bytes) -> Result<i64, BytesFrame> {
+    core::str::from_utf8(b)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| err("ERR value is not an integer or out of range"))
+}
+
+fn parse_u64(b: &Bytes) -> Result<u64, BytesFrame> {
+    core::str::from_utf8(b)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| err("ERR value is not an integer or out of range"))
+}
+
+/// Runs one command; returns its reply and whether to keep the connection.
+pub(crate) async fn execute(node: &NodeHandle, dir: &Directory, args: Vec<Bytes>) -> (BytesFrame, Next) {
+    let ctx = Ctx { node, dir };
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+    let rest = &args[1..];
+    if name == "QUIT" {
+        return (ok(), Next::Close);
+    }
+    let answer = dispatch(&ctx, &name, rest).await;
+    (answer.unwrap_or_else(|e| e), Next::Continue)
+}
+
+async fn dispatch(ctx: &Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
+    match (name, a.len()) {
+        ("PING", 0) => Ok(simple("PONG")),
+        ("PING", 1) => Ok(bulk(a[0].clone())),
+        ("ECHO", 1) => Ok(bulk(a[0].clone())),
+        ("SELECT", 1) => match &a[0][..] {
+            b"0" => Ok(ok()),
+            _ => Err(err("ERR DB index is out of range")),
+        },
+        ("GET", 1) => match ctx.kv_query(KvQuery::Get { key: a[0].clone() }).await? {
+            KvReply::Value(v) => Ok(opt(v)),
+            _ => Err(err("ERR unexpected reply")),
+        },
+        ("SET", n) if n >= 2 => set(ctx, a).await,
+        ("DEL", n) if n >= 1 => {
+            let mut count = 0;
+            for k in a {
+                if let KvReply::Bool(true) = ctx.kv(KvCommand::Delete { key: k.clone() }, None).await? {
+                    count += 1;
+                }
+            }
+            Ok(int(count))
+        }
+        ("EXISTS", n) if n >= 1 => {
+            let mut count = 0;
+            for k in a {
+                if let KvReply::Bool(true) = ctx.kv_query(KvQuery::Exists { key: k.clone() }).await? {
+                    count += 1;
+                }
+            }
+            Ok(int(count))
+        }
+        ("INCR", 1) => incr(ctx, &a[0], 1).await,
+        ("DECR", 1) => incr(ctx, &a[0], -1).await,
+        ("INCRBY", 2) => incr(ctx, &a[0], parse_i64(&a[1])?).await,
+        ("DECRBY", 2) => {
+            let by = parse_i64(&a[1])?.checked_neg().ok_or_else(|| err("ERR decrement would overflow"))?;
+            incr(ctx, &a[0], by).await
+        }
+        ("MGET", n) if n >= 1 => match ctx.kv_query(KvQuery::MGet { keys: a.to_vec() }).await? {
+            KvReply::Values(vs) => Ok(array(vs.into_iter().map(opt).collect())),
+            _ => Err(err("ERR unexpected reply")),
+        },
+        // CAS key expected new: 1 if swapped. A missing key never matches.
+        ("CAS", 3) => {
+            let cmd = KvCommand::Cas { key: a[0].clone(), expected: Some(a[1].clone()), new: Some(a[2].clone()) };
+            match ctx.kv(cmd, None).await? {
+                KvReply::Bool(b) => Ok(int(i64::from(b))),
+                _ => Err(err("ERR unexpected reply")),
+            }
+        }
+        ("LEASE", n) if n >= 1 => lease(ctx, a).await,
+        ("LOCK", 2) => lock(ctx, &a[0], &a[1], true).await,
+        ("TRYLOCK", 2) => lock(ctx, &a[0], &a[1], false).await,
+        ("UNLOCK", 3) => {
+            let op = Op::Release {
+                lock: a[0].clone(),
+                lease: LeaseId(parse_u64(&a[1])?),
+                token: FencingToken(parse_u64(&a[2])?),
+            };
+            match ctx.propose(op).await? {
+                Reply::Ok => Ok(ok()),
+                Reply::Error(e) => Err(err(&format!("ERR {e}"))),
+                other => Err(err(&format!("ERR unexpected reply {other:?}"))),
+            }
+        }
+        ("LOCKOWNER", 1) => match ctx.query(Query::LockOwner { lock: a[0].clone() }).await? {
+            Reply::Owner(Some(o)) => Ok(array(vec![int(o.lease.0 as i64), int(o.token.0 as i64)])),
+            Reply::Owner(None) => Ok(BytesFrame::Null),
+            other => Err(err(&format!("ERR unexpected reply {other:?}"))),
+        },
+        ("INFO", _) => info(ctx).await,
+        ("SYNOD.STATUS", 0) => {
+            crate::status::json(ctx.node, ctx.dir).await.map(text).map_err(|e| client_error(e, None))
+        }
+        ("DBSIZE", 0) => Err(err("ERR DBSIZE is not supported")),
+        ("CONFIG", n) if n >= 1 => config(a),
+        ("CLIENT", n) if n >= 1 => client(a),
+        ("COMMAND", _) => command(a),
+        ("HELLO", _) => match a.first().map(|v| &v[..]) {
+            None | Some(b"2") => Ok(array(vec![
+                bulk(Bytes::from_static(b"server")),
+                bulk(Bytes::from_static(b"synod")),
+                bulk(Bytes::from_static(b"proto")),
+                int(2),
+            ])),
+            _ => Err(err("NOPROTO sorry, this protocol version is not supported")),
+        },
+        (
+            "PING" | "ECHO" | "SELECT" | "GET" | "SET" | "DEL" | "EXISTS" | "INCR" | "DECR" | "INCRBY" | "DECRBY"
+            | "MGET" | "CAS" | "LEASE" | "LOCK" | "TRYLOCK" | "UNLOCK" | "LOCKOWNER" | "SYNOD.STATUS" | "DBSIZE"
+            | "CONFIG" | "CLIENT",
+            _,
+        ) => Err(arity(name)),
+        _ => Err(err(&format!("ERR unknown command '{}'", name.to_ascii_lowercase()))),
+    }
+}
+
+async fn incr(ctx: &Ctx<'_>, key: &Bytes, by: i64) -> Answer {
+    match ctx.kv(KvCommand::Incr { key: key.clone(), by }, None).await? {
+        KvReply::Int(i) => Ok(int(i)),
+        _ => Err(err("ERR unexpected reply")),
+    }
+}
+
+/// SET key value [NX|XX] [EX seconds|PX milliseconds].
+///
+/// NX is a compare-and-set against absence; XX a compare-and-set against
+/// the value read just before (retried if another writer got between);
+/// EX/PX attach the key to a fresh lease of that TTL, so it is deleted
+/// when the lease expires — inside the log, on every replica alike.
+async fn set(ctx: &Ctx<'_>, a: &[Bytes]) -> Answer {
+    let (key, value) = (a[0].clone(), a[1].clone());
+    let (mut nx, mut xx, mut ttl) = (false, false, None);
+    let mut i = 2;
+    while i < a.len() {
+        match a[i].to_ascii_uppercase().as_slice() {
+            b"NX" => nx = true,
+            b"XX" => xx = true,
+            opt @ (b"EX" | b"PX") => {
+                let n = a.get(i + 1).ok_or_else(|| err("ERR syntax error"))?;
+                let n = parse_u64(n)?;
+                if n == 0 {
+                    return Err(err("ERR invalid expire time in 'set' command"));
+                }
+                ttl = Some(if opt == b"EX" { Duration::from_secs(n) } else { Duration::from_millis(n) });
+                i += 1;
+            }
+            _ => return Err(err("ERR syntax error")),
+        }
+        i += 1;
+    }
+    if nx && xx {
+        return Err(err("ERR syntax error"));
+    }
+    let lease = match ttl {
+        None => None,
+        Some(ttl) => match ctx.propose(Op::LeaseGrant { ttl }).await? {
+            Reply::Lease { id, .. } => Some(id),
+            Reply::Error(e) => return Err(err(&format!("ERR {e}"))),
+            other => return Err(err(&format!("ERR unexpected reply {other:?}"))),
+        },
+    };
+    if nx {
+        let cmd = KvCommand::Cas { key, expected: None, new: Some(value) };
+        return match ctx.kv(cmd, lease).await? {
+            KvReply::Bool(true) => Ok(ok()),
+            _ => Ok(BytesFrame::Null),
+        };
+    }
+    if xx {
+        for _ in 0..16 {
+            let current = match ctx.kv_query(KvQuery::Get { key: key.clone() }).await? {
+                KvReply::Value(Some(v)) => v,
+                _ => return Ok(BytesFrame::Null),
+            };
+            let cmd = KvCommand::Cas { key: key.clone(), expected: Some(current), new: Some(value.clone()) };
+            if let KvReply::Bool(true) = ctx.kv(cmd, lease).await? {
+                return Ok(ok());
+            }
+        }
+        return Err(err("ERR too much contention on the key; retry"));
+    }
+    match ctx.kv(KvCommand::Set { key, value }, lease).await? {
+        KvReply::Ok => Ok(ok()),
+        _ => Err(err("ERR unexpected reply")),
+    }
+}
+
+/// LEASE GRANT ttl-ms | KEEPALIVE id | REVOKE id | TTL id | LIST
+async fn lease(ctx: &Ctx<'_>, a: &[Bytes]) -> Answer {
+    let sub = a[0].to_ascii_uppercase();
+    let id = |i: usize| -> Result<LeaseId, BytesFrame> {
+        a.get(i).ok_or_else(|| arity("lease")).and_then(parse_u64).map(LeaseId)
+    };
+    let reply = match sub.as_slice() {
+        b"GRANT" if a.len() == 2 => {
+            ctx.propose(Op::LeaseGrant { ttl: Duration::from_millis(parse_u64(&a[1])?) }).await?
+        }
+        b"KEEPALIVE" if a.len() == 2 => ctx.propose(Op::LeaseKeepAlive { lease: id(1)? }).await?,
+        b"REVOKE" if a.len() == 2 => ctx.propose(Op::LeaseRevoke { lease: id(1)? }).await?,
+        b"TTL" if a.len() == 2 => ctx.query(Query::LeaseTtl { lease: id(1)? }).await?,
+        b"LIST" if a.len() == 1 => ctx.query(Query::Leases).await?,
+        b"GRANT" | b"KEEPALIVE" | b"REVOKE" | b"TTL" | b"LIST" => return Err(arity("lease")),
+        _ => return Err(err("ERR unknown LEASE subcommand (GRANT, KEEPALIVE, REVOKE, TTL, LIST)")),
+    };
+    match reply {
+        Reply::Lease { id, .. } => Ok(int(id.0 as i64)),
+        Reply::Ok => Ok(ok()),
+        Reply::LeaseTtl(i) => Ok(int(i.remaining.unwrap_or(i.ttl).as_millis() as i64)),
+        Reply::Leases(ls) => Ok(array(ls.into_iter().map(|l| int(l.id.0 as i64)).collect())),
+        Reply::Error(e) => Err(err(&format!("ERR {e}"))),
+        other => Err(err(&format!("ERR unexpected reply {other:?}"))),
+    }
+}
+
+/// LOCK / TRYLOCK name lease-id: the fencing token if granted; nil if
+/// queued (LOCK: ask again to learn when it is yours) or held (TRYLOCK).
+async fn lock(ctx: &Ctx<'_>, name: &Bytes, lease: &Bytes, wait: bool) -> Answer {
+    let lease = LeaseId(parse_u64(lease)?);
+    let op =
+        if wait { Op::Acquire { lock: name.clone(), lease } } else { Op::TryAcquire { lock: name.clone(), lease } };
+    match ctx.propose(op).await? {
+        Reply::Locked { token } => Ok(int(token.0 as i64)),
+        Reply::Queued { .. } | Reply::Busy(_) => Ok(BytesFrame::Null),
+        Reply::Error(e) => Err(err(&format!("ERR {e}"))),
+        other => Err(err(&format!("ERR unexpected reply {other:?}"))),
+    }
+}
+
+async fn info(ctx: &Ctx<'_>) -> Answer {
+    let s = ctx.node.status().await.map_err(|e| client_error(e, None))?;
+    let role = if s.replica.role == synod_core::replica::Role::Leader { "master" } else { "slave" };
+    let text = format!(
+        "# Server\r\nredis_version:7.0.0\r\nsynod_version:{}\r\nnode_id:{}\r\n\r\n# Replication\r\nrole:{role}\r\nconnected_slaves:{}\r\n\r\n# Synod\r\nterm:{}\r\nleader:{}\r\ncommit_index:{}\r\napplied_index:{}\r\nsnapshot_index:{}\r\nin_flight:{}\r\n",
+        env!("CARGO_PKG_VERSION"),
+        s.replica.id,
+        s.peers.len(),
+        s.replica.term,
+        s.replica.leader.map_or("none".to_string(), |l| l.to_string()),
+        s.replica.commit,
+        s.applied,
+        s.replica.snapshot_index,
+        s.in_flight,
+    );
+    Ok(reply::text(text))
+}
+
+/// Enough of CONFIG for clients and benchmarks that probe it.
+fn config(a: &[Bytes]) -> Answer {
+    match a[0].to_ascii_uppercase().as_slice() {
+        b"GET" if a.len() == 2 => {
+            let known: &[(&str, &str)] = &[("save", ""), ("appendonly", "yes"), ("databases", "1")];
+            let pattern = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+            let mut out = Vec::new();
+            for (k, v) in known {
+                if pattern == "*" || pattern == *k {
+                    out.push(bulk(Bytes::from_static(k.as_bytes())));
+                    out.push(bulk(Bytes::from_static(v.as_bytes())));
+                }
+            }
+            Ok(array(out))
+        }
+        b"SET" | b"RESETSTAT" | b"REWRITE" => Err(err("ERR CONFIG changes are not supported by synod")),
+        _ => Err(arity("config")),
+    }
+}
+
+fn client(a: &[Bytes]) -> Answer {
+    match a[0].to_ascii_uppercase().as_slice() {
+        b"SETNAME" | b"SETINFO" | b"NO-EVICT" | b"NO-TOUCH" | b"REPLY" => Ok(ok()),
+        b"GETNAME" => Ok(BytesFrame::Null),
+        b"ID" => Ok(int(1)),
+        b"INFO" | b"LIST" => Ok(text("id=1 name= db=0\n".into())),
+        _ => Err(err("ERR unknown CLIENT subcommand")),
+    }
+}
+
+fn command(a: &[Bytes]) -> Answer {
+    match a.first().map(|s| s.to_ascii_uppercase()) {
+        Some(s) if s == b"COUNT" => Ok(int(0)),
+        _ => Ok(array(Vec::new())),
+    }
+}

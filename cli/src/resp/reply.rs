@@ -1,0 +1,55 @@
+//! Building RESP2 replies.
+
+use bytes::Bytes;
+use redis_protocol::resp2::types::BytesFrame;
+use synod_net::client::ClientError;
+
+pub(crate) fn ok() -> BytesFrame {
+    BytesFrame::SimpleString(Bytes::from_static(b"OK"))
+}
+
+pub(crate) fn simple(s: &'static str) -> BytesFrame {
+    BytesFrame::SimpleString(Bytes::from_static(s.as_bytes()))
+}
+
+pub(crate) fn err(s: &str) -> BytesFrame {
+    BytesFrame::Error(s.into())
+}
+
+pub(crate) fn int(i: i64) -> BytesFrame {
+    BytesFrame::Integer(i)
+}
+
+pub(crate) fn bulk(b: Bytes) -> BytesFrame {
+    BytesFrame::BulkString(b)
+}
+
+pub(crate) fn opt(b: Option<Bytes>) -> BytesFrame {
+    b.map_or(BytesFrame::Null, BytesFrame::BulkString)
+}
+
+pub(crate) fn array(items: Vec<BytesFrame>) -> BytesFrame {
+    BytesFrame::Array(items)
+}
+
+pub(crate) fn text(s: String) -> BytesFrame {
+    BytesFrame::BulkString(Bytes::from(s))
+}
+
+/// An error reply for a request that got no service answer. A redirect
+/// names the leader's RESP address, so clients can reconnect there.
+pub(crate) fn client_error(e: ClientError, leader: Option<String>) -> BytesFrame {
+    match e {
+        ClientError::NotLeader { .. } => match leader {
+            Some(addr) => err(&format!("ERR not the leader; leader is at {addr}")),
+            None => err("ERR not the leader and no leader is known; retry"),
+        },
+        ClientError::Timeout => err("ERR timeout: the command may or may not have been applied"),
+        ClientError::Busy => err("BUSY node overloaded; retry later"),
+        ClientError::ShuttingDown => err("ERR node shutting down"),
+        ClientError::Lost => err("ERR leadership changed before the command committed; it was not applied"),
+        ClientError::TooLarge => err("ERR request too large"),
+        ClientError::Unavailable => err("ERR no leader available; retry"),
+        _ => err("ERR request failed"),
+    }
+}

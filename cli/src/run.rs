@@ -1,0 +1,170 @@
+//! The subcommands.
+
+use crate::args::{ClusterArgs, Common, NodeArgs, NodeFile, StatusArgs};
+use crate::assemble::{self, Running, Spec};
+use crate::rt::Rt;
+use core::net::SocketAddr;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use synod_core::id::NodeId;
+use synod_net::signal::Signal;
+
+type Error = String;
+
+/// Fires on Ctrl-C (or SIGTERM).
+fn interrupt() -> Result<Signal, Error> {
+    let s = Signal::new();
+    let f = s.clone();
+    ctrlc::set_handler(move || f.fire()).map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
+    Ok(s)
+}
+
+async fn shutdown(nodes: &[Running]) {
+    for n in nodes {
+        n.handle.shutdown().await;
+    }
+}
+
+fn start_metrics(common: &Common, rt: &Rt, nodes: &[Running]) -> Result<(), Error> {
+    if let Some(addr) = common.metrics {
+        crate::metrics::serve(addr, nodes.iter().map(|n| n.handle.clone()).collect(), rt.runtime())
+            .map_err(|e| format!("metrics on {addr}: {e}"))?;
+        eprintln!("metrics: http://{addr}/metrics");
+    }
+    Ok(())
+}
+
+/// `synod cluster`: N nodes in one process.
+pub fn cluster(a: ClusterArgs) -> Result<(), Error> {
+    if a.nodes == 0 {
+        return Err("--nodes must be at least 1".into());
+    }
+    let stop = interrupt()?;
+    let rt = Rt::start(a.common.runtime, 2).map_err(|e| format!("starting the runtime: {e}"))?;
+    rt.block_on(async {
+        let mut peer_listeners = BTreeMap::new();
+        let mut resp_listeners = BTreeMap::new();
+        let mut members = BTreeMap::new();
+        let mut directory = BTreeMap::new();
+        for i in 1..=a.nodes {
+            let id = NodeId(i);
+            let (pl, paddr) = rt.bind("127.0.0.1:0").await.map_err(|e| format!("binding a peer port: {e}"))?;
+            let port = a.resp_port.checked_add((i - 1) as u16).ok_or("RESP port out of range")?;
+            let resp = format!("127.0.0.1:{port}");
+            let (rl, raddr) = rt.bind(&resp).await.map_err(|e| format!("binding RESP on {resp}: {e}"))?;
+            members.insert(id, paddr.to_string());
+            directory.insert(id, raddr);
+            peer_listeners.insert(id, pl);
+            resp_listeners.insert(id, (rl, raddr));
+        }
+        let directory = Arc::new(directory);
+        let mut nodes = Vec::new();
+        for i in 1..=a.nodes {
+            let id = NodeId(i);
+            let spec = Spec {
+                id,
+                cluster_id: a.cluster_id.clone(),
+                members: members.clone(),
+                peer_listener: peer_listeners.remove(&id).ok_or("listener")?,
+                resp_listener: resp_listeners.remove(&id).ok_or("listener")?,
+                data_dir: a.data_dir.join(format!("node-{i}")),
+                protocol: a.common.protocol,
+                transport: a.common.transport,
+                directory: directory.clone(),
+            };
+            nodes.push(assemble::start(&rt, spec).await.map_err(|e| format!("node {i}: {e}"))?);
+        }
+        println!(
+            "synod: {} nodes ({:?} over {:?} on {:?}), data in {}",
+            a.nodes,
+            a.common.protocol,
+            a.common.transport,
+            a.common.runtime,
+            a.data_dir.display()
+        );
+        for n in &nodes {
+            println!("  node {}: RESP on {}   (redis-cli -p {})", n.id, n.resp, n.resp.port());
+        }
+        println!("Ctrl-C stops the cluster; restarting on the same --data-dir recovers it.");
+        start_metrics(&a.common, &rt, &nodes)?;
+        stop.wait().await;
+        eprintln!("synod: shutting down");
+        shutdown(&nodes).await;
+        Ok(())
+    })
+}
+
+fn parse_members(list: &[String]) -> Result<BTreeMap<NodeId, String>, Error> {
+    let mut m = BTreeMap::new();
+    for item in list {
+        let (id, addr) = item.split_once('=').ok_or_else(|| format!("member {item:?} is not ID=HOST:PORT"))?;
+        let id: u64 = id.trim().parse().map_err(|_| format!("member id {id:?} is not a number"))?;
+        m.insert(NodeId(id), addr.trim().to_string());
+    }
+    Ok(m)
+}
+
+/// `synod node`: one node of a multi-machine cluster.
+pub fn node(a: NodeArgs) -> Result<(), Error> {
+    let file: NodeFile = match &a.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => NodeFile::default(),
+    };
+    let id = NodeId(a.id.or(file.id).ok_or("--id (or `id` in the config file) is required")?);
+    let cluster_id = a.cluster_id.clone().or(file.cluster_id.clone()).unwrap_or_else(|| "synod".into());
+    let mut members = parse_members(&a.members)?;
+    if members.is_empty() {
+        let list: Vec<String> = file.members.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        members = parse_members(&list)?;
+    }
+    let own = members.get(&id).cloned().ok_or_else(|| format!("node {id} is not among --members"))?;
+    let resp: SocketAddr = a.resp.or(file.resp).ok_or("--resp (or `resp` in the config file) is required")?;
+    let data_dir: PathBuf =
+        a.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(format!("synod-node-{id}")));
+    let common = Common {
+        protocol: file.protocol.unwrap_or(a.common.protocol),
+        transport: file.transport.unwrap_or(a.common.transport),
+        runtime: file.runtime.unwrap_or(a.common.runtime),
+        metrics: a.common.metrics.or(file.metrics),
+    };
+    let stop = interrupt()?;
+    let rt = Rt::start(common.runtime, 2).map_err(|e| format!("starting the runtime: {e}"))?;
+    rt.block_on(async {
+        let (pl, _) = rt.bind(&own).await.map_err(|e| format!("binding peer address {own}: {e}"))?;
+        let (rl, raddr) = rt.bind(&resp.to_string()).await.map_err(|e| format!("binding RESP on {resp}: {e}"))?;
+        let spec = Spec {
+            id,
+            cluster_id,
+            members,
+            peer_listener: pl,
+            resp_listener: (rl, raddr),
+            data_dir,
+            protocol: common.protocol,
+            transport: common.transport,
+            directory: Arc::new(BTreeMap::from([(id, raddr)])),
+        };
+        let n = assemble::start(&rt, spec).await.map_err(|e| format!("node {id}: {e}"))?;
+        println!("synod: node {id} serving RESP on {}", n.resp);
+        let nodes = [n];
+        start_metrics(&common, &rt, &nodes)?;
+        stop.wait().await;
+        eprintln!("synod: shutting down");
+        shutdown(&nodes).await;
+        Ok(())
+    })
+}
+
+/// `synod status`.
+pub fn status(a: StatusArgs) -> Result<(), Error> {
+    let v = crate::status::fetch(&a.addr)?;
+    if a.json {
+        println!("{v}");
+    } else {
+        print!("{}", crate::status::table(&v));
+    }
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! `synod status`: a node's view of the cluster, as JSON (over RESP, with
+//! the `SYNOD.STATUS` command) or as a table for people.
+
+use crate::resp::Directory;
+use serde_json::{Value, json};
+use synod_net::client::ClientError;
+use synod_net::node::NodeHandle;
+
+/// The status document a node serves.
+pub async fn json(node: &NodeHandle, dir: &Directory) -> Result<String, ClientError> {
+    let s = node.status().await?;
+    let r = &s.replica;
+    let peers: Vec<Value> = s
+        .peers
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id.0,
+                "voter": p.voter,
+                "match_index": p.match_index.0,
+                "next_index": p.next_index.0,
+                "lag": r.last_index.0.saturating_sub(p.match_index.0),
+                "resp": dir.get(&p.id).map(|a| a.to_string()),
+            })
+        })
+        .collect();
+    let doc = json!({
+        "id": r.id.0,
+        "role": format!("{:?}", r.role),
+        "term": r.term.0,
+        "leader": r.leader.map(|l| l.0),
+        "commit_index": r.commit.0,
+        "applied_index": s.applied.0,
+        "last_index": r.last_index.0,
+        "persisted_index": r.persisted.0,
+        "snapshot_index": r.snapshot_index.0,
+        "voters": r.membership.voters().iter().map(|v| v.0).collect::<Vec<_>>(),
+        "learners": r.membership.learners().iter().map(|v| v.0).collect::<Vec<_>>(),
+        "in_flight": s.in_flight,
+        "peers": peers,
+    });
+    Ok(doc.to_string())
+}
+
+/// Fetches a node's status over RESP (any runtime: plain blocking I/O).
+pub fn fetch(addr: &str) -> Result<Value, String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    s.set_read_timeout(Some(core::time::Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    s.write_all(b"*1\r\n$12\r\nSYNOD.STATUS\r\n").map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).map_err(|e| format!("reading from {addr}: {e}"))?;
+        if n == 0 {
+            return Err(format!("{addr} closed the connection"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some((frame, _)) = redis_protocol::resp2::decode::decode(&buf).map_err(|e| e.to_string())? {
+            return match frame {
+                redis_protocol::resp2::types::OwnedFrame::BulkString(b) => {
+                    serde_json::from_slice(&b).map_err(|e| format!("bad status document: {e}"))
+                }
+                redis_protocol::resp2::types::OwnedFrame::Error(e) => Err(format!("{addr}: {e}")),
+                other => Err(format!("unexpected reply {other:?}")),
+            };
+        }
+    }
+}
+
+/// Renders the status document as a table.
+pub fn table(v: &Value) -> String {
+    let g = |k: &str| {
+        v.get(k).map_or("-".to_string(), |x| {
+            if x.is_null() { "-".into() } else { x.to_string().trim_matches('"').to_string() }
+        })
+    };
+    let mut out = format!(
+        "node {}  role {}  term {}  leader {}\ncommit {}  applied {}  last {}  persisted {}  snapshot {}  in-flight {}\nvoters {}  learners {}\n",
+        g("id"),
+        g("role"),
+        g("term"),
+        g("leader"),
+        g("commit_index"),
+        g("applied_index"),
+        g("last_index"),
+        g("persisted_index"),
+        g("snapshot_index"),
+        g("in_flight"),
+        g("voters"),
+        g("learners"),
+    );
+    if let Some(peers) = v.get("peers").and_then(Value::as_array).filter(|p| !p.is_empty()) {
+        out.push_str(&format!(
+            "\n{:>6} {:>6} {:>12} {:>12} {:>8} {:>10}  {}\n",
+            "peer", "voter", "match", "next", "lag", "suspicion", "resp"
+        ));
+        for p in peers {
+            let f = |k: &str| {
+                p.get(k).map_or("-".to_string(), |x| {
+                    if x.is_null() { "-".into() } else { x.to_string().trim_matches('"').to_string() }
+                })
+            };
+            out.push_str(&format!(
+                "{:>6} {:>6} {:>12} {:>12} {:>8} {:>10}  {}\n",
+                f("id"),
+                f("voter"),
+                f("match_index"),
+                f("next_index"),
+                f("lag"),
+                f("phi"),
+                f("resp")
+            ));
+        }
+    }
+    out
+}
