@@ -18,12 +18,14 @@
 //! | [`raft`] | Raft with pre-vote, check-quorum, leases, joint consensus |
 //! | [`solo`] | a one-node log that commits what it persists |
 //! | [`service`] | deterministic services applied to committed entries: [`service::kv::Kv`] |
+//! | [`hash`] | consistent hashing: ring, jump, rendezvous, Maglev, bounded loads, preference lists |
 
 #![no_std]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
+pub mod hash;
 pub mod id;
 pub mod raft;
 pub mod rand;
