@@ -18,6 +18,7 @@
 //! | [`raft`] | Raft with pre-vote, check-quorum, leases, joint consensus |
 //! | [`solo`] | a one-node log that commits what it persists |
 //! | [`service`] | deterministic services applied to committed entries: [`service::kv::Kv`] |
+//! | [`balance`] | load balancers behind one [`balance::Balancer`] trait: round robin to peak-EWMA |
 //! | [`hash`] | consistent hashing: ring, jump, rendezvous, Maglev, bounded loads, preference lists |
 
 #![no_std]
@@ -25,6 +26,7 @@
 
 extern crate alloc;
 
+pub mod balance;
 pub mod hash;
 pub mod id;
 pub mod raft;
