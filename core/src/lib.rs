@@ -18,8 +18,9 @@
 //! | [`raft`] | Raft with pre-vote, check-quorum, leases, joint consensus |
 //! | [`solo`] | a one-node log that commits what it persists |
 //! | [`service`] | deterministic services applied to committed entries: [`service::kv::Kv`] |
-//! | [`balance`] | load balancers behind one [`balance::Balancer`] trait: round robin to peak-EWMA |
 //! | [`hash`] | consistent hashing: ring, jump, rendezvous, Maglev, bounded loads, preference lists |
+//! | [`balance`] | load balancers behind one [`balance::Balancer`] trait: round robin to peak-EWMA |
+//! | [`detect`] | the phi-accrual failure detector |
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -27,6 +28,7 @@
 extern crate alloc;
 
 pub mod balance;
+pub mod detect;
 pub mod hash;
 pub mod id;
 pub mod raft;
