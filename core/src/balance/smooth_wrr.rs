@@ -18,8 +18,10 @@ use crate::time::Instant;
 #[derive(Clone, Debug)]
 pub struct SmoothWeighted {
     members: Members,
-    weights: Vec<i64>,
-    current: Vec<i64>,
+    /// `(current, weight)` per node, side by side for one pass per pick.
+    scores: Vec<(i64, i64)>,
+    /// Σ weight of the available nodes.
+    total_up: i64,
 }
 
 impl SmoothWeighted {
@@ -31,29 +33,34 @@ impl SmoothWeighted {
         if let Some((n, _)) = nodes.iter().find(|n| n.1 == 0) {
             return Err(BuildError::ZeroWeight(*n));
         }
-        Ok(SmoothWeighted {
-            members,
-            weights: nodes.iter().map(|n| i64::from(n.1)).collect(),
-            current: alloc::vec![0; nodes.len()],
-        })
+        let scores: Vec<(i64, i64)> = nodes.iter().map(|n| (0, i64::from(n.1))).collect();
+        let total_up = scores.iter().map(|s| s.1).sum();
+        Ok(SmoothWeighted { members, scores, total_up })
     }
 }
 
 impl Balancer for SmoothWeighted {
     fn pick(&mut self, _now: Instant, _rng: &mut Rng) -> Option<NodeId> {
-        let up = self.members.up();
-        let mut best: Option<usize> = None;
-        let mut total = 0i64;
-        for &i in up {
-            let i = i as usize;
-            self.current[i] += self.weights[i];
-            total += self.weights[i];
-            if best.is_none_or(|b| self.current[i] > self.current[b]) {
-                best = Some(i);
+        let (mut best, mut top) = (usize::MAX, i64::MIN);
+        if self.members.up().len() == self.scores.len() {
+            // Everyone up, the usual case: one pass over a dense array.
+            for (i, (current, weight)) in self.scores.iter_mut().enumerate() {
+                *current += *weight;
+                if *current > top {
+                    (best, top) = (i, *current);
+                }
+            }
+        } else {
+            for &i in self.members.up() {
+                let (current, weight) = &mut self.scores[i as usize];
+                *current += *weight;
+                if *current > top {
+                    (best, top) = (i as usize, *current);
+                }
             }
         }
-        let best = best?;
-        self.current[best] -= total;
+        let (current, _) = self.scores.get_mut(best)?;
+        *current -= self.total_up;
         Some(self.members.id(best))
     }
 
@@ -63,9 +70,10 @@ impl Balancer for SmoothWeighted {
         let before = self.members.up().len();
         self.members.set_available(node, available);
         if self.members.up().len() != before {
+            self.total_up = self.members.up().iter().map(|&i| self.scores[i as usize].1).sum();
             // A new set of nodes starts a new cycle, so the "every W picks"
             // guarantee holds again from here.
-            self.current.iter_mut().for_each(|c| *c = 0);
+            self.scores.iter_mut().for_each(|s| s.0 = 0);
         }
     }
 }

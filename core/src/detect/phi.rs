@@ -49,6 +49,10 @@ pub struct PhiAccrual {
     config: PhiConfig,
     window: Window,
     last: Option<Instant>,
+    /// The distribution, in µs, refreshed on each heartbeat: mean plus the
+    /// acceptable pause, and the floored standard deviation.
+    mean: f64,
+    std: f64,
 }
 
 impl PhiAccrual {
@@ -63,7 +67,7 @@ impl PhiAccrual {
         if config.first_heartbeat_estimate.is_zero() {
             return Err(ConfigError::FirstEstimate);
         }
-        Ok(PhiAccrual { config, window: Window::new(config.max_samples), last: None })
+        Ok(PhiAccrual { config, window: Window::new(config.max_samples), last: None, mean: 0.0, std: 1.0 })
     }
 
     /// Records a heartbeat received at `now`. A heartbeat older than the
@@ -82,6 +86,9 @@ impl PhiAccrual {
             }
         }
         self.last = Some(now);
+        self.mean = self.window.mean() + micros(self.config.acceptable_pause) as f64;
+        let floor = (micros(self.config.min_std_deviation) as f64).max(1.0);
+        self.std = libm::sqrt(self.window.variance()).max(floor);
     }
 
     /// The suspicion level at `now`: 0 while heartbeats arrive on time,
@@ -89,9 +96,7 @@ impl PhiAccrual {
     pub fn phi(&self, now: Instant) -> f64 {
         let Some(last) = self.last else { return 0.0 };
         let elapsed = micros(now - last) as f64;
-        let mean = self.window.mean() + micros(self.config.acceptable_pause) as f64;
-        let std = libm::sqrt(self.window.variance()).max(micros(self.config.min_std_deviation) as f64).max(1.0);
-        let y = (elapsed - mean) / std;
+        let y = (elapsed - self.mean) / self.std;
         // P(X > elapsed) for X ~ N(mean, std²).
         let p_later = 0.5 * libm::erfc(y / core::f64::consts::SQRT_2);
         -libm::log10(p_later)

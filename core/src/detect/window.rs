@@ -9,7 +9,7 @@ use alloc::collections::VecDeque;
 pub(crate) struct Window {
     samples: VecDeque<u64>,
     capacity: usize,
-    sum: u128,
+    sum: u64,
     sum_sq: u128,
 }
 
@@ -22,14 +22,13 @@ impl Window {
         if self.samples.len() == self.capacity
             && let Some(old) = self.samples.pop_front()
         {
-            self.sum -= u128::from(old);
+            self.sum = self.sum.saturating_sub(old);
             self.sum_sq = self.sum_sq.saturating_sub(u128::from(old) * u128::from(old));
         }
-        // At most 2^16 samples of at most 2^64 µs: sum < 2^80; squares use
-        // saturating adds (sample² < 2^128), reached only by intervals of
-        // centuries.
+        // Saturating: only intervals of centuries (2^16 samples of 2^48 µs)
+        // could reach the limits, and then φ is meaningless anyway.
         self.samples.push_back(micros);
-        self.sum += u128::from(micros);
+        self.sum = self.sum.saturating_add(micros);
         self.sum_sq = self.sum_sq.saturating_add(u128::from(micros) * u128::from(micros));
     }
 

@@ -87,11 +87,16 @@ impl<H: KeyHasher> Rendezvous<H> {
     }
 
     /// Node indices ordered from highest to lowest score for `hash` (ties
-    /// by position), written into `out`.
-    pub(crate) fn rank(&self, hash: u64, out: &mut Vec<(f64, usize)>) {
+    /// by position), written into `out` as `(order key, index)`.
+    pub(crate) fn rank(&self, hash: u64, out: &mut Vec<(u64, usize)>) {
         out.clear();
-        out.extend((0..self.nodes.len()).map(|i| (self.score(hash, i), i)));
-        out.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        if self.uniform {
+            out.extend(self.salts.iter().enumerate().map(|(i, salt)| (mix64(hash ^ salt), i)));
+        } else {
+            // Scores are positive, and positive floats order like their bits.
+            out.extend((0..self.nodes.len()).map(|i| (self.score(hash, i).to_bits(), i)));
+        }
+        out.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     }
 }
 

@@ -28,6 +28,11 @@ pub struct Ring<H = Xxh3> {
     points: Vec<u64>,
     /// `owners[i]` is the index in `members` of the node at `points[i]`.
     owners: Vec<u32>,
+    /// `starts[b]` is the first point whose top `bits` bits are ≥ b, plus a
+    /// final `points.len()`: a lookup reads one bucket of about one point
+    /// instead of binary-searching the whole ring.
+    starts: Vec<u32>,
+    bits: u32,
 }
 
 impl Ring<Xxh3> {
@@ -45,7 +50,15 @@ impl<H: KeyHasher> Ring<H> {
         check_distinct(nodes.iter().map(|(n, _)| *n))?;
         let mut members = nodes.to_vec();
         members.sort_unstable();
-        let mut ring = Ring { hasher, vnodes: vnodes.max(1), members, points: Vec::new(), owners: Vec::new() };
+        let mut ring = Ring {
+            hasher,
+            vnodes: vnodes.max(1),
+            members,
+            points: Vec::new(),
+            owners: Vec::new(),
+            starts: Vec::new(),
+            bits: 0,
+        };
         ring.rebuild()?;
         Ok(ring)
     }
@@ -88,7 +101,11 @@ impl<H: KeyHasher> Ring<H> {
     /// The index of the first point at or after `hash`, wrapping to 0.
     #[inline]
     pub(crate) fn point_at(&self, hash: u64) -> usize {
-        let i = self.points.partition_point(|&p| p < hash);
+        // The first point ≥ hash lies in hash's bucket or is the next
+        // bucket's first point.
+        let b = if self.bits == 0 { 0 } else { (hash >> (64 - self.bits)) as usize };
+        let (lo, hi) = (self.starts[b] as usize, self.starts[b + 1] as usize);
+        let i = lo + self.points[lo..hi].partition_point(|&p| p < hash);
         if i == self.points.len() { 0 } else { i }
     }
 
@@ -129,6 +146,19 @@ impl<H: KeyHasher> Ring<H> {
         pairs.sort_unstable();
         self.points = pairs.iter().map(|p| p.0).collect();
         self.owners = pairs.iter().map(|p| p.1).collect();
+        // About one point per bucket: 2^⌊log2 points⌋ buckets.
+        self.bits = self.points.len().max(1).ilog2();
+        let buckets = 1usize << self.bits;
+        self.starts = Vec::with_capacity(buckets + 1);
+        let mut i = 0;
+        for b in 0..buckets as u64 {
+            let floor = if self.bits == 0 { 0 } else { b << (64 - self.bits) };
+            while i < self.points.len() && self.points[i] < floor {
+                i += 1;
+            }
+            self.starts.push(i as u32);
+        }
+        self.starts.push(self.points.len() as u32);
         Ok(())
     }
 }
@@ -142,5 +172,34 @@ impl<H: KeyHasher> Locate for Ring<H> {
     #[inline]
     fn key_hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash(seed::KEY, key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn the_bucket_index_finds_what_a_full_binary_search_finds(
+            count in 1u64..40,
+            vnodes in 1u32..50,
+            hashes in proptest::collection::vec(any::<u64>(), 64),
+        ) {
+            let nodes: Vec<(NodeId, u32)> = (0..count).map(|i| (NodeId(i), 1 + (i % 3) as u32)).collect();
+            let ring = Ring::new(&nodes, vnodes).unwrap();
+            let naive = |h: u64| {
+                let i = ring.points.partition_point(|&p| p < h);
+                if i == ring.points.len() { 0 } else { i }
+            };
+            // Random hashes, every point exactly, its neighbours, and both ends.
+            let edges = ring.points.iter().flat_map(|&p| [p.wrapping_sub(1), p, p.wrapping_add(1)]);
+            for h in hashes.into_iter().chain(edges).chain([0, u64::MAX]) {
+                prop_assert_eq!(ring.point_at(h), naive(h));
+            }
+        }
     }
 }
