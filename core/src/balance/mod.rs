@@ -54,7 +54,7 @@ pub use outlier::{OutlierConfig, OutlierEjection};
 pub use p2c::PowerOfTwo;
 pub use peak_ewma::{PeakEwma, PeakEwmaConfig};
 pub use round_robin::RoundRobin;
-pub use smooth_wrr::SmoothWeighted;
+pub use smooth_wrr::{MAX_SCHEDULE, SmoothWeighted};
 pub use zone::{Zone, ZoneAware};
 
 use crate::id::NodeId;

@@ -53,6 +53,9 @@ pub struct PhiAccrual {
     /// acceptable pause, and the floored standard deviation.
     mean: f64,
     std: f64,
+    /// The standardised silence y at which φ reaches the threshold; φ
+    /// depends on y alone, so the verdict needs no logarithm per call.
+    y_threshold: f64,
 }
 
 impl PhiAccrual {
@@ -67,7 +70,8 @@ impl PhiAccrual {
         if config.first_heartbeat_estimate.is_zero() {
             return Err(ConfigError::FirstEstimate);
         }
-        Ok(PhiAccrual { config, window: Window::new(config.max_samples), last: None, mean: 0.0, std: 1.0 })
+        let y_threshold = invert_phi(config.threshold);
+        Ok(PhiAccrual { config, window: Window::new(config.max_samples), last: None, mean: 0.0, std: 1.0, y_threshold })
     }
 
     /// Records a heartbeat received at `now`. A heartbeat older than the
@@ -96,15 +100,23 @@ impl PhiAccrual {
     pub fn phi(&self, now: Instant) -> f64 {
         let Some(last) = self.last else { return 0.0 };
         let elapsed = micros(now - last) as f64;
-        let y = (elapsed - self.mean) / self.std;
-        // P(X > elapsed) for X ~ N(mean, std²).
-        let p_later = 0.5 * libm::erfc(y / core::f64::consts::SQRT_2);
-        -libm::log10(p_later)
+        phi_of((elapsed - self.mean) / self.std)
     }
 
-    /// Whether φ at `now` is below the threshold.
+    /// Whether φ at `now` is below the threshold (exact up to a microsecond
+    /// at the boundary). O(1) without transcendental functions: it compares
+    /// the silence with [`PhiAccrual::suspect_at`].
     pub fn is_available(&self, now: Instant) -> bool {
-        self.phi(now) < self.config.threshold
+        self.suspect_at().is_none_or(|t| now < t)
+    }
+
+    /// When φ will reach the threshold if no heartbeat arrives: the time to
+    /// check again, like a `poll_timeout`. `None` before the first heartbeat.
+    pub fn suspect_at(&self) -> Option<Instant> {
+        let last = self.last?;
+        let micros = (self.mean + self.y_threshold * self.std).max(0.0);
+        // Saturating float-to-int: an absurd distribution means "never".
+        Some(last.saturating_add(Duration::from_nanos((micros * 1000.0) as u64)))
     }
 
     /// When the last heartbeat arrived.
@@ -126,6 +138,27 @@ impl PhiAccrual {
     pub fn config(&self) -> &PhiConfig {
         &self.config
     }
+}
+
+/// φ for a silence `y` standard deviations past the mean:
+/// −log₁₀ P(X > y) for a standard normal X.
+fn phi_of(y: f64) -> f64 {
+    -libm::log10(0.5 * libm::erfc(y / core::f64::consts::SQRT_2))
+}
+
+/// The y at which φ first reaches `threshold`, by bisection (φ increases
+/// with y; beyond y ≈ 38.5, erfc underflows and φ is +∞).
+fn invert_phi(threshold: f64) -> f64 {
+    let (mut lo, mut hi) = (-40.0f64, 40.0f64);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if phi_of(mid) >= threshold {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    hi
 }
 
 fn micros(d: Duration) -> u64 {
@@ -185,6 +218,29 @@ mod tests {
             assert!((phi - want).abs() < 1e-9, "{phi} vs {want}");
         }
         assert_eq!(d.mean_interval(), Duration::from_nanos(96_980_392));
+    }
+
+    #[test]
+    fn the_verdict_agrees_with_phi_and_the_threshold() {
+        for threshold in [0.5, 1.0, 3.0, 8.0, 16.0, 100.0, 400.0] {
+            let config = PhiConfig { threshold, ..PhiConfig::default() };
+            let mut d = PhiAccrual::new(config).unwrap();
+            assert!(d.is_available(Instant::MAX) && d.suspect_at().is_none(), "no heartbeat: no verdict");
+            let mut t = Instant::ZERO;
+            for i in 0..30u64 {
+                d.heartbeat(t);
+                t += Duration::from_millis(800 + (i * 37) % 400);
+            }
+            let last = d.last_heartbeat().unwrap();
+            let boundary = d.suspect_at().unwrap();
+            for ms in (0..20_000).step_by(7) {
+                let now = last + Duration::from_millis(ms);
+                let near = (now.as_nanos() as i128 - boundary.as_nanos() as i128).abs() < 2_000;
+                assert!(near || d.is_available(now) == (d.phi(now) < threshold), "threshold {threshold}, {ms} ms");
+            }
+            assert!(d.phi(boundary + Duration::from_micros(2)) >= threshold || threshold > 300.0);
+            assert!(d.phi(boundary.saturating_sub(Duration::from_micros(2))) < threshold);
+        }
     }
 
     #[test]

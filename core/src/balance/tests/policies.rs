@@ -138,8 +138,58 @@ fn bad_input_is_a_typed_error() {
     assert!(matches!(PeakEwma::new(&nodes(1), zero, Instant::ZERO), Err(BuildError::InvalidConfig(_))));
 }
 
+/// nginx's loop, written out plainly: the reference the schedule must match.
+fn nginx_reference(weights: &[u32], picks: usize) -> Vec<u64> {
+    if weights.is_empty() {
+        return Vec::new();
+    }
+    let mut current = alloc::vec![0i64; weights.len()];
+    let total: i64 = weights.iter().map(|w| i64::from(*w)).sum();
+    (0..picks)
+        .map(|_| {
+            let mut best = 0;
+            for (i, w) in weights.iter().enumerate() {
+                current[i] += i64::from(*w);
+                if current[i] > current[best] {
+                    best = i;
+                }
+            }
+            current[best] -= total;
+            best as u64
+        })
+        .collect()
+}
+
+#[test]
+fn smooth_weighted_past_the_schedule_limit_runs_live_and_alike() {
+    // Σw = 5002 > MAX_SCHEDULE: no precomputed period.
+    let weights = [5000, 1, 1];
+    let pairs: Vec<(NodeId, u32)> = weights.iter().enumerate().map(|(i, w)| (NodeId(i as u64), *w)).collect();
+    let mut sw = SmoothWeighted::new(&pairs).unwrap();
+    const { assert!(5002 > MAX_SCHEDULE) };
+    assert_eq!(run(&mut sw, 12_000, 0, |_| ms(1)), nginx_reference(&weights, 12_000));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn smooth_weighted_matches_nginx_across_availability_changes(
+        weights in proptest::collection::vec(1u32..40, 1..8),
+        flip in any::<prop::sample::Index>(),
+    ) {
+        let pairs: Vec<(NodeId, u32)> = weights.iter().enumerate().map(|(i, w)| (NodeId(i as u64), *w)).collect();
+        let mut sw = SmoothWeighted::new(&pairs).unwrap();
+        let total: usize = weights.iter().map(|w| *w as usize).sum();
+        prop_assert_eq!(run(&mut sw, 2 * total + 3, 0, |_| ms(1)), nginx_reference(&weights, 2 * total + 3));
+        // One node down: a fresh cycle over the others.
+        let gone = flip.index(weights.len());
+        sw.set_available(NodeId(gone as u64), false);
+        let rest: Vec<u32> = weights.iter().enumerate().filter(|(i, _)| *i != gone).map(|(_, w)| *w).collect();
+        let ids: Vec<u64> = (0..weights.len() as u64).filter(|i| *i as usize != gone).collect();
+        let expected: Vec<u64> = nginx_reference(&rest, 50).into_iter().map(|i| ids[i as usize]).collect();
+        prop_assert_eq!(run(&mut sw, 50, 0, |_| ms(1)), expected);
+    }
 
     #[test]
     fn smooth_weighted_matches_its_weights_over_every_window(weights in proptest::collection::vec(1u32..12, 1..8)) {
