@@ -75,6 +75,8 @@ pub struct OutlierEjection<B> {
     members: Members,
     health: Vec<Health>,
     next_interval: Instant,
+    /// The earliest end of a current ejection: picks scan nodes only then.
+    next_return: Instant,
 }
 
 impl<B: Balancer> OutlierEjection<B> {
@@ -97,6 +99,7 @@ impl<B: Balancer> OutlierEjection<B> {
             health: alloc::vec![Health { in_all_interval: true, ..Health::default() }; members.len()],
             members,
             next_interval: now + config.interval,
+            next_return: Instant::MAX,
         })
     }
 
@@ -130,17 +133,25 @@ impl<B: Balancer> OutlierEjection<B> {
         h.ejected_until = Some(now + length);
         h.consecutive_failures = 0;
         h.in_all_interval = false;
+        self.next_return = self.next_return.min(now + length);
         self.inner.set_available(self.members.id(i), false);
     }
 
     /// Returns ejected nodes whose time is up, and closes finished intervals.
     fn advance(&mut self, now: Instant) {
-        for i in 0..self.health.len() {
-            let h = &mut self.health[i];
-            if h.ejected_until.is_some_and(|t| now >= t) {
-                h.ejected_until = None;
-                let up = !h.down;
-                self.inner.set_available(self.members.id(i), up);
+        if now >= self.next_return {
+            self.next_return = Instant::MAX;
+            for i in 0..self.health.len() {
+                let h = &mut self.health[i];
+                match h.ejected_until {
+                    Some(t) if now >= t => {
+                        h.ejected_until = None;
+                        let up = !h.down;
+                        self.inner.set_available(self.members.id(i), up);
+                    }
+                    Some(t) => self.next_return = self.next_return.min(t),
+                    None => {}
+                }
             }
         }
         if now >= self.next_interval {

@@ -36,8 +36,8 @@ pub struct Ring<H = Xxh3> {
 }
 
 impl Ring<Xxh3> {
-    /// A ring of `(node, weight)` with `vnodes` points per unit of weight,
-    /// hashed with [`Xxh3`]. 100–200 points per node keep the largest arc
+    /// A ring of `(node, weight)` with `vnodes` points per unit of weight
+    /// (0 counts as 1), hashed with [`Xxh3`]. 100–200 points per node keep the largest arc
     /// within about 10–20% of the mean.
     pub fn new(nodes: &[(NodeId, u32)], vnodes: u32) -> Result<Self, BuildError> {
         Ring::with_hasher(nodes, vnodes, Xxh3)
