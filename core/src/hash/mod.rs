@@ -1,7 +1,7 @@
 //! Consistent hashing: which node owns a key, and which nodes hold its replicas.
 //!
 //! Every algorithm here is a plain value built from a node set; lookups take
-//! `&self` and never allocate, except [`preference`] lists, which return an
+//! `&self` and never allocate, except [`Topology`] preference lists, which return an
 //! owned list. Results depend only on the node set, the key and the
 //! [`KeyHasher`]: the default [`Xxh3`] with fixed seeds never changes between
 //! runs, machines or versions, and golden tables in the tests pin that down.

@@ -202,3 +202,24 @@ fn maglev_key_load_is_within_one_percent_of_ideal_over_a_million_keys() {
         assert!((l as f64 - ideal).abs() / ideal < 0.01, "{l} keys vs {ideal}");
     }
 }
+
+/// The canary: naive `hash mod n` placement, which a membership change
+/// reshuffles almost entirely. The disruption measure must catch it, or the
+/// properties above prove nothing.
+#[test]
+fn the_disruption_check_catches_modulo_hashing() {
+    struct Modulo(Vec<NodeId>);
+    impl Locate for Modulo {
+        fn locate_hash(&self, hash: u64) -> NodeId {
+            self.0[(hash % self.0.len() as u64) as usize]
+        }
+        fn key_hash(&self, key: &[u8]) -> u64 {
+            Xxh3.hash(0, key)
+        }
+    }
+    let ten = nodes(10);
+    let (share, minimal) =
+        moved(&owners(&Modulo(ten.clone())), &owners(&Modulo(ten[..9].to_vec())), Some(ten[9]), None);
+    assert!(!minimal);
+    assert!(share > 0.8, "{share}");
+}
