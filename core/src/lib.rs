@@ -13,7 +13,7 @@
 //! |---|---|
 //! | [`time`] | [`time::Instant`]: nanoseconds since the caller's epoch |
 //! | [`rand`] | [`rand::Rng`]: the seeded generator each machine owns |
-//! | [`id`] | [`id::NodeId`], [`id::Term`], [`id::LogIndex`], [`id::Ballot`] |
+//! | [`id`] | [`id::NodeId`], [`id::ZoneId`], [`id::Term`], [`id::LogIndex`], [`id::Ballot`] |
 //! | [`replica`] | the replicated-log interface, its inputs and outputs |
 //! | [`raft`] | Raft with pre-vote, check-quorum, leases, joint consensus |
 //! | [`solo`] | a one-node log that commits what it persists |
