@@ -43,6 +43,12 @@ id_type!(
     "n"
 );
 id_type!(
+    /// A failure domain (a zone, a rack, a datacenter): replicas are spread
+    /// across zones and balancers prefer the local one.
+    ZoneId,
+    "z"
+);
+id_type!(
     /// A Raft term (Raft §5.1): a logical clock that orders leaderships.
     Term,
     "t"

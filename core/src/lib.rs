@@ -13,12 +13,15 @@
 //! |---|---|
 //! | [`time`] | [`time::Instant`]: nanoseconds since the caller's epoch |
 //! | [`rand`] | [`rand::Rng`]: the seeded generator each machine owns |
-//! | [`id`] | [`id::NodeId`], [`id::Term`], [`id::LogIndex`], [`id::Ballot`] |
+//! | [`id`] | [`id::NodeId`], [`id::ZoneId`], [`id::Term`], [`id::LogIndex`], [`id::Ballot`] |
 //! | [`replica`] | the replicated-log interface, its inputs and outputs |
 //! | [`raft`] | Raft with pre-vote, check-quorum, leases, joint consensus |
 //! | [`solo`] | a one-node log that commits what it persists |
 //! | [`service`] | deterministic services applied to committed entries: [`service::kv::Kv`], and [`service::Store`] — KV, [`service::Leases`], [`service::Locks`] with fencing tokens, exactly-once [`service::Sessions`], expiry decided in the log |
 //! | [`lease`] | the client's side of leases and locks: [`lease::LeaseTracker`] (jeopardy, grace), [`lease::FencingToken`], [`lease::FenceGuard`] |
+//! | [`hash`] | consistent hashing: ring, jump, rendezvous, Maglev, bounded loads, preference lists |
+//! | [`balance`] | load balancers behind one [`balance::Balancer`] trait: round robin to peak-EWMA |
+//! | [`detect`] | the phi-accrual failure detector |
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -29,6 +32,9 @@ extern crate alloc;
 #[cfg(feature = "arbitrary")]
 extern crate std;
 
+pub mod balance;
+pub mod detect;
+pub mod hash;
 pub mod id;
 pub mod lease;
 pub mod raft;

@@ -111,3 +111,29 @@ pub extern "C" fn synod_store_smoke() -> usize {
     }
     usize::from(restored.locks().is_empty() && !store.locks().is_empty())
 }
+
+/// Places a key with every hash, runs a balancer and a phi detector: the
+/// float maths (libm) and the key hash (xxh3) must link without std.
+#[unsafe(no_mangle)]
+pub extern "C" fn synod_placement_smoke() -> u64 {
+    use synod_core::balance::{Balancer, Outcome, PeakEwma, PeakEwmaConfig};
+    use synod_core::detect::{PhiAccrual, PhiConfig};
+    use synod_core::hash::{Locate, Maglev, Rendezvous, Ring};
+    let nodes = [NodeId(1), NodeId(2), NodeId(3)];
+    let weighted = [(NodeId(1), 1), (NodeId(2), 2), (NodeId(3), 3)];
+    let (Ok(ring), Ok(hrw), Ok(maglev)) =
+        (Ring::new(&weighted, 10), Rendezvous::new(&weighted), Maglev::new(&nodes, 13))
+    else {
+        return 0;
+    };
+    let mut sum = ring.locate(b"k").get() + hrw.locate(b"k").get() + maglev.locate(b"k").get();
+    let Ok(mut lb) = PeakEwma::new(&nodes, PeakEwmaConfig::default(), Instant::ZERO) else { return 0 };
+    let mut rng = synod_core::rand::Rng::with_seed(1);
+    if let Some(n) = lb.pick(Instant::ZERO, &mut rng) {
+        lb.report(n, Instant::from_millis(3), Outcome::success(core::time::Duration::from_millis(3)));
+        sum += n.get();
+    }
+    let Ok(mut phi) = PhiAccrual::new(PhiConfig::default()) else { return 0 };
+    phi.heartbeat(Instant::ZERO);
+    sum + u64::from(phi.is_available(Instant::from_millis(500)))
+}
