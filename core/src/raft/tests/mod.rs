@@ -4,6 +4,7 @@ mod harness;
 
 mod durability;
 mod election;
+mod interface;
 mod membership;
 mod reads;
 mod replication;
