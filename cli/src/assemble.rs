@@ -36,7 +36,7 @@ pub struct Spec {
     /// The transport.
     pub transport: TransportKind,
     /// Members' RESP addresses, for redirect hints.
-    pub directory: Directory,
+    pub directory: std::sync::Arc<BTreeMap<NodeId, SocketAddr>>,
 }
 
 /// Why a node could not start.
@@ -106,6 +106,8 @@ pub async fn start(rt: &Rt, spec: Spec) -> Result<Running, StartError> {
         node::start(cfg, Box::new(storage), factory, Box::new(Store::default()), transport.clone(), rt.runtime())
             .await?;
     let (listener, resp_addr) = spec.resp_listener;
-    rt.runtime().spawn(Box::pin(resp::serve(listener, handle.clone(), rt.runtime(), spec.directory)));
+    let suspicion = crate::suspicion::Suspicion::watch(handle.clone(), rt.runtime(), Duration::from_millis(50));
+    let dir = Directory { resp: spec.directory, suspicion, runtime: rt.runtime() };
+    rt.runtime().spawn(Box::pin(resp::serve(listener, handle.clone(), rt.runtime(), dir)));
     Ok(Running { id: spec.id, handle, resp: resp_addr })
 }

@@ -10,6 +10,7 @@ mod resp;
 mod rt;
 mod run;
 mod status;
+mod suspicion;
 
 use clap::Parser;
 use std::process::ExitCode;

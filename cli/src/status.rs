@@ -20,7 +20,8 @@ pub async fn json(node: &NodeHandle, dir: &Directory) -> Result<String, ClientEr
                 "match_index": p.match_index.0,
                 "next_index": p.next_index.0,
                 "lag": r.last_index.0.saturating_sub(p.match_index.0),
-                "resp": dir.get(&p.id).map(|a| a.to_string()),
+                "phi": dir.suspicion.phi(p.id, dir.runtime.now()).map(|phi| (phi * 100.0).round() / 100.0),
+                "resp": dir.resp.get(&p.id).map(|a| a.to_string()),
             })
         })
         .collect();

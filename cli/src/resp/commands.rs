@@ -15,8 +15,17 @@ use synod_core::time::Duration;
 use synod_net::client::ClientError;
 use synod_net::node::NodeHandle;
 
-/// Members' RESP addresses, to name the leader in redirects.
-pub type Directory = Arc<BTreeMap<NodeId, SocketAddr>>;
+/// What the front end knows beyond its node: members' RESP addresses (to
+/// name the leader in redirects) and its failure detectors.
+#[derive(Clone)]
+pub struct Directory {
+    /// Members' RESP addresses.
+    pub resp: Arc<BTreeMap<NodeId, SocketAddr>>,
+    /// Suspicion of each peer.
+    pub suspicion: Arc<crate::suspicion::Suspicion>,
+    /// The node's runtime (for the current time).
+    pub runtime: Arc<dyn synod_net::runtime::Runtime>,
+}
 
 struct Ctx<'a> {
     node: &'a NodeHandle,
@@ -28,7 +37,7 @@ type Answer = Result<BytesFrame, BytesFrame>;
 impl Ctx<'_> {
     async fn leader_addr(&self) -> Option<String> {
         let s = self.node.status().await.ok()?;
-        s.replica.leader.and_then(|l| self.dir.get(&l)).map(|a| a.to_string())
+        s.replica.leader.and_then(|l| self.dir.resp.get(&l)).map(|a| a.to_string())
     }
 
     async fn fail(&self, e: ClientError) -> BytesFrame {
