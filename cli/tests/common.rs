@@ -6,7 +6,8 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use core::time::Duration;
+use std::time::Instant;
 
 /// A free block of `n` consecutive ports on loopback.
 pub fn free_ports(n: u16) -> u16 {
