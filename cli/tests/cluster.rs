@@ -51,7 +51,7 @@ fn bad_input_gets_errors_and_the_node_keeps_serving() {
     use std::io::{Read, Write};
     let mut raw = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     raw.write_all(b"*2\r\n$3\r\nGET\r\n:notanumber\r\n").unwrap();
-    raw.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    raw.set_read_timeout(Some(core::time::Duration::from_secs(20))).unwrap();
     let mut buf = Vec::new();
     let _ = raw.read_to_end(&mut buf);
     assert!(String::from_utf8_lossy(&buf).starts_with("-ERR Protocol error"), "{:?}", String::from_utf8_lossy(&buf));
