@@ -3,10 +3,10 @@
 
 #![allow(dead_code)]
 
+use core::time::Duration;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use core::time::Duration;
 use std::time::Instant;
 
 /// A free block of `n` consecutive ports on loopback.

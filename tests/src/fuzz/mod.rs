@@ -4,10 +4,12 @@
 
 mod cluster;
 mod net;
+mod placement;
 mod store;
 
 pub use cluster::raft_cluster;
 pub use net::{frame_stream, handshake};
+pub use placement::placement;
 pub use store::store_commands;
 
 /// A fuzz target body.
@@ -19,4 +21,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("handshake", handshake),
     ("raft_cluster", raft_cluster),
     ("store_commands", store_commands),
+    ("placement", placement),
 ];
