@@ -107,7 +107,9 @@ pub async fn start(rt: &Rt, spec: Spec) -> Result<Running, StartError> {
             .await?;
     let (listener, resp_addr) = spec.resp_listener;
     let suspicion = crate::suspicion::Suspicion::watch(handle.clone(), rt.runtime(), Duration::from_millis(50));
-    let dir = Directory { resp: spec.directory, suspicion, runtime: rt.runtime() };
-    rt.runtime().spawn(Box::pin(resp::serve(listener, handle.clone(), rt.runtime(), dir)));
+    let runtime = rt.runtime();
+    let clock = Arc::new(move || runtime.now());
+    let dir = Directory { resp: spec.directory, suspicion, clock };
+    rt.runtime().spawn(Box::pin(resp::serve(listener, Arc::new(handle.clone()), rt.runtime(), dir)));
     Ok(Running { id: spec.id, handle, resp: resp_addr })
 }

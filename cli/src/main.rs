@@ -3,17 +3,9 @@
 //! process; `synod node` one node of a real one; `synod status` shows a
 //! node's view.
 
-mod args;
-mod assemble;
-mod metrics;
-mod resp;
-mod rt;
-mod run;
-mod status;
-mod suspicion;
-
 use clap::Parser;
 use std::process::ExitCode;
+use synod::{args, run};
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();

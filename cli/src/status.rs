@@ -4,10 +4,9 @@
 use crate::resp::Directory;
 use serde_json::{Value, json};
 use synod_net::client::ClientError;
-use synod_net::node::NodeHandle;
 
 /// The status document a node serves.
-pub async fn json(node: &NodeHandle, dir: &Directory) -> Result<String, ClientError> {
+pub async fn json(node: &dyn crate::resp::Backend, dir: &Directory) -> Result<String, ClientError> {
     let s = node.status().await?;
     let r = &s.replica;
     let peers: Vec<Value> = s
@@ -20,7 +19,7 @@ pub async fn json(node: &NodeHandle, dir: &Directory) -> Result<String, ClientEr
                 "match_index": p.match_index.0,
                 "next_index": p.next_index.0,
                 "lag": r.last_index.0.saturating_sub(p.match_index.0),
-                "phi": dir.suspicion.phi(p.id, dir.runtime.now()).map(|phi| (phi * 100.0).round() / 100.0),
+                "phi": dir.suspicion.phi(p.id, (dir.clock)()).map(|phi| (phi * 100.0).round() / 100.0),
                 "resp": dir.resp.get(&p.id).map(|a| a.to_string()),
             })
         })

@@ -13,7 +13,7 @@ use synod_core::service::kv::{KvCommand, KvError, KvQuery, KvReply};
 use synod_core::service::{Command, Op, Query, Reply};
 use synod_core::time::Duration;
 use synod_net::client::ClientError;
-use synod_net::node::NodeHandle;
+use synod_net::node::{NodeHandle, NodeStatus};
 
 /// What the front end knows beyond its node: members' RESP addresses (to
 /// name the leader in redirects) and its failure detectors.
@@ -23,12 +23,37 @@ pub struct Directory {
     pub resp: Arc<BTreeMap<NodeId, SocketAddr>>,
     /// Suspicion of each peer.
     pub suspicion: Arc<crate::suspicion::Suspicion>,
-    /// The node's runtime (for the current time).
-    pub runtime: Arc<dyn synod_net::runtime::Runtime>,
+    /// The node's clock.
+    pub clock: Arc<dyn Fn() -> synod_core::time::Instant + Send + Sync>,
+}
+
+/// What the front end sends commands to: a node, or (for fuzzing) a store
+/// applied in place.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync {
+    /// Applies a store command through the log.
+    async fn propose(&self, command: Bytes) -> Result<Bytes, ClientError>;
+    /// Answers a store query linearizably.
+    async fn query(&self, query: Bytes) -> Result<Bytes, ClientError>;
+    /// The node's status.
+    async fn status(&self) -> Result<NodeStatus, ClientError>;
+}
+
+#[async_trait::async_trait]
+impl Backend for NodeHandle {
+    async fn propose(&self, command: Bytes) -> Result<Bytes, ClientError> {
+        NodeHandle::propose(self, command).await
+    }
+    async fn query(&self, query: Bytes) -> Result<Bytes, ClientError> {
+        NodeHandle::query(self, query).await
+    }
+    async fn status(&self) -> Result<NodeStatus, ClientError> {
+        NodeHandle::status(self).await
+    }
 }
 
 struct Ctx<'a> {
-    node: &'a NodeHandle,
+    node: &'a dyn Backend,
     dir: &'a Directory,
 }
 
@@ -106,7 +131,7 @@ fn parse_u64(b: &Bytes) -> Result<u64, BytesFrame> {
 }
 
 /// Runs one command; returns its reply and whether to keep the connection.
-pub(crate) async fn execute(node: &NodeHandle, dir: &Directory, args: Vec<Bytes>) -> (BytesFrame, Next) {
+pub(crate) async fn execute(node: &dyn Backend, dir: &Directory, args: Vec<Bytes>) -> (BytesFrame, Next) {
     let ctx = Ctx { node, dir };
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
     let rest = &args[1..];

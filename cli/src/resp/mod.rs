@@ -9,7 +9,7 @@
 mod commands;
 mod reply;
 
-pub use commands::Directory;
+pub use commands::{Backend, Directory};
 
 use bytes::{Bytes, BytesMut};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,7 +18,6 @@ use redis_protocol::resp2::encode::extend_encode;
 use redis_protocol::resp2::types::BytesFrame;
 use std::sync::Arc;
 use synod_core::time::Duration;
-use synod_net::node::NodeHandle;
 use synod_net::runtime::Runtime;
 use synod_net::stream::{Listener, Stream};
 
@@ -27,13 +26,13 @@ use synod_net::stream::{Listener, Stream};
 const MAX_REQUEST: usize = 8 << 20;
 
 /// Accepts RESP clients forever.
-pub async fn serve(mut listener: Box<dyn Listener>, node: NodeHandle, runtime: Arc<dyn Runtime>, dir: Directory) {
+pub async fn serve(mut listener: Box<dyn Listener>, node: Arc<dyn Backend>, runtime: Arc<dyn Runtime>, dir: Directory) {
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
                 let (node, dir) = (node.clone(), dir.clone());
                 runtime.spawn(Box::pin(async move {
-                    if let Err(e) = connection(stream, &node, &dir).await {
+                    if let Err(e) = connection(stream, node.as_ref(), &dir).await {
                         tracing::debug!(%addr, error = %e, "client connection closed");
                     }
                 }));
@@ -52,7 +51,8 @@ pub(crate) enum Next {
     Close,
 }
 
-async fn connection(mut stream: Box<dyn Stream>, node: &NodeHandle, dir: &Directory) -> std::io::Result<()> {
+/// Serves one client connection until it closes (or sends garbage).
+pub async fn connection(mut stream: Box<dyn Stream>, node: &dyn Backend, dir: &Directory) -> std::io::Result<()> {
     let mut inbuf = BytesMut::new();
     let mut out = BytesMut::new();
     loop {

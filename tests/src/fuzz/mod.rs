@@ -5,11 +5,13 @@
 mod cluster;
 mod net;
 mod placement;
+mod resp;
 mod store;
 
 pub use cluster::raft_cluster;
 pub use net::{frame_stream, handshake};
 pub use placement::placement;
+pub use resp::resp_front_end;
 pub use store::store_commands;
 
 /// A fuzz target body.
@@ -22,4 +24,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("raft_cluster", raft_cluster),
     ("store_commands", store_commands),
     ("placement", placement),
+    ("resp_front_end", resp_front_end),
 ];

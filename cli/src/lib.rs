@@ -1,0 +1,12 @@
+//! The synod server as a library: the RESP front end (also driven by the
+//! fuzz targets), node assembly, and the subcommands the `synod` binary
+//! runs.
+
+pub mod args;
+pub mod assemble;
+pub mod metrics;
+pub mod resp;
+pub mod rt;
+pub mod run;
+pub mod status;
+pub mod suspicion;

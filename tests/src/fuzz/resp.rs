@@ -1,0 +1,120 @@
+//! The RESP front end fed arbitrary client bytes, over a store applied in
+//! place: every reply is well-formed RESP, garbage closes the connection,
+//! and nothing panics.
+
+use bytes::Bytes;
+use futures::io::{AsyncRead, AsyncWrite};
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use synod::resp::{self, Backend, Directory};
+use synod::suspicion::Suspicion;
+use synod_core::id::LogIndex;
+use synod_core::service::{Service, Store};
+use synod_core::time::Instant;
+use synod_net::client::ClientError;
+use synod_net::node::NodeStatus;
+
+/// A store applied directly: what a one-node cluster would answer.
+#[derive(Default)]
+struct Local {
+    store: Mutex<(Store, u64)>,
+}
+
+#[async_trait::async_trait]
+impl Backend for Local {
+    async fn propose(&self, command: Bytes) -> Result<Bytes, ClientError> {
+        let mut g = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        g.1 += 1;
+        let index = LogIndex(g.1);
+        Ok(g.0.apply(index, &command))
+    }
+
+    async fn query(&self, query: Bytes) -> Result<Bytes, ClientError> {
+        Ok(self.store.lock().unwrap_or_else(|e| e.into_inner()).0.query(&query))
+    }
+
+    async fn status(&self) -> Result<NodeStatus, ClientError> {
+        Err(ClientError::Unavailable)
+    }
+}
+
+/// A connection whose client sends `input` and whose replies are kept.
+struct Pipe {
+    input: Vec<u8>,
+    read: usize,
+    output: Vec<u8>,
+}
+
+impl AsyncRead for Pipe {
+    fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+        // Arrive in small pieces, to exercise partial frames.
+        let n = (self.input.len() - self.read).min(buf.len()).min(7);
+        let start = self.read;
+        buf[..n].copy_from_slice(&self.input[start..start + n]);
+        self.read += n;
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl AsyncWrite for Pipe {
+    fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.output.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Arbitrary bytes from a client.
+pub fn resp_front_end(data: &[u8]) {
+    let backend = Local::default();
+    let dir = Directory {
+        resp: Arc::new(BTreeMap::new()),
+        suspicion: Arc::new(Suspicion::default()),
+        clock: Arc::new(|| Instant::ZERO),
+    };
+    let pipe = Pipe { input: data.to_vec(), read: 0, output: Vec::new() };
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let sink = out.clone();
+    let stream: Box<dyn synod_net::stream::Stream> = Box::new(Recorder { pipe, sink });
+    let _ = futures::executor::block_on(resp::connection(stream, &backend, &dir));
+    let bytes = out.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut rest = &bytes[..];
+    while !rest.is_empty() {
+        match redis_protocol::resp2::decode::decode(rest) {
+            Ok(Some((_, n))) => rest = &rest[n..],
+            other => panic!("the server wrote malformed RESP: {other:?} in {:?}", String::from_utf8_lossy(&bytes)),
+        }
+    }
+}
+
+/// Copies every write into a shared buffer the test can inspect.
+struct Recorder {
+    pipe: Pipe,
+    sink: Arc<Mutex<Vec<u8>>>,
+}
+
+impl AsyncRead for Recorder {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.pipe).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Recorder {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.sink.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
