@@ -57,8 +57,26 @@ fn roots(node: &NodeCert) -> Result<Arc<RootCertStore>, TlsError> {
 }
 
 fn refuse(e: IdentityError) -> rustls::Error {
-    rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(Arc::new(e))))
+    rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(Arc::new(Refusal(e)))))
 }
+
+/// rustls shows a custom certificate error with `Debug`: make that the
+/// readable message.
+struct Refusal(IdentityError);
+
+impl core::fmt::Debug for Refusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl core::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl core::error::Error for Refusal {}
 
 /// Checks a node's own material: the CA signed the certificate, the
 /// certificate names the node, and the key is the certificate's.
