@@ -37,6 +37,9 @@ pub enum TlsError {
     /// The node certificate does not name this node.
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// The certificate does not verify under the cluster CA.
+    #[error("the certificate is not valid under the cluster CA: {0}")]
+    Chain(String),
     /// The private key does not belong to the certificate.
     #[error("the private key does not belong to the certificate")]
     KeyMismatch,
@@ -90,7 +93,11 @@ pub fn check(node: &NodeCert) -> Result<(), TlsError> {
         &[],
         UnixTime::now(),
         p.signature_verification_algorithms.all,
-    )?;
+    )
+    .map_err(|e| match e {
+        rustls::Error::InvalidCertificate(c) => TlsError::Chain(c.to_string()),
+        other => TlsError::Chain(other.to_string()),
+    })?;
     let named = identity::cert_node_id(node.cert_der(), node.cluster_id())?;
     if named != node.id() {
         return Err(IdentityError::Mismatch { cert: named, claimed: node.id() }.into());
