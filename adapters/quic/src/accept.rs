@@ -65,7 +65,7 @@ async fn serve(shared: Arc<Shared>, incoming: quinn::Incoming) {
 async fn greet(shared: &Shared, conn: &quinn::Connection) -> Result<NodeId, LinkError> {
     let cfg = &shared.cfg;
     let (mut send, mut recv) = conn.accept_bi().await?;
-    let hello = wire::read_hello(&mut recv, &shared.codec).await?;
+    let hello = wire::read_hello(&mut recv).await?;
     let claimed = hello.check(&cfg.cluster_id, cfg.id, None)?;
     if !shared.peers.contains_key(&claimed) {
         return Err(HandshakeError::UnknownPeer(claimed).into());

@@ -88,7 +88,7 @@ async fn greet(shared: &Shared, conn: &quinn::Connection, peer: NodeId) -> Resul
     let cfg = &shared.cfg;
     let (mut send, mut recv) = conn.open_bi().await?;
     wire::write_frame(&mut send, &shared.codec, &wire::hello(&cfg.cluster_id, cfg.id, peer)).await?;
-    let theirs = wire::read_hello(&mut recv, &shared.codec).await?;
+    let theirs = wire::read_hello(&mut recv).await?;
     theirs.check(&cfg.cluster_id, cfg.id, Some(peer))?;
     let _ = send.finish();
     Ok(())

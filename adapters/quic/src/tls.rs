@@ -106,6 +106,28 @@ pub fn check(node: &NodeCert) -> Result<(), TlsError> {
     CertifiedKey::new(vec![node.cert_der().clone()], key).keys_match().map_err(|_| TlsError::KeyMismatch)
 }
 
+/// The endpoint configuration of `node`, with its stateless-reset key and
+/// connection-id key derived from its private key: after a crash and
+/// restart, the node still recognises the connection ids it handed out and
+/// answers them with resets its peers accept (RFC 9000 §10.3), so their
+/// stale connections end at once instead of at the idle timeout.
+pub fn endpoint_config(node: &NodeCert) -> quinn::EndpointConfig {
+    let derive = |label: &[u8]| {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(label);
+        ctx.update(node.key_der().secret_der());
+        ctx.finish()
+    };
+    let reset = derive(b"synod-quic stateless reset key\0");
+    let cid = derive(b"synod-quic connection id key\0");
+    let mut cid_key = [0u8; 8];
+    cid_key.copy_from_slice(&cid.as_ref()[..8]);
+    let cid_key = u64::from_le_bytes(cid_key);
+    let mut cfg = quinn::EndpointConfig::new(Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, reset.as_ref())));
+    cfg.cid_generator(move || Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key)));
+    cfg
+}
+
 /// The dialing side's configuration: connect with
 /// [`identity::node_name`] of the peer as the server name.
 pub fn client_config(node: &NodeCert) -> Result<quinn::ClientConfig, TlsError> {

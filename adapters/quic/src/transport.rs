@@ -135,12 +135,8 @@ impl QuicTransport {
         server.transport_config(transport.clone());
         let mut client = tls::client_config(node)?;
         client.transport_config(transport);
-        let endpoint = quinn::Endpoint::new(
-            quinn::EndpointConfig::default(),
-            Some(server),
-            socket,
-            Arc::new(quinn::TokioRuntime),
-        )?;
+        let endpoint =
+            quinn::Endpoint::new(tls::endpoint_config(node), Some(server), socket, Arc::new(quinn::TokioRuntime))?;
         let local_addr = endpoint.local_addr()?;
 
         let peers = cfg

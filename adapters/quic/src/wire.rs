@@ -144,9 +144,14 @@ pub(crate) fn hello(cluster_id: &str, from: NodeId, to: NodeId) -> Frame {
     })
 }
 
+/// The largest hello accepted: a cluster id of at most 64 bytes and two
+/// node ids fit with room to spare; a longer claimed length is refused
+/// before anything is buffered.
+const MAX_HELLO: usize = 256;
+
 /// Reads the peer's hello off the handshake stream.
-pub(crate) async fn read_hello(recv: &mut quinn::RecvStream, codec: &FrameCodec) -> Result<Hello, LinkError> {
-    match read_frame(recv, codec, &mut BytesMut::new()).await? {
+pub(crate) async fn read_hello(recv: &mut quinn::RecvStream) -> Result<Hello, LinkError> {
+    match read_frame(recv, &FrameCodec::new(MAX_HELLO), &mut BytesMut::new()).await? {
         Some(Frame::Hello(h)) => Ok(h),
         Some(_) => Err(HandshakeError::NotHello.into()),
         None => Err(LinkError::Truncated),

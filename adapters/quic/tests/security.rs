@@ -187,6 +187,12 @@ fn noise_on_the_quic_port_does_no_harm() {
         let conn = rogue_dial(&rogue, tls::client_config(&cert1).unwrap(), target, 3).await.expect("TLS passes");
         assert_eq!(close_reason(&conn).await, "no hello in time");
 
+        // A hello that claims to be huge is refused before it is buffered.
+        let conn = rogue_dial(&rogue, tls::client_config(&cert1).unwrap(), target, 3).await.expect("TLS passes");
+        let (mut send, _recv) = conn.open_bi().await.unwrap();
+        send.write_all(&(1u32 << 20).to_le_bytes()).await.unwrap();
+        assert_eq!(close_reason(&conn).await, "frame of 1048576 bytes exceeds the maximum of 256");
+
         // A client without a certificate at all.
         let err = match rogue_dial(&rogue, anonymous_client(&ca), target, 3).await {
             Err(e) => e.to_string(),
@@ -207,18 +213,6 @@ fn noise_on_the_quic_port_does_no_harm() {
         let n2 = start(&ca, 2, socket, &peers);
         exchange((2, &n2), (3, &n3), 2).await;
     });
-}
-
-/// Binds `addr` again once the closed transport has let it go.
-async fn rebind(addr: core::net::SocketAddr) -> std::net::UdpSocket {
-    let end = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        match std::net::UdpSocket::bind(addr) {
-            Ok(s) => return s,
-            Err(e) => assert!(tokio::time::Instant::now() < end, "cannot rebind {addr}: {e}"),
-        }
-        tokio::time::sleep(core::time::Duration::from_millis(20)).await;
-    }
 }
 
 fn anonymous_client(ca: &certs::Ca) -> quinn::ClientConfig {

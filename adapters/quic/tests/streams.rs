@@ -142,3 +142,42 @@ fn a_misbehaving_peer_is_cut_off_and_the_node_keeps_serving() {
         }
     });
 }
+
+#[test]
+fn a_crashed_and_restarted_peer_is_reconnected_before_the_idle_timeout() {
+    let main = runtime();
+    let ca = certs::new_cluster_ca(CLUSTER).unwrap();
+    let (s1, a1) = reserve();
+    let (s2, a2) = reserve();
+    let peers = BTreeMap::from([(1, a1), (2, a2)]);
+    // A minute of idle timeout: the reconnection must not wait for it.
+    let patient = |id| {
+        let mut cfg = config(id, &peers);
+        cfg.idle_timeout = core::time::Duration::from_secs(60);
+        cfg
+    };
+    let node2 = ca.issue_node(NodeId(2)).unwrap();
+    let n1 = main.block_on(async {
+        synod_quic::QuicTransport::start(patient(1), &ca.issue_node(NodeId(1)).unwrap(), s1).unwrap()
+    });
+
+    // Node 2 runs on its own runtime, which is then dropped mid-flight:
+    // no close frame ever leaves it, as in a crash.
+    let doomed = runtime();
+    let n2 = doomed.block_on(async { synod_quic::QuicTransport::start(patient(2), &node2, s2).unwrap() });
+    main.block_on(async {
+        n1.send(NodeId(2), heartbeat(1)).unwrap();
+        eventually("node 1 connected", || n1.is_connected(NodeId(2))).await;
+    });
+    doomed.shutdown_background();
+    drop(n2);
+
+    main.block_on(async {
+        let socket = rebind(a2).await;
+        let n2 = synod_quic::QuicTransport::start(patient(2), &node2, socket).unwrap();
+        // Node 1's old connection ends on the restarted node's stateless
+        // reset; it redials, and node 2 (which never dials node 1) is heard.
+        n2.send(NodeId(1), heartbeat(2)).unwrap();
+        assert_eq!(recv(&n1).await, (NodeId(2), heartbeat(2)));
+    });
+}

@@ -260,6 +260,18 @@ impl ServerCertVerifier for AnyServer {
     }
 }
 
+/// Binds `addr` again once its old owner has let it go.
+pub async fn rebind(addr: SocketAddr) -> std::net::UdpSocket {
+    let end = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        match std::net::UdpSocket::bind(addr) {
+            Ok(s) => return s,
+            Err(e) => assert!(tokio::time::Instant::now() < end, "cannot rebind {addr}: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A tokio runtime sized like the CI machine.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
