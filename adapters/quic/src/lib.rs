@@ -35,10 +35,9 @@
 //! # let _ = transport; Ok(()) }
 //! ```
 //!
-//! The transport runs on tokio; [`synod_tokio::TokioRuntime`] is the
-//! matching [`Runtime`](synod_net::runtime::Runtime) for the node.
-//!
-//! [`synod_tokio::TokioRuntime`]: https://docs.rs/synod-tokio
+//! The transport runs on tokio (start it inside a tokio runtime);
+//! `synod_tokio::TokioRuntime` is the matching
+//! [`Runtime`](synod_net::runtime::Runtime) for the node.
 
 #![forbid(unsafe_code)]
 
