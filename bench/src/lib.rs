@@ -4,7 +4,12 @@
 //!
 //! - `cargo bench -p synod-bench --bench placement`: lookup and build times;
 //! - `cargo run --release -p synod-bench --bin placement-report`: how many
-//!   keys move on a membership change, and max/mean load over 1M keys.
+//!   keys move on a membership change, and max/mean load over 1M keys;
+//! - `cargo run --release -p synod-bench --bin core-throughput` and
+//!   `--bin core-memory`: replication throughput and heap per log entry of
+//!   synod's Raft next to raft-rs and OmniPaxos ([`throughput`]).
+
+pub mod throughput;
 
 use core::hash::Hash;
 use std::collections::HashMap;

@@ -76,7 +76,7 @@ impl RaftLog {
     }
 
     /// Entries in `from..=to`, all present.
-    pub fn range(&self, from: LogIndex, to: LogIndex) -> impl Iterator<Item = &Entry> {
+    pub fn range(&self, from: LogIndex, to: LogIndex) -> impl ExactSizeIterator<Item = &Entry> {
         let first = self.first_index().0;
         let lo = from.0.saturating_sub(first) as usize;
         let hi = (to.0.saturating_sub(first) as usize + 1).min(self.entries.len());
@@ -131,8 +131,11 @@ impl RaftLog {
     /// Clones up to `max_entries` entries from `from`, stopping before the
     /// byte budget is exceeded (but always taking at least one).
     pub fn slice(&self, from: LogIndex, max_bytes: usize, max_entries: usize, out: &mut Vec<Entry>) {
+        let entries = self.range(from, self.last_index()).take(max_entries);
+        // One allocation per message, not a dozen regrowths of a large one.
+        out.reserve(entries.len());
         let mut bytes = 0;
-        for e in self.range(from, self.last_index()).take(max_entries) {
+        for e in entries {
             bytes += e.size();
             if bytes > max_bytes && !out.is_empty() {
                 break;

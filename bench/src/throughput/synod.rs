@@ -1,0 +1,128 @@
+//! synod's Raft driven through the [`Replica`] trait, with an in-memory
+//! "storage" that clones persisted entries into a `Vec` (as the peers'
+//! memory storages do) and acknowledges them at once.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use synod_core::id::NodeId;
+use synod_core::raft::{Config, Raft};
+use synod_core::replica::{
+    Entry, EntryKind, Envelope, HardState, Membership, Output, Persist, Recovered, Replica, Role,
+};
+use synod_core::time::Instant;
+
+use super::{Cluster, Workload, payload};
+
+/// What one replica's storage holds.
+#[derive(Default)]
+struct Stored {
+    entries: Vec<Entry>,
+    hard_state: HardState,
+}
+
+impl Stored {
+    fn write(&mut self, p: &Persist) {
+        if let Some(from) = p.truncate_from {
+            self.entries.retain(|e| e.index < from);
+        }
+        // No snapshots are taken in this workload.
+        self.entries.extend(p.entries.iter().cloned());
+        if let Some(hs) = p.hard_state {
+            self.hard_state = hs;
+        }
+    }
+}
+
+/// A synod Raft cluster in one thread.
+pub struct SynodRaft {
+    replicas: Vec<Raft>,
+    stored: Vec<Stored>,
+    out: Output,
+    queue: VecDeque<(NodeId, Envelope)>,
+    now: Instant,
+    leader: usize,
+    /// Commands committed at the leader so far.
+    committed: u64,
+}
+
+impl SynodRaft {
+    /// Builds `n` replicas and elects replica 1.
+    pub fn elect(n: u64) -> SynodRaft {
+        let voters = Membership::voters_only((1..=n).map(NodeId)).expect("valid membership");
+        let replicas = (1..=n)
+            .map(|i| Raft::new(Config::new(NodeId(i), i), Instant::ZERO, Recovered::default(), voters.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .expect("valid config");
+        let mut c = SynodRaft {
+            stored: (0..n).map(|_| Stored::default()).collect(),
+            replicas,
+            out: Output::default(),
+            queue: VecDeque::new(),
+            now: Instant::ZERO,
+            leader: 0,
+            committed: 0,
+        };
+        // Only replica 1 is ever given a timeout, so it wins.
+        c.now = c.replicas[0].poll_timeout().expect("a voter has an election timeout");
+        c.replicas[0].handle_timeout(c.now);
+        while c.pump() {}
+        assert_eq!(c.replicas[0].status().role, Role::Leader, "replica 1 is elected");
+        let s = c.replicas[0].status();
+        assert_eq!(s.commit, s.last_index, "the leader's no-op is committed");
+        c
+    }
+
+    /// Drains every replica's outputs and delivers every message; false if
+    /// there was nothing to do.
+    fn pump(&mut self) -> bool {
+        let mut busy = false;
+        for i in 0..self.replicas.len() {
+            let r = &mut self.replicas[i];
+            let from = r.id();
+            loop {
+                r.poll_output(&mut self.out);
+                if self.out.is_empty() {
+                    break;
+                }
+                busy = true;
+                if let Some(p) = self.out.persist.take() {
+                    self.stored[i].write(&p);
+                    r.handle_persisted(self.now, p.id);
+                }
+                self.queue.extend(self.out.messages.drain(..).map(|env| (from, env)));
+                if i == self.leader {
+                    self.committed += self.out.committed.iter().filter(|e| e.kind == EntryKind::Command).count() as u64;
+                }
+                self.out.clear();
+            }
+        }
+        while let Some((from, env)) = self.queue.pop_front() {
+            busy = true;
+            let to = (env.to.0 - 1) as usize;
+            self.replicas[to].handle_message(self.now, from, env.msg).expect("a well-formed message");
+        }
+        busy
+    }
+
+    /// Entries in the leader's log, its no-op included.
+    pub fn leader_log_len(&self) -> u64 {
+        self.replicas[self.leader].status().last_index.0
+    }
+}
+
+impl Cluster for SynodRaft {
+    fn run(&mut self, w: &Workload) -> u64 {
+        let start = self.committed;
+        let mut proposed = 0;
+        while self.committed - start < w.entries {
+            while proposed < w.entries && proposed - (self.committed - start) < w.window {
+                let data = Bytes::from(payload(w.payload, proposed));
+                self.replicas[self.leader].propose(self.now, data).expect("the leader takes proposals");
+                proposed += 1;
+            }
+            assert!(self.pump(), "synod raft stalled at {} of {}", self.committed - start, w.entries);
+        }
+        self.committed - start
+    }
+}
