@@ -26,6 +26,22 @@ pub enum Command {
     Node(NodeArgs),
     /// Show a node's view: leader, term, commit and apply indexes, peers.
     Status(StatusArgs),
+    /// Create a cluster CA and node certificates for `--transport quic`.
+    Certs(CertsArgs),
+}
+
+/// `synod certs`.
+#[derive(Debug, Args)]
+pub struct CertsArgs {
+    /// Cluster id (a DNS label: lowercase letters, digits, `-`).
+    #[arg(long)]
+    pub cluster_id: String,
+    /// Node ids to issue certificates for.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub nodes: Vec<u64>,
+    /// Output directory (CA and node PEM files; nothing is overwritten).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// Which consensus protocol replicates the log.
@@ -119,6 +135,9 @@ pub struct NodeArgs {
     /// Data directory.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Directory with `ca.pem` and this node's certificate and key (QUIC).
+    #[arg(long)]
+    pub certs: Option<PathBuf>,
     /// Shared options.
     #[command(flatten)]
     pub common: Common,
@@ -158,4 +177,6 @@ pub struct NodeFile {
     pub runtime: Option<RuntimeKind>,
     /// Metrics address.
     pub metrics: Option<SocketAddr>,
+    /// Certificate directory (QUIC).
+    pub certs: Option<PathBuf>,
 }

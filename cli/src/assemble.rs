@@ -1,7 +1,7 @@
 //! Puts one node together: storage, transport, replica, the replicated
 //! store, the node driver, and its RESP front end.
 
-use crate::args::{Protocol, TransportKind};
+use crate::args::Protocol;
 use crate::resp::{self, Directory};
 use crate::rt::Rt;
 use core::net::SocketAddr;
@@ -15,7 +15,16 @@ use synod_core::service::Store;
 use synod_core::time::Duration;
 use synod_net::node::{self, NodeConfig, NodeHandle, ServiceTick};
 use synod_net::stream::{Listener, StreamConfig, StreamTransport};
+use synod_net::transport::Transport;
 use synod_storage::{Storage, StorageConfig};
+
+/// Where a node meets its peers.
+pub enum PeerEndpoint {
+    /// A bound TCP listener.
+    Tcp(Box<dyn Listener>),
+    /// A bound UDP socket and this node's certificate (QUIC, mutual TLS).
+    Quic(std::net::UdpSocket, Box<synod_quic::certs::NodeCert>),
+}
 
 /// Everything needed to start one node.
 pub struct Spec {
@@ -25,16 +34,14 @@ pub struct Spec {
     pub cluster_id: String,
     /// Every member's peer address, this node's included.
     pub members: BTreeMap<NodeId, String>,
-    /// This node's bound peer listener.
-    pub peer_listener: Box<dyn Listener>,
+    /// This node's bound peer endpoint.
+    pub peer: PeerEndpoint,
     /// This node's bound RESP listener and its address.
     pub resp_listener: (Box<dyn Listener>, SocketAddr),
     /// Where its log lives.
     pub data_dir: PathBuf,
     /// The protocol.
     pub protocol: Protocol,
-    /// The transport.
-    pub transport: TransportKind,
     /// Members' RESP addresses, for redirect hints.
     pub directory: std::sync::Arc<BTreeMap<NodeId, SocketAddr>>,
 }
@@ -56,6 +63,9 @@ pub enum StartError {
     /// The chosen option is not built yet.
     #[error("{0} is not available in this build")]
     Unavailable(&'static str),
+    /// The QUIC transport could not start.
+    #[error("QUIC: {0}")]
+    Quic(#[from] synod_quic::QuicError),
 }
 
 /// A running node.
@@ -83,9 +93,6 @@ fn replica_factory(protocol: Protocol, id: NodeId, voters: Membership) -> Result
 
 /// Starts a node from `spec` on `rt`.
 pub async fn start(rt: &Rt, spec: Spec) -> Result<Running, StartError> {
-    if spec.transport == TransportKind::Quic {
-        return Err(StartError::Unavailable("--transport quic"));
-    }
     let voters = Membership::voters_only(spec.members.keys().copied())
         .map_err(|_| StartError::Unavailable("a cluster without members"))?;
     let factory = replica_factory(spec.protocol, spec.id, voters)?;
@@ -94,12 +101,21 @@ pub async fn start(rt: &Rt, spec: Spec) -> Result<Running, StartError> {
         .map_err(|source| StartError::Storage { dir: dir.clone(), source })?;
     let peers: BTreeMap<NodeId, String> =
         spec.members.iter().filter(|(p, _)| **p != spec.id).map(|(p, a)| (*p, a.clone())).collect();
-    let transport = StreamTransport::start(
-        StreamConfig::new(spec.id, spec.cluster_id.clone(), peers),
-        rt.connector(),
-        spec.peer_listener,
-        rt.runtime(),
-    );
+    let transport: Arc<dyn Transport> = match spec.peer {
+        PeerEndpoint::Tcp(listener) => StreamTransport::start(
+            StreamConfig::new(spec.id, spec.cluster_id.clone(), peers),
+            rt.connector(),
+            listener,
+            rt.runtime(),
+        ),
+        PeerEndpoint::Quic(socket, cert) => {
+            if !matches!(rt, Rt::Tokio(..)) {
+                return Err(StartError::Unavailable("QUIC on smol (QUIC runs on tokio)"));
+            }
+            let cfg = synod_quic::QuicConfig::new(spec.id, spec.cluster_id.clone(), peers);
+            rt.enter(|| synod_quic::QuicTransport::start(cfg, &cert, socket))?
+        }
+    };
     let mut cfg = NodeConfig::new(spec.id);
     cfg.service_tick = Some(ServiceTick { every: Duration::from_millis(100), command: Arc::new(Store::tick) });
     let handle =

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         args::Command::Cluster(a) => run::cluster(a),
         args::Command::Node(a) => run::node(a),
         args::Command::Status(a) => run::status(a),
+        args::Command::Certs(a) => run::certs(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

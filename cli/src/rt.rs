@@ -39,6 +39,18 @@ impl Rt {
         }
     }
 
+    /// Runs `f` inside the runtime's context (for code that must be
+    /// started from within tokio).
+    pub fn enter<T>(&self, f: impl FnOnce() -> T) -> T {
+        match self {
+            Rt::Tokio(rt, _) => {
+                let _guard = rt.enter();
+                f()
+            }
+            Rt::Smol(_) => f(),
+        }
+    }
+
     /// The runtime as synod sees it.
     pub fn runtime(&self) -> Arc<dyn Runtime> {
         match self {

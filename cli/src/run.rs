@@ -1,14 +1,16 @@
 //! The subcommands.
 
-use crate::args::{ClusterArgs, Common, NodeArgs, NodeFile, StatusArgs};
-use crate::assemble::{self, Running, Spec};
+use crate::args::{CertsArgs, ClusterArgs, Common, NodeArgs, NodeFile, StatusArgs, TransportKind};
+use crate::assemble::{self, PeerEndpoint, Running, Spec};
 use crate::rt::Rt;
 use core::net::SocketAddr;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
 use synod_core::id::NodeId;
 use synod_net::signal::Signal;
+use synod_quic::certs::{self, Ca, NodeCert};
 
 type Error = String;
 
@@ -43,19 +45,35 @@ pub fn cluster(a: ClusterArgs) -> Result<(), Error> {
     let stop = interrupt()?;
     let rt = Rt::start(a.common.runtime, 2).map_err(|e| format!("starting the runtime: {e}"))?;
     rt.block_on(async {
-        let mut peer_listeners = BTreeMap::new();
+        let mut peer_endpoints = BTreeMap::new();
+        let node_certs = match a.common.transport {
+            TransportKind::Quic => Some(cluster_certs(&a.data_dir.join("certs"), &a.cluster_id, a.nodes)?),
+            TransportKind::Tcp => None,
+        };
         let mut resp_listeners = BTreeMap::new();
         let mut members = BTreeMap::new();
         let mut directory = BTreeMap::new();
         for i in 1..=a.nodes {
             let id = NodeId(i);
-            let (pl, paddr) = rt.bind("127.0.0.1:0").await.map_err(|e| format!("binding a peer port: {e}"))?;
+            let (endpoint, paddr) = match &node_certs {
+                None => {
+                    let (pl, paddr) = rt.bind("127.0.0.1:0").await.map_err(|e| format!("binding a peer port: {e}"))?;
+                    (PeerEndpoint::Tcp(pl), paddr)
+                }
+                Some(certs) => {
+                    let sock =
+                        std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("binding a UDP port: {e}"))?;
+                    let paddr = sock.local_addr().map_err(|e| e.to_string())?;
+                    let cert = certs.get(&id).cloned().ok_or("missing node certificate")?;
+                    (PeerEndpoint::Quic(sock, Box::new(cert)), paddr)
+                }
+            };
             let port = a.resp_port.checked_add((i - 1) as u16).ok_or("RESP port out of range")?;
             let resp = format!("127.0.0.1:{port}");
             let (rl, raddr) = rt.bind(&resp).await.map_err(|e| format!("binding RESP on {resp}: {e}"))?;
             members.insert(id, paddr.to_string());
             directory.insert(id, raddr);
-            peer_listeners.insert(id, pl);
+            peer_endpoints.insert(id, endpoint);
             resp_listeners.insert(id, (rl, raddr));
         }
         let directory = Arc::new(directory);
@@ -66,11 +84,10 @@ pub fn cluster(a: ClusterArgs) -> Result<(), Error> {
                 id,
                 cluster_id: a.cluster_id.clone(),
                 members: members.clone(),
-                peer_listener: peer_listeners.remove(&id).ok_or("listener")?,
+                peer: peer_endpoints.remove(&id).ok_or("endpoint")?,
                 resp_listener: resp_listeners.remove(&id).ok_or("listener")?,
                 data_dir: a.data_dir.join(format!("node-{i}")),
                 protocol: a.common.protocol,
-                transport: a.common.transport,
                 directory: directory.clone(),
             };
             nodes.push(assemble::start(&rt, spec).await.map_err(|e| format!("node {i}: {e}"))?);
@@ -131,20 +148,31 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
         runtime: file.runtime.unwrap_or(a.common.runtime),
         metrics: a.common.metrics.or(file.metrics),
     };
+    let certs_dir = a.certs.clone().or(file.certs.clone());
     let stop = interrupt()?;
     let rt = Rt::start(common.runtime, 2).map_err(|e| format!("starting the runtime: {e}"))?;
     rt.block_on(async {
-        let (pl, _) = rt.bind(&own).await.map_err(|e| format!("binding peer address {own}: {e}"))?;
+        let peer = match common.transport {
+            TransportKind::Tcp => {
+                let (pl, _) = rt.bind(&own).await.map_err(|e| format!("binding peer address {own}: {e}"))?;
+                PeerEndpoint::Tcp(pl)
+            }
+            TransportKind::Quic => {
+                let dir = certs_dir.as_ref().ok_or("--certs DIR is required with --transport quic")?;
+                let cert = NodeCert::load(dir, id).map_err(|e| e.to_string())?;
+                let sock = std::net::UdpSocket::bind(&own).map_err(|e| format!("binding UDP {own}: {e}"))?;
+                PeerEndpoint::Quic(sock, Box::new(cert))
+            }
+        };
         let (rl, raddr) = rt.bind(&resp.to_string()).await.map_err(|e| format!("binding RESP on {resp}: {e}"))?;
         let spec = Spec {
             id,
             cluster_id,
             members,
-            peer_listener: pl,
+            peer,
             resp_listener: (rl, raddr),
             data_dir,
             protocol: common.protocol,
-            transport: common.transport,
             directory: Arc::new(BTreeMap::from([(id, raddr)])),
         };
         let n = assemble::start(&rt, spec).await.map_err(|e| format!("node {id}: {e}"))?;
@@ -166,5 +194,45 @@ pub fn status(a: StatusArgs) -> Result<(), Error> {
     } else {
         print!("{}", crate::status::table(&v));
     }
+    Ok(())
+}
+
+/// The local cluster's certificates: loaded from `dir`, or created there
+/// on the first QUIC start.
+fn cluster_certs(dir: &Path, cluster_id: &str, nodes: u64) -> Result<BTreeMap<NodeId, NodeCert>, Error> {
+    if !dir.join("ca.pem").exists() {
+        let ca = certs::new_cluster_ca(cluster_id).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        ca.write_pem(dir).map_err(|e| e.to_string())?;
+        for i in 1..=nodes {
+            ca.issue_node(NodeId(i)).and_then(|c| c.write_pem(dir)).map_err(|e| e.to_string())?;
+        }
+    }
+    let ca = Ca::load(dir).map_err(|e| e.to_string())?;
+    if ca.cluster_id() != cluster_id {
+        return Err(format!(
+            "{} holds certificates of cluster {:?}, not {cluster_id:?}",
+            dir.display(),
+            ca.cluster_id()
+        ));
+    }
+    (1..=nodes).map(|i| NodeCert::load(dir, NodeId(i)).map(|c| (NodeId(i), c)).map_err(|e| e.to_string())).collect()
+}
+
+/// `synod certs`: a new cluster CA and certificates for its nodes.
+pub fn certs(a: CertsArgs) -> Result<(), Error> {
+    let ca = certs::new_cluster_ca(&a.cluster_id).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
+    ca.write_pem(&a.out).map_err(|e| e.to_string())?;
+    for id in &a.nodes {
+        ca.issue_node(NodeId(*id)).and_then(|c| c.write_pem(&a.out)).map_err(|e| e.to_string())?;
+    }
+    println!(
+        "synod: CA for cluster {:?} and certificates for nodes {:?} written to {}",
+        a.cluster_id,
+        a.nodes,
+        a.out.display()
+    );
+    println!("keep ca.key offline; each node needs ca.pem and its node-<id>.pem and node-<id>.key");
     Ok(())
 }
