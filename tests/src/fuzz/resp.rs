@@ -3,11 +3,11 @@
 //! and nothing panics.
 
 use bytes::Bytes;
+use core::pin::Pin;
+use core::task::{Context, Poll};
 use futures::io::{AsyncRead, AsyncWrite};
 use std::collections::BTreeMap;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use synod::resp::{self, Backend, Directory};
 use synod::suspicion::Suspicion;
 use synod_core::id::LogIndex;
