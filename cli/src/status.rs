@@ -44,9 +44,16 @@ pub async fn json(node: &dyn crate::resp::Backend, dir: &Directory) -> Result<St
 
 /// Fetches a node's status over RESP (any runtime: plain blocking I/O).
 pub fn fetch(addr: &str) -> Result<Value, String> {
+    fetch_with_timeout(addr, core::time::Duration::from_secs(10))
+}
+
+/// [`fetch`], giving up after `timeout` (a paused node accepts but never answers).
+pub fn fetch_with_timeout(addr: &str, timeout: core::time::Duration) -> Result<Value, String> {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    s.set_read_timeout(Some(core::time::Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    let sock: core::net::SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    let mut s =
+        std::net::TcpStream::connect_timeout(&sock, timeout).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     s.write_all(b"*1\r\n$12\r\nSYNOD.STATUS\r\n").map_err(|e| e.to_string())?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];

@@ -7,5 +7,6 @@ extern crate alloc;
 pub mod fuzz;
 pub mod history;
 pub mod linearizability;
+pub mod nemesis;
 pub mod scenarios;
 pub mod sim;

@@ -1,0 +1,121 @@
+//! Fault injection against real `synod node` processes:
+//! `cargo run --release -p synod-tests --bin nemesis -- --duration 60 --seed 1`
+//! (build the server first: `cargo build --release -p synod`).
+
+use core::time::Duration;
+use std::path::PathBuf;
+use std::time::Instant;
+use synod_tests::nemesis::{self, Config, cluster::Setup};
+
+fn main() {
+    let mut seeds = 1..2u64;
+    let mut duration = 60u64;
+    let mut protocol = "raft".to_string();
+    let mut transport = "tcp".to_string();
+    let mut clients = 5;
+    let mut keys = 8;
+    let mut binary: Option<PathBuf> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut val = || args.next().unwrap_or_else(|| fail(&format!("{flag} needs a value")));
+        match flag.as_str() {
+            "--seed" => {
+                let s: u64 = val().parse().unwrap_or_else(|_| fail("--seed takes a number"));
+                seeds = s..s + 1;
+            }
+            "--seeds" => {
+                let v = val();
+                let (a, b) = v.split_once("..").unwrap_or_else(|| fail("--seeds takes A..B"));
+                seeds = a.parse().unwrap_or_else(|_| fail("bad seed"))..b.parse().unwrap_or_else(|_| fail("bad seed"));
+            }
+            "--duration" => {
+                duration = val().trim_end_matches('s').parse().unwrap_or_else(|_| fail("--duration takes seconds"))
+            }
+            "--protocol" => protocol = val(),
+            "--transport" => transport = val(),
+            "--clients" => clients = val().parse().unwrap_or_else(|_| fail("bad --clients")),
+            "--keys" => keys = val().parse().unwrap_or_else(|_| fail("bad --keys")),
+            "--binary" => binary = Some(PathBuf::from(val())),
+            _ => fail(&format!(
+                "unknown flag {flag}\nusage: nemesis [--seed N | --seeds A..B] [--duration SECS] [--protocol raft|multi-paxos] \
+                 [--transport tcp|quic] [--clients N] [--keys N] [--binary PATH]"
+            )),
+        }
+    }
+    let binary = binary.unwrap_or_else(|| {
+        let exe = std::env::current_exe().unwrap_or_else(|e| fail(&e.to_string()));
+        exe.with_file_name("synod")
+    });
+    if !binary.exists() {
+        fail(&format!("{} not found: build it first (cargo build --release -p synod)", binary.display()));
+    }
+    let stop = nemesis::stop_flag();
+    let _ = ctrlc::set_handler(move || stop.store(true, core::sync::atomic::Ordering::SeqCst));
+    let mut failed = false;
+    let mut totals = nemesis::Report::default();
+    let begun = Instant::now();
+    for seed in seeds {
+        let dir = std::env::temp_dir().join(format!("synod-nemesis-{}-{seed}", std::process::id()));
+        let cfg = Config {
+            setup: Setup {
+                binary: binary.clone(),
+                dir: dir.clone(),
+                nodes: 3,
+                protocol: protocol.clone(),
+                transport: transport.clone(),
+            },
+            seed,
+            duration: Duration::from_secs(duration),
+            clients,
+            keys,
+        };
+        let result = nemesis::run(&cfg);
+        let _ = std::fs::remove_dir_all(&dir);
+        match result {
+            Ok(r) => {
+                println!(
+                    "seed {seed} ({protocol}/{transport}): {} ops ({} ok, {} unknown), {} kills, {} pauses, {} partitions, \
+                     {} acknowledged writes checked, {} lock grants checked, recovered in {:.1}s, {} violations",
+                    r.ops,
+                    r.ok,
+                    r.unknown,
+                    r.kills,
+                    r.pauses,
+                    r.partitions,
+                    r.acked_checked,
+                    r.grants,
+                    r.recovery.as_secs_f64(),
+                    r.violations.len()
+                );
+                for v in &r.violations {
+                    println!("  VIOLATION: {v}");
+                }
+                failed |= !r.violations.is_empty();
+                totals.add(&r);
+            }
+            Err(e) => {
+                println!("seed {seed}: harness error: {e}");
+                failed = true;
+            }
+        }
+        if nemesis::stop_flag().load(core::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
+    }
+    println!(
+        "total: {} ops, {} kills, {} pauses, {} partitions, {} acknowledged writes checked, {} violations, {:.0}s",
+        totals.ops,
+        totals.kills,
+        totals.pauses,
+        totals.partitions,
+        totals.acked_checked,
+        totals.violations.len(),
+        begun.elapsed().as_secs_f64()
+    );
+    std::process::exit(i32::from(failed));
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("nemesis: {msg}");
+    std::process::exit(2)
+}

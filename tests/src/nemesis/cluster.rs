@@ -1,0 +1,218 @@
+//! Real `synod node` processes on loopback, wired through the harness's
+//! proxies, started, killed, paused and resumed by pid.
+
+use super::proxy::{self, Link};
+use core::net::SocketAddr;
+use std::collections::BTreeMap;
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// What the cluster runs.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    /// The `synod` binary.
+    pub binary: PathBuf,
+    /// Working directory (data, certificates, logs).
+    pub dir: PathBuf,
+    /// Number of nodes.
+    pub nodes: u64,
+    /// `raft` or `multi-paxos`.
+    pub protocol: String,
+    /// `tcp` or `quic`.
+    pub transport: String,
+}
+
+struct Member {
+    peer_addr: SocketAddr,
+    resp_addr: SocketAddr,
+    child: Option<Child>,
+    paused: bool,
+}
+
+/// A running cluster. Dropping it kills every process it started.
+pub struct Cluster {
+    setup: Setup,
+    members: BTreeMap<u64, Member>,
+    /// Directed links (from, to).
+    links: BTreeMap<(u64, u64), Link>,
+    /// Each node's view of its peers' addresses (through the proxies).
+    views: BTreeMap<u64, String>,
+}
+
+fn free_tcp() -> std::io::Result<SocketAddr> {
+    TcpListener::bind("127.0.0.1:0")?.local_addr()
+}
+
+fn free_udp() -> std::io::Result<SocketAddr> {
+    UdpSocket::bind("127.0.0.1:0")?.local_addr()
+}
+
+impl Cluster {
+    /// Prepares ports, proxies and (for QUIC) certificates; starts nothing.
+    pub fn new(setup: Setup) -> Result<Cluster, String> {
+        std::fs::create_dir_all(&setup.dir).map_err(|e| format!("{}: {e}", setup.dir.display()))?;
+        let quic = setup.transport == "quic";
+        let mut members = BTreeMap::new();
+        for i in 1..=setup.nodes {
+            let peer_addr = if quic { free_udp() } else { free_tcp() }.map_err(|e| e.to_string())?;
+            let resp_addr = free_tcp().map_err(|e| e.to_string())?;
+            members.insert(i, Member { peer_addr, resp_addr, child: None, paused: false });
+        }
+        let mut links = BTreeMap::new();
+        let mut views = BTreeMap::new();
+        for i in 1..=setup.nodes {
+            let mut view = Vec::new();
+            for j in 1..=setup.nodes {
+                if i == j {
+                    view.push(format!("{i}={}", members[&i].peer_addr));
+                    continue;
+                }
+                let link = Link::default();
+                let target = members[&j].peer_addr;
+                let via = if quic { proxy::udp(target, link.clone()) } else { proxy::tcp(target, link.clone()) }
+                    .map_err(|e| format!("proxy {i}->{j}: {e}"))?;
+                links.insert((i, j), link);
+                view.push(format!("{j}={via}"));
+            }
+            views.insert(i, view.join(","));
+        }
+        if quic {
+            let ids: Vec<String> = (1..=setup.nodes).map(|i| i.to_string()).collect();
+            let certs = setup.dir.join("certs");
+            if !certs.join("ca.pem").exists() {
+                let status = Command::new(&setup.binary)
+                    .args(["certs", "--cluster-id", "nemesis", "--nodes", &ids.join(","), "--out"])
+                    .arg(&certs)
+                    .stdout(Stdio::null())
+                    .status()
+                    .map_err(|e| format!("synod certs: {e}"))?;
+                if !status.success() {
+                    return Err("synod certs failed".into());
+                }
+            }
+        }
+        Ok(Cluster { setup, members, links, views })
+    }
+
+    /// Starts (or restarts) node `i` on its data directory.
+    pub fn start(&mut self, i: u64) -> Result<(), String> {
+        let s = &self.setup;
+        let m = self.members.get_mut(&i).ok_or("no such node")?;
+        if m.child.is_some() {
+            return Ok(());
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(s.dir.join(format!("node-{i}.log")))
+            .map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(&s.binary);
+        cmd.args(["node", "--id", &i.to_string(), "--cluster-id", "nemesis", "--members", &self.views[&i]])
+            .args(["--resp", &m.resp_addr.to_string(), "--protocol", &s.protocol, "--transport", &s.transport])
+            .arg("--data-dir")
+            .arg(s.dir.join(format!("node-{i}")))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        if s.transport == "quic" {
+            cmd.arg("--certs").arg(s.dir.join("certs"));
+        }
+        m.child = Some(cmd.spawn().map_err(|e| format!("starting node {i}: {e}"))?);
+        m.paused = false;
+        Ok(())
+    }
+
+    /// Kills node `i` with SIGKILL.
+    pub fn kill(&mut self, i: u64) {
+        if let Some(m) = self.members.get_mut(&i)
+            && let Some(mut c) = m.child.take()
+        {
+            let _ = c.kill();
+            let _ = c.wait();
+            m.paused = false;
+        }
+    }
+
+    /// Pauses (SIGSTOP) or resumes (SIGCONT) node `i`.
+    pub fn pause(&mut self, i: u64, pause: bool) {
+        if let Some(m) = self.members.get_mut(&i)
+            && let Some(c) = &m.child
+        {
+            let sig = if pause { "-STOP" } else { "-CONT" };
+            let _ = Command::new("kill").args([sig, &c.id().to_string()]).status();
+            m.paused = pause;
+        }
+    }
+
+    /// Cuts or restores the directed link from `a` to `b`.
+    pub fn cut(&self, a: u64, b: u64, cut: bool) {
+        if let Some(l) = self.links.get(&(a, b)) {
+            l.set_cut(cut);
+        }
+    }
+
+    /// Cuts `i` off from everyone, both ways.
+    pub fn isolate(&self, i: u64) {
+        for j in 1..=self.setup.nodes {
+            if j != i {
+                self.cut(i, j, true);
+                self.cut(j, i, true);
+            }
+        }
+    }
+
+    /// Restores every link, resumes every paused node, restarts every
+    /// stopped one.
+    pub fn heal(&mut self) -> Result<(), String> {
+        for l in self.links.values() {
+            l.set_cut(false);
+        }
+        for i in 1..=self.setup.nodes {
+            if self.members[&i].paused {
+                self.pause(i, false);
+            }
+            self.start(i)?;
+        }
+        Ok(())
+    }
+
+    /// Node `i`'s RESP address.
+    pub fn resp(&self, i: u64) -> SocketAddr {
+        self.members[&i].resp_addr
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> u64 {
+        self.setup.nodes
+    }
+
+    /// True if the cluster has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.setup.nodes == 0
+    }
+
+    /// Nodes currently running and not paused.
+    pub fn live(&self) -> Vec<u64> {
+        self.members.iter().filter(|(_, m)| m.child.is_some() && !m.paused).map(|(i, _)| *i).collect()
+    }
+
+    /// The working directory.
+    pub fn dir(&self) -> &Path {
+        &self.setup.dir
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for m in self.members.values_mut() {
+            if let Some(mut c) = m.child.take() {
+                // A stopped process must be resumed to die promptly.
+                let _ = Command::new("kill").args(["-CONT", &c.id().to_string()]).status();
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}

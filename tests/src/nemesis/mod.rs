@@ -1,0 +1,282 @@
+//! The fault-injection harness against real processes: a cluster of
+//! `synod node` processes on loopback behind proxies the harness owns,
+//! concurrent RESP clients recording a history, and a seeded schedule of
+//! `kill -9` and restart, `SIGSTOP`/`SIGCONT` of the leader, and network
+//! partitions; then healing, and the checks: every acknowledged write is
+//! present, the history is linearizable, fencing tokens increase, and the
+//! cluster answers again in bounded time.
+
+pub mod clients;
+pub mod cluster;
+pub mod proxy;
+
+use crate::history::{Op, Outcome};
+use crate::linearizability::{self, Verdict};
+use cluster::{Cluster, Setup};
+use core::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use synod_core::rand::Rng;
+
+static STOP: std::sync::LazyLock<Arc<core::sync::atomic::AtomicBool>> = std::sync::LazyLock::new(Arc::default);
+
+/// Set (e.g. on Ctrl-C) to end the campaign early; every process is still
+/// killed on the way out.
+pub fn stop_flag() -> Arc<core::sync::atomic::AtomicBool> {
+    STOP.clone()
+}
+
+/// A campaign's parameters.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The cluster.
+    pub setup: Setup,
+    /// Seed of the fault schedule and the workload.
+    pub seed: u64,
+    /// How long faults are injected.
+    pub duration: Duration,
+    /// KV clients.
+    pub clients: u64,
+    /// Key space.
+    pub keys: u64,
+}
+
+/// What happened.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// KV operations recorded.
+    pub ops: usize,
+    /// Of which answered.
+    pub ok: usize,
+    /// Of which unknown (timed out, connection lost).
+    pub unknown: usize,
+    /// kill -9 and restarts.
+    pub kills: u64,
+    /// SIGSTOP/SIGCONT pauses.
+    pub pauses: u64,
+    /// Partitions.
+    pub partitions: u64,
+    /// Acknowledged ledger writes checked after healing.
+    pub acked_checked: usize,
+    /// Lock grants checked for increasing fencing tokens.
+    pub grants: usize,
+    /// Time from healing to the first acknowledged write.
+    pub recovery: Duration,
+    /// Broken properties.
+    pub violations: Vec<String>,
+}
+
+impl Report {
+    /// Adds another run's counts.
+    pub fn add(&mut self, o: &Report) {
+        self.ops += o.ops;
+        self.ok += o.ok;
+        self.unknown += o.unknown;
+        self.kills += o.kills;
+        self.pauses += o.pauses;
+        self.partitions += o.partitions;
+        self.acked_checked += o.acked_checked;
+        self.grants += o.grants;
+        self.violations.extend(o.violations.iter().cloned());
+    }
+}
+
+fn leader(c: &Cluster) -> Option<u64> {
+    for i in c.live() {
+        if let Ok(v) = synod::status::fetch_with_timeout(&c.resp(i).to_string(), Duration::from_millis(500))
+            && v.get("role").and_then(|r| r.as_str()) == Some("Leader")
+        {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// Waits (bounded) until some node acknowledges a write.
+fn wait_for_write(c: &Cluster, bound: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < bound {
+        for i in 1..=c.len() {
+            if let Ok(client) = redis::Client::open(format!("redis://{}/", c.resp(i)))
+                && let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(300))
+            {
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+                if redis::cmd("SET").arg("nemesis:probe").arg(1).query::<()>(&mut conn).is_ok() {
+                    return Some(start.elapsed());
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+fn read_back(c: &Cluster, key: &str) -> Result<Option<i64>, String> {
+    let mut last = String::new();
+    for attempt in 0..60 {
+        let i = 1 + attempt % c.len();
+        match redis::Client::open(format!("redis://{}/", c.resp(i)))
+            .and_then(|cl| cl.get_connection_with_timeout(Duration::from_millis(300)))
+        {
+            Ok(mut conn) => {
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+                match redis::cmd("GET").arg(key).query::<Option<i64>>(&mut conn) {
+                    Ok(v) => return Ok(v),
+                    Err(e) => last = e.to_string(),
+                }
+            }
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(last)
+}
+
+/// Runs one campaign.
+pub fn run(cfg: &Config) -> Result<Report, String> {
+    let mut cluster = Cluster::new(cfg.setup.clone())?;
+    for i in 1..=cluster.len() {
+        cluster.start(i)?;
+    }
+    let mut report = Report::default();
+    if wait_for_write(&cluster, Duration::from_secs(30)).is_none() {
+        return Err("the cluster never accepted a first write".into());
+    }
+    let start = Instant::now();
+    let shared = Arc::new(clients::Shared {
+        start,
+        nodes: (1..=cluster.len()).map(|i| cluster.resp(i)).collect(),
+        history: Mutex::default(),
+        ledger: Mutex::default(),
+        grants: Mutex::default(),
+        until: start + cfg.duration,
+    });
+    let mut threads = Vec::new();
+    for c in 0..cfg.clients {
+        let s = shared.clone();
+        let (seed, keys) = (cfg.seed.wrapping_mul(1000) + c, cfg.keys);
+        threads.push(std::thread::spawn(move || clients::kv_client(s, c, seed, keys, 1_000_000)));
+    }
+    let s = shared.clone();
+    let seed = cfg.seed ^ 0x5eed;
+    threads.push(std::thread::spawn(move || clients::ledger_client(s, seed, 1_000_000)));
+    for l in 0..2u64 {
+        let s = shared.clone();
+        let seed = cfg.seed ^ (0x10c4 + l);
+        threads.push(std::thread::spawn(move || clients::lock_client(s, seed, "nemesis-lock", 1_000_000)));
+    }
+    // The fault schedule.
+    let mut rng = Rng::with_seed(cfg.seed);
+    let mut down: Vec<(u64, Instant)> = Vec::new();
+    let mut paused: Vec<(u64, Instant)> = Vec::new();
+    let mut healed_at: Option<Instant> = None;
+    while start.elapsed() < cfg.duration && !STOP.load(core::sync::atomic::Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(rng.range(500, 2500)));
+        let now = Instant::now();
+        for (i, _) in down.iter().filter(|(_, t)| *t <= now) {
+            cluster.start(*i)?;
+        }
+        down.retain(|(_, t)| *t > now);
+        for (i, _) in paused.iter().filter(|(_, t)| *t <= now) {
+            cluster.pause(*i, false);
+        }
+        paused.retain(|(_, t)| *t > now);
+        if healed_at.is_some_and(|t| t <= now) {
+            cluster.heal()?;
+            healed_at = None;
+        }
+        let n = cluster.len();
+        let impaired = down.len() + paused.len();
+        match rng.below(4) {
+            0 if impaired < ((n - 1) / 2) as usize => {
+                let victim = if rng.chance(0.5) { leader(&cluster) } else { None }.unwrap_or(1 + rng.below(n));
+                cluster.kill(victim);
+                down.push((victim, now + Duration::from_millis(rng.range(500, 3000))));
+                report.kills += 1;
+            }
+            1 if impaired < ((n - 1) / 2) as usize => {
+                if let Some(l) = leader(&cluster) {
+                    cluster.pause(l, true);
+                    paused.push((l, now + Duration::from_millis(rng.range(500, 3000))));
+                    report.pauses += 1;
+                }
+            }
+            2 if healed_at.is_none() => {
+                let victim = if rng.chance(0.5) { leader(&cluster) } else { None }.unwrap_or(1 + rng.below(n));
+                if rng.chance(0.5) {
+                    cluster.isolate(victim);
+                } else {
+                    // One way only: the victim still hears, but is not heard.
+                    for j in 1..=n {
+                        if j != victim {
+                            cluster.cut(victim, j, true);
+                        }
+                    }
+                }
+                healed_at = Some(now + Duration::from_millis(rng.range(1000, 4000)));
+                report.partitions += 1;
+            }
+            _ => {}
+        }
+    }
+    // Heal everything and wait for the clients to finish.
+    cluster.heal()?;
+    for t in threads {
+        let _ = t.join();
+    }
+    match wait_for_write(&cluster, Duration::from_secs(30)) {
+        Some(d) => report.recovery = d,
+        None => report.violations.push("the cluster did not answer within 30 s of healing".into()),
+    }
+    // Every acknowledged ledger write is present.
+    let acked = shared.ledger.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    report.acked_checked = acked.len();
+    for n in &acked {
+        match read_back(&cluster, &format!("ledger:{n}")) {
+            Ok(Some(v)) if v == *n as i64 => {}
+            Ok(other) => report.violations.push(format!("acknowledged write ledger:{n} reads back as {other:?}")),
+            Err(e) => report.violations.push(format!("cannot read ledger:{n} after healing: {e}")),
+        }
+    }
+    // Final reads join the history, so lost writes show as violations too.
+    let history = {
+        let mut h = shared.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for k in 0..cfg.keys {
+            let at = start.elapsed().as_nanos() as u64;
+            let id = h.invoke(u64::MAX, Op::Get(k), at);
+            if let Ok(v) = read_back(&cluster, &format!("k{k}")) {
+                let done = start.elapsed().as_nanos() as u64;
+                h.complete(id, done, Outcome::Ok(crate::history::Ret::Value(v)));
+            }
+        }
+        h
+    };
+    report.ops = history.len();
+    report.ok = history.ops.iter().filter(|o| matches!(o.outcome, Outcome::Ok(_))).count();
+    report.unknown = history.ops.iter().filter(|o| o.outcome == Outcome::Unknown).count();
+    match linearizability::check(&history) {
+        Verdict::Linearizable => {}
+        Verdict::NotLinearizable(v) => report.violations.push(format!("history not linearizable:\n{v}")),
+        Verdict::Unknown { key } => report.violations.push(format!("linearizability undecided on key {key} (budget)")),
+    }
+    // Fencing tokens: one token names one grant (a holder asking again gets
+    // its own back), and a grant asked for after another was answered has
+    // a larger token.
+    let grants = shared.grants.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    report.grants = grants.len();
+    for a in &grants {
+        for b in &grants {
+            if a.lock != b.lock {
+                continue;
+            }
+            if a.token == b.token && a.lease != b.lease {
+                report.violations.push(format!("token {} granted to leases {} and {}", a.token, a.lease, b.lease));
+            } else if a.token != b.token && a.completed < b.invoked && b.token < a.token {
+                report
+                    .violations
+                    .push(format!("token {} granted after the grant of token {} was answered", b.token, a.token));
+            }
+        }
+    }
+    Ok(report)
+}
