@@ -55,6 +55,7 @@ pub(crate) enum Next {
 pub async fn connection(mut stream: Box<dyn Stream>, node: &dyn Backend, dir: &Directory) -> std::io::Result<()> {
     let mut inbuf = BytesMut::new();
     let mut out = BytesMut::new();
+    let mut scratch = vec![0u8; 16 * 1024];
     loop {
         let mut next = Next::Continue;
         loop {
@@ -114,13 +115,11 @@ pub async fn connection(mut stream: Box<dyn Stream>, node: &dyn Backend, dir: &D
             stream.write_all(&out).await?;
             return Ok(());
         }
-        let old = inbuf.len();
-        inbuf.resize(old + 16 * 1024, 0);
-        let n = stream.read(&mut inbuf[old..]).await?;
-        inbuf.truncate(old + n);
+        let n = stream.read(&mut scratch).await?;
         if n == 0 {
             return Ok(());
         }
+        inbuf.extend_from_slice(&scratch[..n]);
     }
 }
 

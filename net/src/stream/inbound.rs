@@ -40,10 +40,11 @@ pub(super) async fn accept_loop(shared: Arc<Shared>, mut listener: Box<dyn Liste
 
 async fn serve(shared: &Shared, mut stream: Box<dyn Stream>, addr: &str) -> io::Result<()> {
     let mut buf = BytesMut::new();
-    let peer = greet(shared, &mut stream, &mut buf, addr).await?;
+    let mut scratch = Vec::new();
+    let peer = greet(shared, &mut stream, &mut buf, &mut scratch, addr).await?;
     let mut stop = shared.stop.wait();
     loop {
-        let next = match select(Box::pin(read_frame(&mut stream, shared, &mut buf)), &mut stop).await {
+        let next = match select(Box::pin(read_frame(&mut stream, shared, &mut buf, &mut scratch)), &mut stop).await {
             Either::Left((r, _)) => r,
             Either::Right(_) => return Ok(()),
         };
@@ -76,13 +77,20 @@ async fn serve(shared: &Shared, mut stream: Box<dyn Stream>, addr: &str) -> io::
 }
 
 /// Reads the peer's hello (in time), checks it, answers with ours.
-async fn greet(shared: &Shared, stream: &mut Box<dyn Stream>, buf: &mut BytesMut, addr: &str) -> io::Result<NodeId> {
+async fn greet(
+    shared: &Shared,
+    stream: &mut Box<dyn Stream>,
+    buf: &mut BytesMut,
+    scratch: &mut Vec<u8>,
+    addr: &str,
+) -> io::Result<NodeId> {
     let cfg = &shared.cfg;
     let deadline = shared.runtime.now() + cfg.handshake_timeout;
-    let first = match select(Box::pin(read_frame(stream, shared, buf)), shared.runtime.sleep_until(deadline)).await {
-        Either::Left((r, _)) => r,
-        Either::Right(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "no hello in time")),
-    };
+    let first =
+        match select(Box::pin(read_frame(stream, shared, buf, scratch)), shared.runtime.sleep_until(deadline)).await {
+            Either::Left((r, _)) => r,
+            Either::Right(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "no hello in time")),
+        };
     let refuse = |e: HandshakeError| {
         shared.count(|s| s.rejected += 1);
         tracing::warn!(%addr, error = %e, "handshake refused");

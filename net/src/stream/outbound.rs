@@ -91,7 +91,7 @@ impl Dialer {
         stream.write_all(&buf).await?;
         stream.flush().await?;
         // The peer answers with its own hello, which must name it.
-        let frame = read_frame(&mut stream, &self.shared, &mut BytesMut::new()).await?;
+        let frame = read_frame(&mut stream, &self.shared, &mut BytesMut::new(), &mut Vec::new()).await?;
         let Frame::Hello(theirs) = frame else {
             self.shared.count(|s| s.rejected += 1);
             return Err(io::Error::other(HandshakeError::NotHello));
@@ -130,20 +130,32 @@ impl Dialer {
     }
 }
 
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 64 * 1024;
+
 /// Reads one frame from `stream`, using `buf` for bytes past it.
-pub(super) async fn read_frame(stream: &mut Box<dyn Stream>, shared: &Shared, buf: &mut BytesMut) -> io::Result<Frame> {
+/// `scratch` is the connection's read buffer, reused across calls.
+pub(super) async fn read_frame(
+    stream: &mut Box<dyn Stream>,
+    shared: &Shared,
+    buf: &mut BytesMut,
+    scratch: &mut Vec<u8>,
+) -> io::Result<Frame> {
     loop {
         match shared.codec.decode(buf) {
             Ok(Some(f)) => return Ok(f),
             Ok(None) => {}
             Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
         }
-        let old = buf.len();
-        buf.resize(old + 64 * 1024, 0);
-        let n = stream.read(&mut buf[old..]).await?;
-        buf.truncate(old + n);
+        // Read into a scratch buffer zeroed once, not a fresh 64 KiB of the
+        // frame buffer zeroed on every read.
+        if scratch.is_empty() {
+            scratch.resize(READ_CHUNK, 0);
+        }
+        let n = stream.read(scratch).await?;
         if n == 0 {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
         }
+        buf.extend_from_slice(&scratch[..n]);
     }
 }
