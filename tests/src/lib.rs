@@ -4,6 +4,7 @@
 
 extern crate alloc;
 
+pub mod deploy;
 pub mod fuzz;
 pub mod history;
 pub mod linearizability;

@@ -162,7 +162,8 @@ impl<'a> TestCluster<'a> {
         rt.sleep_until(rt.now() + Duration::from_millis(ms)).await;
     }
 
-    fn handle(&self, id: NodeId) -> &NodeHandle {
+    /// The handle of running node `id`.
+    pub fn handle(&self, id: NodeId) -> &NodeHandle {
         self.members[&id].handle.as_ref().expect("node running")
     }
 

@@ -1,55 +1,10 @@
-//! The shared scenario suite over TCP on tokio.
-
-use async_trait::async_trait;
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use synod_core::id::NodeId;
-use synod_net::runtime::Runtime;
-use synod_net::store::{LogStore, MemStore};
-use synod_net::stream::StreamConfig;
-use synod_tests::scenarios::{self, Deploy, Wired};
-use synod_tokio::{TcpListener, TokioRuntime};
-
-struct Tokio {
-    rt: Arc<TokioRuntime>,
-    stores: Mutex<BTreeMap<NodeId, MemStore>>,
-}
-
-#[async_trait]
-impl Deploy for Tokio {
-    fn name(&self) -> &'static str {
-        "tokio"
-    }
-
-    fn runtime(&self) -> Arc<dyn Runtime> {
-        self.rt.clone()
-    }
-
-    async fn reserve(&self, port: u16) -> std::io::Result<(Box<dyn core::any::Any + Send>, String)> {
-        let (l, addr) = synod_tokio::bind(&format!("127.0.0.1:{port}")).await?;
-        Ok((Box::new(l), addr.to_string()))
-    }
-
-    fn wire(&self, id: NodeId, peers: BTreeMap<NodeId, String>, ep: Box<dyn core::any::Any + Send>) -> Wired {
-        let listener = *ep.downcast::<TcpListener>().expect("a tokio listener");
-        let mut cfg = StreamConfig::new(id, "scenario", peers);
-        cfg.backoff_max = synod_core::time::Duration::from_millis(200);
-        let t = synod_tokio::tcp_transport(cfg, listener, self.rt.clone());
-        let blocker = t.clone();
-        Wired { transport: t, block: Box::new(move |peers| blocker.block(peers)) }
-    }
-
-    fn store(&self, id: NodeId) -> Box<dyn LogStore> {
-        let mut s = self.stores.lock().unwrap();
-        Box::new(s.entry(id).or_default().clone())
-    }
-}
+//! The shared scenario suite over TCP on tokio, on disk.
 
 #[test]
 fn scenarios_over_tokio_tcp() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        let d = Tokio { rt: TokioRuntime::current(), stores: Mutex::new(BTreeMap::new()) };
-        scenarios::run_all(&d).await;
+        let d = synod_tests::deploy::TokioTcp::new("scenario-tokio");
+        synod_tests::scenarios::run_all(&d).await;
     });
 }
