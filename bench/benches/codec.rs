@@ -3,7 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use std::hint::black_box;
+use core::hint::black_box;
 use synod_core::id::{LogIndex, NodeId, Term};
 use synod_core::raft::{Append, Body, Heartbeat, Message, SnapshotChunk};
 use synod_core::replica::{self, Entry, Membership, SnapshotMeta};
