@@ -2,8 +2,8 @@
 //! `cargo bench -p synod-bench --bench codec -- --warm-up-time 1 --measurement-time 3`
 
 use bytes::{Bytes, BytesMut};
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use core::hint::black_box;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use synod_core::id::{LogIndex, NodeId, Term};
 use synod_core::raft::{Append, Body, Heartbeat, Message, SnapshotChunk};
 use synod_core::replica::{self, Entry, Membership, SnapshotMeta};

@@ -4,6 +4,7 @@ mod harness;
 
 mod durability;
 mod election;
+mod election_rules;
 mod interface;
 mod membership;
 mod reads;
