@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=target/release/synod
+[ -x "$bin" ] || cargo build --release -q -p synod
 data=$(mktemp -d)
 port=17101
 "$bin" cluster --nodes 3 --data-dir "$data" --resp-port $port >"$data/log" 2>&1 &
