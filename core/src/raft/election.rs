@@ -89,6 +89,11 @@ impl Raft {
     /// Starts an election in the next term (Raft §5.2). `transfer` marks
     /// one asked for by the leader (thesis §3.10).
     pub(super) fn campaign(&mut self, transfer: bool) {
+        if self.term.next() == self.term {
+            // The term space is exhausted (see step.rs): campaigning would
+            // reuse a term this node may have voted in.
+            return;
+        }
         self.term = self.term.next();
         self.vote = Some(self.id);
         self.role = Role::Candidate;

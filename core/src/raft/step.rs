@@ -36,6 +36,12 @@ impl Raft {
 
 /// Structural checks a correct peer always passes.
 fn validate(msg: &Message) -> Result<(), MessageError> {
+    // Terms saturate instead of wrapping: a node at the last term could no
+    // longer start a newer one, and a second campaign there would reuse a
+    // term it already voted in. No honest cluster gets there.
+    if msg.term == crate::id::Term(u64::MAX) {
+        return Err(MessageError::Malformed("term space exhausted"));
+    }
     match &msg.body {
         Body::Append(a) => {
             if a.prev_term > msg.term {

@@ -56,6 +56,15 @@ fn malformed_messages_are_errors_and_change_nothing() {
 }
 
 #[test]
+fn the_last_term_is_refused_so_no_term_is_ever_reused() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    let hb = Body::Heartbeat(crate::raft::Heartbeat { commit: LogIndex(0), read_round: 0 });
+    assert_eq!(send(&mut c, 3, 2, u64::MAX, hb), Err(MessageError::Malformed("term space exhausted")));
+    assert!(c.term(2) < Term(u64::MAX));
+}
+
+#[test]
 fn an_oversized_snapshot_is_refused() {
     let mut c = Cluster::with(3, |cfg| cfg.max_snapshot_bytes = 10);
     c.elect(1);
