@@ -16,6 +16,7 @@
 //! | [`id`] | [`id::NodeId`], [`id::Term`], [`id::LogIndex`], [`id::Ballot`] |
 //! | [`replica`] | the replicated-log interface, its inputs and outputs |
 //! | [`raft`] | Raft with pre-vote, check-quorum, leases, joint consensus |
+//! | [`paxos`] | single-decree Paxos ([`paxos::single::Decree`], a one-value consensus object) |
 //! | [`solo`] | a one-node log that commits what it persists |
 //! | [`service`] | deterministic services applied to committed entries: [`service::kv::Kv`], and [`service::Store`] — KV, [`service::Leases`], [`service::Locks`] with fencing tokens, exactly-once [`service::Sessions`], expiry decided in the log |
 //! | [`lease`] | the client's side of leases and locks: [`lease::LeaseTracker`] (jeopardy, grace), [`lease::FencingToken`], [`lease::FenceGuard`] |
@@ -27,6 +28,7 @@ extern crate alloc;
 
 pub mod id;
 pub mod lease;
+pub mod paxos;
 pub mod raft;
 pub mod rand;
 pub mod replica;

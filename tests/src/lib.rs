@@ -4,3 +4,4 @@
 pub mod fuzz;
 pub mod history;
 pub mod sim;
+pub mod sim_single;
