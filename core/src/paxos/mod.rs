@@ -1,5 +1,5 @@
-//! Paxos: the single-decree synod protocol ([`single`]), as sans-IO state
-//! machines; Multi-Paxos follows.
+//! Paxos: the single-decree synod protocol ([`single`]) and Multi-Paxos
+//! ([`multi`]), as sans-IO state machines.
 //!
 //! Sources, cited on the rules they justify: Lamport, "The Part-Time
 //! Parliament" (PTP) and "Paxos Made Simple" (PMS); van Renesse &
@@ -12,11 +12,12 @@
 //! promised ballot, [`Entry::term`] for a slot's accepted ballot) packed as
 //! `round << 16 | node`: see [`ballot_term`]. Packing preserves the order,
 //! so comparing packed terms compares ballots; it needs node ids below
-//! 65,536 and rounds below 2^48.
+//! 65,536 and rounds below 2^48, which [`multi`] checks.
 //!
 //! [`HardState::term`]: crate::replica::HardState::term
 //! [`Entry::term`]: crate::replica::Entry::term
 
+pub mod multi;
 pub mod single;
 
 use crate::id::{Ballot, NodeId, Term};

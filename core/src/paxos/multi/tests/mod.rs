@@ -1,0 +1,11 @@
+//! Scenario tests for Multi-Paxos, each named after what it proves.
+
+mod harness;
+
+mod durability;
+mod election;
+mod reads;
+mod recovery;
+mod replication;
+mod robustness;
+mod snapshot;
