@@ -1,10 +1,10 @@
 //! # synod-core
 //!
 //! Pure, `no_std` state machines for replicated, fault-tolerant services:
-//! Raft, Paxos, a single-node log, and the pieces services are built from. Nothing
-//! here touches a socket, a file, a clock or a global random generator:
-//! time and randomness are inputs, outputs are pulled, and every run can be
-//! replayed from a seed.
+//! Raft, Paxos, a single-node log, and the pieces services are built from.
+//! Nothing here touches a socket, a file, a clock or a global random
+//! generator: time and randomness are inputs, outputs are pulled, and every
+//! run can be replayed from a seed.
 //!
 //! Start with [`replica`]: the interface every consensus protocol
 //! implements, with its call order and a runnable drive loop.

@@ -103,7 +103,7 @@ pub trait Replica {
 
     /// Proposes a command. On success the entry will be appended at the
     /// returned position; it committed if the entry later handed out at
-    /// that index has the returned term.
+    /// that index has the returned term (see [`Proposal`] for Multi-Paxos).
     fn propose(&mut self, now: Instant, data: Bytes) -> Result<Proposal, ProposeError>;
 
     /// Asks for a linearizable read. The answer comes later in
