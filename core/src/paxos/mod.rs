@@ -70,6 +70,15 @@ mod tests {
         }
         assert_eq!(ballot_term(Ballot::new(3, NodeId(5))), Term(3 << 16 | 5));
         assert_eq!(ballot_term(Ballot::ZERO), Term(0));
+        let big = Ballot::new((1 << 47) + 3, NodeId(65_535));
+        assert!(packable(big));
+        assert_eq!(term_ballot(ballot_term(big)), big);
+    }
+
+    #[test]
+    fn the_limits_are_sixteen_bits_of_node_and_forty_eight_of_round() {
+        assert_eq!((MAX_NODES, MAX_ROUND), (65_536, 1 << 48));
+        assert_eq!(ballot_term(Ballot::new(MAX_ROUND - 1, NodeId(MAX_NODES - 1))), Term(u64::MAX));
     }
 
     #[test]
@@ -78,5 +87,7 @@ mod tests {
         assert!(!packable(Ballot::new(MAX_ROUND, NodeId(1))));
         assert_eq!(ballot_term(Ballot::new(1, NodeId(MAX_NODES))), ballot_term(Ballot::new(1, NodeId(MAX_NODES - 1))));
         assert_eq!(term_ballot(ballot_term(Ballot::new(u64::MAX, NodeId(2)))).round, MAX_ROUND - 1);
+        let edge = term_ballot(ballot_term(Ballot::new(MAX_ROUND, NodeId(MAX_NODES))));
+        assert_eq!(edge, Ballot::new(MAX_ROUND - 1, NodeId(MAX_NODES - 1)), "clamped at the first unpackable value");
     }
 }

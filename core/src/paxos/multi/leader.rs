@@ -35,10 +35,13 @@ impl MultiPaxos {
         let last = self.log.last_index();
         let snap = self.log.snapshot.meta.index;
         let chunks = self.snapshot_chunks();
-        self.commit_unsent
+        let streaming = self.peers.iter().any(|p| p.state == State::Replicate);
+        (self.commit_unsent && streaming)
             || (self.reads.has_waiting() && self.can_serve_reads())
             || self.peers.iter().any(|p| match p.state {
-                State::Snapshot { sent, acked, .. } => sent < chunks && sent < acked + super::snapshot::WINDOW,
+                State::Snapshot { index, sent, acked } => {
+                    index != snap || (sent < chunks && sent < acked + super::snapshot::WINDOW)
+                }
                 _ if p.next_index <= snap => true,
                 State::Probe => !p.probe_sent && p.next_index <= last,
                 State::Replicate => !p.is_full() && p.next_index <= last,

@@ -167,3 +167,38 @@ impl Message {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::{NodeId, Term};
+    use crate::replica::Membership;
+    use alloc::vec;
+
+    #[test]
+    fn nack_reasons_round_trip_their_tags() {
+        for r in [NackReason::Stale, NackReason::LeaderAlive, NackReason::Behind] {
+            assert_eq!(NackReason::from_u8(r as u8), Some(r));
+        }
+        assert_eq!(NackReason::from_u8(3), None);
+    }
+
+    #[test]
+    fn sizes_grow_with_what_a_message_carries() {
+        let ballot = Ballot::new(1, NodeId(1));
+        let m = |body| Message { ballot, body };
+        let e = Entry::command(LogIndex(1), Term(1), Bytes::from(vec![0u8; 100]));
+        let small = m(Body::Accepted(Accepted { match_index: LogIndex(1) })).size();
+        let accept = m(Body::Accept(Accept { entries: vec![e.clone(), e.clone()], commit: LogIndex(0) })).size();
+        let promise = m(Body::Promise(Promise { commit: LogIndex(0), entries: vec![e.clone()] })).size();
+        assert!(accept >= 2 * e.size() && accept > promise && promise >= e.size() && promise > small);
+        let meta = SnapshotMeta {
+            index: LogIndex(1),
+            term: Term(1),
+            membership: Membership::voters_only([NodeId(1), NodeId(2)]).unwrap(),
+        };
+        let chunk = SnapshotChunk { meta, offset: 0, data: Bytes::from(vec![0u8; 500]), done: true };
+        assert!(m(Body::Snapshot(chunk)).size() > 500);
+        assert!(small > 0);
+    }
+}

@@ -60,3 +60,22 @@ impl Message {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::NodeId;
+
+    #[test]
+    fn sizes_grow_with_the_value() {
+        let b = Ballot::new(1, NodeId(1));
+        let v = Bytes::from(alloc::vec![0u8; 100]);
+        let prepare = Message::Prepare { ballot: b }.size();
+        assert!(Message::Accept { ballot: b, value: v.clone() }.size() >= 100 + prepare - 16);
+        assert!(Message::Accepted { ballot: b, value: v.clone() }.size() > 100);
+        assert!(Message::Chosen { value: v.clone() }.size() > 100);
+        assert!(Message::Promise { ballot: b, accepted: Some((b, v)) }.size() > 116);
+        assert!(Message::Promise { ballot: b, accepted: None }.size() < prepare + 1);
+        assert_eq!(Message::Nack { ballot: b, promised: b }.size(), prepare);
+    }
+}

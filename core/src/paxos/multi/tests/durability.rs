@@ -4,7 +4,7 @@ use super::harness::*;
 use crate::id::{Ballot, LogIndex, NodeId, Term};
 use crate::paxos::ballot_term;
 use crate::paxos::multi::{Body, Config, ConfigError, MultiPaxos, NewError};
-use crate::replica::{Entry, HardState, Membership, RecoverError, Recovered, Replica, Role};
+use crate::replica::{Entry, EntryKind, HardState, Membership, RecoverError, Recovered, Replica, Role};
 use crate::time::{Duration, Instant};
 use alloc::vec;
 
@@ -110,6 +110,25 @@ fn recovery_checks_what_storage_hands_back() {
         entries: vec![Entry::command(LogIndex(1), ballot_term(b), data("v"))],
         ..Recovered::default()
     };
-    let px = MultiPaxos::new(test_config(1), Instant::ZERO, torn, voters).unwrap();
+    let px = MultiPaxos::new(test_config(1), Instant::ZERO, torn, voters.clone()).unwrap();
     assert_eq!(px.promised(), b);
+    // Entries a snapshot covers are ignored, as storage would drop them.
+    let snap = crate::replica::Snapshot {
+        meta: crate::replica::SnapshotMeta { index: LogIndex(2), term: Term(1), membership: voters.clone() },
+        data: bytes::Bytes::new(),
+    };
+    let covered = Recovered {
+        snapshot: Some(snap),
+        entries: vec![Entry::noop(LogIndex(2), Term(1)), Entry::noop(LogIndex(3), Term(1))],
+        ..Recovered::default()
+    };
+    let px = MultiPaxos::new(test_config(1), Instant::ZERO, covered, Membership::default()).unwrap();
+    assert_eq!((px.status().snapshot_index, px.status().last_index), (LogIndex(2), LogIndex(3)));
+    assert_eq!(px.membership(), &voters, "the snapshot's membership is the one in force");
+    let conf = Recovered {
+        entries: vec![Entry { index: LogIndex(1), term: Term(1), kind: EntryKind::Membership, data: data("x") }],
+        ..Recovered::default()
+    };
+    let r = MultiPaxos::new(test_config(1), Instant::ZERO, conf, voters);
+    assert_eq!(r.err(), Some(NewError::Recover(RecoverError::BadMembership(LogIndex(1)))));
 }

@@ -1,7 +1,8 @@
 use super::harness::*;
 use crate::id::{Ballot, NodeId};
+use crate::paxos::ballot_term;
 use crate::paxos::multi::{Body, NackReason};
-use crate::replica::{Replica, Role};
+use crate::replica::{Event, Replica, Role};
 use crate::time::Duration;
 
 #[test]
@@ -109,4 +110,31 @@ fn ballots_are_fresh_per_campaign_and_owned_by_the_candidate() {
     let now = c.now;
     assert_eq!(c.px(2).status().term, crate::paxos::ballot_term(last));
     assert!(c.px(2).poll_timeout().unwrap() > now, "retries after a randomized timeout");
+}
+
+#[test]
+fn role_changes_are_reported_once_each() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    let b = ballot_term(c.ballot(1));
+    let roles = |c: &Cluster, id: u64| -> alloc::vec::Vec<(Role, u64, Option<NodeId>)> {
+        c.node(id)
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::RoleChanged { role, term, leader } => Some((*role, term.0, *leader)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        roles(&c, 1),
+        alloc::vec![(Role::Follower, 0, None), (Role::Candidate, b.0, None), (Role::Leader, b.0, Some(NodeId(1)))]
+    );
+    assert_eq!(
+        roles(&c, 2),
+        alloc::vec![(Role::Follower, 0, None), (Role::Follower, b.0, None), (Role::Follower, b.0, Some(NodeId(1)))]
+    );
+    c.advance(Duration::from_millis(50));
+    assert_eq!(roles(&c, 2).len(), 3, "heartbeats change nothing worth reporting");
 }

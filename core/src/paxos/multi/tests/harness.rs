@@ -112,7 +112,9 @@ impl Cluster {
             let mut out = Output::default();
             loop {
                 let node = self.nodes.get_mut(&id).unwrap();
+                let expected = node.px.has_output();
                 node.px.poll_output(&mut out);
+                assert_eq!(expected, !out.is_empty(), "node {id}: has_output disagrees with poll_output");
                 if out.is_empty() {
                     break;
                 }
