@@ -83,3 +83,65 @@ fn a_candidate_behind_every_snapshot_is_refused_and_a_better_node_leads() {
     assert_eq!(c.node(3).px.status().commit, LogIndex(10), "and brings the lagging one up to date");
     assert_eq!(c.node(3).px.status().leader, Some(NodeId(2)));
 }
+
+#[test]
+fn a_snapshot_transfer_resumes_after_lost_chunks() {
+    let mut c = Cluster::with(3, |cfg| cfg.snapshot_chunk_bytes = 3);
+    c.elect(1);
+    c.isolate(3);
+    for i in 0..5 {
+        c.propose(1, &alloc::format!("w{i}")).unwrap();
+    }
+    c.stabilize();
+    compact_at_applied(&mut c, 1, "a-longer-snapshot-state");
+    c.heal();
+    c.propose(1, "kick").unwrap();
+    c.poll();
+    // The first window of chunks is lost.
+    c.deliver_only(|_, to, m| !(to == NodeId(3) && matches!(m.body, Body::Snapshot(_))));
+    c.stabilize();
+    assert_eq!(c.node(3).restores, 0);
+    c.advance(Duration::from_millis(60));
+    assert_eq!(c.node(3).restores, 1, "resumed after the next heartbeat answer");
+    let snap = c.node(3).disk.snapshot.clone().expect("stored");
+    assert_eq!(snap.data, Bytes::from_static(b"a-longer-snapshot-state"));
+    assert_eq!(c.applied_commands(3), alloc::vec![data("kick")]);
+    c.assert_safe();
+}
+
+#[test]
+fn a_snapshot_over_the_limit_is_refused_and_changes_nothing() {
+    let mut c = Cluster::with(3, |cfg| cfg.max_snapshot_bytes = if cfg.id == NodeId(3) { 4 } else { 1 << 20 });
+    c.elect(1);
+    c.isolate(3);
+    c.propose(1, "w").unwrap();
+    c.stabilize();
+    compact_at_applied(&mut c, 1, "too-big-for-node-3");
+    c.heal();
+    c.advance(Duration::from_millis(40));
+    assert_eq!(c.node(3).restores, 0);
+    assert_eq!(c.node(3).px.status().commit, LogIndex(0));
+    assert_eq!(c.leader(), Some(1), "the leader keeps serving the others");
+}
+
+#[test]
+fn a_lagging_candidate_is_refused_when_its_promise_would_be_too_large() {
+    let mut c = Cluster::with(3, |cfg| cfg.max_promise_bytes = 100);
+    c.elect(1);
+    c.isolate(3);
+    for i in 0..10 {
+        c.propose(1, &alloc::format!("a-longer-command-{i}")).unwrap();
+    }
+    c.stabilize();
+    c.crash(1);
+    c.heal();
+    c.px(2).last_leader_contact = None; // the leader is gone
+    c.record = true;
+    c.campaign(3);
+    c.stabilize();
+    assert!(c.count_delivered(|m| matches!(m.body, Body::Nack(n) if n.reason == NackReason::Behind)) > 0);
+    assert_ne!(c.role(3), Role::Leader, "no snapshot, but ten entries is past the promise budget");
+    c.advance(Duration::from_millis(400));
+    assert_eq!(c.leader(), Some(2));
+    assert_eq!(c.applied_commands(3).len(), 10);
+}
