@@ -336,3 +336,90 @@ fn configs_are_checked() {
     bad.timing.backoff = Duration::ZERO;
     assert_eq!(Decree::new(bad, Instant::ZERO, Durable::default()).err(), Some(ConfigError::ZeroTiming));
 }
+
+#[test]
+fn a_round_lost_in_the_network_is_retried_after_its_timeout() {
+    let mut net = Net::new(3);
+    net.node(1).decree.propose(Instant::ZERO, val("v")).unwrap();
+    net.poll();
+    net.queue.clear(); // every prepare is lost
+    let retry = net.node(1).decree.poll_timeout().expect("a round timeout");
+    assert!(retry > Instant::ZERO && retry <= Instant::ZERO + cfg(1, 3).timing.round_timeout);
+    net.advance(1000);
+    assert_eq!(net.assert_agreement(), val("v"));
+    assert_eq!(net.node(1).decree.poll_timeout(), None, "nothing left to retry");
+}
+
+#[test]
+fn a_report_for_a_write_not_yet_handed_out_releases_nothing() {
+    let mut d = Decree::new(cfg(1, 3), Instant::ZERO, Durable::default()).unwrap();
+    d.propose(Instant::ZERO, val("v")).unwrap();
+    d.handle_persisted(Instant::ZERO, WriteId(99));
+    let mut out = Output::default();
+    d.poll_output(&mut out);
+    let w = out.write.take().expect("the proposer's own promise");
+    assert!(out.messages.is_empty(), "prepares wait for write {:?}", w.id);
+    d.handle_persisted(Instant::ZERO, w.id);
+    d.poll_output(&mut out);
+    assert_eq!(out.messages.len(), 2);
+}
+
+#[test]
+fn answers_that_change_nothing_need_no_write() {
+    let mut d = Decree::new(cfg(2, 3), Instant::ZERO, Durable::default()).unwrap();
+    let b = Ballot::new(3, NodeId(1));
+    d.handle_message(Instant::ZERO, NodeId(1), Message::Prepare { ballot: b }).unwrap();
+    let mut out = Output::default();
+    d.poll_output(&mut out);
+    let w = out.write.take().unwrap();
+    d.handle_persisted(Instant::ZERO, w.id);
+    d.poll_output(&mut out);
+    assert_eq!(out.messages.len(), 1);
+    out.messages.clear();
+    // A duplicate prepare and a stale one: answered at once, nothing written.
+    d.handle_message(Instant::ZERO, NodeId(1), Message::Prepare { ballot: b }).unwrap();
+    d.handle_message(Instant::ZERO, NodeId(3), Message::Prepare { ballot: Ballot::new(1, NodeId(3)) }).unwrap();
+    d.poll_output(&mut out);
+    assert!(out.write.is_none());
+    assert_eq!(out.messages[0], (NodeId(1), Message::Promise { ballot: b, accepted: None }));
+    assert_eq!(out.messages[1], (NodeId(3), Message::Nack { ballot: Ballot::new(1, NodeId(3)), promised: b }));
+}
+
+#[test]
+fn a_node_that_missed_every_acceptance_hears_the_announcement() {
+    let mut net = Net::new(3);
+    net.node(1).decree.propose(Instant::ZERO, val("v")).unwrap();
+    for _ in 0..20 {
+        net.poll();
+        let q = core::mem::take(&mut net.queue);
+        for (from, to, m) in q {
+            if to.0 == 3 && matches!(m, Message::Accepted { .. }) {
+                continue;
+            }
+            let now = net.now;
+            let _ = net.node(to.0).decree.handle_message(now, from, m);
+        }
+    }
+    assert_eq!(net.node(3).chosen, Some(val("v")), "told by the nodes that learned");
+}
+
+#[test]
+fn valid_promises_and_nacks_are_taken() {
+    let mut d = Decree::new(cfg(1, 3), Instant::ZERO, Durable::default()).unwrap();
+    d.propose(Instant::ZERO, val("mine")).unwrap();
+    let mut out = Output::default();
+    d.poll_output(&mut out);
+    d.handle_persisted(Instant::ZERO, out.write.take().unwrap().id);
+    d.poll_output(&mut out); // our own promise reaches our proposer; prepares go out
+    let Phase::Preparing { ballot, promises } = d.phase().clone() else { panic!("preparing") };
+    assert_eq!(promises.len(), 1);
+    // Accepted in exactly the promised ballot (a re-promise after accepting).
+    let same = Message::Promise { ballot, accepted: Some((ballot, val("theirs"))) };
+    assert_eq!(d.handle_message(Instant::ZERO, NodeId(2), same), Ok(()));
+    assert!(matches!(d.phase(), Phase::Accepting { value, .. } if *value == val("theirs")));
+    let nack = Message::Nack { ballot, promised: Ballot::new(ballot.round + 1, NodeId(3)) };
+    assert_eq!(d.handle_message(Instant::ZERO, NodeId(3), nack), Ok(()));
+    assert_eq!(d.phase(), &Phase::Backoff, "retries above the nack's ballot after a backoff");
+    let zero = Message::Promise { ballot, accepted: Some((Ballot::ZERO, val("x"))) };
+    assert!(d.handle_message(Instant::ZERO, NodeId(2), zero).is_err(), "nothing is accepted in ballot zero");
+}

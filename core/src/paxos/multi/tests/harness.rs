@@ -61,7 +61,10 @@ impl Cluster {
     }
 
     pub fn with(n: u64, tweak: impl Fn(&mut Config)) -> Cluster {
-        let voters = Membership::voters_only((1..=n).map(NodeId)).unwrap();
+        Cluster::with_membership(Membership::voters_only((1..=n).map(NodeId)).unwrap(), tweak)
+    }
+
+    pub fn with_membership(voters: Membership, tweak: impl Fn(&mut Config)) -> Cluster {
         let mut c = Cluster {
             nodes: BTreeMap::new(),
             now: Instant::from_millis(1),
@@ -72,7 +75,7 @@ impl Cluster {
             delivered: Vec::new(),
             record: false,
         };
-        for id in 1..=n {
+        for id in voters.members().map(|m| m.0).collect::<Vec<_>>() {
             let mut cfg = test_config(id);
             tweak(&mut cfg);
             let px = MultiPaxos::new(cfg.clone(), c.now, Recovered::default(), voters.clone()).unwrap();

@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod acceptor;
 mod durability;
 mod election;
 mod reads;
