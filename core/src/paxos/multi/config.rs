@@ -146,8 +146,22 @@ mod tests {
         let mut bad = c.clone();
         bad.read_mode = ReadMode::Lease { max_clock_drift: c.election_timeout };
         assert_eq!(bad.validate(), Err(ConfigError::DriftExceedsLease));
-        let mut bad = c;
-        bad.max_inflight_batches = 0;
-        assert_eq!(bad.validate(), Err(ConfigError::ZeroLimit));
+        let zeroed: [fn(&mut Config); 4] = [
+            |c| c.max_batch_entries = 0,
+            |c| c.max_inflight_batches = 0,
+            |c| c.snapshot_chunk_bytes = 0,
+            |c| c.max_pending_reads = 0,
+        ];
+        for zero in zeroed {
+            let mut bad = c.clone();
+            zero(&mut bad);
+            assert_eq!(bad.validate(), Err(ConfigError::ZeroLimit));
+        }
+        let mut bad = c.clone();
+        bad.heartbeat_interval = Duration::ZERO;
+        assert_eq!(bad.validate(), Err(ConfigError::HeartbeatNotBelowElectionTimeout));
+        let mut ok = c;
+        ok.read_mode = ReadMode::Lease { max_clock_drift: ok.election_timeout - Duration::from_nanos(1) };
+        assert_eq!(ok.validate(), Ok(()));
     }
 }

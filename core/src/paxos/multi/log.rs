@@ -278,6 +278,33 @@ mod tests {
     }
 
     #[test]
+    fn one_report_covers_every_earlier_batch() {
+        let mut log = PaxosLog::recovered(Snapshot::default(), Vec::new(), LogIndex(0));
+        log.set(e(1, 5));
+        let _ = flush(&mut log, 1);
+        log.set(e(2, 5));
+        let _ = flush(&mut log, 2);
+        log.set(e(3, 5));
+        let _ = flush(&mut log, 3);
+        log.persisted_up_to(PersistId(2));
+        assert_eq!(log.persisted, LogIndex(2));
+        log.persisted_up_to(PersistId(3));
+        assert_eq!(log.persisted, LogIndex(3));
+    }
+
+    #[test]
+    fn recovery_drops_what_the_snapshot_covers() {
+        let snap = Snapshot {
+            meta: SnapshotMeta { index: LogIndex(2), term: Term(5), ..Default::default() },
+            data: Bytes::new(),
+        };
+        let log = PaxosLog::recovered(snap, vec![e(2, 5), e(3, 5), e(4, 5)], LogIndex(9));
+        assert_eq!(log.entry(LogIndex(3)).map(|x| x.index), Some(LogIndex(3)));
+        assert_eq!((log.first_index(), log.last_index(), log.commit), (LogIndex(3), LogIndex(4), LogIndex(4)));
+        assert_eq!(log.applied, LogIndex(2));
+    }
+
+    #[test]
     fn an_overwrite_not_yet_handed_out_needs_no_truncation() {
         let mut log = PaxosLog::recovered(Snapshot::default(), vec![e(1, 5)], LogIndex(0));
         log.set(e(2, 5));

@@ -198,7 +198,11 @@ mod tests {
             membership: Membership::voters_only([NodeId(1), NodeId(2)]).unwrap(),
         };
         let chunk = SnapshotChunk { meta, offset: 0, data: Bytes::from(vec![0u8; 500]), done: true };
-        assert!(m(Body::Snapshot(chunk)).size() > 500);
+        assert!(m(Body::Snapshot(chunk.clone())).size() > 500);
         assert!(small > 0);
+        // Golden values: batching limits depend on them.
+        assert_eq!((small, e.size()), (48, 124));
+        assert_eq!((accept, promise), (24 + 16 + 248, 24 + 16 + 124));
+        assert_eq!(m(Body::Snapshot(chunk)).size(), 24 + 48 + 500 + 16);
     }
 }

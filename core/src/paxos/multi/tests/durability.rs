@@ -136,3 +136,17 @@ fn recovery_checks_what_storage_hands_back() {
     let r = MultiPaxos::new(test_config(1), Instant::ZERO, Recovered::default(), joint);
     assert_eq!(r.err(), Some(NewError::Config(ConfigError::JointMembership)));
 }
+
+#[test]
+fn a_report_for_a_write_not_yet_handed_out_releases_nothing() {
+    let mut c = Cluster::new(3);
+    c.auto_sync = false;
+    c.campaign(1);
+    let now = c.now;
+    c.px(1).handle_persisted(now, crate::replica::PersistId(99));
+    c.poll();
+    assert!(c.queue.is_empty(), "the promise is handed out only now, and not yet durable");
+    c.sync(1);
+    c.poll();
+    assert_eq!(c.queue.len(), 2);
+}

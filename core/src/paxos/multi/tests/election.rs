@@ -138,3 +138,60 @@ fn role_changes_are_reported_once_each() {
     c.advance(Duration::from_millis(50));
     assert_eq!(roles(&c, 2).len(), 3, "heartbeats change nothing worth reporting");
 }
+
+#[test]
+fn promises_for_an_earlier_ballot_or_twice_from_one_acceptor_do_not_count() {
+    let mut c = Cluster::new(5);
+    c.campaign(1);
+    c.poll();
+    c.deliver_only(|_, _, _| true);
+    c.poll();
+    let first_round = core::mem::take(&mut c.queue); // promises for the first ballot, held back
+    c.campaign(1); // times out and tries a higher ballot
+    c.queue.clear();
+    for (from, to, m) in first_round.iter().cloned() {
+        c.deliver(from, to, m);
+    }
+    assert_eq!(c.role(1), Role::Candidate, "stale promises elect no one");
+    // One fresh promise, delivered three times, is one vote of five.
+    let b = c.ballot(1);
+    let now = c.now;
+    let prepare = crate::paxos::multi::Message {
+        ballot: b,
+        body: Body::Prepare(crate::paxos::multi::Prepare { commit: crate::id::LogIndex(0) }),
+    };
+    c.px(2).handle_message(now, NodeId(1), crate::replica::Message::MultiPaxos(prepare)).unwrap();
+    c.poll();
+    let promise = c.queue.pop_front().unwrap();
+    for _ in 0..3 {
+        c.deliver(promise.0, promise.1, promise.2.clone());
+    }
+    assert_eq!(c.role(1), Role::Candidate);
+}
+
+#[test]
+fn refusals_count_once_and_a_higher_promise_ends_a_campaign_at_once() {
+    let mut c = Cluster::new(5);
+    c.campaign(1);
+    c.poll();
+    c.queue.clear();
+    let b = c.ballot(1);
+    let now = c.now;
+    let nack = |reason, promised| crate::paxos::multi::Message {
+        ballot: b,
+        body: Body::Nack(crate::paxos::multi::Nack { promised, reason }),
+    };
+    for _ in 0..3 {
+        let m = nack(NackReason::LeaderAlive, Ballot::ZERO);
+        c.px(1).handle_message(now, NodeId(2), crate::replica::Message::MultiPaxos(m)).unwrap();
+    }
+    assert_eq!(c.role(1), Role::Candidate, "one refusal of five, however often repeated");
+    let m = nack(NackReason::LeaderAlive, Ballot::ZERO);
+    c.px(1).handle_message(now, NodeId(3), crate::replica::Message::MultiPaxos(m)).unwrap();
+    assert_eq!(c.role(1), Role::Candidate, "two of five: a majority may still promise");
+    let higher = Ballot::new(b.round + 3, NodeId(4));
+    let m = nack(NackReason::Stale, higher);
+    c.px(1).handle_message(now, NodeId(4), crate::replica::Message::MultiPaxos(m)).unwrap();
+    assert_eq!(c.role(1), Role::Follower, "pre-empted: back off at once");
+    assert_eq!(c.node(1).px.highest_seen, higher);
+}

@@ -201,7 +201,7 @@ impl Cluster {
         }
     }
 
-    fn fire_timers(&mut self) {
+    pub fn fire_timers(&mut self) {
         let now = self.now;
         for (id, node) in &mut self.nodes {
             if self.down.contains(id) {

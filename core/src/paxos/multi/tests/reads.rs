@@ -3,7 +3,7 @@
 use super::harness::*;
 use crate::id::{LogIndex, NodeId};
 use crate::paxos::multi::{Body, ReadMode};
-use crate::replica::{ReadError, ReadId, Role};
+use crate::replica::{ReadError, ReadId, Replica, Role};
 use crate::time::Duration;
 
 fn read_result(c: &Cluster, id: u64, rid: u64) -> Option<Result<LogIndex, ReadError>> {
@@ -52,30 +52,75 @@ fn an_isolated_leader_never_confirms_a_read() {
 
 #[test]
 fn a_new_leader_reads_only_once_the_slots_it_recovered_are_chosen() {
-    let mut c = Cluster::new(3);
+    let mut c = Cluster::new(5);
     c.elect(1);
     let w = c.propose(1, "acknowledged").unwrap();
     c.poll();
-    // Chosen by nodes 1 and 2; node 3 never hears of it.
-    c.deliver_only(|_, to, m| !(to == NodeId(3) && is_accept(m)));
-    c.stabilize();
+    // Chosen by nodes 1, 2 and 3, but only the leader learns it; nodes 4
+    // and 5 never hear of it.
+    c.deliver_only(|_, to, m| to.0 <= 3 && is_accept(m));
+    c.poll();
+    c.deliver_only(|_, _, m| matches!(m.body, Body::Accepted(_)));
+    c.poll();
+    c.queue.clear();
     assert_eq!(c.commit(1), w.index, "the write was acknowledged");
+    assert_eq!(c.commit(2), LogIndex(0));
     c.crash(1);
-    c.advance(Duration::from_millis(150));
-    // Node 3 leads; its accepts to node 2 are lost, so the slot it
-    // recovered (from node 2's promise) is not chosen again yet.
-    c.cut.insert((3, 2));
-    c.elect(3);
-    assert_eq!(c.role(3), Role::Leader);
-    c.read(3, 1).unwrap();
-    c.cut.remove(&(3, 2));
-    c.cut.insert((3, 2));
-    c.advance(Duration::from_millis(40));
-    assert_eq!(read_result(&c, 3, 1), None, "a read before recovery could miss the acknowledged write");
+    for id in 2..=5 {
+        c.px(id).last_leader_contact = None; // the leader is gone
+    }
+    // Node 5 leads with promises from 2 (which holds the write) and 4. Its
+    // accepts are lost: the recovered slot is not chosen again yet, while
+    // heartbeats (and read rounds) get through.
+    c.cut.insert((5, 3));
+    c.campaign(5);
+    for _ in 0..3 {
+        c.poll();
+        c.deliver_only(|from, _, m| !(from.0 == 5 && is_accept(m)));
+    }
+    assert_eq!(c.role(5), Role::Leader);
+    c.read(5, 1).unwrap();
+    for _ in 0..60 {
+        c.now += Duration::from_millis(1);
+        c.fire_timers();
+        c.poll();
+        c.deliver_only(|from, _, m| !(from.0 == 5 && is_accept(m)));
+    }
+    assert_eq!(c.role(5), Role::Leader);
+    assert_eq!(read_result(&c, 5, 1), None, "a read now could miss the acknowledged write");
     c.heal();
     c.advance(Duration::from_millis(40));
-    let at = read_result(&c, 3, 1).expect("answered").unwrap();
+    let at = read_result(&c, 5, 1).expect("answered").unwrap();
     assert!(at >= w.index, "the read sees the write acknowledged before it");
+}
+
+#[test]
+fn reads_beyond_the_limit_are_busy() {
+    let mut c = Cluster::with(3, |cfg| cfg.max_pending_reads = 2);
+    c.elect(1);
+    c.read(1, 1).unwrap();
+    c.read(1, 2).unwrap();
+    assert_eq!(c.read(1, 3), Err(ReadError::Busy));
+    c.stabilize();
+    c.read(1, 3).unwrap();
+}
+
+#[test]
+fn a_leader_pre_empted_mid_read_fails_the_read_and_runs_phase_1_again() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.read(1, 1).unwrap();
+    let b = c.ballot(1);
+    let higher = crate::id::Ballot::new(b.round + 1, NodeId(3));
+    let nack =
+        Body::Nack(crate::paxos::multi::Nack { promised: higher, reason: crate::paxos::multi::NackReason::Stale });
+    let now = c.now;
+    let msg = crate::paxos::multi::Message { ballot: b, body: nack };
+    c.px(1).handle_message(now, NodeId(3), crate::replica::Message::MultiPaxos(msg)).unwrap();
+    c.poll();
+    assert_eq!(read_result(&c, 1, 1), Some(Err(ReadError::LeadershipLost)));
+    assert_eq!(c.role(1), Role::Candidate);
+    assert!(c.ballot(1) > higher);
 }
 
 #[test]

@@ -57,6 +57,13 @@ fn a_new_leader_keeps_chosen_values_and_fills_holes_with_noops() {
 
 #[test]
 fn recovery_takes_the_value_of_the_highest_ballot() {
+    // Whichever promise arrives first.
+    for highest_first in [false, true] {
+        highest_ballot_wins(highest_first);
+    }
+}
+
+fn highest_ballot_wins(highest_first: bool) {
     let mut c = Cluster::new(5);
     let now = c.now;
     // Node 2 accepted "old" in ballot 1.4, node 3 accepted "new" in 2.5 at
@@ -74,9 +81,19 @@ fn recovery_takes_the_value_of_the_highest_ballot() {
     c.elect(1);
     assert_eq!(c.leader(), None, "ballot 1.1 is below both promises: refused");
     assert_eq!(c.node(1).px.highest_seen, Ballot::new(2, NodeId(5)), "the nacks said how high to go");
-    c.elect(1);
+    c.campaign(1);
+    c.poll();
+    c.deliver_only(|_, _, _| true);
+    c.poll();
+    let first = if highest_first { 3 } else { 2 };
+    let mut promises = core::mem::take(&mut c.queue);
+    promises.make_contiguous().sort_by_key(|(from, _, _)| from.0 != first);
+    for (from, to, m) in promises {
+        c.deliver(from, to, m);
+    }
     assert_eq!(c.leader(), Some(1), "promised by 2 and 3");
     assert_eq!(c.ballot(1), Ballot::new(3, NodeId(1)));
+    c.stabilize();
     c.advance(Duration::from_millis(20));
     assert_eq!(c.applied_commands(1), vec![data("new")], "PMS P2c: the highest-numbered proposal wins");
     assert_eq!(c.applied_commands(2), vec![data("new")], "and overwrites the lower one");
