@@ -70,4 +70,17 @@ mod tests {
         assert_eq!(l.chosen(), Some(&v));
         assert_eq!(l.handle_accepted(NodeId(1), b2, v), None, "learned once");
     }
+
+    #[test]
+    fn a_later_acceptance_supersedes_and_five_need_three() {
+        let five: Vec<NodeId> = (1..=5).map(NodeId).collect();
+        let mut l = Learner::new(five);
+        let (b1, b2) = (Ballot::new(1, NodeId(1)), Ballot::new(2, NodeId(2)));
+        let v = Bytes::from_static(b"v");
+        assert_eq!(l.handle_accepted(NodeId(1), b1, v.clone()), None);
+        assert_eq!(l.handle_accepted(NodeId(2), b1, v.clone()), None, "two of five");
+        assert_eq!(l.handle_accepted(NodeId(1), b2, v.clone()), None);
+        assert_eq!(l.handle_accepted(NodeId(2), b2, v.clone()), None);
+        assert_eq!(l.handle_accepted(NodeId(3), b2, v.clone()), Some(v), "three of five in ballot 2");
+    }
 }

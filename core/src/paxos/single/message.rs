@@ -77,5 +77,9 @@ mod tests {
         assert!(Message::Promise { ballot: b, accepted: Some((b, v)) }.size() > 116);
         assert!(Message::Promise { ballot: b, accepted: None }.size() < prepare + 1);
         assert_eq!(Message::Nack { ballot: b, promised: b }.size(), prepare);
+        // Golden values.
+        assert_eq!(prepare, 40);
+        assert_eq!(Message::Accept { ballot: b, value: Bytes::from_static(b"abc") }.size(), 27);
+        assert_eq!(Message::Promise { ballot: b, accepted: Some((b, Bytes::from_static(b"abc"))) }.size(), 43);
     }
 }

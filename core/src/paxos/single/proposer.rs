@@ -326,6 +326,46 @@ mod tests {
     }
 
     #[test]
+    fn five_acceptors_need_three_promises_and_early_timeouts_change_nothing() {
+        let five: Vec<NodeId> = (1..=5).map(NodeId).collect();
+        let mut p = Proposer::new(NodeId(1), five, Ballot::new(4, NodeId(9)), timing(), 1);
+        assert_eq!(p.floor(), Ballot::new(4, NodeId(9)));
+        let mut out = Vec::new();
+        p.start(Instant::ZERO, Some(Bytes::from_static(b"v")), &mut out);
+        assert_eq!(p.value(), Some(&Bytes::from_static(b"v")));
+        let b = ballot_of(&out);
+        assert_eq!(p.floor(), b);
+        out.clear();
+        p.handle_timeout(Instant::ZERO + Duration::from_millis(1), &mut out);
+        assert!(matches!(p.phase(), Phase::Preparing { .. }), "an early call is harmless");
+        p.handle_promise(Instant::ZERO, NodeId(2), b, None, &mut out);
+        p.handle_promise(Instant::ZERO, NodeId(3), b, None, &mut out);
+        assert!(out.is_empty(), "two of five");
+        p.handle_nack(Instant::ZERO, b, b);
+        assert!(matches!(p.phase(), Phase::Preparing { .. }), "a nack must name a higher ballot");
+        p.handle_promise(Instant::ZERO, NodeId(4), b, None, &mut out);
+        assert_eq!(out.len(), 5, "accepts to all five");
+    }
+
+    #[test]
+    fn backoffs_grow_with_failed_attempts() {
+        let longest = |attempts: u32| {
+            (0..32u64)
+                .map(|seed| {
+                    let mut p = Proposer::new(NodeId(1), vec![NodeId(1)], Ballot::ZERO, timing(), seed);
+                    p.attempts = attempts;
+                    p.back_off(Instant::ZERO);
+                    p.poll_timeout().unwrap() - Instant::ZERO
+                })
+                .max()
+                .unwrap()
+        };
+        assert!(longest(0) < timing().backoff * 3);
+        assert!(longest(3) > timing().backoff * 5, "the range doubles per attempt");
+        assert!(longest(30) < timing().max_backoff + timing().backoff, "up to the cap");
+    }
+
+    #[test]
     fn a_learning_round_that_finds_nothing_backs_off() {
         let mut p = proposer(1);
         let mut out = Vec::new();

@@ -162,3 +162,21 @@ fn acceptors_honour_a_lease_for_an_election_timeout_even_after_a_restart() {
     c.advance(Duration::from_millis(400));
     assert!(c.leader().is_some_and(|n| n != l), "after the lease, a new leader");
 }
+
+#[test]
+fn a_read_needs_a_majority_not_one_answer() {
+    let mut c = Cluster::new(5);
+    c.elect(1);
+    c.read(1, 1).unwrap();
+    c.poll();
+    // The round reaches node 2 only.
+    c.deliver_only(|_, to, m| to.0 == 2 && matches!(m.body, Body::Heartbeat(_)));
+    c.poll();
+    c.deliver_only(|_, _, m| matches!(m.body, Body::HeartbeatResponse(_)));
+    c.poll();
+    assert_eq!(read_result(&c, 1, 1), None, "two of five is no quorum");
+    c.queue.clear();
+    c.stabilize();
+    c.advance(Duration::from_millis(10));
+    assert!(read_result(&c, 1, 1).is_some_and(|r| r.is_ok()));
+}

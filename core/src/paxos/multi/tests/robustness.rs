@@ -162,3 +162,40 @@ proptest! {
         prop_assert!(c.leader().is_some() || c.nodes.values().all(|n| n.px.poll_timeout().is_some()));
     }
 }
+
+#[test]
+fn answers_for_an_earlier_ballot_of_ours_do_not_count() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    let old = c.ballot(1);
+    c.propose(1, "a").unwrap();
+    c.stabilize();
+    // Node 1 runs phase 1 again (say, pre-empted); an answer to its old
+    // ballot arrives late, claiming slots it never accepted in the new one.
+    c.px(1).campaign();
+    c.stabilize();
+    let new = c.ballot(1);
+    assert!(new > old && c.role(1) == crate::replica::Role::Leader);
+    c.isolate(1);
+    c.propose(1, "b").unwrap();
+    c.poll();
+    let before = c.commit(1);
+    let late = Body::Accepted(Accepted { match_index: LogIndex(2) });
+    assert_eq!(send(&mut c, 2, 1, old, late), Ok(()));
+    let late = Body::HeartbeatResponse(HeartbeatResponse { read_round: 99, match_index: LogIndex(2) });
+    assert_eq!(send(&mut c, 2, 1, old, late), Ok(()));
+    c.poll();
+    assert_eq!(c.commit(1), before, "slot 2 is not chosen by an answer to another ballot");
+}
+
+#[test]
+fn a_re_promise_may_report_slots_accepted_in_the_promised_ballot() {
+    let mut c = Cluster::new(3);
+    c.campaign(1);
+    c.poll();
+    let b = c.ballot(1);
+    let e = Entry::command(LogIndex(1), ballot_term(b), data("x"));
+    let promise = Body::Promise(Promise { commit: LogIndex(0), entries: alloc::vec![e] });
+    assert_eq!(send(&mut c, 2, 1, b, promise), Ok(()));
+    assert_eq!(c.role(1), crate::replica::Role::Leader);
+}
