@@ -150,3 +150,28 @@ fn a_report_for_a_write_not_yet_handed_out_releases_nothing() {
     c.poll();
     assert_eq!(c.queue.len(), 2);
 }
+
+#[test]
+fn followers_learn_the_commit_index_before_the_leaders_own_write_is_durable() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.propose(1, "first").unwrap();
+    c.stabilize(); // acceptors stream now
+    c.auto_sync = false;
+    c.propose(1, "w").unwrap();
+    c.poll();
+    c.deliver_only(|_, _, m| is_accept(m));
+    c.poll();
+    c.sync(2);
+    c.sync(3);
+    c.poll();
+    c.deliver_only(|_, _, m| matches!(m.body, Body::Accepted(_)));
+    assert_eq!(c.commit(1), LogIndex(2), "chosen by nodes 2 and 3");
+    assert!(c.node(1).px.status().persisted < LogIndex(2));
+    c.poll(); // checks has_output: only the commit notices are due
+    c.deliver_only(|_, _, m| matches!(&m.body, Body::Accept(a) if a.entries.is_empty()));
+    assert_eq!(c.commit(2), LogIndex(2));
+    c.poll();
+    assert_eq!(c.applied_commands(2), vec![data("first"), data("w")]);
+    assert_eq!(c.applied_commands(1), vec![data("first")], "applied only once durable here");
+}

@@ -180,3 +180,24 @@ fn a_read_needs_a_majority_not_one_answer() {
     c.advance(Duration::from_millis(10));
     assert!(read_result(&c, 1, 1).is_some_and(|r| r.is_ok()));
 }
+
+#[test]
+fn confirming_a_later_round_renews_the_lease_past_an_unanswered_one() {
+    let lease = ReadMode::Lease { max_clock_drift: Duration::from_millis(10) };
+    let mut c = Cluster::with(3, |cfg| cfg.read_mode = lease);
+    c.advance(Duration::from_millis(300)); // quiet after start, then a leader; rounds confirmed
+    let l = c.leader().expect("a leader");
+    // One round goes unanswered, the next is answered.
+    c.now += Duration::from_millis(10);
+    c.fire_timers();
+    c.poll();
+    c.queue.clear();
+    c.now += Duration::from_millis(10);
+    c.fire_timers();
+    c.stabilize();
+    // Far enough that only the later round's lease still holds.
+    c.now += Duration::from_millis(75);
+    c.read(l, 1).unwrap();
+    c.poll();
+    assert!(read_result(&c, l, 1).is_some_and(|r| r.is_ok()), "the later round's lease holds");
+}

@@ -145,3 +145,18 @@ fn a_lagging_candidate_is_refused_when_its_promise_would_be_too_large() {
     assert_eq!(c.leader(), Some(2));
     assert_eq!(c.applied_commands(3).len(), 10);
 }
+
+#[test]
+fn a_snapshot_exactly_at_the_limit_is_taken() {
+    let state = "exactly-18-bytes!!";
+    assert_eq!(state.len(), 18);
+    let mut c = Cluster::with(3, |cfg| cfg.max_snapshot_bytes = 18);
+    c.elect(1);
+    c.isolate(3);
+    c.propose(1, "w").unwrap();
+    c.stabilize();
+    compact_at_applied(&mut c, 1, state);
+    c.heal();
+    c.advance(Duration::from_millis(40));
+    assert_eq!(c.node(3).restores, 1);
+}
