@@ -141,3 +141,21 @@ fn a_learner_follows_without_voting_or_campaigning() {
     let change = replica::MembershipChange { voters: vec![NodeId(1)], learners: vec![] };
     assert_eq!(c.px(1).change_membership(now, change), Err(replica::ProposeError::Unsupported));
 }
+
+#[test]
+fn a_follower_that_missed_its_leaders_new_prepare_takes_the_new_ballot_from_its_accept() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    let b1 = c.ballot(1);
+    c.isolate(3);
+    c.px(1).campaign(); // re-elected with node 2 alone
+    c.stabilize();
+    let b2 = c.ballot(1);
+    assert!(b2 > b1 && c.role(1) == Role::Leader);
+    assert_eq!((c.ballot(3), c.node(3).px.status().leader), (b1, Some(NodeId(1))));
+    c.heal();
+    c.propose(1, "a").unwrap();
+    c.stabilize();
+    assert_eq!(c.ballot(3), b2, "accepting in the leader's new ballot promises it");
+    assert_eq!(c.applied_commands(3), vec![data("a")]);
+}

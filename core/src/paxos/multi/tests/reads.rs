@@ -101,6 +101,8 @@ fn reads_beyond_the_limit_are_busy() {
     c.read(1, 1).unwrap();
     c.read(1, 2).unwrap();
     assert_eq!(c.read(1, 3), Err(ReadError::Busy));
+    c.poll(); // both now wait on a round
+    assert_eq!(c.read(1, 3), Err(ReadError::Busy));
     c.stabilize();
     c.read(1, 3).unwrap();
 }

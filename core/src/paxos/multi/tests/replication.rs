@@ -157,6 +157,12 @@ fn proposal_errors_are_typed() {
     assert_eq!(c.propose(1, "y"), Err(crate::replica::ProposeError::Busy));
     c.stabilize();
     c.propose(1, "y").unwrap();
+    c.stabilize();
+    // A single proposal over the budget still goes through when nothing is pending.
+    let mut c = Cluster::with(3, |cfg| cfg.max_uncommitted_bytes = 4);
+    c.elect(1);
+    c.propose(1, "ten-bytes!").unwrap();
+    assert_eq!(c.propose(1, "y"), Err(crate::replica::ProposeError::Busy));
 }
 
 #[test]
