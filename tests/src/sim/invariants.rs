@@ -48,8 +48,13 @@ pub struct Invariants {
 }
 
 impl Invariants {
-    /// Election safety (Raft §5.2): at most one leader per term.
+    /// Election safety (Raft §5.2): at most one leader per term. For
+    /// Multi-Paxos the term is a packed ballot, which must be the leader's
+    /// own (PMS §2.5: ballots are partitioned among proposers).
     pub fn leader(&mut self, id: NodeId, term: Term) -> Result<(), Violation> {
+        if !self.log_matching && synod_core::paxos::term_ballot(term).node != id {
+            return Err(Violation::new("leaders own their ballot", format!("{id:?} leads in ballot {term:?}")));
+        }
         match self.leaders.insert(term, id) {
             Some(other) if other != id => {
                 Err(Violation::new("one leader per term", format!("{other:?} and {id:?} both led {term:?}")))
