@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use synod_core::id::NodeId;
+use synod_core::paxos::multi::{Config as MultiPaxosConfig, MultiPaxos};
 use synod_core::raft::{Config as RaftConfig, Raft};
 use synod_core::replica::{Membership, Replica};
 use synod_core::service::Store;
@@ -87,7 +88,13 @@ fn replica_factory(protocol: Protocol, id: NodeId, voters: Membership) -> Result
             let raft = Raft::new(cfg, now, recovered, voters).map_err(|e| e.to_string())?;
             Ok(Box::new(raft) as Box<dyn Replica + Send>)
         })),
-        Protocol::MultiPaxos => Err(StartError::Unavailable("--protocol multi-paxos")),
+        Protocol::MultiPaxos => Ok(Box::new(move |now, recovered| {
+            // The defaults already match the Raft timings above (500 ms
+            // election timeout, 50 ms heartbeats).
+            let cfg = MultiPaxosConfig::new(id, id.0.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let paxos = MultiPaxos::new(cfg, now, recovered, voters).map_err(|e| e.to_string())?;
+            Ok(Box::new(paxos) as Box<dyn Replica + Send>)
+        })),
     }
 }
 

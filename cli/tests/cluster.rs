@@ -7,9 +7,20 @@ use common::*;
 
 #[test]
 fn acknowledged_writes_survive_kill_and_restart() {
-    let dir = Scratch::new("restart");
+    writes_survive_kill_and_restart("restart", &[]);
+}
+
+/// The same server on Multi-Paxos: only the replica differs, and the write
+/// ahead log must hold what Multi-Paxos persists (holes, rewritten suffixes).
+#[test]
+fn multi_paxos_writes_survive_kill_and_restart() {
+    writes_survive_kill_and_restart("restart-paxos", &["--protocol", "multi-paxos"]);
+}
+
+fn writes_survive_kill_and_restart(name: &str, extra: &[&str]) {
+    let dir = Scratch::new(name);
     let port = free_ports(3);
-    let mut proc = cluster(&dir.0, port, 3);
+    let mut proc = cluster_with(&dir.0, port, 3, extra);
     let mut acked = Vec::new();
     for i in 0..200u32 {
         let via = port + (i % 3) as u16;
@@ -19,7 +30,7 @@ fn acknowledged_writes_survive_kill_and_restart() {
     let n: i64 = retry(port + 1, redis::cmd("INCRBY").arg("counter").arg(7));
     assert_eq!(n, 7);
     proc.kill(); // SIGKILL: no clean shutdown
-    let _proc = cluster(&dir.0, port, 3);
+    let _proc = cluster_with(&dir.0, port, 3, extra);
     for i in acked {
         let v: Option<u32> = retry(port + (i % 3) as u16, redis::cmd("GET").arg(format!("key{i}")));
         assert_eq!(v, Some(i), "key{i} lost");

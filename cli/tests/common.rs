@@ -62,8 +62,14 @@ impl Drop for Proc {
 
 /// `synod cluster` on `data` with RESP from `port`.
 pub fn cluster(data: &Path, port: u16, nodes: u16) -> Proc {
+    cluster_with(data, port, nodes, &[])
+}
+
+/// `synod cluster` with `extra` flags (say `--protocol multi-paxos`).
+pub fn cluster_with(data: &Path, port: u16, nodes: u16, extra: &[&str]) -> Proc {
     let child = Command::new(env!("CARGO_BIN_EXE_synod"))
         .args(["cluster", "--nodes", &nodes.to_string(), "--resp-port", &port.to_string()])
+        .args(extra)
         .arg("--data-dir")
         .arg(data)
         .env("RUST_LOG", "warn")

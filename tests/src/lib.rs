@@ -11,3 +11,4 @@ pub mod linearizability;
 pub mod nemesis;
 pub mod scenarios;
 pub mod sim;
+pub mod sim_single;

@@ -1,5 +1,5 @@
-//! The simulator inside `cargo test`: a short Raft campaign must hold every
-//! invariant, and a seed must replay bit for bit.
+//! The simulator inside `cargo test`: short Raft and Multi-Paxos campaigns
+//! must hold every invariant, and a seed must replay bit for bit.
 
 use synod_tests::sim::{self, Protocol, SimConfig};
 
@@ -21,6 +21,30 @@ fn raft_holds_every_invariant_across_seeds() {
         ops += r.stats.ops_ok;
     }
     assert!(ops > 1000, "clients made progress ({ops} ops)");
+}
+
+#[test]
+fn multi_paxos_holds_every_invariant_across_seeds() {
+    let cfg = short(Protocol::MultiPaxos);
+    let mut ops = 0;
+    for seed in 0..24 {
+        let r = sim::run(seed, &cfg);
+        assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
+        assert!(r.stats.elections > 0 && r.stats.delivered > 0 && r.stats.snapshots > 0);
+        ops += r.stats.ops_ok;
+    }
+    assert!(ops > 1000, "clients made progress ({ops} ops)");
+}
+
+#[test]
+fn multi_paxos_seeds_replay_bit_for_bit() {
+    let cfg = short(Protocol::MultiPaxos);
+    let mut a = sim::World::new(11, cfg.clone());
+    a.run();
+    let mut b = sim::World::new(11, cfg);
+    b.run();
+    assert_eq!(a.history, b.history);
+    assert!(a.history.len() > 100);
 }
 
 #[test]

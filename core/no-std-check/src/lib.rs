@@ -137,3 +137,44 @@ pub extern "C" fn synod_placement_smoke() -> u64 {
     phi.heartbeat(Instant::ZERO);
     sum + u64::from(phi.is_available(Instant::from_millis(500)))
 }
+
+/// Decides a value with a one-node single-decree Paxos and runs a one-node
+/// Multi-Paxos through a proposal; returns 1 if both decided (for a C caller).
+#[unsafe(no_mangle)]
+pub extern "C" fn synod_paxos_smoke() -> usize {
+    use synod_core::paxos::{multi, single};
+    let cfg = single::Config::new(NodeId(1), alloc::vec![NodeId(1)], 7);
+    let Ok(mut decree) = single::Decree::new(cfg, Instant::ZERO, single::Durable::default()) else { return 0 };
+    if decree.propose(Instant::ZERO, bytes::Bytes::from_static(b"v")).is_err() {
+        return 0;
+    }
+    let mut out = single::Output::default();
+    for _ in 0..4 {
+        decree.poll_output(&mut out);
+        if let Some(w) = out.write.take() {
+            decree.handle_persisted(Instant::ZERO, w.id);
+        }
+        out.messages.clear();
+    }
+    let Ok(voters) = Membership::voters_only([NodeId(1)]) else { return 0 };
+    let Ok(mut px) =
+        multi::MultiPaxos::new(multi::Config::new(NodeId(1), 1), Instant::ZERO, Recovered::default(), voters)
+    else {
+        return 0;
+    };
+    let mut out = Output::default();
+    let mut committed = 0;
+    let mut now = Instant::ZERO;
+    for _ in 0..10 {
+        now = now.saturating_add(core::time::Duration::from_secs(1));
+        px.handle_timeout(now);
+        let _ = px.propose(now, bytes::Bytes::from_static(b"x"));
+        px.poll_output(&mut out);
+        if let Some(p) = out.persist.take() {
+            px.handle_persisted(now, p.id);
+        }
+        committed += out.committed.len();
+        out.clear();
+    }
+    usize::from(decree.chosen().is_some() && committed > 0)
+}

@@ -271,7 +271,7 @@ impl Replica for Raft {
 
     fn handle_message(&mut self, now: Instant, from: NodeId, msg: replica::Message) -> Result<(), MessageError> {
         self.now = now;
-        let replica::Message::Raft(msg) = msg;
+        let replica::Message::Raft(msg) = msg else { return Err(MessageError::WrongProtocol) };
         self.step(from, msg)
     }
 
@@ -386,5 +386,9 @@ impl Replica for Raft {
 
     fn entry_term(&self, index: LogIndex) -> Option<Term> {
         self.log.term(index)
+    }
+
+    fn entry(&self, index: LogIndex) -> Option<Entry> {
+        self.log.entry(index).cloned()
     }
 }

@@ -1,6 +1,7 @@
 //! The one message type every replica speaks, so drivers, transports and
 //! the simulator move messages without knowing which protocol runs.
 
+use crate::paxos::multi;
 use crate::raft;
 
 /// A protocol message between replicas.
@@ -9,6 +10,8 @@ use crate::raft;
 pub enum Message {
     /// Raft.
     Raft(raft::Message),
+    /// Multi-Paxos.
+    MultiPaxos(multi::Message),
 }
 
 impl Message {
@@ -16,6 +19,7 @@ impl Message {
     pub fn size(&self) -> usize {
         match self {
             Message::Raft(m) => m.size(),
+            Message::MultiPaxos(m) => m.size(),
         }
     }
 }

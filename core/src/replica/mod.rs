@@ -3,7 +3,8 @@
 //! A [`Replica`] is a pure state machine: it never reads a clock, a socket,
 //! a file or a global random generator. Its caller (a node driver, the
 //! simulator, a test, an embedded event loop) feeds it inputs and carries
-//! its outputs out. Raft ([`crate::raft::Raft`]) and the single-node log
+//! its outputs out. Raft ([`crate::raft::Raft`]), Multi-Paxos
+//! ([`crate::paxos::multi::MultiPaxos`]) and the single-node log
 //! ([`crate::solo::Solo`]) implement it; services and drivers are written
 //! against the trait and run on any of them unchanged.
 //!
@@ -102,7 +103,7 @@ pub trait Replica {
 
     /// Proposes a command. On success the entry will be appended at the
     /// returned position; it committed if the entry later handed out at
-    /// that index has the returned term.
+    /// that index has the returned term (see [`Proposal`] for Multi-Paxos).
     fn propose(&mut self, now: Instant, data: Bytes) -> Result<Proposal, ProposeError>;
 
     /// Asks for a linearizable read. The answer comes later in
@@ -147,4 +148,11 @@ pub trait Replica {
     /// The term of the entry at `index`, if this replica holds it (or it is
     /// the snapshot's last index). For invariant checkers.
     fn entry_term(&self, index: LogIndex) -> Option<Term>;
+
+    /// The entry at `index`, if this replica holds it (not covered by a
+    /// snapshot). For invariant checkers that compare values, not terms.
+    fn entry(&self, index: LogIndex) -> Option<Entry> {
+        let _ = index;
+        None
+    }
 }

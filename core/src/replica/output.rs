@@ -31,9 +31,13 @@ pub struct ReadState {
     pub result: Result<LogIndex, ReadError>,
 }
 
-/// Where a proposal will sit. It succeeded if and only if the entry later
-/// committed at `index` has this `term`; any other entry there means the
-/// proposal was lost with its leader.
+/// Where a proposal will sit. It succeeded if the entry later committed at
+/// `index` has this `term`. With Raft, any other entry there means the
+/// proposal was lost with its leader. With Multi-Paxos a new leader
+/// re-proposes the values it recovers under its own ballot, so an entry
+/// with another term but the same kind and data may be this proposal —
+/// or an identical command from someone else: commands that must be told
+/// apart need a unique id (a session sequence number).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Proposal {
     /// Its log position.

@@ -18,6 +18,7 @@ const REQUEST: u8 = 3;
 const REPLY: u8 = 4;
 
 const PROTO_RAFT: u8 = 1;
+const PROTO_MULTI_PAXOS: u8 = 2;
 
 /// Everything that travels between nodes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +93,10 @@ impl FrameCodec {
                         out.put_u8(PROTO_RAFT);
                         super::raft::put(out, m);
                     }
+                    replica::Message::MultiPaxos(m) => {
+                        out.put_u8(PROTO_MULTI_PAXOS);
+                        super::paxos::put(out, m);
+                    }
                     #[allow(unreachable_patterns)]
                     _ => out.put_u8(0),
                 }
@@ -136,6 +141,7 @@ impl FrameCodec {
 fn hint(f: &Frame) -> usize {
     match f {
         Frame::Replica(replica::Message::Raft(m)) => super::raft::len_hint(m),
+        Frame::Replica(replica::Message::MultiPaxos(m)) => super::paxos::len_hint(m),
         Frame::Request(r) => 32 + r.payload_len(),
         Frame::Reply(r) => 32 + r.result.as_ref().map_or(0, |b| b.len()),
         _ => 64,
@@ -153,6 +159,7 @@ pub fn decode_body(body: Bytes) -> Result<Frame, FrameError> {
         HELLO => Frame::Hello(get_hello(&mut r)?),
         REPLICA => match r.u8().map_err(DecodeError::from)? {
             PROTO_RAFT => Frame::Replica(replica::Message::Raft(super::raft::get(&mut r)?)),
+            PROTO_MULTI_PAXOS => Frame::Replica(replica::Message::MultiPaxos(super::paxos::get(&mut r)?)),
             _ => return Err(DecodeError::BadTag("protocol").into()),
         },
         REQUEST => Frame::Request(get_request(&mut r)?),

@@ -7,6 +7,7 @@ pub mod client;
 pub mod entry;
 pub mod frame;
 pub mod handshake;
+pub mod paxos;
 pub mod raft;
 
 #[cfg(test)]

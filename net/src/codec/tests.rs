@@ -2,7 +2,8 @@ use super::*;
 use crate::client::{ClientError, ClientReply, ClientRequest, RequestOp};
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
-use synod_core::id::{LogIndex, NodeId, Term};
+use synod_core::id::{Ballot, LogIndex, NodeId, Term};
+use synod_core::paxos::multi;
 use synod_core::raft::{
     Append, AppendResponse, Body, Heartbeat, HeartbeatResponse, Message, SnapshotChunk, SnapshotResponse, VoteRequest,
     VoteResponse,
@@ -69,6 +70,44 @@ fn arb_body() -> impl Strategy<Value = Body> {
     ]
 }
 
+fn arb_ballot() -> impl Strategy<Value = Ballot> {
+    (any::<u64>(), any::<u64>()).prop_map(|(r, n)| Ballot::new(r, NodeId(n)))
+}
+
+/// Every Multi-Paxos message body.
+fn arb_paxos_body() -> impl Strategy<Value = multi::Body> {
+    use multi::Body as B;
+    prop_oneof![
+        any::<u64>().prop_map(|c| B::Prepare(multi::Prepare { commit: LogIndex(c) })),
+        (any::<u64>(), proptest::collection::vec(arb_entry(), 0..5))
+            .prop_map(|(c, entries)| B::Promise(multi::Promise { commit: LogIndex(c), entries })),
+        (arb_ballot(), 0u8..3).prop_map(|(promised, r)| B::Nack(multi::Nack {
+            promised,
+            reason: multi::NackReason::from_u8(r).unwrap()
+        })),
+        (proptest::collection::vec(arb_entry(), 0..5), any::<u64>())
+            .prop_map(|(entries, c)| B::Accept(multi::Accept { entries, commit: LogIndex(c) })),
+        any::<u64>().prop_map(|m| B::Accepted(multi::Accepted { match_index: LogIndex(m) })),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(c, r)| B::Heartbeat(multi::Heartbeat { commit: LogIndex(c), read_round: r })),
+        (any::<u64>(), any::<u64>()).prop_map(|(r, m)| B::HeartbeatResponse(multi::HeartbeatResponse {
+            read_round: r,
+            match_index: LogIndex(m)
+        })),
+        (any::<u64>(), any::<u64>(), arb_membership(), any::<u64>(), arb_bytes(), any::<bool>()).prop_map(
+            |(i, t, membership, offset, data, done)| B::Snapshot(multi::SnapshotChunk {
+                meta: SnapshotMeta { index: LogIndex(i), term: Term(t), membership },
+                offset,
+                data,
+                done
+            })
+        ),
+        (any::<u64>(), any::<u64>(), any::<bool>()).prop_map(|(i, o, d)| B::SnapshotResponse(
+            multi::SnapshotResponse { index: LogIndex(i), next_offset: o, done: d }
+        )),
+    ]
+}
+
 fn arb_client_error() -> impl Strategy<Value = ClientError> {
     prop_oneof![
         proptest::option::of(any::<u64>()).prop_map(|h| ClientError::NotLeader { leader_hint: h.map(NodeId) }),
@@ -85,6 +124,8 @@ fn arb_frame() -> impl Strategy<Value = Frame> {
     prop_oneof![
         (any::<u64>(), arb_body())
             .prop_map(|(t, body)| Frame::Replica(replica::Message::Raft(Message { term: Term(t), body }))),
+        (arb_ballot(), arb_paxos_body())
+            .prop_map(|(ballot, body)| Frame::Replica(replica::Message::MultiPaxos(multi::Message { ballot, body }))),
         ("[a-z0-9-]{0,64}", any::<u64>(), proptest::option::of(any::<u64>())).prop_map(|(c, f, t)| Frame::Hello(
             Hello { version: frame::VERSION, cluster_id: c, from: NodeId(f), to: t.map(NodeId) }
         )),
@@ -216,4 +257,34 @@ fn payloads_are_sliced_not_copied() {
     };
     let p = a.entries[0].data.as_ptr() as usize;
     assert!(range.contains(&p), "the entry payload points into the receive buffer");
+}
+
+#[test]
+fn a_huge_paxos_entry_count_does_not_allocate() {
+    // An accept claiming 4 billion entries in a short frame.
+    let mut b = BytesMut::new();
+    b.extend_from_slice(&[frame::VERSION, 2, 2]);
+    b.extend_from_slice(&[0; 16]); // ballot
+    b.extend_from_slice(&[4]); // accept
+    b.extend_from_slice(&[0; 8]); // commit
+    b.extend_from_slice(&u32::MAX.to_le_bytes());
+    assert_eq!(frame::decode_body(b.freeze()), Err(FrameError::Decode(DecodeError::Truncated("entry count"))));
+}
+
+#[test]
+fn unknown_paxos_tags_are_typed_errors() {
+    let mut b = BytesMut::new();
+    b.extend_from_slice(&[frame::VERSION, 2, 2]);
+    b.extend_from_slice(&[0; 16]);
+    b.extend_from_slice(&[42]);
+    assert_eq!(frame::decode_body(b.freeze()), Err(FrameError::Decode(DecodeError::BadTag("multi-paxos message"))));
+    let nack = multi::Message {
+        ballot: Ballot::new(1, NodeId(1)),
+        body: multi::Body::Nack(multi::Nack { promised: Ballot::new(2, NodeId(2)), reason: multi::NackReason::Stale }),
+    };
+    let mut buf = BytesMut::new();
+    FrameCodec::default().encode(&Frame::Replica(replica::Message::MultiPaxos(nack)), &mut buf).unwrap();
+    let last = buf.len() - 1;
+    buf[last] = 9; // the reason byte
+    assert_eq!(FrameCodec::default().decode(&mut buf), Err(FrameError::Decode(DecodeError::BadTag("nack reason"))));
 }

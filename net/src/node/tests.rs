@@ -1,5 +1,6 @@
 //! A three-node cluster over the in-memory transport and store, on real
-//! threads: election, forwarding, a leader crash, linearizable reads.
+//! threads: election, forwarding, a leader crash, linearizable reads — on
+//! Raft, and on Multi-Paxos through the same driver.
 
 use super::*;
 use crate::client::ClientError;
@@ -7,11 +8,13 @@ use crate::mem::MemNetwork;
 use crate::store::MemStore;
 use crate::thread_runtime::ThreadRuntime;
 use futures::executor::block_on;
+use synod_core::paxos::multi::{Config as PaxosConfig, MultiPaxos};
 use synod_core::raft::{Config as RaftConfig, Raft};
 use synod_core::replica::{Membership, Role};
 use synod_core::service::kv::{Kv, KvCommand, KvQuery, KvReply, Limits};
 
 struct Cluster {
+    paxos: bool,
     net: MemNetwork,
     rt: Arc<ThreadRuntime>,
     stores: Vec<MemStore>,
@@ -29,10 +32,25 @@ fn raft_factory(id: u64, n: u64) -> ReplicaFactory {
     })
 }
 
+fn paxos_factory(id: u64, n: u64) -> ReplicaFactory {
+    Box::new(move |now, recovered| {
+        let mut cfg = PaxosConfig::new(NodeId(id), id * 31);
+        cfg.election_timeout = Duration::from_millis(150);
+        cfg.heartbeat_interval = Duration::from_millis(20);
+        let voters = Membership::voters_only((1..=n).map(NodeId)).map_err(|e| e.to_string())?;
+        let r = MultiPaxos::new(cfg, now, recovered, voters).map_err(|e| e.to_string())?;
+        Ok(Box::new(r) as Box<dyn Replica + Send>)
+    })
+}
+
 impl Cluster {
     fn new(n: u64) -> Cluster {
+        Cluster::with_protocol(n, false)
+    }
+
+    fn with_protocol(n: u64, paxos: bool) -> Cluster {
         let rt = Arc::new(ThreadRuntime::new(4).unwrap());
-        let mut c = Cluster { net: MemNetwork::new(1024), rt, stores: Vec::new(), handles: Vec::new() };
+        let mut c = Cluster { paxos, net: MemNetwork::new(1024), rt, stores: Vec::new(), handles: Vec::new() };
         for id in 1..=n {
             c.stores.push(MemStore::new());
             c.handles.push(None);
@@ -50,7 +68,7 @@ impl Cluster {
         let h = block_on(start(
             cfg,
             store,
-            raft_factory(id, n),
+            if self.paxos { paxos_factory(id, n) } else { raft_factory(id, n) },
             Box::new(Kv::new(Limits::default())),
             transport,
             self.rt.clone(),
@@ -120,7 +138,15 @@ fn a_cluster_elects_commits_and_forwards_from_any_node() {
 
 #[test]
 fn a_leader_crash_loses_no_acknowledged_write() {
-    let mut c = Cluster::new(3);
+    leader_crash_loses_nothing(Cluster::new(3));
+}
+
+#[test]
+fn multi_paxos_runs_on_the_same_driver_and_loses_no_acknowledged_write() {
+    leader_crash_loses_nothing(Cluster::with_protocol(3, true));
+}
+
+fn leader_crash_loses_nothing(mut c: Cluster) {
     let mut acked = Vec::new();
     for i in 0..60 {
         let k = format!("k{i}");

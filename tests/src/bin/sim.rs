@@ -1,5 +1,6 @@
-//! Runs simulation campaigns: `sim --protocol raft --seeds 0..2000`, or
-//! replays one seed with its trace: `sim --protocol raft --seed 17`.
+//! Runs simulation campaigns: `sim --protocol raft --seeds 0..2000` (or
+//! `--protocol multi-paxos`), or replays one seed with its trace:
+//! `sim --protocol raft --seed 17`.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -46,7 +47,7 @@ fn parse() -> Result<Args, String> {
             // For canaries: succeed only if the campaign finds a violation.
             "--expect-violations" => a.expect_violations = true,
             "-h" | "--help" => {
-                return Err("usage: sim [--protocol raft] [--seeds LO..HI | --seed N] [--threads T] \
+                return Err("usage: sim [--protocol raft|multi-paxos] [--seeds LO..HI | --seed N] [--threads T] \
                             [--fault-ms MS] [--liveness-ms MS] [--clients C] [--expect-violations]"
                     .into());
             }
@@ -69,7 +70,8 @@ fn print_failure(r: &Report, protocol: Protocol) {
     if let Some(v) = &r.violation {
         println!("VIOLATION seed {}: {}: {}", r.seed, v.property, v.detail);
         println!("  params: {:?}", r.params);
-        println!("  replay: cargo run --release -p synod-tests --bin sim -- --protocol {protocol:?} --seed {}", r.seed);
+        let name = protocol.name();
+        println!("  replay: cargo run --release -p synod-tests --bin sim -- --protocol {name} --seed {}", r.seed);
     }
 }
 

@@ -65,4 +65,7 @@ impl Replica for EagerAck {
     fn entry_term(&self, index: LogIndex) -> Option<Term> {
         self.0.entry_term(index)
     }
+    fn entry(&self, index: LogIndex) -> Option<synod_core::replica::Entry> {
+        self.0.entry(index)
+    }
 }

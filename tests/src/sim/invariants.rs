@@ -20,10 +20,18 @@ impl Violation {
     }
 }
 
+/// What an entry holds, ballot aside.
+fn value_hash(e: &Entry) -> u64 {
+    hash_bytes(&e.data) ^ (e.kind as u64)
+}
+
 /// The global record the properties are checked against.
 #[derive(Debug, Default)]
 pub struct Invariants {
-    /// Whether the protocol promises Raft's Log Matching property.
+    /// Whether the protocol promises Raft's Log Matching property. When
+    /// it does not (Multi-Paxos), a committed entry may be re-proposed
+    /// under a later ballot, so entries are compared by value (kind and
+    /// data) instead of by term.
     pub log_matching: bool,
     /// Election safety: the leader of each term.
     leaders: HashMap<Term, NodeId>,
@@ -40,8 +48,13 @@ pub struct Invariants {
 }
 
 impl Invariants {
-    /// Election safety (Raft §5.2): at most one leader per term.
+    /// Election safety (Raft §5.2): at most one leader per term. For
+    /// Multi-Paxos the term is a packed ballot, which must be the leader's
+    /// own (PMS §2.5: ballots are partitioned among proposers).
     pub fn leader(&mut self, id: NodeId, term: Term) -> Result<(), Violation> {
+        if !self.log_matching && synod_core::paxos::term_ballot(term).node != id {
+            return Err(Violation::new("leaders own their ballot", format!("{id:?} leads in ballot {term:?}")));
+        }
         match self.leaders.insert(term, id) {
             Some(other) if other != id => {
                 Err(Violation::new("one leader per term", format!("{other:?} and {id:?} both led {term:?}")))
@@ -51,32 +64,50 @@ impl Invariants {
     }
 
     /// Leader completeness (Raft §5.4): a new leader of `term` holds every
-    /// entry committed in an earlier term.
+    /// entry committed in an earlier term. For Multi-Paxos, `term` is the
+    /// leader's packed ballot and the new leader must hold every value
+    /// chosen before it finished phase 1 (PMS §2.2 P2c), possibly
+    /// re-proposed under its own ballot: values are compared, not terms.
     pub fn new_leader(&self, id: NodeId, term: Term, r: &dyn Replica) -> Result<(), Violation> {
         let snapshot_index = r.status().snapshot_index;
-        for (&index, &(entry_term, _, committed_by)) in &self.applied {
+        for (&index, &(entry_term, hash, committed_by)) in &self.applied {
             if committed_by >= term || index <= snapshot_index.0 {
                 continue;
             }
-            if r.entry_term(LogIndex(index)) != Some(entry_term) {
-                return Err(Violation::new(
-                    "leader completeness",
-                    format!(
-                        "{id:?} leads {term:?} without entry {index} (term {entry_term:?}, committed by {committed_by:?}); holds {:?}",
-                        r.entry_term(LogIndex(index))
-                    ),
-                ));
+            if self.log_matching {
+                if r.entry_term(LogIndex(index)) != Some(entry_term) {
+                    return Err(Violation::new(
+                        "leader completeness",
+                        format!(
+                            "{id:?} leads {term:?} without entry {index} (term {entry_term:?}, committed by {committed_by:?}); holds {:?}",
+                            r.entry_term(LogIndex(index))
+                        ),
+                    ));
+                }
+            } else {
+                let held = r.entry(LogIndex(index));
+                if held.as_ref().map(value_hash) != Some(hash) {
+                    return Err(Violation::new(
+                        "leader completeness",
+                        format!(
+                            "{id:?} leads {term:?} without the value chosen at {index} (committed by {committed_by:?}); holds {:?}",
+                            held
+                        ),
+                    ));
+                }
             }
         }
         Ok(())
     }
 
     /// State-machine safety (Raft §5.4.3): no two nodes apply different
-    /// entries at one index. `term` is the applying node's current term.
+    /// entries at one index (for Multi-Paxos: different values). `term` is
+    /// the applying node's current term (ballot).
     pub fn applied(&mut self, node: NodeId, e: &Entry, term: Term) -> Result<(), Violation> {
-        let h = hash_bytes(&e.data) ^ (e.kind as u64);
+        let h = value_hash(e);
+        let same_term = |t: Term| !self.log_matching || t == e.term;
         match self.applied.get(&e.index.0) {
-            Some(&(t, hash, _)) if (t, hash) != (e.term, h) => Err(Violation::new(
+            Some(&(t, hash, _)) if !same_term(t) || hash != h => Err(Violation::new(
                 "state-machine safety",
                 format!("{node:?} applied ({:?}, {:?}) at {:?}, another applied term {t:?}", e.index, e.term, e.index),
             )),

@@ -20,6 +20,7 @@ pub use invariants::Violation;
 pub use world::World;
 
 use synod_core::id::NodeId;
+use synod_core::paxos::multi::{self, MultiPaxos};
 use synod_core::raft::{Config as RaftConfig, Raft, ReadMode};
 use synod_core::rand::Rng;
 use synod_core::replica::{Membership, Recovered, Replica};
@@ -33,6 +34,32 @@ pub enum Protocol {
     /// Raft behind [`canary::EagerAck`]: acknowledges writes before they
     /// are durable. Campaigns must report violations for it.
     CanaryEagerAck,
+    /// Multi-Paxos.
+    MultiPaxos,
+    /// Multi-Paxos behind [`canary::EagerAck`]: the value-based checks
+    /// must catch it too.
+    CanaryEagerAckMultiPaxos,
+}
+
+impl Protocol {
+    /// The name `--protocol` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Raft => "raft",
+            Protocol::CanaryEagerAck => "canary-eager-ack",
+            Protocol::MultiPaxos => "multi-paxos",
+            Protocol::CanaryEagerAckMultiPaxos => "canary-eager-ack-multi-paxos",
+        }
+    }
+
+    /// Whether the protocol promises Raft's Log Matching property (equal
+    /// index and term, equal prefix) and keeps an entry's term for good
+    /// once committed. Multi-Paxos does neither: slots are independent,
+    /// and a new leader re-proposes a chosen value under its own ballot,
+    /// so invariants compare values instead.
+    pub fn log_matching(self) -> bool {
+        !matches!(self, Protocol::MultiPaxos | Protocol::CanaryEagerAckMultiPaxos)
+    }
 }
 
 impl core::str::FromStr for Protocol {
@@ -41,7 +68,11 @@ impl core::str::FromStr for Protocol {
         match s {
             "raft" => Ok(Protocol::Raft),
             "canary-eager-ack" => Ok(Protocol::CanaryEagerAck),
-            other => Err(format!("unknown protocol {other:?} (expected: raft, canary-eager-ack)")),
+            "multi-paxos" => Ok(Protocol::MultiPaxos),
+            "canary-eager-ack-multi-paxos" => Ok(Protocol::CanaryEagerAckMultiPaxos),
+            other => Err(format!(
+                "unknown protocol {other:?} (expected: raft, multi-paxos, canary-eager-ack, canary-eager-ack-multi-paxos)"
+            )),
         }
     }
 }
@@ -92,6 +123,9 @@ pub struct Params {
     pub nodes: usize,
     /// The Raft configuration template (id and seed are set per node).
     pub raft: RaftConfig,
+    /// The Multi-Paxos configuration template, with the same timeouts,
+    /// limits and read mode as `raft`.
+    pub paxos: multi::Config,
     /// Largest clock drift, ppm.
     pub max_ppm: i64,
     /// Entries between snapshots.
@@ -123,9 +157,21 @@ impl Params {
         raft.max_inflight_msgs = rng.range(1, 16) as usize;
         raft.snapshot_chunk_bytes = rng.range(16, 1024) as usize;
         raft.pre_vote = rng.chance(0.8);
+        // Derived, not drawn, so adding a protocol changes no Raft seed.
+        let mut paxos = multi::Config::new(NodeId(0), 0);
+        paxos.election_timeout = raft.election_timeout;
+        paxos.heartbeat_interval = raft.heartbeat_interval;
+        paxos.read_mode = match raft.read_mode {
+            ReadMode::Lease { max_clock_drift } => multi::ReadMode::Lease { max_clock_drift },
+            ReadMode::ReadIndex => multi::ReadMode::ReadIndex,
+        };
+        paxos.max_batch_entries = raft.max_append_entries;
+        paxos.max_inflight_batches = raft.max_inflight_msgs;
+        paxos.snapshot_chunk_bytes = raft.snapshot_chunk_bytes;
         Params {
             nodes,
             raft,
+            paxos,
             max_ppm,
             snapshot_every: rng.range(10, 200),
             sync_latency: (rng.range(10_000, 200_000), rng.range(500_000, 5_000_000)),
@@ -144,15 +190,23 @@ pub fn make_replica(
     membership: Membership,
     seed: u64,
 ) -> Box<dyn Replica> {
-    let raft = |recovered| {
+    let paxos = |recovered, membership| {
+        let mut cfg: multi::Config = params.paxos.clone();
+        cfg.id = id;
+        cfg.seed = seed;
+        Box::new(MultiPaxos::new(cfg, now, recovered, membership).expect("simulated storage recovers a valid log"))
+    };
+    let raft = |recovered, membership| {
         let mut cfg = params.raft.clone();
         cfg.id = id;
         cfg.seed = seed;
         Box::new(Raft::new(cfg, now, recovered, membership).expect("simulated storage recovers a valid log"))
     };
     match protocol {
-        Protocol::Raft => raft(recovered),
-        Protocol::CanaryEagerAck => Box::new(canary::EagerAck(raft(recovered))),
+        Protocol::Raft => raft(recovered, membership),
+        Protocol::CanaryEagerAck => Box::new(canary::EagerAck(raft(recovered, membership))),
+        Protocol::MultiPaxos => paxos(recovered, membership),
+        Protocol::CanaryEagerAckMultiPaxos => Box::new(canary::EagerAck(paxos(recovered, membership))),
     }
 }
 

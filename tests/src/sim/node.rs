@@ -74,8 +74,9 @@ pub struct SimNode {
     pub applied: LogIndex,
     /// Highest commit index seen in this life.
     pub commit: LogIndex,
-    /// Proposals waiting to commit: index → (term, request).
-    pub proposals: BTreeMap<u64, (Term, Pending)>,
+    /// Proposals waiting to commit: index → (term, hash of the command,
+    /// request).
+    pub proposals: BTreeMap<u64, (Term, u64, Pending)>,
     /// Reads waiting for confirmation.
     pub reads: BTreeMap<ReadId, Pending>,
     /// Confirmed reads waiting for the service to reach their index.

@@ -142,7 +142,7 @@ impl World {
             (0..cfg.lock_clients).map(|i| LockClient::new(bytes::Bytes::from(format!("lock{}", i % 2)))).collect();
         let end = duration_nanos(cfg.fault_time) + duration_nanos(cfg.liveness_time);
         let mut inv = Invariants::default();
-        inv.log_matching = true;
+        inv.log_matching = cfg.protocol.log_matching();
         let trace = Trace::new(cfg.trace, 400);
         World {
             cfg,
@@ -390,9 +390,10 @@ impl World {
         let cmd = self.lock_clients[c].next_command(ttl);
         let now = self.local(node);
         let pending = Pending::Lock { client: c, seq };
+        let hash = hash_bytes(&cmd);
         match self.nodes[node].replica.propose(now, cmd) {
             Ok(p) => {
-                self.nodes[node].proposals.insert(p.index.0, (p.term, pending));
+                self.nodes[node].proposals.insert(p.index.0, (p.term, hash, pending));
             }
             Err(replica::ProposeError::NotLeader { leader_hint }) => {
                 let hint = leader_hint.and_then(|h| self.position(h));
@@ -459,9 +460,9 @@ impl World {
         let now = self.local(node);
         let pending = Pending::Kv { client: c, op: op_id };
         let refused = match client::command(&op) {
-            Some(cmd) => match self.nodes[node].replica.propose(now, cmd) {
+            Some(cmd) => match self.nodes[node].replica.propose(now, cmd.clone()) {
                 Ok(p) => {
-                    self.nodes[node].proposals.insert(p.index.0, (p.term, pending));
+                    self.nodes[node].proposals.insert(p.index.0, (p.term, hash_bytes(&cmd), pending));
                     self.maybe_crash_soon(node);
                     None
                 }
@@ -647,7 +648,14 @@ impl World {
             } else {
                 None
             };
-            if let Some((t, pending)) = self.nodes[i].proposals.remove(&e.index.0) {
+            if let Some((t, hash, pending)) = self.nodes[i].proposals.remove(&e.index.0) {
+                if t != e.term && !self.cfg.protocol.log_matching() && hash == hash_bytes(&e.data) {
+                    // A later Multi-Paxos leader re-proposed this value under
+                    // its own ballot — or chose an identical command from
+                    // another client. Which one cannot be told: maybe applied.
+                    self.reply(pending, Outcome::Unknown, None);
+                    continue;
+                }
                 // Another entry in its slot means it never took effect.
                 let reply = reply.filter(|_| t == e.term).and_then(|b| Reply::decode(b).ok());
                 self.answer(pending, reply);

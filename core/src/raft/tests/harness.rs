@@ -132,7 +132,7 @@ impl Cluster {
                     }
                 }
                 for env in out.messages.drain(..) {
-                    let replica::Message::Raft(m) = env.msg;
+                    let replica::Message::Raft(m) = env.msg else { panic!("raft sent another protocol") };
                     self.queue.push_back((NodeId(id), env.to, m));
                 }
                 if out.restore.take().is_some() {

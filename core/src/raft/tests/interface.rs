@@ -111,7 +111,7 @@ fn has_output_matches_poll_output() {
                 c.raft(id).handle_persisted(now, p.id);
             }
             for env in out.messages.drain(..) {
-                let replica::Message::Raft(m) = env.msg;
+                let replica::Message::Raft(m) = env.msg else { panic!("raft sent another protocol") };
                 c.queue.push_back((NodeId(id), env.to, m));
             }
         }

@@ -1,0 +1,167 @@
+//! Multi-Paxos knobs, with defaults fit for a LAN cluster.
+
+use crate::id::NodeId;
+use crate::time::Duration;
+
+/// How the leader makes a read linearizable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadMode {
+    /// Confirm with a quorum that no higher ballot was promised after the
+    /// read arrived, then read at the commit index (a read barrier, as
+    /// Raft's ReadIndex). Safe under any clock behaviour.
+    ReadIndex,
+    /// Serve reads while a leader lease holds: acceptors refuse every other
+    /// candidate for an election timeout after hearing from the leader, so
+    /// no new leader can finish phase 1 before the lease ends (PML §5.2
+    /// "master leases"). Safe only if clocks drift less than
+    /// `max_clock_drift` over one election timeout; falls back to a quorum
+    /// round once the lease has lapsed.
+    Lease {
+        /// The most any two clocks may diverge over one election timeout.
+        max_clock_drift: Duration,
+    },
+}
+
+/// Multi-Paxos configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// This node; below 65,536, so ballots pack into a `Term`.
+    pub id: NodeId,
+    /// Seed of the node's random generator (election timeouts).
+    pub seed: u64,
+    /// Minimum election timeout; a follower that hears no leader waits a
+    /// random time in `[election_timeout, 2 * election_timeout)` before
+    /// running phase 1, and acceptors refuse other candidates for this
+    /// long after hearing from a leader.
+    pub election_timeout: Duration,
+    /// How often a leader sends heartbeats; well below `election_timeout`.
+    pub heartbeat_interval: Duration,
+    /// How reads are made linearizable.
+    pub read_mode: ReadMode,
+    /// Largest payload a proposal may carry.
+    pub max_entry_bytes: usize,
+    /// Byte budget of one accept batch (at least one entry is always sent).
+    pub max_batch_bytes: usize,
+    /// Most entries in one accept batch.
+    pub max_batch_entries: usize,
+    /// Accept batches in flight to one acceptor before waiting for acks.
+    pub max_inflight_batches: usize,
+    /// Bytes proposed but not yet chosen before proposals get `Busy`.
+    pub max_uncommitted_bytes: usize,
+    /// Reads waiting for confirmation before reads get `Busy`.
+    pub max_pending_reads: usize,
+    /// Bytes per snapshot chunk.
+    pub snapshot_chunk_bytes: usize,
+    /// Largest snapshot an acceptor takes.
+    pub max_snapshot_bytes: usize,
+    /// Chosen entries a promise may carry to a lagging candidate; past it
+    /// (or past the acceptor's snapshot) the candidate is refused and a
+    /// better-informed node must lead.
+    pub max_promise_bytes: usize,
+}
+
+impl Config {
+    /// Defaults for node `id` with random seed `seed`.
+    pub fn new(id: NodeId, seed: u64) -> Config {
+        Config {
+            id,
+            seed,
+            election_timeout: Duration::from_millis(500),
+            heartbeat_interval: Duration::from_millis(50),
+            read_mode: ReadMode::ReadIndex,
+            max_entry_bytes: 8 << 20,
+            max_batch_bytes: 1 << 20,
+            max_batch_entries: 4096,
+            max_inflight_batches: 256,
+            max_uncommitted_bytes: 256 << 20,
+            max_pending_reads: 1 << 16,
+            snapshot_chunk_bytes: 1 << 20,
+            max_snapshot_bytes: 4 << 30,
+            max_promise_bytes: 8 << 20,
+        }
+    }
+
+    /// Checks that the knobs make sense together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.id.0 >= crate::paxos::MAX_NODES {
+            return Err(ConfigError::NodeIdTooLarge(self.id));
+        }
+        if self.heartbeat_interval.is_zero() || self.heartbeat_interval >= self.election_timeout {
+            return Err(ConfigError::HeartbeatNotBelowElectionTimeout);
+        }
+        if let ReadMode::Lease { max_clock_drift } = self.read_mode
+            && max_clock_drift >= self.election_timeout
+        {
+            return Err(ConfigError::DriftExceedsLease);
+        }
+        if self.max_batch_entries == 0
+            || self.max_inflight_batches == 0
+            || self.snapshot_chunk_bytes == 0
+            || self.max_pending_reads == 0
+        {
+            return Err(ConfigError::ZeroLimit);
+        }
+        Ok(())
+    }
+}
+
+/// Why a configuration (or a cluster membership) was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Ballots are packed into a `Term` as `round << 16 | node`, so node
+    /// ids must be below 65,536.
+    #[error("node id {0} does not fit a packed ballot (must be below 65536)")]
+    NodeIdTooLarge(NodeId),
+    /// Heartbeats must come more often than elections.
+    #[error("heartbeat interval must be non-zero and below the election timeout")]
+    HeartbeatNotBelowElectionTimeout,
+    /// The drift bound would leave no lease at all.
+    #[error("max clock drift must be below the election timeout")]
+    DriftExceedsLease,
+    /// A count limit of zero would stall replication.
+    #[error("batch, inflight, read and snapshot limits must be non-zero")]
+    ZeroLimit,
+    /// Multi-Paxos runs a fixed configuration; a joint one cannot be used.
+    #[error("joint configurations are not supported by Multi-Paxos")]
+    JointMembership,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_combinations_are_refused() {
+        let c = Config::new(NodeId(1), 0);
+        assert_eq!(c.validate(), Ok(()));
+        let mut bad = c.clone();
+        bad.id = NodeId(65_536);
+        assert_eq!(bad.validate(), Err(ConfigError::NodeIdTooLarge(NodeId(65_536))));
+        bad.id = NodeId(65_535);
+        assert_eq!(bad.validate(), Ok(()));
+        let mut bad = c.clone();
+        bad.heartbeat_interval = bad.election_timeout;
+        assert_eq!(bad.validate(), Err(ConfigError::HeartbeatNotBelowElectionTimeout));
+        let mut bad = c.clone();
+        bad.read_mode = ReadMode::Lease { max_clock_drift: c.election_timeout };
+        assert_eq!(bad.validate(), Err(ConfigError::DriftExceedsLease));
+        let zeroed: [fn(&mut Config); 4] = [
+            |c| c.max_batch_entries = 0,
+            |c| c.max_inflight_batches = 0,
+            |c| c.snapshot_chunk_bytes = 0,
+            |c| c.max_pending_reads = 0,
+        ];
+        for zero in zeroed {
+            let mut bad = c.clone();
+            zero(&mut bad);
+            assert_eq!(bad.validate(), Err(ConfigError::ZeroLimit));
+        }
+        let mut bad = c.clone();
+        bad.heartbeat_interval = Duration::ZERO;
+        assert_eq!(bad.validate(), Err(ConfigError::HeartbeatNotBelowElectionTimeout));
+        let mut ok = c;
+        ok.read_mode = ReadMode::Lease { max_clock_drift: ok.election_timeout - Duration::from_nanos(1) };
+        assert_eq!(ok.validate(), Ok(()));
+    }
+}

@@ -1,0 +1,108 @@
+//! Persist-before-send: an acceptor's answer leaves only once the promise
+//! and acceptances it claims are durable (PMS §2.3: an acceptor "must
+//! remember this information even if it fails and then restarts"; PML §4
+//! writes the log before replying).
+
+use super::log::PaxosLog;
+use crate::replica::{Envelope, HardState, Persist, PersistId};
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+#[derive(Debug)]
+pub(super) struct Durability {
+    /// Id of the next batch handed out; batch ids start at 1.
+    next_id: u64,
+    /// Highest batch reported durable.
+    acked: u64,
+    /// The hard state as of the last batch handed out.
+    saved: HardState,
+    /// The batch that carried the latest promise.
+    promise_batch: u64,
+    /// Messages safe to send now.
+    ready: Vec<Envelope>,
+    /// Messages waiting for a batch, in the order they were produced.
+    waiting: VecDeque<(u64, Envelope)>,
+}
+
+impl Durability {
+    pub fn new(saved: HardState) -> Self {
+        Durability { next_id: 1, acked: 0, saved, promise_batch: 0, ready: Vec::new(), waiting: VecDeque::new() }
+    }
+
+    pub fn acked(&self) -> PersistId {
+        PersistId(self.acked)
+    }
+
+    /// True if the promised ballot differs from what was last written.
+    pub fn promise_changed(&self, hs: HardState) -> bool {
+        hs.term != self.saved.term
+    }
+
+    /// The batch a message claiming everything written so far depends on.
+    pub fn dep_all(&self, log_unstable: bool, hs: HardState) -> u64 {
+        if log_unstable || self.promise_changed(hs) { self.next_id } else { self.next_id - 1 }
+    }
+
+    /// The batch a message depending only on the promise depends on.
+    pub fn dep_promise(&self, hs: HardState) -> u64 {
+        if self.promise_changed(hs) { self.next_id } else { self.promise_batch }
+    }
+
+    pub fn send_now(&mut self, env: Envelope) {
+        self.ready.push(env);
+    }
+
+    pub fn send_after(&mut self, dep: u64, env: Envelope) {
+        if dep <= self.acked && self.waiting.is_empty() {
+            self.ready.push(env);
+        } else {
+            self.waiting.push_back((dep, env));
+        }
+    }
+
+    /// Hands out the next batch, if anything needs writing. A commit index
+    /// change alone is not worth a write: it rides along with the next one.
+    pub fn take_write(&mut self, log: &mut PaxosLog, hs: HardState) -> Option<Persist> {
+        let promise_changed = self.promise_changed(hs);
+        if !log.has_unstable() && !promise_changed {
+            return None;
+        }
+        let id = PersistId(self.next_id);
+        self.next_id += 1;
+        let mut p = Persist { id, ..Persist::default() };
+        log.take_unstable(id, &mut p);
+        if hs != self.saved {
+            p.hard_state = Some(hs);
+            self.saved = hs;
+        }
+        if promise_changed {
+            self.promise_batch = id.0;
+        }
+        Some(p)
+    }
+
+    /// Records that batches up to `id` are durable; false if that told
+    /// nothing new (or named a batch never handed out).
+    pub fn persisted(&mut self, id: PersistId) -> bool {
+        let id = id.0.min(self.next_id - 1);
+        if id <= self.acked {
+            return false;
+        }
+        self.acked = id;
+        // Release in production order; a message never overtakes an older one.
+        while self.waiting.front().is_some_and(|(dep, _)| *dep <= self.acked) {
+            if let Some((_, env)) = self.waiting.pop_front() {
+                self.ready.push(env);
+            }
+        }
+        true
+    }
+
+    pub fn has_messages(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    pub fn take_messages(&mut self, out: &mut Vec<Envelope>) {
+        out.append(&mut self.ready);
+    }
+}

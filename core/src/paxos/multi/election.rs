@@ -1,0 +1,220 @@
+//! Leader election by ballots: randomized timeouts, phase 1 for every open
+//! slot, and recovery of what earlier leaders left (PMS §3; PMMC §3 "the
+//! leader's scouts"; PML §3).
+
+use super::log::is_hole;
+use super::message::{Body, Nack, NackReason, Prepare};
+use super::progress::Progress;
+use super::{Campaign, MultiPaxos};
+use crate::id::{Ballot, LogIndex, NodeId};
+use crate::paxos::{ballot_term, packable};
+use crate::replica::{Entry, ReadError, Role, VoteResult};
+use crate::time::Instant;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+impl MultiPaxos {
+    pub(super) fn follower_role(&self) -> Role {
+        if self.membership.is_voter(self.id) { Role::Follower } else { Role::Learner }
+    }
+
+    /// Randomized, so that candidates rarely duel (PMS §3: progress needs
+    /// one distinguished proposer).
+    pub(super) fn reset_election_deadline(&mut self) {
+        let et = self.cfg.election_timeout;
+        self.election_deadline = self.now + self.rng.duration(et, et * 2);
+    }
+
+    /// Election timer (followers and candidates).
+    pub(super) fn tick_election(&mut self) {
+        if self.now < self.election_deadline {
+            return;
+        }
+        if !self.membership.is_voter(self.id) {
+            self.reset_election_deadline();
+            return;
+        }
+        self.campaign();
+    }
+
+    /// Phase 1a with the smallest ballot of ours above every ballot seen,
+    /// for every slot above our commit index. Our own acceptor promises
+    /// first; prepares leave once that promise is durable, so a restart
+    /// can never reuse the ballot (PMS §2.5).
+    pub(super) fn campaign(&mut self) {
+        let ballot = Ballot::above(self.promised.max(self.highest_seen), self.id);
+        if !packable(ballot) {
+            self.reset_election_deadline();
+            return;
+        }
+        if self.role == Role::Leader {
+            self.leave_leadership();
+        }
+        self.promised = ballot;
+        self.highest_seen = ballot;
+        self.role = Role::Candidate;
+        self.leader = None;
+        self.campaign = Some(Campaign { ballot, answers: alloc::vec![(self.id, true, Vec::new())] });
+        self.reset_prefix();
+        self.reset_election_deadline();
+        self.emit_role();
+        if self.tally() == VoteResult::Won {
+            self.become_leader();
+            return;
+        }
+        let commit = self.log.commit;
+        for id in self.voters_but_me() {
+            self.reply_after_promise(id, ballot, Body::Prepare(Prepare { commit }));
+        }
+    }
+
+    fn voters_but_me(&self) -> Vec<NodeId> {
+        self.membership.voters().iter().copied().filter(|id| *id != self.id).collect()
+    }
+
+    fn tally(&self) -> VoteResult {
+        let Some(c) = &self.campaign else { return VoteResult::Lost };
+        self.membership.vote_result(|id| c.answers.iter().find(|(a, _, _)| *a == id).map(|(_, ok, _)| *ok))
+    }
+
+    pub(super) fn handle_promise(&mut self, from: NodeId, ballot: Ballot, entries: Vec<Entry>) {
+        let Some(c) = self.campaign.as_mut() else { return };
+        if self.role != Role::Candidate || c.ballot != ballot || c.answers.iter().any(|(a, _, _)| *a == from) {
+            return;
+        }
+        c.answers.push((from, true, entries));
+        if self.tally() == VoteResult::Won {
+            self.become_leader();
+        }
+    }
+
+    pub(super) fn handle_nack(&mut self, from: NodeId, ballot: Ballot, n: Nack) {
+        self.highest_seen = self.highest_seen.max(n.promised);
+        if ballot != self.promised {
+            return;
+        }
+        match (self.role, n.reason) {
+            // Pre-empted as leader: run phase 1 again at once, above the
+            // ballot that pre-empted us (PMMC §3: a pre-empted leader
+            // starts a new scout). Acceptors that follow us promise at
+            // once; if another node really leads, its followers refuse
+            // and we step down.
+            (Role::Leader, NackReason::Stale) => self.campaign(),
+            // Pre-empted as candidate (PTP §2.2): wait a randomized time.
+            (Role::Candidate, NackReason::Stale) => self.step_down(),
+            (Role::Candidate, _) => {
+                if let Some(c) = self.campaign.as_mut()
+                    && !c.answers.iter().any(|(a, _, _)| *a == from)
+                {
+                    c.answers.push((from, false, Vec::new()));
+                }
+                if self.tally() == VoteResult::Lost {
+                    self.step_down();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Gives up a campaign or leadership and waits for a leader.
+    pub(super) fn step_down(&mut self) {
+        if self.role == Role::Leader {
+            self.leave_leadership();
+        }
+        self.campaign = None;
+        self.role = self.follower_role();
+        self.leader = None;
+        self.reset_election_deadline();
+        self.emit_role();
+    }
+
+    pub(super) fn leave_leadership(&mut self) {
+        self.peers.clear();
+        self.uncommitted_bytes = 0;
+        self.commit_unsent = false;
+        self.heartbeat_deadline = Instant::MAX;
+        self.quorum_check_deadline = Instant::MAX;
+        self.reads.fail_all(ReadError::LeadershipLost, &mut self.read_states);
+    }
+
+    /// Phase 1 is complete. For every slot above our commit index, propose
+    /// the value of the highest ballot any promiser accepted there (PMS
+    /// §2.2 P2c), a no-op where none did (PMS §3: gaps are filled with
+    /// no-ops so later commands can be executed), all in our own ballot.
+    fn become_leader(&mut self) {
+        let Some(c) = self.campaign.take() else { return };
+        let start = self.log.commit.next();
+        let mut best: BTreeMap<u64, Entry> = BTreeMap::new();
+        let own = self.log.range(start, self.log.last_index()).filter(|e| !is_hole(e));
+        let reported = c.answers.into_iter().filter(|(_, ok, _)| *ok).flat_map(|(_, _, entries)| entries);
+        for e in own.cloned().chain(reported) {
+            if e.index < start {
+                continue;
+            }
+            match best.get(&e.index.0) {
+                Some(b) if b.term >= e.term => {}
+                _ => {
+                    best.insert(e.index.0, e);
+                }
+            }
+        }
+        let end = best.last_key_value().map_or(self.log.commit, |(i, _)| LogIndex(*i));
+        let term = ballot_term(self.promised);
+        let mut i = start;
+        while i <= end {
+            let e = match best.remove(&i.0) {
+                Some(e) => Entry { index: i, term, kind: e.kind, data: e.data },
+                None => Entry::noop(i, term),
+            };
+            self.log.set(e);
+            i = i.next();
+        }
+        self.role = Role::Leader;
+        self.leader = Some(self.id);
+        self.recovery_end = end;
+        self.prefix = self.log.last_index();
+        self.uncommitted_bytes = 0;
+        self.commit_unsent = false;
+        self.reads.reset();
+        let next = self.log.commit.next();
+        let inflight = self.cfg.max_inflight_batches;
+        self.peers = self
+            .membership
+            .members()
+            .filter(|id| *id != self.id)
+            .map(|id| Progress::new(id, self.membership.is_voter(id), next, inflight))
+            .collect();
+        self.heartbeat_deadline = self.now + self.cfg.heartbeat_interval;
+        self.quorum_check_deadline = self.now + self.cfg.election_timeout;
+        self.emit_role();
+        // Announce the new leadership at once (and start a read round).
+        self.broadcast_heartbeat();
+        self.maybe_commit();
+    }
+
+    /// Leader timer: heartbeats and the quorum check.
+    pub(super) fn tick_leader(&mut self) {
+        if self.now >= self.heartbeat_deadline {
+            self.heartbeat_deadline = self.now + self.cfg.heartbeat_interval;
+            self.broadcast_heartbeat();
+        }
+        if self.now >= self.quorum_check_deadline {
+            self.quorum_check_deadline = self.now + self.cfg.election_timeout;
+            if !self.quorum_active() {
+                // Cut off from a quorum: let clients go elsewhere (and
+                // leases lapse) rather than linger (Raft thesis §6.2).
+                self.step_down();
+            }
+        }
+    }
+
+    fn quorum_active(&mut self) -> bool {
+        let me = self.id;
+        let peers = &self.peers;
+        let ok = self.membership.has_quorum(|id| id == me || peers.iter().any(|p| p.id == id && p.recent_active));
+        for p in &mut self.peers {
+            p.recent_active = false;
+        }
+        ok
+    }
+}

@@ -1,0 +1,222 @@
+//! The stable leader: proposals, phase 2 in batches with per-acceptor
+//! progress, heartbeats and the commit rule (PMMC §3 "commanders"; PML §3).
+
+use super::MultiPaxos;
+use super::message::{Accept, Body, Heartbeat};
+use super::progress::State;
+use crate::id::{LogIndex, NodeId};
+use crate::paxos::ballot_term;
+use crate::replica::{Entry, EntryKind, MessageError, Proposal, ProposeError, Role};
+use alloc::vec::Vec;
+use bytes::Bytes;
+
+impl MultiPaxos {
+    pub(super) fn propose_entry(&mut self, kind: EntryKind, data: Bytes) -> Result<Proposal, ProposeError> {
+        if self.role != Role::Leader {
+            return Err(ProposeError::NotLeader { leader_hint: self.leader });
+        }
+        if data.len() > self.cfg.max_entry_bytes {
+            return Err(ProposeError::ProposalTooLarge { size: data.len(), max: self.cfg.max_entry_bytes });
+        }
+        if self.uncommitted_bytes > 0 && self.uncommitted_bytes + data.len() > self.cfg.max_uncommitted_bytes {
+            return Err(ProposeError::Busy);
+        }
+        let index = self.log.last_index().next();
+        let term = ballot_term(self.promised);
+        self.uncommitted_bytes += data.len();
+        // Phase 2 goes out at the next `poll_output`, so proposals that
+        // arrive together share messages.
+        self.log.set(Entry { index, term, kind, data });
+        self.prefix = index;
+        Ok(Proposal { index, term })
+    }
+
+    pub(super) fn leader_has_work(&self) -> bool {
+        let last = self.log.last_index();
+        let snap = self.log.snapshot.meta.index;
+        let chunks = self.snapshot_chunks();
+        let streaming = self.peers.iter().any(|p| p.state == State::Replicate);
+        (self.commit_unsent && streaming)
+            || (self.reads.has_waiting() && self.can_serve_reads())
+            || self.peers.iter().any(|p| match p.state {
+                State::Snapshot { index, sent, acked } => {
+                    index != snap || (sent < chunks && sent < acked + super::snapshot::WINDOW)
+                }
+                _ if p.next_index <= snap => true,
+                State::Probe => !p.probe_sent && p.next_index <= last,
+                State::Replicate => !p.is_full() && p.next_index <= last,
+            })
+    }
+
+    pub(super) fn flush_leader(&mut self) {
+        let commit_moved = core::mem::take(&mut self.commit_unsent);
+        for i in 0..self.peers.len() {
+            let sent = self.send_accepts(i);
+            if !sent && commit_moved && self.peers[i].state == State::Replicate {
+                // Tell an acceptor that got nothing this round about the
+                // new commit index, so it applies without waiting.
+                let to = self.peers[i].id;
+                let body = Body::Accept(Accept { entries: Vec::new(), commit: self.log.commit });
+                self.send(to, self.promised, body);
+            }
+        }
+        self.flush_reads();
+    }
+
+    /// Sends as much as the acceptor's state and window allow; true if
+    /// anything went out.
+    fn send_accepts(&mut self, i: usize) -> bool {
+        let mut sent = false;
+        loop {
+            let last = self.log.last_index();
+            let snap = self.log.snapshot.meta.index;
+            let pr = &mut self.peers[i];
+            if matches!(pr.state, State::Snapshot { .. }) {
+                self.send_snapshot_chunks(i);
+                return true;
+            }
+            if pr.next_index <= snap {
+                // The slots it needs are compacted away.
+                pr.become_snapshot(snap);
+                self.send_snapshot_chunks(i);
+                return true;
+            }
+            let blocked = match pr.state {
+                State::Probe => pr.probe_sent,
+                _ => pr.is_full(),
+            };
+            if blocked || pr.next_index > last {
+                return sent;
+            }
+            let from = pr.next_index;
+            let entries = self.batch(from);
+            let Some(batch_last) = entries.last().map(|e| e.index) else { return sent };
+            let pr = &mut self.peers[i];
+            let probing = pr.state == State::Probe;
+            if probing {
+                pr.probe_sent = true;
+            } else {
+                pr.next_index = batch_last.next();
+                pr.inflights.push_back(batch_last);
+            }
+            let to = pr.id;
+            let body = Body::Accept(Accept { entries, commit: self.log.commit });
+            self.send(to, self.promised, body);
+            sent = true;
+            if probing {
+                return true;
+            }
+        }
+    }
+
+    /// Slots from `from` under the batch limits (at least one), all in our
+    /// ballot: chosen slots held from older ballots are proposed again,
+    /// with the same value — always safe, and it lets the acceptor learn
+    /// them by the same rule as every other slot.
+    fn batch(&self, from: LogIndex) -> Vec<Entry> {
+        let term = ballot_term(self.promised);
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for e in self.log.range(from, self.log.last_index()).take(self.cfg.max_batch_entries) {
+            bytes = bytes.saturating_add(e.size());
+            if bytes > self.cfg.max_batch_bytes && !out.is_empty() {
+                break;
+            }
+            out.push(Entry { term, ..e.clone() });
+        }
+        out
+    }
+
+    pub(super) fn broadcast_heartbeat(&mut self) {
+        let take_waiting = self.can_serve_reads();
+        let round = self.reads.start_round(self.now, self.log.commit, take_waiting);
+        self.send_heartbeats(round);
+        self.confirm_reads();
+    }
+
+    pub(super) fn send_heartbeats(&mut self, read_round: u64) {
+        let commit = self.log.commit;
+        for i in 0..self.peers.len() {
+            let to = self.peers[i].id;
+            self.send(to, self.promised, Body::Heartbeat(Heartbeat { commit, read_round }));
+        }
+    }
+
+    /// An acceptor's phase 2b, or its answer to a heartbeat (with the read
+    /// round it confirms).
+    pub(super) fn handle_accepted(
+        &mut self,
+        from: NodeId,
+        match_index: LogIndex,
+        read_round: Option<u64>,
+    ) -> Result<(), MessageError> {
+        if match_index > self.log.last_index() {
+            return Err(MessageError::Malformed("acknowledged slot past the leader's log"));
+        }
+        let now = self.now;
+        let Some(pr) = self.peer_mut(from) else { return Ok(()) };
+        pr.recent_active = true;
+        pr.last_heard = Some(now);
+        pr.match_index = pr.match_index.max(match_index);
+        pr.free_to(pr.match_index);
+        match (read_round, pr.state) {
+            (None, State::Probe) => {
+                // Where it stands is known now: stream from there.
+                pr.next_index = pr.match_index.next();
+                pr.become_replicate();
+            }
+            (None, _) => {}
+            (Some(round), state) => {
+                pr.read_round = pr.read_round.max(round);
+                match state {
+                    State::Probe => {
+                        pr.probe_sent = false;
+                        pr.next_index = pr.next_index.min(pr.match_index.next());
+                    }
+                    State::Replicate => {
+                        // No progress over a heartbeat with slots outstanding:
+                        // a batch or its answer was lost. Start over from
+                        // what it holds.
+                        if pr.match_index < pr.next_index.prev() && pr.match_index == pr.match_at_heartbeat {
+                            pr.become_probe();
+                        } else if pr.is_full() {
+                            pr.inflights.pop_front();
+                        }
+                    }
+                    State::Snapshot { .. } => {
+                        if let State::Snapshot { sent, acked, .. } = &mut pr.state {
+                            *sent = *acked; // resume a stalled transfer
+                        }
+                    }
+                }
+                pr.match_at_heartbeat = pr.match_index;
+            }
+        }
+        self.maybe_commit();
+        if read_round.is_some() {
+            self.confirm_reads();
+        }
+        Ok(())
+    }
+
+    /// A slot is chosen once a majority accepted it in our ballot (PMS
+    /// §2.2); our own acceptance counts once durable. Every slot above the
+    /// commit index we took office with holds a value of our ballot, and an
+    /// acceptor's `match_index` covers only slots it accepted in our ballot
+    /// or knows chosen, so the commit index is the quorum's match.
+    pub(super) fn maybe_commit(&mut self) {
+        let me = self.id;
+        let own = self.log.persisted.min(self.log.last_index());
+        let peers = &self.peers;
+        let q = self.membership.committed_index(|id| {
+            if id == me { own } else { peers.iter().find(|p| p.id == id).map_or(LogIndex(0), |p| p.match_index) }
+        });
+        if q <= self.log.commit {
+            return;
+        }
+        let freed: usize = self.log.range(self.log.commit.next(), q).map(|e| e.data.len()).sum();
+        self.uncommitted_bytes = self.uncommitted_bytes.saturating_sub(freed);
+        self.log.commit = q;
+        self.commit_unsent = true;
+    }
+}

@@ -1,0 +1,443 @@
+//! Multi-Paxos as a [`Replica`]: the same interface as Raft, so the
+//! simulator, the services and the node driver run on it unchanged.
+//!
+//! # The protocol
+//!
+//! Every slot of the log is one instance of the synod protocol (PTP §3,
+//! PMS §3). A stable leader runs phase 1 once, for every slot above its
+//! commit index, then phase 2 for each new slot, many slots per message
+//! (PMMC §3; PML §3):
+//!
+//! - **Ballots** are `(round, node)`, so no two nodes share one. A node
+//!   that hears no leader for a randomized election timeout picks the
+//!   smallest ballot of its own above every ballot it has seen, promises
+//!   it to itself, and sends a prepare for all slots above its commit index.
+//! - **Recovery.** Each promise reports the acceptor's accepted slots with
+//!   their ballots. For every slot above its commit index the new leader
+//!   proposes the value of the highest ballot any promiser reported
+//!   (PMS §2.2 P2c), and a no-op ([`EntryKind::Noop`]) where none did, then
+//!   re-proposes them all in its own ballot.
+//! - **Phase 2.** Accept messages carry consecutive slots under a byte
+//!   limit. An acceptor accepts any slot in a ballot at least its promise,
+//!   in any order. A slot is chosen once a majority accepted it in the
+//!   leader's ballot; the commit index is the end of the chosen prefix.
+//! - **Learning.** An acceptor marks its slot `i` chosen when the leader of
+//!   its promised ballot reports a commit index of at least `i` and the
+//!   slot holds a value of that ballot: a leader proposes one value per
+//!   slot per ballot, and commits only what it proposed. Slots it holds
+//!   from other ballots are sent again in the leader's ballot (re-proposing
+//!   a chosen value is always safe), or covered by a snapshot when compacted.
+//! - **Heartbeats** keep followers from campaigning, carry the commit index,
+//!   and confirm read rounds. An acceptor refuses to help a candidate for
+//!   an election timeout after hearing from a live leader, and refuses a
+//!   candidate whose commit index is below its snapshot (it could not learn
+//!   what it must re-propose): the best-informed live node wins instead.
+//! - **Reads** are linearizable by a quorum round after the read arrives
+//!   (a read barrier, as Raft's ReadIndex), or by a leader lease
+//!   ([`ReadMode`]), once the slots recovered at election are chosen.
+//!
+//! # Persistence
+//!
+//! Durable state maps onto the shared types: the promised ballot is
+//! [`HardState::term`], each slot's accepted ballot is its [`Entry::term`],
+//! both packed as `round << 16 | node` ([`crate::paxos::ballot_term`]),
+//! which is why node ids must be below 65,536 ([`ConfigError::NodeIdTooLarge`]).
+//! Slots accepted out of order leave explicit holes (term 0), and changing
+//! a stored slot rewrites the stored suffix from there: see the log module
+//! for why that is correct (if not optimal). Every answer that claims
+//! a promise or an acceptance is held back until it is durable.
+//!
+//! Membership is fixed: [`Replica::change_membership`] and
+//! [`Replica::transfer_leader`] return `Unsupported`.
+//!
+//! ```
+//! use synod_core::id::NodeId;
+//! use synod_core::paxos::multi::{Config, MultiPaxos};
+//! use synod_core::replica::{Membership, Recovered, Replica, Role};
+//! use synod_core::time::Instant;
+//!
+//! let voters = Membership::voters_only([NodeId(1), NodeId(2), NodeId(3)]).unwrap();
+//! let node = MultiPaxos::new(Config::new(NodeId(1), 42), Instant::ZERO, Recovered::default(), voters).unwrap();
+//! assert_eq!(node.status().role, Role::Follower);
+//! ```
+
+mod acceptor;
+mod config;
+mod durability;
+mod election;
+mod leader;
+mod log;
+mod message;
+mod progress;
+mod read;
+mod snapshot;
+mod step;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{Config, ConfigError, ReadMode};
+pub use message::{
+    Accept, Accepted, Body, Heartbeat, HeartbeatResponse, Message, Nack, NackReason, Prepare, Promise, SnapshotChunk,
+    SnapshotResponse,
+};
+
+use super::{MAX_NODES, ballot_term, term_ballot};
+use crate::id::{Ballot, LogIndex, NodeId, Term};
+use crate::rand::Rng;
+use crate::replica::{
+    self, CompactError, Entry, EntryKind, Envelope, Event, HardState, Membership, MembershipChange, MessageError,
+    Output, PeerStatus, PersistId, Proposal, ProposeError, ReadError, ReadId, ReadState, RecoverError, Recovered,
+    Replica, Role, Snapshot, Status, TransferError,
+};
+use crate::time::Instant;
+use alloc::vec::Vec;
+use bytes::Bytes;
+use durability::Durability;
+use log::PaxosLog;
+use progress::Progress;
+use read::Reads;
+use snapshot::Incoming;
+
+/// Why a Multi-Paxos replica could not be built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NewError {
+    /// The configuration is inconsistent, or a member id cannot be packed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Storage handed back something that is not a valid log.
+    #[error(transparent)]
+    Recover(#[from] RecoverError),
+}
+
+/// A phase 1 in progress.
+#[derive(Debug)]
+struct Campaign {
+    ballot: Ballot,
+    /// Answers so far: (acceptor, promised?, reported entries).
+    answers: Vec<(NodeId, bool, Vec<Entry>)>,
+}
+
+/// A Multi-Paxos replica: proposer (leader), acceptor and learner of every
+/// slot. See [`Replica`] for the call order and the [module docs](self)
+/// for the protocol.
+#[derive(Debug)]
+pub struct MultiPaxos {
+    id: NodeId,
+    cfg: Config,
+    rng: Rng,
+    /// The latest time given by the caller.
+    now: Instant,
+    membership: Membership,
+
+    /// The acceptor's promise (phase 1b); also this node's ballot while it
+    /// campaigns or leads.
+    promised: Ballot,
+    /// The highest ballot heard of; a campaign goes above it.
+    highest_seen: Ballot,
+    role: Role,
+    leader: Option<NodeId>,
+    last_event: Option<(Role, Term, Option<NodeId>)>,
+    log: PaxosLog,
+    /// Every slot in `(commit, prefix]` holds a value of `promised`.
+    prefix: LogIndex,
+
+    election_deadline: Instant,
+    heartbeat_deadline: Instant,
+    quorum_check_deadline: Instant,
+    /// When the leader of `promised` was last heard from.
+    last_leader_contact: Option<Instant>,
+    /// Lease mode: refuse every candidate until then after a restart, since
+    /// the lease this acceptor honoured before the crash is forgotten.
+    quiet_until: Instant,
+    campaign: Option<Campaign>,
+
+    /// Leader only: every other member's progress.
+    peers: Vec<Progress>,
+    /// Leader only: the last slot recovered at election; reads wait until
+    /// it is chosen.
+    recovery_end: LogIndex,
+    /// Leader only: payload bytes proposed and not yet chosen.
+    uncommitted_bytes: usize,
+    /// Leader only: the commit index moved since acceptors were last told.
+    commit_unsent: bool,
+    reads: Reads,
+
+    /// A snapshot being received.
+    incoming: Option<Incoming>,
+
+    durability: Durability,
+    restore: Option<Snapshot>,
+    read_states: Vec<ReadState>,
+    events: Vec<Event>,
+}
+
+impl MultiPaxos {
+    /// Builds a replica from what storage recovered.
+    ///
+    /// `initial` is the cluster's fixed membership, used unless storage
+    /// holds a snapshot (which records it). Every member id must be below
+    /// 65,536 ([`ConfigError::NodeIdTooLarge`]).
+    pub fn new(cfg: Config, now: Instant, recovered: Recovered, initial: Membership) -> Result<MultiPaxos, NewError> {
+        cfg.validate()?;
+        let Recovered { hard_state, snapshot, entries } = recovered;
+        let mut snapshot = snapshot.unwrap_or_default();
+        check_entries(snapshot.meta.index, &entries)?;
+        if snapshot.meta.membership.is_empty() {
+            snapshot.meta.membership = initial;
+        }
+        let membership = snapshot.meta.membership.clone();
+        if membership.is_empty() {
+            return Err(RecoverError::NoMembership.into());
+        }
+        if membership.is_joint() {
+            return Err(ConfigError::JointMembership.into());
+        }
+        if let Some(big) = membership.members().find(|m| m.0 >= MAX_NODES) {
+            return Err(ConfigError::NodeIdTooLarge(big).into());
+        }
+        let restore = (snapshot.meta.index > LogIndex(0)).then(|| snapshot.clone());
+        // A crash can keep an acceptance whose promise was written in the
+        // same batch; the promise is never below what was accepted.
+        let top = entries.iter().map(|e| e.term).max().unwrap_or(Term(0)).max(hard_state.term);
+        let promised = term_ballot(top);
+        let log = PaxosLog::recovered(snapshot, entries, hard_state.commit);
+        let mut rng = Rng::with_seed(cfg.seed);
+        let quiet_until = match cfg.read_mode {
+            ReadMode::Lease { .. } => now + cfg.election_timeout,
+            ReadMode::ReadIndex => now,
+        };
+        let mut node = MultiPaxos {
+            id: cfg.id,
+            election_deadline: now + rng.duration(cfg.election_timeout, cfg.election_timeout * 2),
+            rng,
+            cfg,
+            now,
+            membership,
+            promised,
+            highest_seen: promised,
+            role: Role::Follower,
+            leader: None,
+            last_event: None,
+            log,
+            prefix: LogIndex(0),
+            heartbeat_deadline: Instant::MAX,
+            quorum_check_deadline: Instant::MAX,
+            last_leader_contact: None,
+            quiet_until,
+            campaign: None,
+            peers: Vec::new(),
+            recovery_end: LogIndex(0),
+            uncommitted_bytes: 0,
+            commit_unsent: false,
+            reads: Reads::default(),
+            incoming: None,
+            durability: Durability::new(hard_state),
+            restore,
+            read_states: Vec::new(),
+            events: Vec::new(),
+        };
+        node.reset_prefix();
+        node.role = node.follower_role();
+        node.emit_role();
+        Ok(node)
+    }
+
+    /// The fixed membership.
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
+    /// The promised ballot: this node's own while it campaigns or leads.
+    pub fn promised(&self) -> Ballot {
+        self.promised
+    }
+
+    fn hard_state(&self) -> HardState {
+        HardState { term: ballot_term(self.promised), vote: None, commit: self.log.commit }
+    }
+
+    fn emit_role(&mut self) {
+        let now = (self.role, ballot_term(self.promised), self.leader);
+        if self.last_event != Some(now) {
+            self.last_event = Some(now);
+            self.events.push(Event::RoleChanged { role: self.role, term: now.1, leader: self.leader });
+        }
+    }
+
+    fn envelope(&self, to: NodeId, ballot: Ballot, body: Body) -> Envelope {
+        Envelope { to, msg: replica::Message::MultiPaxos(Message { ballot, body }) }
+    }
+
+    /// Sends at once: depends on nothing unwritten (a leader's requests,
+    /// refusals).
+    fn send(&mut self, to: NodeId, ballot: Ballot, body: Body) {
+        let env = self.envelope(to, ballot, body);
+        self.durability.send_now(env);
+    }
+
+    /// Sends an answer that claims durable acceptances: held back until
+    /// every write made so far is reported durable.
+    fn reply_after_writes(&mut self, to: NodeId, ballot: Ballot, body: Body) {
+        let dep = self.durability.dep_all(self.log.has_unstable(), self.hard_state());
+        let env = self.envelope(to, ballot, body);
+        self.durability.send_after(dep, env);
+    }
+
+    /// Sends a message that depends only on the promise being durable.
+    fn reply_after_promise(&mut self, to: NodeId, ballot: Ballot, body: Body) {
+        let dep = self.durability.dep_promise(self.hard_state());
+        let env = self.envelope(to, ballot, body);
+        self.durability.send_after(dep, env);
+    }
+
+    fn peer_mut(&mut self, id: NodeId) -> Option<&mut Progress> {
+        self.peers.iter_mut().find(|p| p.id == id)
+    }
+}
+
+/// Storage must hand back a contiguous log.
+fn check_entries(snap_index: LogIndex, entries: &[Entry]) -> Result<(), RecoverError> {
+    let mut want = snap_index.next();
+    for e in entries.iter().filter(|e| e.index > snap_index) {
+        if e.index != want {
+            return Err(RecoverError::Gap { expected: want, found: e.index });
+        }
+        if e.kind == EntryKind::Membership {
+            return Err(RecoverError::BadMembership(e.index));
+        }
+        want = want.next();
+    }
+    Ok(())
+}
+
+impl Replica for MultiPaxos {
+    fn id(&self) -> NodeId {
+        self.id
+    }
+
+    fn propose(&mut self, now: Instant, data: Bytes) -> Result<Proposal, ProposeError> {
+        self.now = now;
+        self.propose_entry(EntryKind::Command, data)
+    }
+
+    fn read(&mut self, now: Instant, id: ReadId) -> Result<(), ReadError> {
+        self.now = now;
+        self.start_read(id)
+    }
+
+    fn handle_message(&mut self, now: Instant, from: NodeId, msg: replica::Message) -> Result<(), MessageError> {
+        self.now = now;
+        let replica::Message::MultiPaxos(msg) = msg else { return Err(MessageError::WrongProtocol) };
+        self.step(from, msg)
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        if self.role == Role::Leader {
+            self.tick_leader();
+        } else {
+            self.tick_election();
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self.role {
+            Role::Leader => Some(self.heartbeat_deadline.min(self.quorum_check_deadline)),
+            _ if !self.membership.is_voter(self.id) => None,
+            _ => Some(self.election_deadline),
+        }
+    }
+
+    fn poll_output(&mut self, out: &mut Output) {
+        if self.role == Role::Leader {
+            self.flush_leader();
+        }
+        let hs = self.hard_state();
+        if let Some(p) = self.durability.take_write(&mut self.log, hs) {
+            match &mut out.persist {
+                Some(existing) => existing.merge(p),
+                slot => *slot = Some(p),
+            }
+        }
+        self.durability.take_messages(&mut out.messages);
+        if let Some(snap) = self.restore.take() {
+            // Entries handed out earlier in this batch are covered by it.
+            out.committed.clear();
+            out.restore = Some(snap);
+        }
+        self.log.take_committed(&mut out.committed);
+        out.reads.append(&mut self.read_states);
+        out.events.append(&mut self.events);
+    }
+
+    fn has_output(&self) -> bool {
+        self.durability.has_messages()
+            || self.log.has_unstable()
+            || self.durability.promise_changed(self.hard_state())
+            || self.restore.is_some()
+            || self.log.has_committed()
+            || !self.read_states.is_empty()
+            || !self.events.is_empty()
+            || (self.role == Role::Leader && self.leader_has_work())
+    }
+
+    fn handle_persisted(&mut self, now: Instant, id: PersistId) {
+        self.now = now;
+        if !self.durability.persisted(id) {
+            return;
+        }
+        self.log.persisted_up_to(self.durability.acked());
+        if self.role == Role::Leader {
+            // The leader counts its own acceptance only once durable.
+            self.maybe_commit();
+        }
+    }
+
+    fn compact(&mut self, now: Instant, index: LogIndex, data: Bytes) -> Result<(), CompactError> {
+        self.now = now;
+        self.take_snapshot(index, data)
+    }
+
+    fn change_membership(&mut self, _now: Instant, _change: MembershipChange) -> Result<Proposal, ProposeError> {
+        Err(ProposeError::Unsupported)
+    }
+
+    fn transfer_leader(&mut self, _now: Instant, _to: NodeId) -> Result<(), TransferError> {
+        Err(TransferError::Unsupported)
+    }
+
+    fn status(&self) -> Status {
+        Status {
+            id: self.id,
+            role: self.role,
+            term: ballot_term(self.promised),
+            leader: self.leader,
+            commit: self.log.commit,
+            applied: self.log.applied,
+            last_index: self.log.last_index(),
+            persisted: self.log.persisted,
+            snapshot_index: self.log.snapshot.meta.index,
+            membership: self.membership.clone(),
+        }
+    }
+
+    fn peer_status(&self, out: &mut Vec<PeerStatus>) {
+        out.extend(self.peers.iter().map(|p| PeerStatus {
+            id: p.id,
+            match_index: p.match_index,
+            next_index: p.next_index,
+            last_heard: p.last_heard,
+            voter: p.voter,
+        }));
+    }
+
+    fn entry_term(&self, index: LogIndex) -> Option<Term> {
+        self.log.term(index)
+    }
+
+    fn entry(&self, index: LogIndex) -> Option<Entry> {
+        self.log.entry(index).cloned()
+    }
+}

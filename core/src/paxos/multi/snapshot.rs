@@ -1,0 +1,168 @@
+//! Log compaction and snapshot transfer to acceptors whose missing slots
+//! were compacted away (PML §5.5), chunked and restartable.
+
+use super::MultiPaxos;
+use super::message::{Body, SnapshotChunk, SnapshotResponse};
+use super::progress::State;
+use crate::id::{Ballot, LogIndex, NodeId};
+use crate::replica::{CompactError, MessageError, Snapshot, SnapshotMeta};
+use alloc::vec::Vec;
+use bytes::Bytes;
+
+/// Chunks in flight to one acceptor.
+pub(super) const WINDOW: u64 = 4;
+
+/// A snapshot being received from `leader`.
+#[derive(Debug)]
+pub(super) struct Incoming {
+    pub leader: NodeId,
+    meta: SnapshotMeta,
+    buf: Vec<u8>,
+}
+
+impl MultiPaxos {
+    pub(super) fn take_snapshot(&mut self, index: LogIndex, data: Bytes) -> Result<(), CompactError> {
+        let existing = self.log.snapshot.meta.index;
+        if index <= existing {
+            return Err(CompactError::AlreadyCompacted { index, existing });
+        }
+        if index > self.log.applied {
+            return Err(CompactError::NotApplied { index, applied: self.log.applied });
+        }
+        let Some(term) = self.log.term(index) else {
+            return Err(CompactError::AlreadyCompacted { index, existing });
+        };
+        let membership = self.membership.clone();
+        self.log.compact(Snapshot { meta: SnapshotMeta { index, term, membership }, data });
+        Ok(())
+    }
+
+    /// Chunks in the current snapshot.
+    pub(super) fn snapshot_chunks(&self) -> u64 {
+        (self.log.snapshot.data.len() as u64).div_ceil(self.cfg.snapshot_chunk_bytes as u64).max(1)
+    }
+
+    /// Streams chunks of the current snapshot to peer `i`, a window at a time.
+    pub(super) fn send_snapshot_chunks(&mut self, i: usize) {
+        let chunk = self.cfg.snapshot_chunk_bytes as u64;
+        let snap_index = self.log.snapshot.meta.index;
+        let len = self.log.snapshot.data.len() as u64;
+        let total = self.snapshot_chunks();
+        loop {
+            let pr = &mut self.peers[i];
+            let State::Snapshot { index, sent, acked } = &mut pr.state else { return };
+            if *index != snap_index {
+                // Compacted again meanwhile: send the newer snapshot instead.
+                *index = snap_index;
+                *sent = 0;
+                *acked = 0;
+            }
+            if *sent >= total || *sent >= *acked + WINDOW {
+                return;
+            }
+            let offset = *sent * chunk;
+            let end = (offset + chunk).min(len);
+            *sent += 1;
+            let to = pr.id;
+            let data = self.log.snapshot.data.slice(offset as usize..end as usize);
+            let meta = self.log.snapshot.meta.clone();
+            let body = Body::Snapshot(SnapshotChunk { meta, offset, data, done: end == len });
+            self.send(to, self.promised, body);
+        }
+    }
+
+    pub(super) fn handle_snapshot_response(&mut self, from: NodeId, r: SnapshotResponse) {
+        let chunk = self.cfg.snapshot_chunk_bytes as u64;
+        let now = self.now;
+        let Some(pr) = self.peer_mut(from) else { return };
+        pr.recent_active = true;
+        pr.last_heard = Some(now);
+        if r.done {
+            // Installed and durable: every slot up to its index is chosen there.
+            pr.match_index = pr.match_index.max(r.index);
+            if matches!(pr.state, State::Snapshot { .. }) {
+                pr.become_probe();
+            }
+            self.maybe_commit();
+            return;
+        }
+        let State::Snapshot { index, sent, acked } = &mut pr.state else { return };
+        if *index != r.index {
+            return;
+        }
+        if !r.next_offset.is_multiple_of(chunk) {
+            // Chunk boundaries differ from an earlier sender's: restart.
+            *sent = 0;
+            *acked = 0;
+            return;
+        }
+        let next = r.next_offset / chunk;
+        *acked = next;
+        // It may be missing chunks we sent: resume from its offset.
+        *sent = next;
+    }
+
+    pub(super) fn handle_snapshot_chunk(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        c: SnapshotChunk,
+    ) -> Result<(), MessageError> {
+        if !self.follow(from, ballot) {
+            return Ok(());
+        }
+        let index = c.meta.index;
+        if index <= self.log.commit {
+            // Everything it covers is chosen here already.
+            self.incoming = None;
+            let body = Body::SnapshotResponse(SnapshotResponse { index, next_offset: 0, done: true });
+            self.reply_after_writes(from, ballot, body);
+            return Ok(());
+        }
+        if c.meta.membership != self.membership {
+            return Err(MessageError::Malformed("snapshot of another configuration"));
+        }
+        let fresh = c.offset == 0 || self.incoming.as_ref().is_none_or(|inc| inc.meta != c.meta);
+        if fresh {
+            if c.offset != 0 {
+                let body = Body::SnapshotResponse(SnapshotResponse { index, next_offset: 0, done: false });
+                self.reply_after_promise(from, ballot, body);
+                return Ok(());
+            }
+            self.incoming = Some(Incoming { leader: from, meta: c.meta.clone(), buf: Vec::new() });
+        }
+        let Some(inc) = self.incoming.as_mut() else { return Ok(()) };
+        let have = inc.buf.len() as u64;
+        if c.offset != have {
+            let body = Body::SnapshotResponse(SnapshotResponse { index, next_offset: have, done: false });
+            self.reply_after_promise(from, ballot, body);
+            return Ok(());
+        }
+        if inc.buf.len().saturating_add(c.data.len()) > self.cfg.max_snapshot_bytes {
+            self.incoming = None;
+            return Err(MessageError::Malformed("snapshot exceeds max_snapshot_bytes"));
+        }
+        if !c.done {
+            inc.buf.extend_from_slice(&c.data);
+            let next_offset = inc.buf.len() as u64;
+            let body = Body::SnapshotResponse(SnapshotResponse { index, next_offset, done: false });
+            self.reply_after_promise(from, ballot, body);
+            return Ok(());
+        }
+        let data = if inc.buf.is_empty() {
+            c.data // a one-chunk snapshot: no copy
+        } else {
+            inc.buf.extend_from_slice(&c.data);
+            Bytes::from(core::mem::take(&mut inc.buf))
+        };
+        self.incoming = None;
+        let next_offset = data.len() as u64;
+        let snap = Snapshot { meta: c.meta, data };
+        self.log.install_snapshot(snap.clone());
+        self.reset_prefix();
+        self.restore = Some(snap);
+        let body = Body::SnapshotResponse(SnapshotResponse { index, next_offset, done: true });
+        self.reply_after_writes(from, ballot, body);
+        Ok(())
+    }
+}

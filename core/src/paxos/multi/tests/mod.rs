@@ -1,0 +1,12 @@
+//! Scenario tests for Multi-Paxos, each named after what it proves.
+
+mod harness;
+
+mod acceptor;
+mod durability;
+mod election;
+mod reads;
+mod recovery;
+mod replication;
+mod robustness;
+mod snapshot;
