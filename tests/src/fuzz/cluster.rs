@@ -10,6 +10,7 @@ use crate::sim::invariants::Invariants;
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 use synod_core::id::NodeId;
+use synod_core::paxos::multi;
 use synod_core::raft;
 use synod_core::replica::{self, Event, Membership, Output, ReadId, Replica, Role};
 use synod_core::time::{Duration, Instant};
@@ -26,7 +27,15 @@ enum Action {
     Crash { node: u8, keep: u8 },
     Compact(u8),
     Transfer { from: u8, to: u8 },
-    Inject { from: u8, to: u8, msg: raft::Message },
+    Inject { from: u8, to: u8, msg: Forged },
+}
+
+/// A message from nowhere, in either protocol: a replica must survive the
+/// other protocol's messages as well as its own.
+#[derive(Arbitrary, Debug)]
+enum Forged {
+    Raft(raft::Message),
+    MultiPaxos(multi::Message),
 }
 
 struct Node {
@@ -47,6 +56,10 @@ fn build(protocol: Protocol, id: usize, now: Instant, recovered: replica::Recove
 }
 
 /// Runs a cluster of `protocol` replicas under the fuzz input's control.
+///
+/// # Panics
+/// On any safety violation while every peer is honest, or on a replica's
+/// own panic: both are findings.
 pub fn drive(protocol: Protocol, data: &[u8]) {
     let mut u = Unstructured::new(data);
     let mut nodes: Vec<Node> = (0..N)
@@ -136,7 +149,11 @@ pub fn drive(protocol: Protocol, data: &[u8]) {
                 honest = false;
                 let (from, to) = (pick(from), pick(to));
                 let n = &mut nodes[to];
-                let _ = n.replica.handle_message(n.now, NodeId(from as u64 + 1), replica::Message::Raft(msg));
+                let msg = match msg {
+                    Forged::Raft(m) => replica::Message::Raft(m),
+                    Forged::MultiPaxos(m) => replica::Message::MultiPaxos(m),
+                };
+                let _ = n.replica.handle_message(n.now, NodeId(from as u64 + 1), msg);
             }
         }
         for (i, n) in nodes.iter_mut().enumerate() {
@@ -193,4 +210,9 @@ fn check_stored(inv: &mut Invariants, node: usize, stored: &[Stored]) {
 /// The Raft fuzz target.
 pub fn raft_cluster(data: &[u8]) {
     drive(Protocol::Raft, data);
+}
+
+/// The Multi-Paxos fuzz target: the same cluster, driven the same way.
+pub fn multi_paxos_cluster(data: &[u8]) {
+    drive(Protocol::MultiPaxos, data);
 }

@@ -8,7 +8,7 @@ mod placement;
 mod resp;
 mod store;
 
-pub use cluster::raft_cluster;
+pub use cluster::{multi_paxos_cluster, raft_cluster};
 pub use net::{frame_stream, handshake};
 pub use placement::placement;
 pub use resp::resp_front_end;
@@ -22,6 +22,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("frame_stream", frame_stream),
     ("handshake", handshake),
     ("raft_cluster", raft_cluster),
+    ("multi_paxos_cluster", multi_paxos_cluster),
     ("store_commands", store_commands),
     ("placement", placement),
     ("resp_front_end", resp_front_end),

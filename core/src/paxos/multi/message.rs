@@ -11,6 +11,7 @@ use bytes::Bytes;
 /// Requests (prepare, accept, heartbeat, snapshot) carry the sender's own
 /// ballot; answers carry the ballot they answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Message {
     /// The sender's ballot, or the one answered.
     pub ballot: Ballot,
@@ -20,6 +21,7 @@ pub struct Message {
 
 /// The content of a Multi-Paxos message.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[non_exhaustive]
 pub enum Body {
     /// Phase 1a for every slot above the candidate's commit index.
@@ -45,6 +47,7 @@ pub enum Body {
 
 /// Phase 1a.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Prepare {
     /// The candidate's commit index: it asks about every slot above.
     pub commit: LogIndex,
@@ -52,6 +55,7 @@ pub struct Prepare {
 
 /// Phase 1b.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Promise {
     /// The acceptor's commit index.
     pub commit: LogIndex,
@@ -63,6 +67,7 @@ pub struct Promise {
 
 /// Why a ballot was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[repr(u8)]
 pub enum NackReason {
     /// A higher ballot was promised (`promised`): retry above it.
@@ -89,6 +94,7 @@ impl NackReason {
 
 /// A refusal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Nack {
     /// The highest ballot the acceptor promised.
     pub promised: Ballot,
@@ -98,6 +104,7 @@ pub struct Nack {
 
 /// Phase 2a for consecutive slots.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Accept {
     /// Values for consecutive slots, each stamped with the message's
     /// ballot (packed in `term`). Empty for a commit notice.
@@ -108,6 +115,7 @@ pub struct Accept {
 
 /// Phase 2b.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Accepted {
     /// Every slot up to here holds, durably, either a value the acceptor
     /// knows is chosen or the value it accepted in the message's ballot.
@@ -116,6 +124,7 @@ pub struct Accepted {
 
 /// A leader's heartbeat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Heartbeat {
     /// The leader's commit index.
     pub commit: LogIndex,
@@ -125,6 +134,7 @@ pub struct Heartbeat {
 
 /// The answer to a heartbeat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct HeartbeatResponse {
     /// The read round being confirmed.
     pub read_round: u64,
@@ -147,6 +157,7 @@ pub struct SnapshotChunk {
 
 /// The answer to a snapshot chunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct SnapshotResponse {
     /// The snapshot's last index.
     pub index: LogIndex,
@@ -154,6 +165,19 @@ pub struct SnapshotResponse {
     pub next_offset: u64,
     /// The snapshot is installed and durable.
     pub done: bool,
+}
+
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for SnapshotChunk {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        let data: Vec<u8> = u.arbitrary()?;
+        Ok(SnapshotChunk {
+            meta: u.arbitrary()?,
+            offset: u.arbitrary()?,
+            data: Bytes::from(data),
+            done: u.arbitrary()?,
+        })
+    }
 }
 
 impl Message {
