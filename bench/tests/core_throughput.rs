@@ -4,8 +4,13 @@
 use synod_bench::throughput::args::{Implementation, parse};
 use synod_bench::throughput::{Workload, elect};
 
-const ALL: [Implementation; 4] =
-    [Implementation::SynodRaft, Implementation::RaftRs, Implementation::Omni(1), Implementation::Omni(64)];
+const ALL: [Implementation; 5] = [
+    Implementation::SynodRaft,
+    Implementation::SynodMultiPaxos,
+    Implementation::RaftRs,
+    Implementation::Omni(1),
+    Implementation::Omni(64),
+];
 
 #[test]
 fn every_implementation_commits_the_whole_workload() {

@@ -1,4 +1,4 @@
-//! Replication throughput of synod's Raft, raft-rs and OmniPaxos under the
+//! Replication throughput of synod's Raft and Multi-Paxos, raft-rs and OmniPaxos under the
 //! same workload, back to back in one process (see
 //! `synod_bench::throughput`). Prints one JSON line per run, then one per
 //! implementation with its median and synod's ratio to it.
@@ -8,7 +8,7 @@
 //!     --replicas 3 --payload 128 --entries 200000 --window 1024 --rounds 3
 //! ```
 //!
-//! `--only NAME[,NAME]` runs only those (`synod-raft`, `raft-rs`,
+//! `--only NAME[,NAME]` runs only those (`synod-raft`, `synod-multi-paxos`, `raft-rs`,
 //! `omnipaxos-batchB`), e.g. one at a time under callgrind;
 //! `--omni-batch 1,64` picks the OmniPaxos batch sizes to run.
 
@@ -52,9 +52,13 @@ fn main() {
         }
     }
     let medians: Vec<(Implementation, f64)> = rates.iter().map(|(i, r)| (*i, median(r))).collect();
-    let synod = medians.iter().find(|(i, _)| *i == Implementation::SynodRaft).map(|m| m.1);
+    let find = |want| medians.iter().find(|(i, _)| *i == want).map(|m| m.1);
+    let (raft, paxos) = (find(Implementation::SynodRaft), find(Implementation::SynodMultiPaxos));
     for (imp, m) in &medians {
-        let ratio = synod.map_or(String::new(), |s| format!(",\"synod_raft_over_this\":{:.2}", s / m));
+        let mut ratio = raft.map_or(String::new(), |s| format!(",\"synod_raft_over_this\":{:.2}", s / m));
+        if let Some(p) = paxos {
+            ratio += &format!(",\"synod_multi_paxos_over_this\":{:.2}", p / m);
+        }
         println!(
             "{{\"summary\":\"median\",\"impl\":\"{}\",{head},\"rounds\":{},\"entries_per_sec\":{m:.0}{ratio}}}",
             imp.name(),

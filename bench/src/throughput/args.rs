@@ -7,6 +7,8 @@ use super::Workload;
 pub enum Implementation {
     /// synod's Raft.
     SynodRaft,
+    /// synod's Multi-Paxos.
+    SynodMultiPaxos,
     /// raft-rs.
     RaftRs,
     /// OmniPaxos with log batches of this many entries.
@@ -18,6 +20,7 @@ impl Implementation {
     pub fn name(&self) -> String {
         match self {
             Implementation::SynodRaft => "synod-raft".into(),
+            Implementation::SynodMultiPaxos => "synod-multi-paxos".into(),
             Implementation::RaftRs => "raft-rs".into(),
             Implementation::Omni(b) => format!("omnipaxos-batch{b}"),
         }
@@ -27,6 +30,7 @@ impl Implementation {
     pub fn parse(s: &str) -> Option<Implementation> {
         match s {
             "synod-raft" => Some(Implementation::SynodRaft),
+            "synod-multi-paxos" => Some(Implementation::SynodMultiPaxos),
             "raft-rs" => Some(Implementation::RaftRs),
             _ => s.strip_prefix("omnipaxos-batch")?.parse().ok().map(Implementation::Omni),
         }
@@ -81,7 +85,7 @@ pub fn parse(args: impl Iterator<Item = String>, default_entries: u64) -> Result
         return Err("need at least 2 replicas and a non-zero payload, window and round count".into());
     }
     let implementations = only.unwrap_or_else(|| {
-        let mut v = vec![Implementation::SynodRaft, Implementation::RaftRs];
+        let mut v = vec![Implementation::SynodRaft, Implementation::SynodMultiPaxos, Implementation::RaftRs];
         v.extend(batches.iter().map(|b| Implementation::Omni(*b)));
         v
     });

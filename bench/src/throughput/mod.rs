@@ -52,6 +52,7 @@ pub fn payload(size: usize, seq: u64) -> Vec<u8> {
 pub fn elect(imp: args::Implementation, w: &Workload) -> Box<dyn Cluster> {
     match imp {
         args::Implementation::SynodRaft => Box::new(synod::SynodRaft::elect(w.replicas)),
+        args::Implementation::SynodMultiPaxos => Box::new(synod::SynodMultiPaxos::elect(w.replicas)),
         args::Implementation::RaftRs => Box::new(raft_rs::RaftRs::elect(w.replicas)),
         args::Implementation::Omni(b) => Box::new(omni::Omni::elect(w.replicas, b)),
     }

@@ -1,11 +1,12 @@
-//! synod's Raft driven through the [`Replica`] trait, with an in-memory
-//! "storage" that clones persisted entries into a `Vec` (as the peers'
-//! memory storages do) and acknowledges them at once.
+//! synod's replicas (Raft and Multi-Paxos) driven through the [`Replica`]
+//! trait, with an in-memory "storage" that clones persisted entries into a
+//! `Vec` (as the peers' memory storages do) and acknowledges them at once.
 
 use std::collections::VecDeque;
 
 use bytes::Bytes;
 use synod_core::id::NodeId;
+use synod_core::paxos::multi::{self, MultiPaxos};
 use synod_core::raft::{Config, Raft};
 use synod_core::replica::{
     Entry, EntryKind, Envelope, HardState, Membership, Output, Persist, Recovered, Replica, Role,
@@ -26,6 +27,13 @@ impl Stored {
         if let Some(from) = p.truncate_from {
             self.entries.retain(|e| e.index < from);
         }
+        // Multi-Paxos may rewrite entries in place (holes filled, suffixes
+        // re-accepted); a rewrite replaces what is stored at its index.
+        if let (Some(first), Some(last)) = (p.entries.first(), self.entries.last())
+            && first.index <= last.index
+        {
+            self.entries.retain(|e| e.index < first.index);
+        }
         // No snapshots are taken in this workload.
         self.entries.extend(p.entries.iter().cloned());
         if let Some(hs) = p.hard_state {
@@ -35,8 +43,13 @@ impl Stored {
 }
 
 /// A synod Raft cluster in one thread.
-pub struct SynodRaft {
-    replicas: Vec<Raft>,
+pub type SynodRaft = Synod<Raft>;
+/// A synod Multi-Paxos cluster in one thread.
+pub type SynodMultiPaxos = Synod<MultiPaxos>;
+
+/// A cluster of synod replicas of one protocol, in one thread.
+pub struct Synod<R> {
+    replicas: Vec<R>,
     stored: Vec<Stored>,
     out: Output,
     queue: VecDeque<(NodeId, Envelope)>,
@@ -47,14 +60,35 @@ pub struct SynodRaft {
 }
 
 impl SynodRaft {
-    /// Builds `n` replicas and elects replica 1.
+    /// Builds `n` Raft replicas and elects replica 1.
     pub fn elect(n: u64) -> SynodRaft {
         let voters = Membership::voters_only((1..=n).map(NodeId)).expect("valid membership");
         let replicas = (1..=n)
             .map(|i| Raft::new(Config::new(NodeId(i), i), Instant::ZERO, Recovered::default(), voters.clone()))
             .collect::<Result<Vec<_>, _>>()
             .expect("valid config");
-        let mut c = SynodRaft {
+        Synod::elect_first(replicas)
+    }
+}
+
+impl SynodMultiPaxos {
+    /// Builds `n` Multi-Paxos replicas and elects replica 1.
+    pub fn elect(n: u64) -> SynodMultiPaxos {
+        let voters = Membership::voters_only((1..=n).map(NodeId)).expect("valid membership");
+        let replicas = (1..=n)
+            .map(|i| {
+                MultiPaxos::new(multi::Config::new(NodeId(i), i), Instant::ZERO, Recovered::default(), voters.clone())
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .expect("valid config");
+        Synod::elect_first(replicas)
+    }
+}
+
+impl<R: Replica> Synod<R> {
+    fn elect_first(replicas: Vec<R>) -> Synod<R> {
+        let n = replicas.len();
+        let mut c = Synod {
             stored: (0..n).map(|_| Stored::default()).collect(),
             replicas,
             out: Output::default(),
@@ -69,7 +103,7 @@ impl SynodRaft {
         while c.pump() {}
         assert_eq!(c.replicas[0].status().role, Role::Leader, "replica 1 is elected");
         let s = c.replicas[0].status();
-        assert_eq!(s.commit, s.last_index, "the leader's no-op is committed");
+        assert_eq!(s.commit, s.last_index, "the leader's opening entries are committed");
         c
     }
 
@@ -111,7 +145,7 @@ impl SynodRaft {
     }
 }
 
-impl Cluster for SynodRaft {
+impl<R: Replica> Cluster for Synod<R> {
     fn run(&mut self, w: &Workload) -> u64 {
         let start = self.committed;
         let mut proposed = 0;
@@ -121,7 +155,7 @@ impl Cluster for SynodRaft {
                 self.replicas[self.leader].propose(self.now, data).expect("the leader takes proposals");
                 proposed += 1;
             }
-            assert!(self.pump(), "synod raft stalled at {} of {}", self.committed - start, w.entries);
+            assert!(self.pump(), "synod stalled at {} of {}", self.committed - start, w.entries);
         }
         self.committed - start
     }
