@@ -74,12 +74,13 @@ fn main() {
         match result {
             Ok(r) => {
                 println!(
-                    "seed {seed} ({protocol}/{transport}): {} ops ({} ok, {} unknown), {} kills, {} pauses, {} partitions, \
+                    "seed {seed} ({protocol}/{transport}): {} ops ({} ok, {} unknown), {} kills, {} cluster crashes, {} pauses, {} partitions, \
                      {} acknowledged writes checked, {} lock grants checked, recovered in {:.1}s, {} violations",
                     r.ops,
                     r.ok,
                     r.unknown,
                     r.kills,
+                    r.cluster_crashes,
                     r.pauses,
                     r.partitions,
                     r.acked_checked,
@@ -103,9 +104,10 @@ fn main() {
         }
     }
     println!(
-        "total: {} ops, {} kills, {} pauses, {} partitions, {} acknowledged writes checked, {} violations, {:.0}s",
+        "total: {} ops, {} kills, {} cluster crashes, {} pauses, {} partitions, {} acknowledged writes checked, {} violations, {:.0}s",
         totals.ops,
         totals.kills,
+        totals.cluster_crashes,
         totals.pauses,
         totals.partitions,
         totals.acked_checked,

@@ -1,8 +1,8 @@
 //! The fault-injection harness against real processes: a cluster of
 //! `synod node` processes on loopback behind proxies the harness owns,
 //! concurrent RESP clients recording a history, and a seeded schedule of
-//! `kill -9` and restart, `SIGSTOP`/`SIGCONT` of the leader, and network
-//! partitions; then healing, and the checks: every acknowledged write is
+//! `kill -9` and restart of one node or of every node at once,
+//! `SIGSTOP`/`SIGCONT` of the leader, and network partitions; then healing, and the checks: every acknowledged write is
 //! present, the history is linearizable, fencing tokens increase, and the
 //! cluster answers again in bounded time.
 
@@ -50,8 +50,12 @@ pub struct Report {
     pub ok: usize,
     /// Of which unknown (timed out, connection lost).
     pub unknown: usize,
-    /// kill -9 and restarts.
+    /// kill -9 and restarts of one node.
     pub kills: u64,
+    /// kill -9 of every node at once, then a restart of all: only what
+    /// each node wrote before the signal survives, so an acknowledgement
+    /// that ran ahead of its write shows up as a lost write.
+    pub cluster_crashes: u64,
     /// SIGSTOP/SIGCONT pauses.
     pub pauses: u64,
     /// Partitions.
@@ -73,6 +77,7 @@ impl Report {
         self.ok += o.ok;
         self.unknown += o.unknown;
         self.kills += o.kills;
+        self.cluster_crashes += o.cluster_crashes;
         self.pauses += o.pauses;
         self.partitions += o.partitions;
         self.acked_checked += o.acked_checked;
@@ -187,7 +192,18 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
         }
         let n = cluster.len();
         let impaired = down.len() + paused.len();
-        match rng.below(4) {
+        match rng.below(5) {
+            // Rarer than the rest: a whole-cluster crash is a full outage.
+            4 if rng.chance(0.5) => {
+                for i in 1..=n {
+                    cluster.kill(i);
+                }
+                for (i, _) in paused.drain(..) {
+                    cluster.pause(i, false);
+                }
+                down = (1..=n).map(|i| (i, now + Duration::from_millis(rng.range(300, 1500)))).collect();
+                report.cluster_crashes += 1;
+            }
             0 if impaired < ((n - 1) / 2) as usize => {
                 let victim = if rng.chance(0.5) { leader(&cluster) } else { None }.unwrap_or(1 + rng.below(n));
                 cluster.kill(victim);
