@@ -1,6 +1,6 @@
 //! The driver loop: feed inputs to the replica, carry its outputs out.
 
-use super::requests::{Requester, Requests, Waiting};
+use super::requests::{Proposed, Requester, Requests, Waiting};
 use super::{NodeConfig, NodeStatus};
 use crate::client::{ClientError, ClientReply, ClientRequest, RequestOp};
 use crate::codec::Frame;
@@ -230,7 +230,8 @@ impl Driver {
         let hint = match op {
             RequestOp::Propose(command) => match self.replica.propose(now, command.clone()) {
                 Ok(p) => {
-                    self.requests.proposals.insert(p.index.0, (p.term, requester));
+                    let proposed = Proposed { term: p.term, command, requester };
+                    self.requests.proposals.insert(p.index.0, proposed);
                     return;
                 }
                 Err(ProposeError::NotLeader { leader_hint }) => (leader_hint, RequestOp::Propose(command)),
@@ -346,21 +347,17 @@ impl Driver {
                 // Folded into the snapshot: applied or not, we cannot tell.
                 let covered: Vec<u64> = self.requests.proposals.range(..=snap.meta.index.0).map(|(i, _)| *i).collect();
                 for i in covered {
-                    if let Some((_, r)) = self.requests.proposals.remove(&i) {
-                        r.answer(self.transport.as_ref(), Err(ClientError::Timeout));
+                    if let Some(p) = self.requests.proposals.remove(&i) {
+                        p.requester.answer(self.transport.as_ref(), Err(ClientError::Timeout));
                     }
                 }
             }
             for e in out.committed.drain(..) {
                 self.applied = e.index;
                 let reply = (e.kind == EntryKind::Command).then(|| self.service.apply(e.index, &e.data));
-                if let Some((term, r)) = self.requests.proposals.remove(&e.index.0) {
-                    let result = match reply {
-                        Some(bytes) if term == e.term => Ok(bytes),
-                        // Another entry took the slot: ours was never applied.
-                        _ => Err(ClientError::Lost),
-                    };
-                    r.answer(self.transport.as_ref(), result);
+                if let Some(p) = self.requests.proposals.remove(&e.index.0) {
+                    let result = p.outcome(&e, reply);
+                    p.requester.answer(self.transport.as_ref(), result);
                 }
             }
             for rs in out.reads.drain(..) {

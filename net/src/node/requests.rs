@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures::channel::oneshot;
 use std::collections::{BTreeMap, HashMap};
 use synod_core::id::{LogIndex, NodeId, Term};
-use synod_core::replica::ReadId;
+use synod_core::replica::{Entry, ReadId};
 use synod_core::time::Instant;
 
 /// Where an answer goes.
@@ -44,10 +44,43 @@ pub(super) struct Waiting {
     pub deadline: Instant,
 }
 
+/// A proposal the replica took, waiting for its slot to commit.
+pub(super) struct Proposed {
+    /// The term (ballot) it was proposed in.
+    pub term: Term,
+    /// The command, to recognise it if a later Multi-Paxos leader
+    /// re-proposes it under its own ballot (see `replica::Proposal`).
+    pub command: Bytes,
+    pub requester: Requester,
+}
+
+impl Proposed {
+    /// The answer for the client, now that `entry` committed in our slot
+    /// and applying it (if a command) gave `reply`.
+    pub fn outcome(&self, entry: &Entry, reply: Option<Bytes>) -> Result<Bytes, ClientError> {
+        settle(self.term, &self.command, entry, reply)
+    }
+}
+
+/// What a client is told when `entry` commits in the slot of its command
+/// `command`, proposed in `term`; `reply` is what applying `entry` gave.
+fn settle(term: Term, command: &Bytes, entry: &Entry, reply: Option<Bytes>) -> Result<Bytes, ClientError> {
+    match reply {
+        Some(bytes) if entry.term == term => Ok(bytes),
+        // The same command under another term: with Multi-Paxos, our own
+        // value re-proposed by a later leader — or an identical command
+        // from another client. Applied or not, we cannot tell.
+        Some(_) if entry.data == *command => Err(ClientError::Timeout),
+        // Another value took the slot. A value is only ever re-proposed
+        // in its own slot, so ours was never applied anywhere.
+        _ => Err(ClientError::Lost),
+    }
+}
+
 #[derive(Default)]
 pub(super) struct Requests {
-    /// Proposals by log index, with the term they were proposed in.
-    pub proposals: BTreeMap<u64, (Term, Requester)>,
+    /// Proposals by log index.
+    pub proposals: BTreeMap<u64, Proposed>,
     /// Reads waiting for the replica to confirm them.
     pub reads: HashMap<ReadId, (Bytes, Requester)>,
     /// Confirmed reads waiting for the service to reach their index.
@@ -98,11 +131,44 @@ impl Requests {
     /// Everything, for shutdown.
     pub fn drain_all(&mut self) -> Vec<Requester> {
         let mut out: Vec<Requester> = Vec::new();
-        out.extend(core::mem::take(&mut self.proposals).into_values().map(|(_, r)| r));
+        out.extend(core::mem::take(&mut self.proposals).into_values().map(|p| p.requester));
         out.extend(self.reads.drain().map(|(_, (_, r))| r));
         out.extend(self.ready_reads.drain(..).map(|(_, _, r)| r));
         out.extend(self.forwarded.drain().map(|(_, w)| w.requester));
         out.extend(self.parked.drain(..).map(|w| w.requester));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(s: &'static str) -> Bytes {
+        Bytes::from_static(s.as_bytes())
+    }
+
+    #[test]
+    fn our_entry_in_our_term_answers_with_its_reply() {
+        let e = Entry::command(LogIndex(5), Term(3), cmd("incr x"));
+        assert_eq!(settle(Term(3), &cmd("incr x"), &e, Some(cmd("1"))), Ok(cmd("1")));
+    }
+
+    /// Multi-Paxos re-proposes a recovered value under the new leader's
+    /// ballot: the client must hear "maybe applied", never "not applied"
+    /// (found by the nemesis as non-linearizable histories after
+    /// whole-cluster crashes).
+    #[test]
+    fn our_command_under_another_term_may_have_been_applied() {
+        let e = Entry::command(LogIndex(5), Term(9), cmd("incr x"));
+        assert_eq!(settle(Term(3), &cmd("incr x"), &e, Some(cmd("1"))), Err(ClientError::Timeout));
+    }
+
+    #[test]
+    fn another_value_in_our_slot_means_ours_was_never_applied() {
+        let e = Entry::command(LogIndex(5), Term(9), cmd("del x"));
+        assert_eq!(settle(Term(3), &cmd("incr x"), &e, Some(cmd("1"))), Err(ClientError::Lost));
+        let noop = Entry::noop(LogIndex(5), Term(9));
+        assert_eq!(settle(Term(3), &cmd("incr x"), &noop, None), Err(ClientError::Lost));
     }
 }

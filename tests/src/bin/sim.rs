@@ -129,8 +129,8 @@ fn main() {
         t.delivered
     );
     println!(
-        "faults: {} crashes, {} partitions, {} weather changes, {} transfers; {} elections, {} snapshots",
-        t.crashes, t.partitions, t.weather, t.transfers, t.elections, t.snapshots
+        "faults: {} crashes ({} whole-cluster), {} partitions, {} weather changes, {} transfers; {} elections, {} snapshots",
+        t.crashes, t.cluster_crashes, t.partitions, t.weather, t.transfers, t.elections, t.snapshots
     );
     println!(
         "ops: {} ok, {} refused, {} unknown; lock grants acted on: {} ({} stale holders fenced off); violations: {}",

@@ -18,7 +18,18 @@ impl World {
     pub(super) fn inject_fault(&mut self) {
         let n = self.nodes.len();
         let down = self.nodes.iter().filter(|x| !x.up).count();
-        match self.rng.below(10) {
+        match self.rng.below(11) {
+            // The whole cluster crashes at once (a power cut, a bad deploy):
+            // every node keeps only what its disk kept, and all come back.
+            10 if down == 0 && self.rng.chance(0.5) => {
+                for i in 0..n {
+                    self.crash(i);
+                    let back = self.now + self.rng.range(10_000_000, 500_000_000);
+                    self.schedule(back, Kind::Restart { node: i });
+                }
+                self.stats.cluster_crashes += 1;
+                self.trace.log(self.now, || "the whole cluster crashed".into());
+            }
             0 | 1 if down < (n - 1) / 2 => {
                 // Crash one node (the leader a third of the time); it comes
                 // back after a while with only what its disk kept.

@@ -219,8 +219,10 @@ pub struct Stats {
     pub delivered: u64,
     /// Messages a replica rejected as malformed or misdirected.
     pub rejected: u64,
-    /// Crashes injected.
+    /// Crashes injected (each node of a whole-cluster crash counts).
     pub crashes: u64,
+    /// Whole-cluster crashes injected.
+    pub cluster_crashes: u64,
     /// Partitions injected.
     pub partitions: u64,
     /// Network weather changes.
@@ -250,6 +252,7 @@ impl Stats {
         self.delivered += o.delivered;
         self.rejected += o.rejected;
         self.crashes += o.crashes;
+        self.cluster_crashes += o.cluster_crashes;
         self.partitions += o.partitions;
         self.weather += o.weather;
         self.transfers += o.transfers;
