@@ -12,7 +12,16 @@ pub(crate) fn simple(s: &'static str) -> BytesFrame {
     BytesFrame::SimpleString(Bytes::from_static(s.as_bytes()))
 }
 
+/// An error reply. A RESP error is a single line, so control characters
+/// that came from the client (an unknown command's name, say) become
+/// spaces: a CR LF inside would end the error early and let the client's
+/// bytes be read as further replies (found by the `resp_front_end` fuzz
+/// target).
 pub(crate) fn err(s: &str) -> BytesFrame {
+    if s.chars().any(char::is_control) {
+        let clean: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        return BytesFrame::Error(clean.as_str().into());
+    }
     BytesFrame::Error(s.into())
 }
 
@@ -51,5 +60,23 @@ pub(crate) fn client_error(e: ClientError, leader: Option<String>) -> BytesFrame
         ClientError::TooLarge => err("ERR request too large"),
         ClientError::Unavailable => err("ERR no leader available; retry"),
         _ => err("ERR request failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis_protocol::resp2::decode::decode_bytes_mut;
+    use redis_protocol::resp2::encode::extend_encode;
+
+    #[test]
+    fn an_error_carrying_client_bytes_stays_one_reply() {
+        let name = "4\r\n+OK\r\n\x01";
+        let mut out = bytes::BytesMut::new();
+        extend_encode(&mut out, &err(&format!("ERR unknown command '{name}'")), false).unwrap();
+        let (decoded, _, _) = decode_bytes_mut(&mut out).unwrap().unwrap();
+        assert!(out.is_empty(), "bytes left after the error: {out:?}");
+        let BytesFrame::Error(text) = decoded else { panic!("not an error: {decoded:?}") };
+        assert_eq!(&*text, "ERR unknown command '4  +OK   '");
     }
 }

@@ -166,7 +166,12 @@ pub fn drive(protocol: Protocol, data: &[u8]) {
                     n.disk.write(p, 0);
                 }
                 for env in out.messages.drain(..) {
-                    queue.push((i, env.to.0 as usize - 1, env.msg));
+                    // A forged snapshot can carry a membership naming nodes
+                    // that do not exist; what is sent to them goes nowhere.
+                    match usize::try_from(env.to.0) {
+                        Ok(to @ 1..=N) => queue.push((i, to - 1, env.msg)),
+                        _ => assert!(!honest, "node {} sent to {:?}, outside the cluster", i + 1, env.to),
+                    }
                 }
                 if let Some(s) = out.restore.take() {
                     n.applied = s.meta.index.0;
