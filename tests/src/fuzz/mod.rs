@@ -7,12 +7,14 @@ mod net;
 mod placement;
 mod resp;
 mod store;
+mod wal;
 
 pub use cluster::{multi_paxos_cluster, raft_cluster};
 pub use net::{frame_stream, handshake};
 pub use placement::placement;
 pub use resp::resp_front_end;
 pub use store::store_commands;
+pub use wal::wal_recovery;
 
 /// A fuzz target body.
 pub type Target = fn(&[u8]);
@@ -26,4 +28,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("store_commands", store_commands),
     ("placement", placement),
     ("resp_front_end", resp_front_end),
+    ("wal_recovery", wal_recovery),
 ];
