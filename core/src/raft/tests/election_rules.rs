@@ -174,5 +174,6 @@ fn learners_never_campaign() {
     let later = now + Duration::from_secs(10);
     r.handle_timeout(later);
     assert_eq!(c.node(4).raft.role, Role::Learner);
+    assert_eq!(c.node(4).raft.poll_timeout(), None, "a learner never campaigns, so asks for no timer");
     assert_eq!(c.term(4), c.term(1));
 }

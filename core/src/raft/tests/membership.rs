@@ -52,6 +52,7 @@ fn a_removed_leader_steps_down_once_the_change_commits() {
     change(&mut c, 1, &[2, 3], &[]).unwrap();
     c.stabilize();
     assert_ne!(c.node(1).raft.role, Role::Leader, "thesis §4.2.2");
+    assert_eq!(c.node(1).raft.poll_timeout(), None, "a removed node never campaigns, so asks for no timer");
     c.advance(Duration::from_millis(400));
     let leader = c.leader().unwrap();
     assert!(leader == 2 || leader == 3);
@@ -65,6 +66,7 @@ fn a_joint_configuration_needs_both_majorities() {
     let mut c = Cluster::new(3);
     c.add_node(test_config(4), Membership::default());
     c.add_node(test_config(5), Membership::default());
+    assert_eq!(c.node(4).raft.poll_timeout(), None, "a node that knows no configuration never campaigns");
     c.elect(1);
     // Replace {1,2,3} by {3,4,5} while 4 and 5 are unreachable.
     c.isolate(4);
