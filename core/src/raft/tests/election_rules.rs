@@ -177,3 +177,36 @@ fn learners_never_campaign() {
     assert_eq!(c.node(4).raft.poll_timeout(), None, "a learner never campaigns, so asks for no timer");
     assert_eq!(c.term(4), c.term(1));
 }
+
+/// The leader lease a follower honours ends exactly one election timeout
+/// after its last contact with the leader: one nanosecond earlier a
+/// disruptive candidate is ignored, at the boundary it is heard.
+#[test]
+fn a_followers_leader_lease_ends_exactly_one_election_timeout_after_contact() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.isolate(1);
+    let contact = c.node(2).raft.last_leader_contact.expect("node 2 heard its leader");
+    let end = contact.saturating_add(c.node(2).raft.cfg.election_timeout);
+    let t = c.term(2).0;
+    c.now = end.saturating_sub(Duration::from_nanos(1));
+    send(&mut c, 3, 2, vote(t + 1, false, 100, t));
+    assert_eq!(c.term(2), Term(t), "thesis §4.2.3: inside the lease the candidate is ignored");
+    c.now = end;
+    send(&mut c, 3, 2, vote(t + 1, false, 100, t));
+    assert_eq!(c.term(2), Term(t + 1), "the lease is over: the higher term is adopted");
+}
+
+/// A real (not pre-) vote refused in a higher term still tells the
+/// candidate about that term: it must step down to it (Raft Figure 2).
+#[test]
+fn a_refused_vote_from_a_higher_term_makes_the_candidate_adopt_it() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    let t = c.term(2).0;
+    let reply =
+        Message { term: Term(t + 3), body: Body::VoteResponse(VoteResponse { pre_vote: false, granted: false }) };
+    send(&mut c, 3, 2, reply);
+    assert_eq!(c.term(2), Term(t + 3));
+    assert_eq!(c.node(2).raft.role, Role::Follower);
+}
