@@ -210,3 +210,21 @@ fn a_refused_vote_from_a_higher_term_makes_the_candidate_adopt_it() {
     assert_eq!(c.term(2), Term(t + 3));
     assert_eq!(c.node(2).raft.role, Role::Follower);
 }
+
+/// A pre-vote is granted only for a term above the receiver's: a
+/// pre-candidate that is not ahead of us has nothing to offer (thesis
+/// §9.6), even once the leader has gone quiet.
+#[test]
+fn a_pre_vote_for_the_receivers_own_term_is_refused() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.isolate(1);
+    c.advance(Duration::from_millis(101)); // node 2's leader lease is over
+    c.heal();
+    c.queue.clear();
+    let t = c.term(2).0;
+    send(&mut c, 3, 2, vote(t, true, 100, t));
+    assert_eq!(granted(&mut c, 2, 3), Some(false));
+    send(&mut c, 3, 2, vote(t + 1, true, 100, t));
+    assert_eq!(granted(&mut c, 2, 3), Some(true), "the same request one term ahead is granted");
+}
