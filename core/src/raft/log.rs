@@ -243,6 +243,21 @@ mod tests {
         RaftLog::recovered(Snapshot::default(), entries, LogIndex(0))
     }
 
+    /// Storage may hand back entries the snapshot already covers, the one
+    /// at the snapshot's own index included; they must not shift the log.
+    #[test]
+    fn recovery_drops_entries_the_snapshot_covers_including_its_own_index() {
+        let snapshot = Snapshot {
+            meta: SnapshotMeta { index: LogIndex(3), term: Term(2), ..Default::default() },
+            data: Bytes::new(),
+        };
+        let log = RaftLog::recovered(snapshot, alloc::vec![e(2, 1), e(3, 2), e(4, 2), e(5, 3)], LogIndex(4));
+        assert_eq!((log.first_index(), log.last_index()), (LogIndex(4), LogIndex(5)));
+        assert_eq!(log.term(LogIndex(3)), Some(Term(2)), "the snapshot answers for its own index");
+        assert_eq!(log.term(LogIndex(4)), Some(Term(2)));
+        assert_eq!(log.term(LogIndex(5)), Some(Term(3)));
+    }
+
     #[test]
     fn up_to_date_compares_last_term_then_index() {
         let log = log_with(&[1, 1, 2]);
