@@ -27,13 +27,6 @@ impl Stored {
         if let Some(from) = p.truncate_from {
             self.entries.retain(|e| e.index < from);
         }
-        // Multi-Paxos may rewrite entries in place (holes filled, suffixes
-        // re-accepted); a rewrite replaces what is stored at its index.
-        if let (Some(first), Some(last)) = (p.entries.first(), self.entries.last())
-            && first.index <= last.index
-        {
-            self.entries.retain(|e| e.index < first.index);
-        }
         // No snapshots are taken in this workload.
         self.entries.extend(p.entries.iter().cloned());
         if let Some(hs) = p.hard_state {
