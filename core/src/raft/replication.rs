@@ -76,7 +76,7 @@ impl Raft {
         self.commit_unsent
             || self.reads.has_waiting()
             || self.peers.iter().any(|p| match p.state {
-                State::Snapshot { .. } => true,
+                State::Snapshot { .. } => self.snapshot_chunk_due(&p.state),
                 _ => !p.is_paused() && (p.next_index <= last || p.needs_probe),
             })
     }
@@ -222,11 +222,12 @@ impl Raft {
         for (k, e) in entries.iter().enumerate() {
             match self.log.term(e.index) {
                 Some(t) if t == e.term => continue,
-                Some(_) if e.index <= self.log.commit => {
-                    return Err(MessageError::Malformed("append conflicts with a committed entry"));
-                }
                 Some(_) => {
                     // Raft §5.3: drop the conflicting entry and all after it.
+                    // Never a committed one: the prefix up to our commit
+                    // index was skipped above, and entries are contiguous
+                    // from `prev_index` (checked in `step::validate`).
+                    debug_assert!(e.index > self.log.commit);
                     self.truncate_log(e.index);
                     start = k;
                     break;
@@ -281,9 +282,11 @@ impl Raft {
                     }
                     self.maybe_commit();
                     self.maybe_send_timeout_now(from);
-                } else if pr.state == State::Replicate {
-                    pr.inflights.free_to(match_index);
                 }
+                // An answer that tells nothing new frees nothing either:
+                // every index in flight is above `match_index`, since
+                // appends are sent from `next_index` and the window is
+                // freed up to each new `match_index` as it arrives.
             }
             AppendResponse::Rejected { rejected, hint_index, hint_term } => {
                 let (probe, _) = self.log.conflict_hint(hint_index, hint_term);

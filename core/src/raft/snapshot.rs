@@ -46,11 +46,25 @@ impl Raft {
     }
 
     /// Streams chunks of the current snapshot to peer `i`, a window at a time.
+    /// Chunks in the current snapshot (an empty snapshot still takes one).
+    fn snapshot_chunks(&self) -> u64 {
+        let len = self.log.snapshot.data.len() as u64;
+        len.div_ceil(self.cfg.snapshot_chunk_bytes as u64).max(1)
+    }
+
+    /// True if [`Self::send_snapshot_chunks`] would send something to a
+    /// peer in this state: `has_output` must not promise output that the
+    /// window holds back, or a driver polling on it would spin.
+    pub(super) fn snapshot_chunk_due(&self, state: &State) -> bool {
+        let State::Snapshot { index, sent, acked } = *state else { return false };
+        index != self.log.snapshot.meta.index || (sent < self.snapshot_chunks() && sent < acked + SNAPSHOT_WINDOW)
+    }
+
     pub(super) fn send_snapshot_chunks(&mut self, i: usize) {
         let chunk = self.cfg.snapshot_chunk_bytes as u64;
         let snap_index = self.log.snapshot.meta.index;
         let len = self.log.snapshot.data.len() as u64;
-        let total = len.div_ceil(chunk).max(1);
+        let total = self.snapshot_chunks();
         loop {
             let pr = &mut self.peers[i];
             let State::Snapshot { index, sent, acked } = &mut pr.state else { return };

@@ -118,7 +118,11 @@ impl Cluster {
             let mut out = Output::default();
             loop {
                 let node = self.nodes.get_mut(&id).unwrap();
+                // The `Replica` contract: `has_output` says exactly whether
+                // `poll_output` yields something, so a driver may sleep on it.
+                let expected = node.raft.has_output();
                 node.raft.poll_output(&mut out);
+                assert_eq!(expected, !out.is_empty(), "node {id}: has_output disagrees with {out:?}");
                 if out.is_empty() {
                     break;
                 }

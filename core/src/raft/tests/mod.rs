@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod append_rules;
 mod durability;
 mod election;
 mod election_rules;
