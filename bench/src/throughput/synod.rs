@@ -1,6 +1,8 @@
 //! synod's replicas (Raft and Multi-Paxos) driven through the [`Replica`]
-//! trait, with an in-memory "storage" that clones persisted entries into a
-//! `Vec` (as the peers' memory storages do) and acknowledges them at once.
+//! trait, with an in-memory "storage" that moves each persisted batch's
+//! entries into a `Vec` and acknowledges them at once. A `Persist` is the
+//! caller's to keep, so moving its entries is how synod's API is meant to
+//! be used; OmniPaxos's `MemoryStorage` likewise takes its entries by value.
 
 use std::collections::VecDeque;
 
@@ -23,12 +25,12 @@ struct Stored {
 }
 
 impl Stored {
-    fn write(&mut self, p: &Persist) {
+    fn write(&mut self, p: &mut Persist) {
         if let Some(from) = p.truncate_from {
             self.entries.retain(|e| e.index < from);
         }
         // No snapshots are taken in this workload.
-        self.entries.extend(p.entries.iter().cloned());
+        self.entries.append(&mut p.entries);
         if let Some(hs) = p.hard_state {
             self.hard_state = hs;
         }
@@ -113,8 +115,8 @@ impl<R: Replica> Synod<R> {
                     break;
                 }
                 busy = true;
-                if let Some(p) = self.out.persist.take() {
-                    self.stored[i].write(&p);
+                if let Some(mut p) = self.out.persist.take() {
+                    self.stored[i].write(&mut p);
                     r.handle_persisted(self.now, p.id);
                 }
                 self.queue.extend(self.out.messages.drain(..).map(|env| (from, env)));

@@ -57,8 +57,6 @@ pub struct Proposer {
     rng: Rng,
     /// Its own value, used if no acceptor reports an accepted one.
     value: Option<Bytes>,
-    /// Keep running rounds (to propose, or to learn) until chosen.
-    active: bool,
     /// The highest ballot seen anywhere, ours included.
     floor: Ballot,
     phase: Phase,
@@ -76,7 +74,6 @@ impl Proposer {
             timing,
             rng: Rng::with_seed(seed),
             value: None,
-            active: false,
             floor,
             phase: Phase::Idle,
             attempts: 0,
@@ -119,7 +116,6 @@ impl Proposer {
         if value.is_some() {
             self.value = value;
         }
-        self.active = true;
         if matches!(self.phase, Phase::Idle) {
             self.prepare(now, out);
         }
@@ -223,11 +219,9 @@ impl Proposer {
         }
         match self.phase {
             Phase::Idle => self.deadline = None,
-            Phase::Backoff if self.active => self.prepare(now, out),
-            Phase::Backoff => {
-                self.phase = Phase::Idle;
-                self.deadline = None;
-            }
+            // Only a started, unfinished proposer backs off: `learn`
+            // leaves every phase for `Idle`, so a back-off always retries.
+            Phase::Backoff => self.prepare(now, out),
             Phase::Preparing { .. } | Phase::Accepting { .. } => self.back_off(now),
         }
     }
@@ -235,7 +229,6 @@ impl Proposer {
     /// The value is chosen: stop for good.
     pub fn learn(&mut self, value: Bytes) {
         self.chosen = Some(value);
-        self.active = false;
         self.phase = Phase::Idle;
         self.deadline = None;
     }
@@ -303,6 +296,24 @@ mod tests {
         p.handle_timeout(at, &mut out);
         let retry = ballot_of(&out);
         assert!(retry > high && retry.node == NodeId(1));
+    }
+
+    #[test]
+    fn learning_the_value_during_a_back_off_stops_the_proposer_for_good() {
+        let mut p = proposer(1);
+        let mut out = Vec::new();
+        p.start(Instant::ZERO, Some(Bytes::from_static(b"v")), &mut out);
+        let b = ballot_of(&out);
+        out.clear();
+        p.handle_nack(Instant::ZERO, b, Ballot::new(9, NodeId(3)));
+        assert_eq!(p.phase(), &Phase::Backoff);
+        let at = p.poll_timeout().unwrap();
+        p.learn(Bytes::from_static(b"theirs"));
+        assert_eq!(p.poll_timeout(), None, "nothing left to wait for");
+        p.handle_timeout(at, &mut out);
+        p.start(at, Some(Bytes::from_static(b"again")), &mut out);
+        assert!(out.is_empty(), "a proposer that knows the chosen value sends nothing: {out:?}");
+        assert_eq!(p.phase(), &Phase::Idle);
     }
 
     #[test]
