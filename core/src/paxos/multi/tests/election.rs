@@ -189,9 +189,12 @@ fn refusals_count_once_and_a_higher_promise_ends_a_campaign_at_once() {
     let m = nack(NackReason::LeaderAlive, Ballot::ZERO);
     c.px(1).handle_message(now, NodeId(3), crate::replica::Message::MultiPaxos(m)).unwrap();
     assert_eq!(c.role(1), Role::Candidate, "two of five: a majority may still promise");
+    // Node 3, asked again, has since promised a higher ballot. Its refusal
+    // is already counted, so the tally is still two of five: only the
+    // pre-emption itself can end the campaign here (PTP §2.2).
     let higher = Ballot::new(b.round + 3, NodeId(4));
     let m = nack(NackReason::Stale, higher);
-    c.px(1).handle_message(now, NodeId(4), crate::replica::Message::MultiPaxos(m)).unwrap();
+    c.px(1).handle_message(now, NodeId(3), crate::replica::Message::MultiPaxos(m)).unwrap();
     assert_eq!(c.role(1), Role::Follower, "pre-empted: back off at once");
     assert_eq!(c.node(1).px.highest_seen, higher);
 }
