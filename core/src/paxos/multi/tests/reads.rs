@@ -203,3 +203,17 @@ fn confirming_a_later_round_renews_the_lease_past_an_unanswered_one() {
     c.poll();
     assert!(read_result(&c, l, 1).is_some_and(|r| r.is_ok()), "the later round's lease holds");
 }
+
+#[test]
+fn a_bare_majority_confirms_read_after_read() {
+    // The leader counts its own round toward the quorum: with node 3 down,
+    // the leader and node 2 are a majority of three, round after round.
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.isolate(3);
+    for rid in 1..=3 {
+        c.read(1, rid).unwrap();
+        c.stabilize();
+        assert_eq!(read_result(&c, 1, rid), Some(Ok(c.node(1).px.status().commit)), "read {rid}");
+    }
+}
