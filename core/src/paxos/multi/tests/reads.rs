@@ -146,6 +146,28 @@ fn lease_reads_need_no_round_while_the_lease_holds() {
 }
 
 #[test]
+fn a_lease_ends_exactly_one_election_timeout_less_the_drift_after_its_round() {
+    // Acceptors refuse other candidates for an election timeout from the
+    // round's arrival, so the leader may answer from its lease only
+    // strictly before start + election timeout - drift (PMMC leases).
+    let drift = Duration::from_millis(10);
+    let mut c = Cluster::with(3, |cfg| cfg.read_mode = ReadMode::Lease { max_clock_drift: drift });
+    c.advance(Duration::from_millis(300)); // quiet after start, then a leader; rounds confirmed
+    let l = c.leader().expect("a leader");
+    c.isolate(l); // no round confirms from here on
+    let start = c.node(l).px.reads.lease_start().expect("a confirmed round");
+    let lease = c.node(l).px.cfg.election_timeout - drift;
+    c.now = start + (lease - Duration::from_millis(1));
+    c.read(l, 1).unwrap();
+    c.poll();
+    assert!(read_result(&c, l, 1).is_some_and(|r| r.is_ok()), "inside the lease");
+    c.now = start + lease;
+    c.read(l, 2).unwrap();
+    c.poll();
+    assert_eq!(read_result(&c, l, 2), None, "at its end, a read needs a round");
+}
+
+#[test]
 fn acceptors_honour_a_lease_for_an_election_timeout_even_after_a_restart() {
     let lease = ReadMode::Lease { max_clock_drift: Duration::from_millis(10) };
     let mut c = Cluster::with(3, |cfg| cfg.read_mode = lease);
