@@ -187,3 +187,32 @@ fn a_batch_exactly_at_the_byte_limit_is_sent_whole() {
         .collect();
     assert_eq!(sizes, alloc::vec![2, 1]);
 }
+
+#[test]
+fn acceptances_for_an_earlier_ballot_never_count_toward_a_later_one() {
+    // An acceptance answers one ballot's accept requests. Answers carrying
+    // the ballot of node 1's first, lost campaign reach it while it leads
+    // in its second: counting
+    // them would choose "x", which no acceptor has accepted in any ballot.
+    let mut c = Cluster::new(3);
+    c.campaign(1);
+    c.poll();
+    c.queue.clear(); // the first campaign is lost
+    let earlier = c.ballot(1);
+    c.elect(1);
+    assert_eq!(c.leader(), Some(1));
+    assert!(c.ballot(1) > earlier);
+    let p = c.propose(1, "x").unwrap();
+    c.poll();
+    c.queue.clear(); // its accept requests are lost
+    let now = c.now;
+    for from in [2, 3] {
+        let m = crate::paxos::multi::Message {
+            ballot: earlier,
+            body: Body::Accepted(crate::paxos::multi::Accepted { match_index: p.index }),
+        };
+        c.px(1).handle_message(now, NodeId(from), crate::replica::Message::MultiPaxos(m)).unwrap();
+    }
+    c.poll();
+    assert!(c.node(1).px.status().commit < p.index, "chosen on the word of another ballot");
+}

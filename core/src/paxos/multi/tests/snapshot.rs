@@ -2,6 +2,7 @@
 
 use super::harness::*;
 use crate::id::{LogIndex, NodeId};
+use crate::paxos::ballot_term;
 use crate::paxos::multi::{Body, NackReason};
 use crate::replica::{CompactError, Replica, Role};
 use crate::time::Duration;
@@ -182,4 +183,41 @@ fn compacting_below_the_last_stored_slot_writes_nothing_twice() {
     assert_eq!(disk.entries.first().map(|e| e.index), Some(LogIndex(6)));
     assert_eq!(disk.entries.last().map(|e| e.index), Some(last.next()));
     assert_eq!(c.applied_commands(1).last(), Some(&data("after")));
+}
+
+#[test]
+fn chunks_of_two_different_snapshots_are_never_spliced() {
+    // The leader compacted again mid-transfer and resumes with the newer
+    // snapshot at an offset that happens to match what the acceptor holds
+    // of the older one. The acceptor must ask for a restart, not append.
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    let ballot = c.ballot(1);
+    let membership = c.node(3).px.membership.clone();
+    let now = c.now;
+    let chunk = |index: u64, offset: u64, data: &'static [u8], done: bool| crate::paxos::multi::Message {
+        ballot,
+        body: Body::Snapshot(crate::paxos::multi::SnapshotChunk {
+            meta: crate::replica::SnapshotMeta {
+                index: LogIndex(index),
+                term: ballot_term(ballot),
+                membership: membership.clone(),
+            },
+            offset,
+            data: Bytes::from_static(data),
+            done,
+        }),
+    };
+    let older = chunk(20, 0, b"AAAA", false);
+    c.px(3).handle_message(now, NodeId(1), crate::replica::Message::MultiPaxos(older)).unwrap();
+    let newer = chunk(25, 4, b"BBBB", true);
+    c.px(3).handle_message(now, NodeId(1), crate::replica::Message::MultiPaxos(newer)).unwrap();
+    c.poll();
+    assert_eq!(c.node(3).restores, 0, "installed a splice of two snapshots");
+    assert!(c.node(3).disk.snapshot.is_none());
+    let restart = c.queue.iter().any(|(_, to, m)| {
+        to.0 == 1
+            && matches!(m.body, Body::SnapshotResponse(r) if r.index == LogIndex(25) && r.next_offset == 0 && !r.done)
+    });
+    assert!(restart, "asks for the newer snapshot from its start: {:?}", c.queue);
 }
