@@ -119,3 +119,37 @@ fn a_restart_from_a_snapshot_restores_then_replays() {
     assert_eq!(c2.node(2).raft.log.applied, LogIndex(16));
     c2.assert_safe();
 }
+
+#[test]
+fn a_node_restarted_from_a_snapshot_hands_it_to_the_service_first() {
+    // No entries past the snapshot and nothing to write or send: the
+    // restore is what the first poll is for, and `has_output` says so.
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    for i in 0..5 {
+        c.propose(1, &alloc::format!("{i}")).unwrap();
+    }
+    c.stabilize();
+    compact(&mut c, 2, "state").unwrap();
+    c.stabilize();
+    c.crash(2);
+    c.restart(2);
+    assert!(c.node(2).disk.entries.is_empty(), "the snapshot covers the whole log");
+    assert!(c.raft(2).has_output());
+    c.poll(); // checks has_output against what poll_output yields
+    assert_eq!(c.node(2).restores, 1);
+    assert_eq!(c.node(2).raft.log.applied, c.node(2).disk.snapshot.as_ref().unwrap().meta.index);
+}
+
+#[test]
+fn the_entry_accessor_returns_held_entries_and_none_under_the_snapshot() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    let p = c.propose(1, "held").unwrap();
+    c.stabilize();
+    let e = c.node(1).raft.entry(p.index).expect("held");
+    assert_eq!((e.index, e.term, e.data), (p.index, p.term, data("held")));
+    assert_eq!(c.node(1).raft.entry(p.index.next()), None, "past the end");
+    compact(&mut c, 1, "state").unwrap();
+    assert_eq!(c.node(1).raft.entry(p.index), None, "covered by the snapshot");
+}
