@@ -102,6 +102,12 @@ impl Reads {
     pub fn round(&self) -> u64 {
         self.round
     }
+
+    /// When the current lease started, for tests of its boundary.
+    #[cfg(test)]
+    pub fn lease_start(&self) -> Option<Instant> {
+        self.lease_start
+    }
 }
 
 impl Raft {

@@ -74,7 +74,9 @@ impl Raft {
     pub(super) fn leader_has_work(&self) -> bool {
         let last = self.log.last_index();
         self.commit_unsent
-            || self.reads.has_waiting()
+            // Waiting reads start a round only once reads can be served
+            // (`flush_reads`); before that they promise no output.
+            || (self.reads.has_waiting() && self.can_serve_reads())
             || self.peers.iter().any(|p| match p.state {
                 State::Snapshot { .. } => self.snapshot_chunk_due(&p.state),
                 _ => !p.is_paused() && (p.next_index <= last || p.needs_probe),

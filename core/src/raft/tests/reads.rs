@@ -1,7 +1,7 @@
 use super::harness::*;
 use crate::id::{LogIndex, NodeId};
 use crate::raft::ReadMode;
-use crate::replica::{ReadError, ReadId, ReadState, Role};
+use crate::replica::{ReadError, ReadId, ReadState, Replica, Role};
 use crate::time::Duration;
 
 fn read_result(c: &Cluster, id: u64, rid: u64) -> Option<Result<LogIndex, ReadError>> {
@@ -127,4 +127,69 @@ fn a_single_node_confirms_reads_by_itself() {
     c.read(1, 1).unwrap();
     c.stabilize();
     assert_eq!(read_result(&c, 1, 1), Some(Ok(LogIndex(1))));
+}
+
+/// Runs the cluster until nothing moves, dropping every message `drop` matches.
+fn stabilize_dropping(c: &mut Cluster, drop: impl Fn(&crate::raft::Message) -> bool) {
+    for _ in 0..1000 {
+        let polled = c.poll();
+        if c.queue.is_empty() && !polled {
+            return;
+        }
+        while let Some((from, to, m)) = c.queue.pop_front() {
+            if !drop(&m) {
+                c.deliver(from, to, m);
+            }
+        }
+    }
+    panic!("cluster did not stabilize");
+}
+
+#[test]
+fn a_leader_whose_no_op_is_not_committed_confirms_no_read_even_with_a_quorum_round() {
+    // Thesis §6.4 step 1. Every acknowledgement of the new leader's no-op
+    // is lost, while heartbeat rounds go through: a quorum confirms the
+    // leader, but its commit index may still lag what the old leader
+    // committed, so the read must wait.
+    let mut c = Cluster::new(3);
+    let is_ack = |m: &crate::raft::Message| matches!(m.body, crate::raft::Body::AppendResponse(_));
+    let now = c.now;
+    c.raft(1).election_deadline = now;
+    c.raft(1).handle_timeout(now);
+    stabilize_dropping(&mut c, is_ack);
+    assert_eq!(c.node(1).raft.role, Role::Leader);
+    assert!(c.commit(1) < c.last_index(1), "its no-op is not committed");
+    c.read(1, 1).unwrap();
+    for _ in 0..5 {
+        c.now += Duration::from_millis(10);
+        let now = c.now;
+        if c.raft(1).poll_timeout().is_some_and(|t| t <= now) {
+            c.raft(1).handle_timeout(now);
+        }
+        stabilize_dropping(&mut c, is_ack);
+    }
+    assert!(c.node(1).raft.peers.iter().all(|p| p.read_round > 0), "heartbeat rounds were answered");
+    assert_eq!(read_result(&c, 1, 1), None);
+    c.stabilize(); // the acknowledgements now arrive
+    c.advance(Duration::from_millis(20));
+    assert_eq!(read_result(&c, 1, 1), Some(Ok(c.commit(1))));
+}
+
+#[test]
+fn a_lease_ends_exactly_one_election_timeout_less_the_drift_after_its_round() {
+    let drift = Duration::from_millis(20);
+    let mut c = Cluster::with(3, |cfg| cfg.read_mode = ReadMode::Lease { max_clock_drift: drift });
+    c.elect(1);
+    c.advance(Duration::from_millis(15)); // a heartbeat round confirms the lease
+    c.isolate(1); // and none does from here on
+    let start = c.node(1).raft.reads.lease_start().expect("a confirmed round");
+    let lease = c.node(1).cfg.election_timeout - drift;
+    c.now = start + (lease - Duration::from_millis(1));
+    c.read(1, 1).unwrap();
+    c.poll();
+    assert!(read_result(&c, 1, 1).is_some_and(|r| r.is_ok()), "inside the lease");
+    c.now = start + lease;
+    c.read(1, 2).unwrap();
+    c.poll();
+    assert_eq!(read_result(&c, 1, 2), None, "at its end, a read needs a round");
 }
