@@ -313,14 +313,46 @@ mod tests {
         log.push(e(2, 1));
         log.commit = LogIndex(2);
         let mut out = Vec::new();
+        assert!(!log.has_committed());
         log.take_committed(&mut out);
         assert!(out.is_empty());
         let mut p = Persist::default();
         log.take_unstable(PersistId(1), &mut p);
         log.persisted_up_to(PersistId(1));
+        assert!(log.has_committed());
         log.take_committed(&mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(log.applied, LogIndex(2));
+        assert!(!log.has_committed());
+    }
+
+    #[test]
+    fn a_report_covers_the_batches_up_to_its_id_and_no_later_one() {
+        let mut log = log_with(&[]);
+        let mut p = Persist::default();
+        for (id, i) in [(1, 1), (2, 2), (3, 3)] {
+            log.push(e(i, 1));
+            log.take_unstable(PersistId(id), &mut p);
+        }
+        log.persisted_up_to(PersistId(1));
+        assert_eq!(log.persisted, LogIndex(1), "batch 2 is not durable yet");
+        log.persisted_up_to(PersistId(3));
+        assert_eq!(log.persisted, LogIndex(3), "one report for two batches");
+    }
+
+    #[test]
+    fn compacting_below_the_last_stored_entry_writes_nothing_twice() {
+        let mut log = log_with(&[1, 1, 2, 2]);
+        log.applied = LogIndex(2);
+        log.compact(Snapshot {
+            meta: SnapshotMeta { index: LogIndex(2), term: Term(1), ..Default::default() },
+            data: Bytes::new(),
+        });
+        let mut p = Persist::default();
+        log.take_unstable(PersistId(1), &mut p);
+        assert!(p.snapshot.is_some());
+        assert!(p.entries.is_empty(), "entries 3 and 4 are already in storage: {:?}", p.entries);
+        assert_eq!(log.entry(LogIndex(3)), Some(&e(3, 2)));
     }
 
     #[test]
@@ -333,6 +365,12 @@ mod tests {
         log.install_snapshot(snap(2, 1));
         assert_eq!((log.first_index(), log.last_index()), (LogIndex(3), LogIndex(4)));
         assert_eq!(log.term(LogIndex(2)), Some(Term(1)));
+        assert_eq!(log.entry(LogIndex(3)), Some(&e(3, 2)), "the kept suffix stays at its indexes");
+        // Entries 3 and 4 are already in storage: only the snapshot is new.
+        let mut p = Persist::default();
+        log.take_unstable(PersistId(1), &mut p);
+        assert!(p.snapshot.is_some());
+        assert_eq!((p.truncate_from, p.entries.len()), (None, 0));
         let mut log = log_with(&[1, 1, 2, 2]);
         log.install_snapshot(snap(3, 3));
         assert_eq!(log.last_index(), LogIndex(3));
