@@ -127,3 +127,74 @@ fn one_change_at_a_time() {
     assert_eq!(c.node(4).raft.role, Role::Learner, "a demoted voter becomes a learner");
     assert_eq!(membership(&c, 1).learners(), &ids(&[4])[..]);
 }
+
+/// Polls every node once and delivers what that produced.
+fn step(c: &mut Cluster) {
+    c.poll();
+    while let Some((from, to, m)) = c.queue.pop_front() {
+        c.deliver(from, to, m);
+    }
+}
+
+#[test]
+fn no_change_while_the_automatic_leave_is_uncommitted() {
+    // Thesis §4.3: the joint configuration commits, the leader appends the
+    // leave entry on its own, and until that commits the configuration is
+    // still changing, though it is no longer joint.
+    let mut c = Cluster::new(3);
+    c.add_node(test_config(4), Membership::default());
+    c.elect(1);
+    change(&mut c, 1, &[1, 2, 3, 4], &[]).unwrap();
+    step(&mut c); // appends out
+    step(&mut c); // acknowledgements back: the joint entry commits
+    let m = membership(&c, 1);
+    assert!(!m.is_joint() && m.voters() == &ids(&[1, 2, 3, 4])[..], "left the joint configuration: {m:?}");
+    assert!(c.commit(1) < c.last_index(1), "the leave entry is not committed yet");
+    assert_eq!(change(&mut c, 1, &[1, 2, 3], &[]), Err(ProposeError::MembershipChangePending));
+    c.stabilize();
+    change(&mut c, 1, &[1, 2, 3], &[]).unwrap();
+}
+
+#[test]
+fn the_automatic_leave_happens_when_the_commit_index_jumps_past_the_joint_entry() {
+    // The joint entry and a later command commit in the same step.
+    let mut c = Cluster::new(3);
+    c.add_node(test_config(4), Membership::default());
+    c.elect(1);
+    change(&mut c, 1, &[1, 2, 3, 4], &[]).unwrap();
+    c.propose(1, "after the change").unwrap();
+    c.stabilize();
+    for id in 1..=4 {
+        assert!(!membership(&c, id).is_joint(), "node {id} is still joint");
+    }
+}
+
+#[test]
+fn a_truncated_configuration_entry_is_undone() {
+    // Node 5 alone receives leader 1's joint entry; a leader elected
+    // without node 5 then replaces it, and node 5 goes back to the configuration before it (thesis §4.1:
+    // a configuration takes effect when appended, so it must be undone when
+    // its entry is removed).
+    let mut c = Cluster::new(5);
+    c.elect(1);
+    let before = membership(&c, 5);
+    c.isolate(1);
+    c.cut.remove(&(1, 5));
+    change(&mut c, 1, &[1, 2, 3, 4], &[]).unwrap();
+    c.stabilize();
+    assert!(membership(&c, 5).is_joint(), "node 5 holds the joint entry");
+    c.crash(1);
+    c.heal();
+    c.isolate(5);
+    c.advance(Duration::from_millis(400));
+    assert!(c.leader().is_some_and(|l| (2..=4).contains(&l)));
+    c.heal();
+    c.nodes.get_mut(&5).unwrap().events.clear();
+    c.advance(Duration::from_millis(50));
+    assert_eq!(membership(&c, 5), before);
+    assert!(
+        c.node(5).events.iter().any(|e| matches!(e, crate::replica::Event::MembershipChanged(m) if *m == before)),
+        "the reverted configuration is reported: {:?}",
+        c.node(5).events
+    );
+}
