@@ -89,6 +89,59 @@ fn too_many_pending_reads_is_busy() {
 }
 
 #[test]
+fn reads_attached_to_a_round_count_toward_the_limit_too() {
+    let mut c = Cluster::with(3, |cfg| cfg.max_pending_reads = 2);
+    c.elect(1);
+    c.isolate(1); // rounds go out but are never confirmed
+    c.read(1, 1).unwrap();
+    c.poll(); // read 1 joins a round
+    c.read(1, 2).unwrap(); // read 2 waits for the next one
+    assert_eq!(c.read(1, 3), Err(ReadError::Busy));
+}
+
+#[test]
+fn a_read_needs_a_majority_not_one_answer() {
+    let mut c = Cluster::new(5);
+    c.elect(1);
+    c.read(1, 1).unwrap();
+    c.poll();
+    // The round reaches node 2 only.
+    let queue = core::mem::take(&mut c.queue);
+    for (from, to, m) in queue {
+        if to.0 == 2 && matches!(m.body, crate::raft::Body::Heartbeat(_)) {
+            c.deliver(from, to, m);
+        }
+    }
+    c.poll();
+    let queue = core::mem::take(&mut c.queue);
+    for (from, to, m) in queue {
+        if matches!(m.body, crate::raft::Body::HeartbeatResponse(_)) {
+            c.deliver(from, to, m);
+        }
+    }
+    c.poll();
+    assert_eq!(read_result(&c, 1, 1), None, "two of five is no quorum");
+    c.queue.clear();
+    c.stabilize();
+    c.advance(Duration::from_millis(10));
+    assert!(read_result(&c, 1, 1).is_some_and(|r| r.is_ok()));
+}
+
+#[test]
+fn a_bare_majority_confirms_read_after_read() {
+    // The leader counts its own round: with node 3 cut off, the leader and
+    // node 2 are a majority of three, round after round.
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.isolate(3);
+    for rid in 1..=3 {
+        c.read(1, rid).unwrap();
+        c.stabilize();
+        assert_eq!(read_result(&c, 1, rid), Some(Ok(c.commit(1))), "read {rid}");
+    }
+}
+
+#[test]
 fn a_lease_serves_reads_without_a_round_until_it_lapses() {
     let drift = Duration::from_millis(20);
     let mut c = Cluster::with(3, |cfg| cfg.read_mode = ReadMode::Lease { max_clock_drift: drift });
