@@ -169,3 +169,32 @@ impl Message {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::NodeId;
+    use crate::replica::Membership;
+
+    /// Drivers batch and apply back-pressure by this estimate, so it must
+    /// grow with every byte a message carries: a 16-byte header, a fixed
+    /// part per kind, and then the entries or the snapshot data and its
+    /// member list.
+    #[test]
+    fn sizes_count_the_header_the_body_and_what_it_carries() {
+        let m = |body| Message { term: Term(1), body };
+        let hb = m(Body::Heartbeat(Heartbeat { commit: LogIndex(0), read_round: 0 }));
+        assert_eq!(hb.size(), 16 + 32);
+        let e = Entry::command(LogIndex(1), Term(1), Bytes::from(alloc::vec![0u8; 100]));
+        let append = |n| {
+            let entries = alloc::vec![e.clone(); n];
+            m(Body::Append(Append { prev_index: LogIndex(0), prev_term: Term(0), entries, commit: LogIndex(0) }))
+        };
+        assert_eq!(append(0).size(), 16 + 32);
+        assert_eq!(append(2).size(), 16 + 32 + 2 * e.size());
+        let membership = Membership::voters_only([NodeId(1), NodeId(2), NodeId(3)]).unwrap();
+        let meta = SnapshotMeta { index: LogIndex(1), term: Term(1), membership };
+        let chunk = SnapshotChunk { meta, offset: 0, data: Bytes::from(alloc::vec![0u8; 500]), done: true };
+        assert_eq!(m(Body::Snapshot(chunk)).size(), 16 + 48 + 500 + 3 * 8);
+    }
+}

@@ -228,9 +228,29 @@ mod tests {
     }
 
     #[test]
+    fn every_change_of_state_empties_the_window() {
+        // What was in flight belonged to the old way of sending; keeping it
+        // would leave the new state with a window that never frees.
+        for to in [State::Probe, State::Replicate, State::Snapshot { index: LogIndex(9), sent: 0, acked: 0 }] {
+            let mut p = Progress::new(NodeId(2), true, LogIndex(1), 2);
+            p.become_replicate();
+            p.inflights.add(LogIndex(3));
+            p.inflights.add(LogIndex(5));
+            assert!(p.inflights.is_full());
+            match to {
+                State::Probe => p.become_probe(),
+                State::Replicate => p.become_replicate(),
+                State::Snapshot { index, .. } => p.become_snapshot(index),
+            }
+            assert!(!p.inflights.is_full(), "after {to:?}");
+        }
+    }
+
+    #[test]
     fn updates_only_move_forward() {
         let mut p = Progress::new(NodeId(2), true, LogIndex(5), 4);
         assert!(p.maybe_update(LogIndex(4)));
+        assert!(!p.maybe_update(LogIndex(4)), "the same index again is nothing new");
         assert!(!p.maybe_update(LogIndex(3)));
         assert_eq!(p.match_index, LogIndex(4));
         assert_eq!(p.next_index, LogIndex(5));
