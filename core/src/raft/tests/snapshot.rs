@@ -153,3 +153,64 @@ fn the_entry_accessor_returns_held_entries_and_none_under_the_snapshot() {
     compact(&mut c, 1, "state").unwrap();
     assert_eq!(c.node(1).raft.entry(p.index), None, "covered by the snapshot");
 }
+
+#[test]
+fn a_two_chunk_snapshot_goes_out_as_exactly_two_chunks() {
+    // Fewer chunks than the window: the sender must stop at the last one.
+    let mut c = Cluster::with(3, |cfg| cfg.snapshot_chunk_bytes = 4);
+    c.elect(1);
+    c.isolate(3);
+    c.propose(1, "w").unwrap();
+    c.stabilize();
+    compact(&mut c, 1, "abcdef").unwrap();
+    c.record = true;
+    c.heal();
+    c.advance(crate::time::Duration::from_millis(30));
+    assert_eq!(c.count_delivered(|m| matches!(m.body, Body::Snapshot(_))), 2);
+    assert_eq!(c.node(3).disk.snapshot.as_ref().map(|s| s.data.clone()), Some(data("abcdef")));
+}
+
+#[test]
+fn a_snapshot_exactly_at_the_limit_is_taken() {
+    let mut c = Cluster::with(3, |cfg| cfg.max_snapshot_bytes = 6);
+    c.elect(1);
+    c.isolate(3);
+    c.propose(1, "w").unwrap();
+    c.stabilize();
+    compact(&mut c, 1, "abcdef").unwrap();
+    c.heal();
+    c.advance(crate::time::Duration::from_millis(30));
+    assert_eq!(c.node(3).restores, 1);
+}
+
+#[test]
+fn chunks_of_two_different_snapshots_are_never_spliced() {
+    // The leader compacted again mid-transfer and resumes with the newer
+    // snapshot at an offset that happens to match what the follower holds
+    // of the older one. The follower must ask for a restart, not append.
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    let term = c.term(1);
+    let membership = c.node(3).raft.membership().clone();
+    let now = c.now;
+    let chunk = |index: u64, offset: u64, data: &'static [u8], done: bool| crate::raft::Message {
+        term,
+        body: Body::Snapshot(crate::raft::SnapshotChunk {
+            meta: crate::replica::SnapshotMeta { index: LogIndex(index), term, membership: membership.clone() },
+            offset,
+            data: Bytes::from_static(data),
+            done,
+        }),
+    };
+    let older = chunk(20, 0, b"AAAA", false);
+    c.raft(3).handle_message(now, crate::id::NodeId(1), crate::replica::Message::Raft(older)).unwrap();
+    let newer = chunk(25, 4, b"BBBB", true);
+    c.raft(3).handle_message(now, crate::id::NodeId(1), crate::replica::Message::Raft(newer)).unwrap();
+    c.poll();
+    assert_eq!(c.node(3).restores, 0, "installed a splice of two snapshots");
+    let restart = c.queue.iter().any(|(_, to, m)| {
+        to.0 == 1
+            && matches!(m.body, Body::SnapshotResponse(r) if r.index == LogIndex(25) && r.next_offset == 0 && !r.done)
+    });
+    assert!(restart, "asks for the newer snapshot from its start: {:?}", c.queue);
+}
