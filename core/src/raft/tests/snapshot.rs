@@ -214,3 +214,68 @@ fn chunks_of_two_different_snapshots_are_never_spliced() {
     });
     assert!(restart, "asks for the newer snapshot from its start: {:?}", c.queue);
 }
+
+/// Memberships for the configuration tests: the three voters, the joint
+/// step to four, and the four alone.
+fn three_joint_four() -> [crate::replica::Membership; 3] {
+    use crate::id::NodeId;
+    let three = crate::replica::Membership::voters_only([NodeId(1), NodeId(2), NodeId(3)]).unwrap();
+    let change = crate::replica::MembershipChange { voters: (1..=4).map(NodeId).collect(), learners: alloc::vec![] };
+    let joint = three.enter_joint(&change).unwrap();
+    let four = joint.leave_joint();
+    [three, joint, four]
+}
+
+#[test]
+fn a_snapshot_between_two_configuration_entries_records_the_one_in_force_and_keeps_the_later() {
+    let [_, joint, four] = three_joint_four();
+    let mut c = Cluster::new(3);
+    c.add_node(test_config(4), crate::replica::Membership::default());
+    c.elect(1);
+    let now = c.now;
+    let change =
+        crate::replica::MembershipChange { voters: (1..=4).map(crate::id::NodeId).collect(), learners: alloc::vec![] };
+    let j = c.raft(1).change_membership(now, change).unwrap().index;
+    c.stabilize();
+    assert!(c.last_index(1) > j, "the leave entry follows the joint one");
+    c.raft(1).compact(now, j, data("state")).unwrap();
+    assert_eq!(c.node(1).raft.log.snapshot.meta.membership, joint, "the configuration in force at {j:?}");
+    assert_eq!(c.node(1).raft.membership(), &four, "the later entry still rules");
+}
+
+#[test]
+fn installing_a_snapshot_keeps_the_configurations_of_the_suffix_it_keeps() {
+    // Follower 2 holds the joint entry (2) and the leave entry (3), not yet
+    // committed; a snapshot at 2 with the same term keeps entry 3, and
+    // with it the four-voter configuration. A snapshot that conflicts at
+    // 2 drops both entries and their configurations.
+    use crate::id::{NodeId, Term};
+    use crate::replica::{Entry, EntryKind, HardState, Recovered, SnapshotMeta};
+    let [three, joint, four] = three_joint_four();
+    let config = |i: u64, m: &crate::replica::Membership| Entry {
+        index: LogIndex(i),
+        term: Term(1),
+        kind: EntryKind::Membership,
+        data: m.encode(),
+    };
+    let follower = || {
+        let entries = alloc::vec![Entry::noop(LogIndex(1), Term(1)), config(2, &joint), config(3, &four)];
+        let disk = Recovered { hard_state: HardState { term: Term(1), ..Default::default() }, snapshot: None, entries };
+        crate::raft::Raft::new(test_config(2), crate::time::Instant::from_millis(1), disk, three.clone()).unwrap()
+    };
+    let install = |r: &mut crate::raft::Raft, term: u64| {
+        let meta = SnapshotMeta { index: LogIndex(2), term: Term(term), membership: joint.clone() };
+        let chunk = crate::raft::SnapshotChunk { meta, offset: 0, data: data("state"), done: true };
+        let msg = crate::raft::Message { term: Term(2), body: Body::Snapshot(chunk) };
+        r.handle_message(crate::time::Instant::from_millis(2), NodeId(1), crate::replica::Message::Raft(msg)).unwrap();
+    };
+    let mut r = follower();
+    assert_eq!(r.membership(), &four);
+    install(&mut r, 1);
+    assert_eq!(r.log.last_index(), LogIndex(3));
+    assert_eq!(r.membership(), &four, "entry 3 is kept, and so is its configuration");
+    let mut r = follower();
+    install(&mut r, 2);
+    assert_eq!(r.log.last_index(), LogIndex(2));
+    assert_eq!(r.membership(), &joint, "the snapshot's configuration, nothing from the dropped suffix");
+}
