@@ -37,6 +37,18 @@ fn malformed_messages_are_errors_and_change_nothing() {
         commit: LogIndex(0),
     };
     assert!(send(&mut c, 1, 2, t, Body::Append(bad_conf)).is_err());
+    // Entry terms never fall along the log (Log Matching) and never pass
+    // the sender's own term.
+    let falling = Append {
+        prev_index: LogIndex(1),
+        prev_term: Term(t),
+        entries: alloc::vec![e(2, t), e(3, t - 1)],
+        commit: LogIndex(0),
+    };
+    assert!(matches!(send(&mut c, 1, 2, t, Body::Append(falling)), Err(MessageError::Malformed(_))));
+    let ahead =
+        Append { prev_index: LogIndex(1), prev_term: Term(t), entries: alloc::vec![e(2, t + 1)], commit: LogIndex(0) };
+    assert!(matches!(send(&mut c, 1, 2, t, Body::Append(ahead)), Err(MessageError::Malformed(_))));
     assert_eq!(c.last_index(2), LogIndex(1), "nothing appended");
     assert_eq!(send(&mut c, 2, 2, t, Body::TimeoutNow), Err(MessageError::FromSelf));
     let past_end = Body::AppendResponse(AppendResponse::Accepted { match_index: LogIndex(99) });
