@@ -61,6 +61,13 @@ fn malformed_messages_are_errors_and_change_nothing() {
         done: true,
     };
     assert!(send(&mut c, 1, 2, t, Body::Snapshot(empty_conf)).is_err());
+    let from_the_future = SnapshotChunk {
+        meta: SnapshotMeta { index: LogIndex(9), term: Term(t + 1), membership: c.node(2).raft.membership().clone() },
+        offset: 0,
+        data: Bytes::new(),
+        done: true,
+    };
+    assert!(matches!(send(&mut c, 1, 2, t, Body::Snapshot(from_the_future)), Err(MessageError::Malformed(_))));
     c.stabilize();
     c.propose(1, "still fine").unwrap();
     c.stabilize();
