@@ -61,3 +61,16 @@ fn transfer_requests_are_checked() {
     assert_eq!(transfer(&mut c, 1, 1), Err(TransferError::AlreadyLeader));
     assert_eq!(transfer(&mut c, 1, 9), Err(TransferError::NotVoter(NodeId(9))));
 }
+
+#[test]
+fn a_new_target_replaces_a_stalled_transfer() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.isolate(2); // the first target never answers
+    transfer(&mut c, 1, 2).unwrap();
+    c.stabilize();
+    assert_eq!(c.leader(), Some(1));
+    transfer(&mut c, 1, 3).unwrap();
+    c.stabilize();
+    assert_eq!(c.leader(), Some(3), "the transfer moved to the reachable target");
+}
