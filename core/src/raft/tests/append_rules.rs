@@ -141,6 +141,17 @@ fn the_uncommitted_byte_budget_admits_exactly_its_limit() {
 }
 
 #[test]
+fn with_nothing_uncommitted_one_proposal_may_exceed_the_byte_budget() {
+    // Otherwise an entry larger than the budget (but within the entry
+    // limit) could never be proposed at all.
+    let mut c = Cluster::with(3, |cfg| cfg.max_uncommitted_bytes = 10);
+    c.elect(1);
+    c.isolate(1);
+    c.propose(1, "twelve bytes").unwrap();
+    assert_eq!(c.propose(1, "k"), Err(ProposeError::Busy));
+}
+
+#[test]
 fn a_replicating_follower_gets_every_append_the_window_allows_in_one_poll() {
     // One entry per append, so five proposals need five messages; all of
     // them go out in the same poll (the window is 256), not one per poll.
