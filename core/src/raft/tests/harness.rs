@@ -170,6 +170,16 @@ impl Cluster {
         panic!("cluster did not stabilize");
     }
 
+    /// Delivers the queued messages `keep` accepts and drops the rest.
+    pub fn deliver_only(&mut self, keep: impl Fn(NodeId, NodeId, &Message) -> bool) {
+        let queue = core::mem::take(&mut self.queue);
+        for (from, to, m) in queue {
+            if keep(from, to, &m) {
+                self.deliver(from, to, m);
+            }
+        }
+    }
+
     pub fn deliver(&mut self, from: NodeId, to: NodeId, m: Message) {
         if self.down.contains(&to.0) || self.cut.contains(&(from.0, to.0)) {
             return;

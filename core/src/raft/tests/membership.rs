@@ -131,9 +131,7 @@ fn one_change_at_a_time() {
 /// Polls every node once and delivers what that produced.
 fn step(c: &mut Cluster) {
     c.poll();
-    while let Some((from, to, m)) = c.queue.pop_front() {
-        c.deliver(from, to, m);
-    }
+    c.deliver_only(|_, _, _| true);
 }
 
 #[test]

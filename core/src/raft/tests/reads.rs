@@ -106,19 +106,9 @@ fn a_read_needs_a_majority_not_one_answer() {
     c.read(1, 1).unwrap();
     c.poll();
     // The round reaches node 2 only.
-    let queue = core::mem::take(&mut c.queue);
-    for (from, to, m) in queue {
-        if to.0 == 2 && matches!(m.body, crate::raft::Body::Heartbeat(_)) {
-            c.deliver(from, to, m);
-        }
-    }
+    c.deliver_only(|_, to, m| to.0 == 2 && matches!(m.body, crate::raft::Body::Heartbeat(_)));
     c.poll();
-    let queue = core::mem::take(&mut c.queue);
-    for (from, to, m) in queue {
-        if matches!(m.body, crate::raft::Body::HeartbeatResponse(_)) {
-            c.deliver(from, to, m);
-        }
-    }
+    c.deliver_only(|_, _, m| matches!(m.body, crate::raft::Body::HeartbeatResponse(_)));
     c.poll();
     assert_eq!(read_result(&c, 1, 1), None, "two of five is no quorum");
     c.queue.clear();
@@ -189,11 +179,7 @@ fn stabilize_dropping(c: &mut Cluster, drop: impl Fn(&crate::raft::Message) -> b
         if c.queue.is_empty() && !polled {
             return;
         }
-        while let Some((from, to, m)) = c.queue.pop_front() {
-            if !drop(&m) {
-                c.deliver(from, to, m);
-            }
-        }
+        c.deliver_only(|_, _, m| !drop(m));
     }
     panic!("cluster did not stabilize");
 }
