@@ -12,18 +12,45 @@ use crate::lease::{FencingToken, LeaseId};
 use crate::time::{Duration, Instant, duration_nanos};
 use bytes::{BufMut, Bytes, BytesMut};
 
-/// The encoding version this build writes and reads.
+/// The encoding version of queries and replies; commands have their own
+/// ([`COMMAND_VERSION`]).
 pub const VERSION: u8 = 1;
 
+/// The command encoding this build writes. Version 1 (no [`Caller`]) still
+/// decodes, so logs written before it replay unchanged.
+pub const COMMAND_VERSION: u8 = 2;
+
+/// Longest [`Caller::holder`].
+pub const MAX_HOLDER: usize = 64;
+
 /// A command for the log: an operation, optionally numbered within a
-/// client session for exactly-once application.
+/// client session for exactly-once application, and who proposed it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Command {
     /// The session and sequence number, if the client has a session.
     /// Not allowed on [`Op::Tick`] and [`Op::SessionOpen`].
     pub session: Option<ClientSeq>,
+    /// Who proposed it.
+    pub caller: Caller,
     /// What to do.
     pub op: Op,
+}
+
+/// Who proposed a command, as the proposing node's front end authenticated
+/// them. A lease belongs to the holder it was granted to: only that holder,
+/// or an admin, may renew or revoke it, write keys under it, or take, wait
+/// for or release locks with it. Tokens stay fencing tokens, not
+/// credentials (Chubby ties locks to the session that holds them; etcd to
+/// the authenticated user).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Caller {
+    /// Who holds what this caller is granted: an authenticated user, or a
+    /// client connection; opaque to the store, at most [`MAX_HOLDER`]
+    /// bytes. Empty is anonymous: anonymous leases are anyone's, as every
+    /// lease was before callers were recorded.
+    pub holder: Bytes,
+    /// May act on every lease.
+    pub admin: bool,
 }
 
 /// A command's place in its client's session.
@@ -46,6 +73,16 @@ pub enum Op {
         cmd: KvCommand,
         /// The lease to attach the key to.
         lease: Option<LeaseId>,
+    },
+    /// A KV write whose key gets a fresh lease of `ttl`, granted in the
+    /// same entry and only if the write changed the key, so a refused or
+    /// failed write leaves no lease behind (Redis's `SET … EX`). Reply:
+    /// `Kv`.
+    KvLeased {
+        /// The write.
+        cmd: KvCommand,
+        /// The new lease's time to live, counted from the next tick.
+        ttl: Duration,
     },
     /// Grants a lease. Reply: `Lease`.
     LeaseGrant {
@@ -118,18 +155,23 @@ pub enum Op {
 impl Command {
     /// A command outside any session.
     pub fn new(op: Op) -> Command {
-        Command { session: None, op }
+        Command { session: None, caller: Caller::default(), op }
     }
 
     /// `op` as command `seq` of `client`'s session.
     pub fn in_session(client: ClientId, seq: Seq, op: Op) -> Command {
-        Command { session: Some(ClientSeq { client, seq }), op }
+        Command { session: Some(ClientSeq { client, seq }), caller: Caller::default(), op }
+    }
+
+    /// The same command, proposed by `caller`.
+    pub fn by(self, caller: Caller) -> Command {
+        Command { caller, ..self }
     }
 
     /// The wire form.
     pub fn encode(&self) -> Bytes {
         let mut b = BytesMut::new();
-        b.put_u8(VERSION);
+        b.put_u8(COMMAND_VERSION);
         match self.session {
             None => b.put_u8(0),
             Some(s) => {
@@ -138,6 +180,8 @@ impl Command {
                 b.put_u64_le(s.seq.0);
             }
         }
+        put_bytes(&mut b, &self.caller.holder);
+        b.put_u8(u8::from(self.caller.admin));
         match &self.op {
             Op::Kv { cmd, lease } => {
                 b.put_u8(1);
@@ -186,19 +230,43 @@ impl Command {
                 b.put_u8(11);
                 b.put_u64_le(now.as_nanos());
             }
+            Op::KvLeased { cmd, ttl } => {
+                b.put_u8(12);
+                b.put_u64_le(duration_nanos(*ttl));
+                put_bytes(&mut b, &cmd.encode());
+            }
         }
         b.freeze()
     }
 
-    /// Parses the wire form; slices share `buf`. A session on a `Tick` or
-    /// `SessionOpen` is malformed.
+    /// Parses the wire form (this version or version 1); slices share
+    /// `buf`. A session on a `Tick` or `SessionOpen` is malformed, as is a
+    /// holder longer than [`MAX_HOLDER`].
     pub fn decode(buf: Bytes) -> Result<Command, DecodeError> {
         let mut r = Reader::new(buf);
-        check_version(&mut r)?;
+        let version = r.u8()?;
+        if !(1..=COMMAND_VERSION).contains(&version) {
+            return Err(DecodeError("unsupported encoding version"));
+        }
         let session = match r.u8()? {
             0 => None,
             1 => Some(ClientSeq { client: ClientId(r.u64()?), seq: Seq(r.u64()?) }),
             _ => return Err(DecodeError("bad session tag")),
+        };
+        let caller = match version {
+            1 => Caller::default(),
+            _ => {
+                let holder = r.bytes()?;
+                if holder.len() > MAX_HOLDER {
+                    return Err(DecodeError("holder too long"));
+                }
+                let admin = match r.u8()? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(DecodeError("bad bool")),
+                };
+                Caller { holder, admin }
+            }
         };
         let op = match r.u8()? {
             1 => {
@@ -215,10 +283,14 @@ impl Command {
             9 => Op::SessionOpen,
             10 => Op::SessionClose { client: ClientId(r.u64()?) },
             11 => Op::Tick { now: Instant::from_nanos(r.u64()?) },
+            12 => {
+                let ttl = Duration::from_nanos(r.u64()?);
+                Op::KvLeased { cmd: KvCommand::decode(r.bytes()?)?, ttl }
+            }
             _ => return Err(DecodeError("unknown store command")),
         };
         r.finish()?;
-        let cmd = Command { session, op };
+        let cmd = Command { session, caller, op };
         if !cmd.session_allowed() {
             return Err(DecodeError("session on a command that takes none"));
         }
@@ -228,6 +300,26 @@ impl Command {
     /// True for a tick, which only the leader's driver may propose.
     pub fn is_tick(&self) -> bool {
         matches!(self.op, Op::Tick { .. })
+    }
+
+    /// False for commands that can only remove state or keep what exists
+    /// alive: a node out of disk still serves those (etcd's NOSPACE alarm
+    /// allows reads and deletes).
+    pub fn grows(&self) -> bool {
+        match &self.op {
+            Op::Kv { cmd, .. } => !cmd.only_removes(),
+            Op::LeaseKeepAlive { .. }
+            | Op::LeaseRevoke { .. }
+            | Op::Release { .. }
+            | Op::Cancel { .. }
+            | Op::SessionClose { .. }
+            | Op::Tick { .. } => false,
+            Op::KvLeased { .. }
+            | Op::LeaseGrant { .. }
+            | Op::Acquire { .. }
+            | Op::TryAcquire { .. }
+            | Op::SessionOpen => true,
+        }
     }
 
     /// False for a session on a `Tick` (time is not a client's) or a

@@ -4,25 +4,28 @@
 //! Redis does, and a missing key as 0.
 
 use super::codec::{DecodeError, Reader, put_bytes, put_opt_bytes};
-use super::{RestoreError, Service};
+use super::{Admitted, RestoreError, Service};
 use crate::id::LogIndex;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use bytes::{BufMut, Bytes, BytesMut};
 use core::fmt::Write as _;
 
-/// Size limits; a command beyond them gets an error reply.
+/// Size limits; a command or query beyond them gets an error reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Longest key.
     pub max_key_bytes: usize,
     /// Longest value.
     pub max_value_bytes: usize,
+    /// Most value bytes one query may answer with: a multi-key read past
+    /// it is refused before its reply is built.
+    pub max_reply_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_key_bytes: 64 << 10, max_value_bytes: 1 << 20 }
+        Limits { max_key_bytes: 64 << 10, max_value_bytes: 1 << 20, max_reply_bytes: 4 << 20 }
     }
 }
 
@@ -116,6 +119,9 @@ pub enum KvError {
     /// The command or query could not be decoded.
     #[error("malformed request")]
     Malformed,
+    /// The answer would pass the reply limit.
+    #[error("reply too large")]
+    ReplyTooLarge,
 }
 
 impl KvError {
@@ -126,6 +132,7 @@ impl KvError {
             KvError::KeyTooLarge => 3,
             KvError::ValueTooLarge => 4,
             KvError::Malformed => 5,
+            KvError::ReplyTooLarge => 6,
         }
     }
 
@@ -136,12 +143,28 @@ impl KvError {
             3 => KvError::KeyTooLarge,
             4 => KvError::ValueTooLarge,
             5 => KvError::Malformed,
+            6 => KvError::ReplyTooLarge,
             _ => return None,
         })
     }
 }
 
 impl KvCommand {
+    /// The key it writes.
+    pub fn key(&self) -> &Bytes {
+        match self {
+            KvCommand::Set { key, .. }
+            | KvCommand::Delete { key }
+            | KvCommand::Incr { key, .. }
+            | KvCommand::Cas { key, .. } => key,
+        }
+    }
+
+    /// True if it can only delete (a delete, or a compare-and-delete).
+    pub fn only_removes(&self) -> bool {
+        matches!(self, KvCommand::Delete { .. } | KvCommand::Cas { new: None, .. })
+    }
+
     /// The wire form.
     pub fn encode(&self) -> Bytes {
         let mut b = BytesMut::new();
@@ -329,22 +352,35 @@ impl Kv {
         self.map.is_empty()
     }
 
+    /// The size limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Refuses a command beyond the size limits, as [`Kv::execute`] would;
+    /// depends on nothing but the command, so a node can refuse it before
+    /// it reaches the log.
+    pub fn check_limits(&self, cmd: &KvCommand) -> Result<(), KvError> {
+        if cmd.key().len() > self.limits.max_key_bytes {
+            return Err(KvError::KeyTooLarge);
+        }
+        let value = match cmd {
+            KvCommand::Set { value, .. } | KvCommand::Cas { new: Some(value), .. } => Some(value),
+            _ => None,
+        };
+        if value.is_some_and(|v| v.len() > self.limits.max_value_bytes) {
+            return Err(KvError::ValueTooLarge);
+        }
+        Ok(())
+    }
+
     /// Executes a decoded command.
     pub fn execute(&mut self, cmd: KvCommand) -> KvReply {
-        let key = match &cmd {
-            KvCommand::Set { key, .. }
-            | KvCommand::Delete { key }
-            | KvCommand::Incr { key, .. }
-            | KvCommand::Cas { key, .. } => key,
-        };
-        if key.len() > self.limits.max_key_bytes {
-            return KvReply::Error(KvError::KeyTooLarge);
+        if let Err(e) = self.check_limits(&cmd) {
+            return KvReply::Error(e);
         }
         match cmd {
             KvCommand::Set { key, value } => {
-                if value.len() > self.limits.max_value_bytes {
-                    return KvReply::Error(KvError::ValueTooLarge);
-                }
                 self.insert(&key, &value);
                 KvReply::Ok
             }
@@ -364,9 +400,6 @@ impl Kv {
                 KvReply::Int(next)
             }
             KvCommand::Cas { key, expected, new } => {
-                if new.as_ref().is_some_and(|v| v.len() > self.limits.max_value_bytes) {
-                    return KvReply::Error(KvError::ValueTooLarge);
-                }
                 if self.map.get(&key[..]).map(|v| &v[..]) != expected.as_deref() {
                     return KvReply::Bool(false);
                 }
@@ -386,7 +419,18 @@ impl Kv {
         match q {
             KvQuery::Get { key } => KvReply::Value(self.map.get(&key[..]).cloned()),
             KvQuery::Exists { key } => KvReply::Bool(self.map.contains_key(&key[..])),
-            KvQuery::MGet { keys } => KvReply::Values(keys.iter().map(|k| self.map.get(&k[..]).cloned()).collect()),
+            KvQuery::MGet { keys } => {
+                // Counted before anything is gathered: the reply is bounded
+                // however often a large key is named.
+                let mut bytes = 0usize;
+                for k in keys {
+                    bytes = bytes.saturating_add(self.map.get(&k[..]).map_or(0, Bytes::len));
+                    if bytes > self.limits.max_reply_bytes {
+                        return KvReply::Error(KvError::ReplyTooLarge);
+                    }
+                }
+                KvReply::Values(keys.iter().map(|k| self.map.get(&k[..]).cloned()).collect())
+            }
         }
     }
 
@@ -414,6 +458,13 @@ impl Service for Kv {
             Ok(q) => self.answer(&q).encode(),
             Err(_) => KvReply::Error(KvError::Malformed).encode(),
         }
+    }
+
+    fn check(&self, command: &Bytes) -> Result<Admitted, Bytes> {
+        let refuse = |e| KvReply::Error(e).encode();
+        let cmd = KvCommand::decode(command.clone()).map_err(|_| refuse(KvError::Malformed))?;
+        self.check_limits(&cmd).map_err(refuse)?;
+        Ok(Admitted::new(!cmd.only_removes()))
     }
 
     fn snapshot(&self) -> Bytes {
@@ -500,7 +551,7 @@ mod tests {
 
     #[test]
     fn limits_and_garbage_give_error_replies_and_change_nothing() {
-        let mut kv = Kv::new(Limits { max_key_bytes: 3, max_value_bytes: 4 });
+        let mut kv = Kv::new(Limits { max_key_bytes: 3, max_value_bytes: 4, ..Limits::default() });
         assert_eq!(
             run(&mut kv, 1, KvCommand::Set { key: b("long"), value: b("v") }),
             KvReply::Error(KvError::KeyTooLarge)

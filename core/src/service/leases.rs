@@ -36,11 +36,28 @@ pub enum LeaseError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lease {
     ttl: Duration,
+    holder: Bytes,
     keys: BTreeSet<Bytes>,
     locks: BTreeSet<Bytes>,
 }
 
 impl Lease {
+    fn new(ttl: Duration, holder: Bytes) -> Lease {
+        Lease { ttl, holder, keys: BTreeSet::new(), locks: BTreeSet::new() }
+    }
+
+    /// Who it was granted to ([`super::Caller::holder`]); empty for an
+    /// anonymous lease, which anyone may use.
+    pub fn holder(&self) -> &Bytes {
+        &self.holder
+    }
+
+    /// True if `caller` may act on it: its holder, an admin, or anyone for
+    /// an anonymous lease.
+    pub fn belongs_to(&self, caller: &super::Caller) -> bool {
+        caller.admin || self.holder.is_empty() || self.holder == caller.holder
+    }
+
     /// The TTL it was granted (or last renewed) with.
     pub fn ttl(&self) -> Duration {
         self.ttl
@@ -84,12 +101,13 @@ impl Leases {
         Leases::default()
     }
 
-    /// Grants a lease of `ttl` (the caller checked its bounds); its clock
-    /// starts at the next tick.
-    pub fn grant(&mut self, ttl: Duration) -> LeaseId {
+    /// Grants `holder` a lease of `ttl` (the caller checked its bounds);
+    /// its clock starts at the next tick.
+    pub fn grant(&mut self, ttl: Duration, holder: Bytes) -> LeaseId {
         self.granted += 1;
         let id = LeaseId(self.granted);
-        self.table.insert(id, Lease { ttl, keys: BTreeSet::new(), locks: BTreeSet::new() });
+        // Copy: a slice would pin the whole log entry in memory.
+        self.table.insert(id, Lease::new(ttl, Bytes::copy_from_slice(&holder)));
         self.timers.restart(id, ttl);
         id
     }
@@ -203,10 +221,10 @@ impl Leases {
     }
 
     /// Rebuilds a table from a snapshot's parts.
-    pub(crate) fn from_parts(granted: u64, leases: Vec<(LeaseId, Duration, Timer)>) -> Leases {
+    pub(crate) fn from_parts(granted: u64, leases: Vec<(LeaseId, Duration, Bytes, Timer)>) -> Leases {
         let mut t = Leases { granted, ..Leases::default() };
-        for (id, ttl, timer) in leases {
-            t.table.insert(id, Lease { ttl, keys: BTreeSet::new(), locks: BTreeSet::new() });
+        for (id, ttl, holder, timer) in leases {
+            t.table.insert(id, Lease::new(ttl, holder));
             t.timers.set(id, timer);
         }
         t
@@ -225,8 +243,8 @@ mod tests {
     #[test]
     fn ids_are_dense_and_tell_an_ended_lease_from_one_never_granted() {
         let mut t = Leases::new();
-        let a = t.grant(Duration::from_secs(1));
-        let b = t.grant(Duration::from_secs(1));
+        let a = t.grant(Duration::from_secs(1), Bytes::new());
+        let b = t.grant(Duration::from_secs(1), Bytes::new());
         assert_eq!((a, b), (LeaseId(1), LeaseId(2)));
         t.revoke(a).unwrap();
         assert_eq!(t.get(a).err(), Some(LeaseError::Expired));
@@ -239,7 +257,7 @@ mod tests {
     fn keep_alive_restarts_the_clock_at_the_next_tick() {
         let mut t = Leases::new();
         let mut gone = Vec::new();
-        let a = t.grant(Duration::from_millis(10));
+        let a = t.grant(Duration::from_millis(10), Bytes::new());
         assert_eq!(t.info(a, ms(0)).unwrap().remaining, None);
         t.advance(ms(100), &mut gone);
         assert_eq!(t.deadline(a), Some(ms(110)));

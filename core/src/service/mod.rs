@@ -39,7 +39,7 @@ pub mod store;
 #[cfg(test)]
 mod tests;
 
-pub use command::{ClientSeq, Command, Op, Query};
+pub use command::{Caller, ClientSeq, Command, Op, Query};
 pub use leases::{Lease, LeaseError, LeaseInfo, Leases};
 pub use locks::{Acquired, LockError, LockOwner, Locks};
 pub use reply::{Reply, StoreError};
@@ -63,6 +63,18 @@ pub trait Service {
     /// Answers a read-only query against the state applied so far.
     fn query(&self, query: &Bytes) -> Bytes;
 
+    /// Checks a client's command before it is proposed. `Err(reply)` is a
+    /// refusal [`Service::apply`] would give whatever the state, answered
+    /// without appending anything to the log: a command the service would
+    /// refuse for its size or its form never costs disk on any replica.
+    /// Only what depends on the command alone may be checked here; state
+    /// can change before the command would apply. The default admits
+    /// everything.
+    fn check(&self, command: &Bytes) -> Result<Admitted, Bytes> {
+        let _ = command;
+        Ok(Admitted { grows: true })
+    }
+
     /// The whole state, for a snapshot.
     fn snapshot(&self) -> Bytes;
 
@@ -71,6 +83,22 @@ pub trait Service {
 
     /// The last index applied (or restored).
     fn applied(&self) -> LogIndex;
+}
+
+/// A command [`Service::check`] let through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Admitted {
+    /// False if the command can only remove state or keep what exists
+    /// alive: a node out of disk still admits those.
+    pub grows: bool,
+}
+
+impl Admitted {
+    /// A command that may (`true`) or cannot (`false`) grow the state.
+    pub fn new(grows: bool) -> Admitted {
+        Admitted { grows }
+    }
 }
 
 /// Why a snapshot could not be restored. The service is unchanged.

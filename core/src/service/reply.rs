@@ -93,6 +93,16 @@ pub enum StoreError {
     /// The command's sequence number is below the session's last.
     #[error("stale sequence number")]
     StaleSequence,
+    /// The lease was granted to another holder ([`super::Caller`]).
+    #[error("the lease belongs to another client")]
+    NotLeaseHolder,
+    /// A command only the node itself may propose (a tick) came from a
+    /// client.
+    #[error("internal command refused")]
+    InternalCommand,
+    /// The answer would pass the reply limit.
+    #[error("reply too large")]
+    ReplyTooLarge,
 }
 
 impl From<LeaseError> for StoreError {
@@ -122,7 +132,7 @@ impl From<SessionError> for StoreError {
     }
 }
 
-const ERRORS: [StoreError; 11] = [
+const ERRORS: [StoreError; 14] = [
     StoreError::Malformed,
     StoreError::UnsupportedVersion,
     StoreError::StaleIndex,
@@ -134,6 +144,9 @@ const ERRORS: [StoreError; 11] = [
     StoreError::UnknownSession,
     StoreError::SessionExpired,
     StoreError::StaleSequence,
+    StoreError::NotLeaseHolder,
+    StoreError::InternalCommand,
+    StoreError::ReplyTooLarge,
 ];
 
 impl StoreError {

@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! u8 version | u64 applied | u64 log time | bytes kv snapshot
-//! u64 leases granted | u64 n | n × (u64 id, u64 ttl ns, timer)
+//! u64 leases granted | u64 n | n × (u64 id, u64 ttl ns, timer, bytes holder)
 //! u64 n | n × (bytes key, u64 lease)                          key attachments
 //! u64 n | n × (bytes name, u64 lease, u64 token, u64 m, m × u64 waiter)
 //! u64 sessions opened | u64 n | n × (u64 id, timer, u8 has last, [u64 seq, bytes reply])
@@ -19,6 +19,7 @@
 
 use super::clock::Timer;
 use super::codec::{DecodeError, Reader, put_bytes};
+use super::command::MAX_HOLDER;
 use super::kv::Kv;
 use super::leases::Leases;
 use super::locks::{LockOwner, Locks};
@@ -33,7 +34,9 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use bytes::{BufMut, Bytes, BytesMut};
 
-const SNAPSHOT_VERSION: u8 = 1;
+/// The version this build writes. Version 1, without lease holders, still
+/// restores (its leases are anonymous).
+const SNAPSHOT_VERSION: u8 = 2;
 
 impl Store {
     pub(super) fn encode_snapshot(&self) -> Bytes {
@@ -48,6 +51,7 @@ impl Store {
             b.put_u64_le(id.0);
             b.put_u64_le(duration_nanos(lease.ttl()));
             put_timer(&mut b, self.leases.timer(id));
+            put_bytes(&mut b, lease.holder());
         }
         b.put_u64_le(self.key_leases.len() as u64);
         for (key, lease) in &self.key_leases {
@@ -86,10 +90,10 @@ impl Store {
     pub(super) fn decode_snapshot(config: Config, snapshot: &Bytes) -> Result<Store, RestoreError> {
         let mut r = Reader::new(snapshot.clone());
         let version = r.u8().map_err(malformed)?;
-        if version != SNAPSHOT_VERSION {
+        if !(1..=SNAPSHOT_VERSION).contains(&version) {
             return Err(RestoreError::UnsupportedVersion(version));
         }
-        let store = parse(config, &mut r).map_err(malformed)?;
+        let store = parse(config, version, &mut r).map_err(malformed)?;
         r.finish().map_err(malformed)?;
         Ok(store)
     }
@@ -126,7 +130,7 @@ fn ascending<T: Ord>(last: &mut Option<T>, next: T) -> Result<(), DecodeError> {
     Ok(())
 }
 
-fn parse(config: Config, r: &mut Reader) -> Result<Store, DecodeError> {
+fn parse(config: Config, version: u8, r: &mut Reader) -> Result<Store, DecodeError> {
     let applied = LogIndex(r.u64()?);
     let now = Instant::from_nanos(r.u64()?);
     let mut kv = Kv::new(config.limits);
@@ -142,7 +146,15 @@ fn parse(config: Config, r: &mut Reader) -> Result<Store, DecodeError> {
             return Err(DecodeError("lease id never granted"));
         }
         let ttl = Duration::from_nanos(r.u64()?);
-        leases.push((id, ttl, timer(r, ttl)?));
+        let timer = timer(r, ttl)?;
+        let holder = match version {
+            1 => Bytes::new(),
+            _ => Bytes::copy_from_slice(&r.bytes()?),
+        };
+        if holder.len() > MAX_HOLDER {
+            return Err(DecodeError("holder too long"));
+        }
+        leases.push((id, ttl, holder, timer));
     }
     let mut leases = Leases::from_parts(granted, leases);
 

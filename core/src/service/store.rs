@@ -68,13 +68,13 @@
 //! ([`Command::in_session`] after [`Op::SessionOpen`]) so a retry is never
 //! applied twice; see [`super::session`].
 
-use super::command::{Command, Op, Query, VERSION};
+use super::command::{COMMAND_VERSION, Caller, Command, Op, Query, VERSION};
 use super::kv::{Kv, KvCommand, KvReply, Limits};
 use super::leases::{Lease, Leases};
 use super::locks::{Acquired, Locks};
 use super::reply::{Reply, StoreError};
 use super::session::Sessions;
-use super::{RestoreError, Service};
+use super::{Admitted, RestoreError, Service};
 use crate::id::LogIndex;
 use crate::lease::{FencingToken, LeaseId};
 use crate::time::{Duration, Instant};
@@ -156,7 +156,13 @@ impl Store {
     pub fn answer(&self, q: &Query) -> Reply {
         match q {
             Query::Kv(q) => Reply::Kv(self.kv.answer(q)),
-            Query::Leases => Reply::Leases(self.leases.list(self.now)),
+            Query::Leases => {
+                // Sized before it is built; a lease takes at most 26 bytes.
+                if self.leases.len().saturating_mul(26) > self.config.limits.max_reply_bytes {
+                    return Reply::Error(StoreError::ReplyTooLarge);
+                }
+                Reply::Leases(self.leases.list(self.now))
+            }
             Query::LeaseTtl { lease } => match self.leases.info(*lease, self.now) {
                 Ok(info) => Reply::LeaseTtl(info),
                 Err(e) => Reply::Error(e.into()),
@@ -211,53 +217,55 @@ impl Store {
             Ok(_) => return Reply::Error(StoreError::Malformed),
             Err(e) => return Reply::Error(e),
         };
-        let Some(s) = cmd.session else { return self.run(index, cmd.op) };
+        let Some(s) = cmd.session else { return self.run(index, &cmd.caller, cmd.op) };
         // Raft thesis §6.3: apply a session's command once; answer retries from the cache.
         match self.sessions.begin(s.client, s.seq) {
             Err(e) => Reply::Error(e.into()),
             Ok(Some(cached)) => cached,
             Ok(None) => {
-                let reply = self.run(index, cmd.op);
+                let reply = self.run(index, &cmd.caller, cmd.op);
                 self.sessions.finish(s.client, s.seq, reply.clone());
                 reply
             }
         }
     }
 
-    fn run(&mut self, index: LogIndex, op: Op) -> Reply {
+    fn run(&mut self, index: LogIndex, caller: &Caller, op: Op) -> Reply {
+        if let Err(refusal) = self.check_op(&op) {
+            return refusal;
+        }
         let token = FencingToken::from_index(index);
         let result = match op {
-            Op::Kv { cmd, lease } => self.write(cmd, lease),
-            Op::LeaseGrant { ttl } => {
-                if ttl.is_zero() || ttl > self.config.max_ttl {
-                    Err(StoreError::InvalidTtl)
-                } else {
-                    Ok(Reply::Lease { id: self.leases.grant(ttl), ttl })
-                }
-            }
-            Op::LeaseKeepAlive { lease } => {
-                self.leases.keep_alive(lease).map(|ttl| Reply::Lease { id: lease, ttl }).map_err(Into::into)
-            }
-            Op::LeaseRevoke { lease } => self.leases.revoke(lease).map_err(Into::into).map(|l| {
+            Op::Kv { cmd, lease } => match lease.map(|l| self.lease_of(l, caller)).transpose() {
+                Ok(_) => Ok(self.write(cmd, |_| lease)),
+                Err(e) => Err(e),
+            },
+            Op::KvLeased { cmd, ttl } => Ok(self.write(cmd, |leases| Some(leases.grant(ttl, caller.holder.clone())))),
+            Op::LeaseGrant { ttl } => Ok(Reply::Lease { id: self.leases.grant(ttl, caller.holder.clone()), ttl }),
+            Op::LeaseKeepAlive { lease } => self
+                .lease_of(lease, caller)
+                .and_then(|_| self.leases.keep_alive(lease).map_err(Into::into))
+                .map(|ttl| Reply::Lease { id: lease, ttl }),
+            Op::LeaseRevoke { lease } => self.lease_of(lease, caller).and_then(|_| {
+                let l = self.leases.revoke(lease)?;
                 self.release(token, [(lease, l)]);
-                Reply::Ok
+                Ok(Reply::Ok)
             }),
-            Op::Acquire { lock, lease } => self.acquire(token, &lock, lease, true),
-            Op::TryAcquire { lock, lease } => self.acquire(token, &lock, lease, false),
-            Op::Release { lock, lease, token: held } => {
+            Op::Acquire { lock, lease } => self.acquire(token, &lock, lease, caller, true),
+            Op::TryAcquire { lock, lease } => self.acquire(token, &lock, lease, caller, false),
+            Op::Release { lock, lease, token: held } => self.not_anothers(lease, caller).and_then(|()| {
                 let leases = &self.leases;
-                self.locks.release(&lock, lease, held, token, |l| leases.is_live(l)).map_err(Into::into).map(|_| {
-                    self.leases.remove_lock(lease, &lock);
-                    Reply::Ok
-                })
-            }
-            Op::Cancel { lock, lease } => {
+                self.locks.release(&lock, lease, held, token, |l| leases.is_live(l))?;
+                self.leases.remove_lock(lease, &lock);
+                Ok(Reply::Ok)
+            }),
+            Op::Cancel { lock, lease } => self.not_anothers(lease, caller).map(|()| {
                 let waiting = self.locks.cancel(&lock, lease);
                 if waiting {
                     self.leases.remove_lock(lease, &lock);
                 }
-                Ok(Reply::Bool(waiting))
-            }
+                Reply::Bool(waiting)
+            }),
             Op::SessionOpen => Ok(Reply::Session { client: self.sessions.open() }),
             Op::SessionClose { client } => Ok(Reply::Bool(self.sessions.close(client))),
             Op::Tick { now } => {
@@ -268,17 +276,68 @@ impl Store {
         result.unwrap_or_else(Reply::Error)
     }
 
-    /// A KV write, then the key's lease follows the write (etcd's put).
-    fn write(&mut self, cmd: KvCommand, lease: Option<LeaseId>) -> Result<Reply, StoreError> {
-        if let Some(l) = lease {
-            self.leases.get(l)?;
+    /// Refuses a client's command this store would refuse whatever its
+    /// state: a tick (only the leader's own driver proposes time), or a
+    /// size or TTL past the limits. A node calls this (through
+    /// [`Service::check`]) before proposing, so such a command never
+    /// reaches the log; applying runs the same checks but the tick one,
+    /// since a tick in the log is the leader's.
+    pub fn admit(&self, cmd: &Command) -> Result<(), Reply> {
+        if cmd.is_tick() {
+            return Err(Reply::Error(StoreError::InternalCommand));
         }
-        let key = match &cmd {
-            KvCommand::Set { key, .. }
-            | KvCommand::Delete { key }
-            | KvCommand::Incr { key, .. }
-            | KvCommand::Cas { key, .. } => key.clone(),
+        self.check_op(&cmd.op)
+    }
+
+    /// The state-independent checks of [`Store::admit`], in the order
+    /// applying would meet them.
+    fn check_op(&self, op: &Op) -> Result<(), Reply> {
+        let ttl = |ttl: &Duration| {
+            if ttl.is_zero() || *ttl > self.config.max_ttl {
+                return Err(Reply::Error(StoreError::InvalidTtl));
+            }
+            Ok(())
         };
+        let kv = |cmd: &KvCommand| self.kv.check_limits(cmd).map_err(|e| Reply::Kv(KvReply::Error(e)));
+        match op {
+            Op::Kv { cmd, .. } => kv(cmd),
+            Op::KvLeased { cmd, ttl: t } => ttl(t).and_then(|()| kv(cmd)),
+            Op::LeaseGrant { ttl: t } => ttl(t),
+            Op::Acquire { lock, .. }
+            | Op::TryAcquire { lock, .. }
+            | Op::Release { lock, .. }
+            | Op::Cancel { lock, .. }
+                if lock.len() > self.config.limits.max_key_bytes =>
+            {
+                Err(Reply::Error(StoreError::KeyTooLarge))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses a lease that is not live, or that `caller` may not act on.
+    fn lease_of(&self, id: LeaseId, caller: &Caller) -> Result<(), StoreError> {
+        if !self.leases.get(id)?.belongs_to(caller) {
+            return Err(StoreError::NotLeaseHolder);
+        }
+        Ok(())
+    }
+
+    /// Refuses `caller` a live lease of someone else's; an ended lease is
+    /// left to the operation to judge.
+    fn not_anothers(&self, id: LeaseId, caller: &Caller) -> Result<(), StoreError> {
+        match self.leases.get(id) {
+            Ok(l) if !l.belongs_to(caller) => Err(StoreError::NotLeaseHolder),
+            _ => Ok(()),
+        }
+    }
+
+    /// A KV write, then the key's lease follows the write (etcd's put): the
+    /// lease `lease` picks — existing, or granted now — if the write
+    /// changed the key and left it in place, none otherwise. Nothing is
+    /// granted for a write that changed nothing.
+    fn write(&mut self, cmd: KvCommand, lease: impl FnOnce(&mut Leases) -> Option<LeaseId>) -> Reply {
+        let key = cmd.key().clone();
         let reply = self.kv.execute(cmd);
         // Delete and Cas answer whether they changed anything; failures change nothing.
         let changed = match reply {
@@ -287,10 +346,10 @@ impl Store {
             _ => true,
         };
         if changed {
-            let attach = if self.kv.get(&key).is_some() { lease } else { None };
+            let attach = if self.kv.get(&key).is_some() { lease(&mut self.leases) } else { None };
             self.set_key_lease(&key, attach);
         }
-        Ok(Reply::Kv(reply))
+        Reply::Kv(reply)
     }
 
     fn set_key_lease(&mut self, key: &[u8], lease: Option<LeaseId>) {
@@ -309,11 +368,15 @@ impl Store {
         }
     }
 
-    fn acquire(&mut self, token: FencingToken, lock: &[u8], lease: LeaseId, wait: bool) -> Result<Reply, StoreError> {
-        if lock.len() > self.config.limits.max_key_bytes {
-            return Err(StoreError::KeyTooLarge);
-        }
-        self.leases.get(lease)?;
+    fn acquire(
+        &mut self,
+        token: FencingToken,
+        lock: &[u8],
+        lease: LeaseId,
+        caller: &Caller,
+        wait: bool,
+    ) -> Result<Reply, StoreError> {
+        self.lease_of(lease, caller)?;
         // Copy: a slice would pin the whole received frame in memory.
         let lock = Bytes::copy_from_slice(lock);
         Ok(match self.locks.acquire(&lock, lease, token, wait) {
@@ -360,7 +423,7 @@ impl Store {
 
 fn decode_command(command: &Bytes) -> Result<Command, StoreError> {
     match command.first() {
-        Some(&VERSION) => Command::decode(command.clone()).map_err(|_| StoreError::Malformed),
+        Some(1..=COMMAND_VERSION) => Command::decode(command.clone()).map_err(|_| StoreError::Malformed),
         Some(_) => Err(StoreError::UnsupportedVersion),
         None => Err(StoreError::Malformed),
     }
@@ -385,6 +448,12 @@ impl Service for Store {
             Err(e) => Reply::Error(e),
         }
         .encode()
+    }
+
+    fn check(&self, command: &Bytes) -> Result<Admitted, Bytes> {
+        let cmd = decode_command(command).map_err(|e| Reply::Error(e).encode())?;
+        self.admit(&cmd).map_err(|r| r.encode())?;
+        Ok(Admitted::new(cmd.grows()))
     }
 
     fn snapshot(&self) -> Bytes {

@@ -1,7 +1,7 @@
 //! Bad input: typed error replies, never a panic, never a state change.
 
 use super::*;
-use crate::service::{LeaseInfo, StoreError};
+use crate::service::{Caller, LeaseInfo, StoreError};
 use alloc::vec;
 use alloc::vec::Vec;
 use bytes::{BufMut, BytesMut};
@@ -21,6 +21,9 @@ fn sample_commands() -> Vec<Command> {
         Command::new(Op::SessionOpen),
         Command::in_session(ClientId(1), Seq(3), Op::SessionClose { client: ClientId(1) }),
         Command::new(Op::Tick { now: at(7) }),
+        Command::new(Op::KvLeased { cmd: KvCommand::Delete { key: b("k") }, ttl: ms(5) }),
+        Command::new(Op::LeaseRevoke { lease: LeaseId(1) }).by(Caller { holder: b("conn:7"), admin: false }),
+        Command::new(Op::SessionOpen).by(Caller { holder: Bytes::new(), admin: true }),
     ]
 }
 
@@ -59,10 +62,31 @@ fn undecodable_commands_are_malformed_replies_and_change_nothing() {
 fn an_unknown_encoding_version_is_a_typed_error() {
     let mut h = Harness::new();
     let mut wire = Command::new(Op::SessionOpen).encode().to_vec();
-    wire[0] = 2;
+    wire[0] = 3;
     assert_eq!(h.apply_bytes(&wire.clone().into()), Reply::Error(StoreError::UnsupportedVersion));
-    assert_eq!(Reply::decode(h.store.query(&Bytes::from(wire))).unwrap(), Reply::Error(StoreError::UnsupportedVersion));
+    let mut query = Query::Leases.encode().to_vec();
+    query[0] = 2;
+    assert_eq!(
+        Reply::decode(h.store.query(&Bytes::from(query))).unwrap(),
+        Reply::Error(StoreError::UnsupportedVersion)
+    );
     assert!(h.store.sessions().is_empty());
+}
+
+#[test]
+fn a_version_1_command_still_applies_as_an_anonymous_callers() {
+    // Version 1 had no caller: version, session tag, op. A log written
+    // before callers were recorded replays unchanged.
+    let mut h = Harness::new();
+    let v1 = Bytes::from_static(&[1, 0, 2, 0, 0x10, 0xa5, 0xd4, 0xe8, 0, 0, 0]); // LeaseGrant 1000 s
+    let decoded = Command::decode(v1.clone()).unwrap();
+    assert_eq!(decoded, Command::new(Op::LeaseGrant { ttl: Duration::from_secs(1000) }));
+    let Reply::Lease { id, .. } = h.apply_bytes(&v1) else { panic!("not granted") };
+    assert_eq!(h.store.leases().get(id).unwrap().holder(), &Bytes::new());
+    // Anonymous leases are anyone's, as every lease was before.
+    let someone = Caller { holder: Bytes::from_static(b"someone"), admin: false };
+    let keep_alive = Command::new(Op::LeaseKeepAlive { lease: id }).by(someone);
+    assert_eq!(h.apply(&keep_alive), Reply::Lease { id, ttl: Duration::from_secs(1000) });
 }
 
 #[test]
@@ -141,5 +165,5 @@ fn every_reply_round_trips() {
         }
     }
     assert!(Reply::decode(Bytes::from_static(&[1, 11, 0])).is_err(), "error code 0 is not an error");
-    assert!(Reply::decode(Bytes::from_static(&[1, 11, 12])).is_err());
+    assert!(Reply::decode(Bytes::from_static(&[1, 11, 15])).is_err());
 }

@@ -1,9 +1,11 @@
 //! Tests of the [`Store`]: one file per concern, each test named after the
 //! rule it proves, and properties over random command sequences.
 
+mod admission;
 mod codec;
 mod leases;
 mod locks;
+mod ownership;
 mod properties;
 mod sessions;
 mod snapshot;
@@ -132,5 +134,5 @@ pub(super) fn same_state(a: &Store, b: &Store) -> bool {
 }
 
 pub(super) fn small_limits() -> Config {
-    Config { limits: Limits { max_key_bytes: 4, max_value_bytes: 8 }, ..Config::default() }
+    Config { limits: Limits { max_key_bytes: 4, max_value_bytes: 8, ..Limits::default() }, ..Config::default() }
 }

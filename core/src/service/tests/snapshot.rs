@@ -59,9 +59,9 @@ fn a_damaged_snapshot_is_refused_and_leaves_the_store_alone() {
     let mut trailing = snap.to_vec();
     trailing.push(0);
     assert!(other.store.restore(&trailing.into()).is_err());
-    let mut v2 = snap.to_vec();
-    v2[0] = 2;
-    assert_eq!(other.store.restore(&v2.into()), Err(RestoreError::UnsupportedVersion(2)));
+    let mut v3 = snap.to_vec();
+    v3[0] = 3;
+    assert_eq!(other.store.restore(&v3.into()), Err(RestoreError::UnsupportedVersion(3)));
     assert_eq!(other.store, before);
 }
 
