@@ -51,8 +51,12 @@ impl Durability {
         self.ready.push(env);
     }
 
+    /// Sends `env` once batch `dep` is durable. Each message waits only
+    /// for the write it depends on, not behind older messages still
+    /// waiting for theirs: a node whose disk refuses a write goes on
+    /// answering what needs no write (heartbeats, so reads go on).
     pub fn send_after(&mut self, dep: u64, env: Envelope) {
-        if dep <= self.acked && self.waiting.is_empty() {
+        if dep <= self.acked {
             self.ready.push(env);
         } else {
             self.waiting.push_back((dep, env));
@@ -88,10 +92,21 @@ impl Durability {
             return false;
         }
         self.acked = id;
-        // Release in production order; a message never overtakes an older one.
+        // Release what is now durable, in production order among itself.
+        // Dependencies mostly grow along the queue: take the front run,
+        // then look further only if something behind it is ready too.
         while self.waiting.front().is_some_and(|(dep, _)| *dep <= self.acked) {
             if let Some((_, env)) = self.waiting.pop_front() {
                 self.ready.push(env);
+            }
+        }
+        if self.waiting.iter().any(|(dep, _)| *dep <= self.acked) {
+            for (dep, env) in core::mem::take(&mut self.waiting) {
+                if dep <= self.acked {
+                    self.ready.push(env);
+                } else {
+                    self.waiting.push_back((dep, env));
+                }
             }
         }
         true

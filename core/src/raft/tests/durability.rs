@@ -158,3 +158,32 @@ fn crashes_that_lose_unsynced_writes_never_lose_committed_entries() {
     assert!(acknowledged.len() > 6);
     assert!(c.commit(leader) > LogIndex(10));
 }
+
+#[test]
+fn a_follower_whose_write_is_stuck_still_answers_heartbeats_so_reads_go_on() {
+    // A follower whose disk refuses its next write (full, retried later)
+    // must not go silent: a heartbeat response depends on no write, so it
+    // does not queue behind the stuck append's response.
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    let before = c.commit(1);
+    c.auto_sync = false;
+    c.propose(1, "w").unwrap();
+    c.poll();
+    c.sync(1);
+    c.deliver_only(|_, _, m| is_append(m));
+    c.poll();
+    assert!(!c.node(2).unsynced.is_empty() && !c.node(3).unsynced.is_empty(), "the followers' writes hang");
+    c.read(1, 7).unwrap();
+    c.poll();
+    c.deliver_only(|_, _, m| matches!(m.body, Body::Heartbeat(_)));
+    c.poll();
+    assert!(
+        c.queue.iter().any(|(f, _, m)| f.0 != 1 && matches!(m.body, Body::HeartbeatResponse(_))),
+        "a follower with a write in flight answered no heartbeat"
+    );
+    c.deliver_only(|_, _, m| matches!(m.body, Body::HeartbeatResponse(_)));
+    c.poll();
+    let read = c.node(1).reads.iter().find(|r| r.id == crate::replica::ReadId(7)).map(|r| r.result);
+    assert_eq!(read, Some(Ok(before)), "the read was confirmed at the last commit");
+}

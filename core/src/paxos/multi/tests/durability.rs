@@ -175,3 +175,27 @@ fn followers_learn_the_commit_index_before_the_leaders_own_write_is_durable() {
     assert_eq!(c.applied_commands(2), vec![data("first"), data("w")]);
     assert_eq!(c.applied_commands(1), vec![data("first")], "applied only once durable here");
 }
+
+#[test]
+fn an_acceptor_whose_write_is_stuck_still_answers_heartbeats_so_reads_go_on() {
+    // An acceptor whose disk refuses its next write (full, retried later)
+    // must not go silent: its heartbeat answer depends on no write.
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    let before = c.commit(1);
+    c.auto_sync = false;
+    c.propose(1, "w").unwrap();
+    c.poll();
+    c.sync(1);
+    c.deliver_only(|_, _, m| is_accept(m));
+    c.poll();
+    assert!(!c.node(2).unsynced.is_empty() && !c.node(3).unsynced.is_empty(), "the acceptors' writes hang");
+    c.read(1, 7).unwrap();
+    for _ in 0..3 {
+        c.poll();
+        c.deliver_only(|_, _, m| matches!(m.body, Body::Heartbeat(_) | Body::HeartbeatResponse(_)));
+    }
+    c.poll();
+    let read = c.node(1).reads.iter().find(|r| r.id == crate::replica::ReadId(7)).map(|r| r.result);
+    assert_eq!(read, Some(Ok(before)), "the read was confirmed at the last commit");
+}
