@@ -10,7 +10,7 @@
 //! *.tmp                        half-written files, removed on open
 //! ```
 
-use crate::error::io;
+use crate::error::{io, io_or_full};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use synod_net::store::StoreError;
@@ -76,7 +76,8 @@ pub(crate) fn list(dir: &Path) -> Result<Listing, StoreError> {
 
 /// Makes the directory's entries (created, renamed, removed files) durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io("fsync data directory", dir))
+    let d = File::open(dir).map_err(io_or_full("open data directory", dir))?;
+    d.sync_all().map_err(io("fsync data directory", dir))
 }
 
 /// Removes `path`; a file already gone is fine.

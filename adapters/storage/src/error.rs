@@ -9,6 +9,26 @@ pub(crate) fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error)
     move |source| StoreError::Io { op, path: path.to_path_buf(), source }
 }
 
+/// Like [`io`] for a call that creates or writes but does not sync: a
+/// shortage of room — the file system full (ENOSPC), a disk quota
+/// (EDQUOT), no file descriptor left (EMFILE, ENFILE) — is
+/// [`StoreError::Exhausted`], which the write-ahead log can undo and the
+/// node retry. A failed sync is never that: once fsync has failed, what the
+/// kernel kept is unknown (PostgreSQL's lesson), so sync errors go through
+/// [`io`] and poison the store.
+pub(crate) fn io_or_full<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
+    move |source| {
+        // EMFILE and ENFILE have no ErrorKind; their numbers are the same
+        // on Linux and the BSDs.
+        const ENFILE: i32 = 23;
+        const EMFILE: i32 = 24;
+        let full = matches!(source.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
+            || matches!(source.raw_os_error(), Some(ENFILE | EMFILE));
+        let path = path.to_path_buf();
+        if full { StoreError::Exhausted { op, path, source } } else { StoreError::Io { op, path, source } }
+    }
+}
+
 /// Damage found in `file` at `offset`.
 pub(crate) fn corrupt(file: &Path, offset: u64, reason: impl Into<String>) -> StoreError {
     StoreError::Corrupt { file: file.to_path_buf(), offset, reason: reason.into() }

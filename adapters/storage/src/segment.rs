@@ -4,7 +4,7 @@
 //! read or deleted.
 
 use crate::dir::{self, segment_path};
-use crate::error::io;
+use crate::error::{io, io_or_full};
 use bytes::Bytes;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
@@ -29,7 +29,8 @@ impl Active {
     /// The caller writes its checkpoint first.
     pub(crate) fn create(dir: &Path, seq: u64) -> Result<Active, StoreError> {
         let path = segment_path(dir, seq);
-        let file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(io("create segment", &path))?;
+        let file =
+            OpenOptions::new().write(true).create_new(true).open(&path).map_err(io_or_full("create segment", &path))?;
         dir::sync_dir(dir)?;
         Ok(Active { seq, len: 0, batches: 0, path, file })
     }
@@ -38,7 +39,7 @@ impl Active {
     /// off (durably) whatever torn record follows them.
     pub(crate) fn resume(dir: &Path, seq: u64, len: u64, batches: usize) -> Result<Active, StoreError> {
         let path = segment_path(dir, seq);
-        let mut file = OpenOptions::new().write(true).open(&path).map_err(io("open segment", &path))?;
+        let mut file = OpenOptions::new().write(true).open(&path).map_err(io_or_full("open segment", &path))?;
         let on_disk = file.metadata().map_err(io("stat segment", &path))?.len();
         if on_disk != len {
             file.set_len(len).map_err(io("truncate torn tail of", &path))?;
@@ -48,10 +49,23 @@ impl Active {
         Ok(Active { seq, len, batches, path, file })
     }
 
-    /// Appends `bytes` (not yet durable).
+    /// Appends `bytes` (not yet durable). On an error some of them may
+    /// have been written: [`Active::rewind`] cuts them off.
     pub(crate) fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
-        self.file.write_all(bytes).map_err(io("write segment", &self.path))?;
+        self.file.write_all(bytes).map_err(io_or_full("write segment", &self.path))?;
         self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Cuts the segment back to its first `len` bytes, durably, and appends
+    /// after them from now on: undoes writes that were never reported
+    /// durable.
+    pub(crate) fn rewind(&mut self, len: u64, batches: usize) -> Result<(), StoreError> {
+        self.file.set_len(len).map_err(io("truncate", &self.path))?;
+        self.file.sync_data().map_err(io("fdatasync segment", &self.path))?;
+        self.file.seek(SeekFrom::Start(len)).map_err(io("seek", &self.path))?;
+        self.len = len;
+        self.batches = batches;
         Ok(())
     }
 

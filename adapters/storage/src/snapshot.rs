@@ -9,7 +9,7 @@
 //! ```
 
 use crate::dir::{self, snapshot_path, tmp_path};
-use crate::error::{corrupt, io};
+use crate::error::{corrupt, io, io_or_full};
 use crate::meta::FORMAT;
 use crate::payload::SnapshotRef;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -38,16 +38,23 @@ pub(crate) fn write(dir: &Path, id: u64, snap: &Snapshot) -> Result<SnapshotRef,
 
     let path = snapshot_path(dir, id);
     let tmp = tmp_path(&path);
-    let mut f = File::create(&tmp).map_err(io("create", &tmp))?;
-    f.write_all(&head).map_err(io("write", &tmp))?;
-    f.write_all(&snap.data).map_err(io("write", &tmp))?;
-    f.write_all(&crc.to_le_bytes()).map_err(io("write", &tmp))?;
+    let mut f = File::create(&tmp).map_err(io_or_full("create", &tmp))?;
+    f.write_all(&head).map_err(io_or_full("write", &tmp))?;
+    f.write_all(&snap.data).map_err(io_or_full("write", &tmp))?;
+    f.write_all(&crc.to_le_bytes()).map_err(io_or_full("write", &tmp))?;
     f.sync_all().map_err(io("fsync", &tmp))?;
     drop(f);
     fs::rename(&tmp, &path).map_err(io("rename into place", &path))?;
     dir::sync_dir(dir)?;
     let len = (head.len() + snap.data.len() + 4) as u64;
     Ok(SnapshotRef { meta: snap.meta.clone(), file_id: id, len, crc })
+}
+
+/// Removes snapshot file `id` and its temporary file, whichever exist.
+pub(crate) fn remove(dir: &Path, id: u64) -> Result<(), StoreError> {
+    let path = snapshot_path(dir, id);
+    dir::remove(&tmp_path(&path))?;
+    dir::remove(&path)
 }
 
 /// Reads the snapshot `r` references, checking it is exactly the file the

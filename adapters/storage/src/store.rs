@@ -6,9 +6,11 @@
 use crate::StorageConfig;
 use crate::wal::Wal;
 use async_trait::async_trait;
+use core::sync::atomic::{AtomicU64, Ordering};
 use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use synod_core::replica::{Persist, Recovered};
 use synod_net::store::{LogStore, StoreError};
@@ -29,6 +31,8 @@ pub struct Storage {
     requests: Option<mpsc::UnboundedSender<Request>>,
     thread: Option<JoinHandle<()>>,
     dir: PathBuf,
+    /// Bytes the log takes on disk, as of the last request.
+    usage: Arc<AtomicU64>,
 }
 
 impl Storage {
@@ -50,12 +54,14 @@ impl Storage {
         let dir = dir.as_ref().to_path_buf();
         let config = config.normalized();
         let (wal, recovered) = Wal::open(&dir, &config)?;
+        let usage = Arc::new(AtomicU64::new(wal.usage()));
         let (tx, rx) = mpsc::unbounded();
+        let shared = usage.clone();
         let thread = std::thread::Builder::new()
             .name("synod-storage".into())
-            .spawn(move || serve(wal, Some(recovered), rx))
+            .spawn(move || serve(wal, Some(recovered), rx, &shared))
             .map_err(crate::error::io("spawn storage thread", &dir))?;
-        Ok(Storage { requests: Some(tx), thread: Some(thread), dir })
+        Ok(Storage { requests: Some(tx), thread: Some(thread), dir, usage })
     }
 
     /// The data directory.
@@ -69,7 +75,7 @@ impl Storage {
 }
 
 /// The I/O thread: one request at a time, in order, until the store is dropped.
-fn serve(mut wal: Wal, mut recovered: Option<Recovered>, mut rx: mpsc::UnboundedReceiver<Request>) {
+fn serve(mut wal: Wal, mut recovered: Option<Recovered>, mut rx: mpsc::UnboundedReceiver<Request>, usage: &AtomicU64) {
     while let Some(req) = futures::executor::block_on(rx.next()) {
         match req {
             Request::Load(reply) => {
@@ -82,7 +88,9 @@ fn serve(mut wal: Wal, mut recovered: Option<Recovered>, mut rx: mpsc::Unbounded
             }
             Request::Persist(batches, reply) => {
                 recovered = None;
-                let _ = reply.send(wal.persist(&batches));
+                let result = wal.persist(&batches);
+                usage.store(wal.usage(), Ordering::Relaxed);
+                let _ = reply.send(result);
             }
         }
     }
@@ -100,6 +108,10 @@ impl LogStore for Storage {
         let (tx, rx) = oneshot::channel();
         self.send(Request::Persist(batches, tx))?;
         rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    fn usage(&self) -> Option<u64> {
+        Some(self.usage.load(Ordering::Relaxed))
     }
 }
 

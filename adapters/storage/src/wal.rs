@@ -13,6 +13,7 @@ use crate::recovery::{self, BatchView, State};
 use crate::segment::Active;
 use crate::snapshot;
 use bytes::BytesMut;
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use synod_core::replica::{Persist, Recovered};
@@ -28,14 +29,20 @@ pub(crate) struct Wal {
     active: Active,
     /// The oldest segment still on disk.
     first_segment: u64,
+    /// Length of every sealed segment still on disk, by number.
+    sealed: BTreeMap<u64, u64>,
     state: State,
-    /// Snapshot files on disk; only the last is current once synced.
-    snapshot_files: Vec<u64>,
+    /// Snapshot files on disk, by id, with their lengths; only the last is
+    /// current once synced.
+    snapshot_files: Vec<(u64, u64)>,
     next_snapshot_id: u64,
     /// Records encoded but not yet written, all for `active`.
     buf: BytesMut,
     /// Batch records in `buf`.
     pending: usize,
+    /// The group being written can still be undone: none of its records
+    /// is in a sealed segment, and it has not been made durable.
+    undoable: bool,
     poisoned: bool,
     /// Held for the store's lifetime: one store per directory.
     _lock: File,
@@ -78,6 +85,8 @@ impl Wal {
         }
 
         let next_snapshot_id = listing.snapshots.iter().copied().chain(current).max().unwrap_or(0) + 1;
+        let sealed = scan.segments.iter().rev().skip(1).map(|s| (s.seq, s.len)).collect();
+        let snapshot_files = scan.state.snapshot.as_ref().map(|r| (r.file_id, r.len)).into_iter().collect();
         let mut wal = Wal {
             dir: dir.to_path_buf(),
             segment_bytes: config.segment_bytes,
@@ -87,11 +96,13 @@ impl Wal {
                 None => Active::create(dir, scan.empty_tail.unwrap_or(1))?,
             },
             first_segment: scan.segments.first().map_or(1, |s| s.seq),
+            sealed,
             state: scan.state,
-            snapshot_files: current.into_iter().collect(),
+            snapshot_files,
             next_snapshot_id,
             buf: BytesMut::new(),
             pending: 0,
+            undoable: false,
             poisoned: false,
             _lock: lock,
         };
@@ -128,11 +139,71 @@ impl Wal {
                 return Err(StoreError::TooLarge { size, max });
             }
         }
+        let mark = self.mark();
         let result = self.write_group(batches);
-        if result.is_err() {
-            self.poisoned = true;
+        match result {
+            Err(e) if e.is_retryable() && self.undoable => {
+                if let Err(undo) = self.undo(mark) {
+                    self.poisoned = true;
+                    return Err(undo);
+                }
+                Err(e)
+            }
+            Err(e) => {
+                self.poisoned = true;
+                Err(e)
+            }
+            Ok(()) => Ok(()),
         }
-        result
+    }
+
+    /// Bytes the log takes on disk: segments and snapshot files.
+    pub(crate) fn usage(&self) -> u64 {
+        self.sealed.values().sum::<u64>() + self.active.len + self.snapshot_files.iter().map(|(_, l)| l).sum::<u64>()
+    }
+
+    /// Where the log stands between groups, to undo a group to.
+    fn mark(&mut self) -> Mark {
+        self.undoable = true;
+        Mark {
+            state: self.state.clone(),
+            seq: self.active.seq,
+            len: self.active.len,
+            batches: self.active.batches,
+            sealed: self.sealed.clone(),
+            snapshot_files: self.snapshot_files.clone(),
+            next_snapshot_id: self.next_snapshot_id,
+        }
+    }
+
+    /// Undoes a group that ran out of room, back to `mark`: what it wrote
+    /// to segments is cut off and made durable first, so that no record of
+    /// it can outlive the snapshot files it references, which go next.
+    /// Possible only while every byte of the group is in segments made
+    /// after `mark` or past `mark`'s length in its segment, and the group
+    /// is not yet durable (`undoable`).
+    fn undo(&mut self, mark: Mark) -> Result<(), StoreError> {
+        self.buf.clear();
+        self.pending = 0;
+        let newest = self.active.seq.max(mark.seq + 1);
+        if self.active.seq == mark.seq {
+            self.active.rewind(mark.len, mark.batches)?;
+        } else {
+            self.active = Active::resume(&self.dir, mark.seq, mark.len, mark.batches)?;
+        }
+        // A roll may have created the next segment even if it failed.
+        for seq in mark.seq + 1..=newest {
+            dir::remove(&segment_path(&self.dir, seq))?;
+        }
+        dir::sync_dir(&self.dir)?;
+        for id in mark.next_snapshot_id..self.next_snapshot_id {
+            snapshot::remove(&self.dir, id)?;
+        }
+        self.state = mark.state;
+        self.sealed = mark.sealed;
+        self.snapshot_files = mark.snapshot_files;
+        self.next_snapshot_id = mark.next_snapshot_id;
+        Ok(())
     }
 
     fn write_group(&mut self, batches: &[Persist]) -> Result<(), StoreError> {
@@ -148,8 +219,9 @@ impl Wal {
                 Some(s) => {
                     let id = self.next_snapshot_id;
                     self.next_snapshot_id += 1;
-                    self.snapshot_files.push(id);
-                    Some(snapshot::write(&self.dir, id, s)?)
+                    let r = snapshot::write(&self.dir, id, s)?;
+                    self.snapshot_files.push((id, r.len));
+                    Some(r)
                 }
                 None => None,
             });
@@ -174,6 +246,8 @@ impl Wal {
             self.state.apply(&view, self.active.seq);
         }
         self.flush()?;
+        // Durable now: cleaning up below may fail, but never undoes this.
+        self.undoable = false;
         if refs.iter().any(Option::is_some) {
             self.drop_old_snapshots()?;
         }
@@ -193,7 +267,9 @@ impl Wal {
     fn roll(&mut self) -> Result<(), StoreError> {
         // The old segment is durable before anything in the new one can be,
         // so only the last segment can ever end in a torn record.
+        self.undoable &= self.pending == 0;
         self.flush()?;
+        self.sealed.insert(self.active.seq, self.active.len);
         self.active = Active::create(&self.dir, self.active.seq + 1)?;
         self.begin_segment();
         Ok(())
@@ -210,10 +286,10 @@ impl Wal {
     /// record referencing it is durable.
     fn drop_old_snapshots(&mut self) -> Result<(), StoreError> {
         let current = self.state.snapshot.as_ref().map(|r| r.file_id);
-        for &id in self.snapshot_files.iter().filter(|&&id| Some(id) != current) {
+        for &(id, _) in self.snapshot_files.iter().filter(|(id, _)| Some(*id) != current) {
             dir::remove(&snapshot_path(&self.dir, id))?;
         }
-        self.snapshot_files = current.into_iter().collect();
+        self.snapshot_files.retain(|(id, _)| Some(*id) == current);
         Ok(())
     }
 
@@ -226,10 +302,22 @@ impl Wal {
         }
         for seq in self.first_segment..keep_from {
             dir::remove(&segment_path(&self.dir, seq))?;
+            self.sealed.remove(&seq);
             self.first_segment = seq + 1;
         }
         dir::sync_dir(&self.dir)
     }
+}
+
+/// What [`Wal::undo`] restores.
+struct Mark {
+    state: State,
+    seq: u64,
+    len: u64,
+    batches: usize,
+    sealed: BTreeMap<u64, u64>,
+    snapshot_files: Vec<(u64, u64)>,
+    next_snapshot_id: u64,
 }
 
 /// Payload bytes [`payload::put_batch`] writes for `p`.
