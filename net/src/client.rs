@@ -67,4 +67,9 @@ pub enum ClientError {
     /// No leader is known and none could be reached.
     #[error("no leader available")]
     Unavailable,
+    /// The node is out of disk (its quota passed, or the file system
+    /// full): only commands that cannot grow the state are taken. Nothing
+    /// was applied.
+    #[error("out of disk space; only reads and deletes are served")]
+    NoSpace,
 }

@@ -63,6 +63,28 @@ pub enum StoreError {
     /// The store was shut down.
     #[error("store is closed")]
     Closed,
+    /// A write found a resource exhausted: the file system full, a disk
+    /// quota, or file descriptors. Nothing of the refused batches was kept
+    /// and the store stays usable: the same batches may be persisted again
+    /// once there is room.
+    #[error("{op} {path}: {source} (nothing written; retry when there is room)")]
+    Exhausted {
+        /// What was being done.
+        op: &'static str,
+        /// On which file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    /// True if the store refused the write but stays usable: retrying the
+    /// same batches later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Exhausted { .. })
+    }
 }
 
 /// Durable storage for one replica.
@@ -76,8 +98,16 @@ pub trait LogStore: Send {
     async fn load(&mut self) -> Result<Recovered, StoreError>;
 
     /// Writes `batches` in order and makes them all durable with as few
-    /// syncs as possible (group commit).
+    /// syncs as possible (group commit). On an error for which
+    /// [`StoreError::is_retryable`] holds, none of `batches` was kept and
+    /// the same batches may be given again; any other error leaves the
+    /// store unusable.
     async fn persist(&mut self, batches: Vec<Persist>) -> Result<(), StoreError>;
+
+    /// Bytes the store takes on disk, if it knows (for a disk quota).
+    fn usage(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A store in memory, shareable so a test can "crash" a node and start a

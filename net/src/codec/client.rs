@@ -53,6 +53,7 @@ pub fn put_reply(b: &mut BytesMut, r: &ClientReply) {
                 ClientError::Lost => b.put_u8(5),
                 ClientError::TooLarge => b.put_u8(6),
                 ClientError::Unavailable => b.put_u8(7),
+                ClientError::NoSpace => b.put_u8(8),
             }
         }
     }
@@ -71,6 +72,7 @@ pub fn get_reply(r: &mut Reader) -> Result<ClientReply, DecodeError> {
             5 => ClientError::Lost,
             6 => ClientError::TooLarge,
             7 => ClientError::Unavailable,
+            8 => ClientError::NoSpace,
             _ => return Err(DecodeError::BadTag("client error")),
         }),
         _ => return Err(DecodeError::BadTag("reply")),

@@ -1,7 +1,8 @@
 //! The driver loop: feed inputs to the replica, carry its outputs out.
 
 use super::requests::{Proposed, Requester, Requests, Waiting};
-use super::{NodeConfig, NodeStatus};
+use super::storage::Report;
+use super::{DiskAlarm, DiskStatus, Life, NodeConfig, NodeStatus};
 use crate::client::{ClientError, ClientReply, ClientRequest, RequestOp};
 use crate::codec::Frame;
 use crate::runtime::Runtime;
@@ -12,7 +13,7 @@ use futures::future::{Fuse, FusedFuture};
 use futures::{FutureExt, StreamExt, pin_mut, select_biased};
 use std::sync::Arc;
 use synod_core::id::{LogIndex, NodeId};
-use synod_core::replica::{EntryKind, Event, Output, Persist, PersistId, ProposeError, ReadError, Replica, Role};
+use synod_core::replica::{EntryKind, Event, Output, Persist, ProposeError, ReadError, Replica, Role};
 use synod_core::service::Service;
 use synod_core::time::Instant;
 
@@ -44,7 +45,10 @@ pub(super) struct Driver {
     role: Role,
     next_tick: Option<Instant>,
     stopping: Option<oneshot::Sender<()>>,
-    fatal: bool,
+    /// Why the node must stop, once something fatal happened.
+    fatal: Option<String>,
+    disk: DiskStatus,
+    life: Arc<Life>,
 }
 
 impl Driver {
@@ -55,8 +59,10 @@ impl Driver {
         transport: Arc<dyn Transport>,
         runtime: Arc<dyn Runtime>,
         batches: mpsc::UnboundedSender<Persist>,
+        life: Arc<Life>,
     ) -> Self {
         let snapshot_index = replica.status().snapshot_index;
+        let disk = DiskStatus { quota_bytes: cfg.quota_bytes, ..DiskStatus::default() };
         Driver {
             cfg,
             replica,
@@ -72,20 +78,36 @@ impl Driver {
             role: Role::Follower,
             next_tick: None,
             stopping: None,
-            fatal: false,
+            fatal: None,
+            disk,
+            life,
         }
     }
 
-    pub async fn run(
-        mut self,
-        mut commands: mpsc::Receiver<Command>,
-        mut acks: mpsc::UnboundedReceiver<Result<PersistId, String>>,
-    ) {
+    /// Storage takes `usage` bytes: raises or clears the quota alarm.
+    pub fn disk_usage(&mut self, usage: Option<u64>) {
+        self.disk.used_bytes = usage.or(self.disk.used_bytes);
+        let over = matches!((self.disk.used_bytes, self.disk.quota_bytes), (Some(u), Some(q)) if u > q);
+        match (&self.disk.alarm, over) {
+            (None, true) => {
+                tracing::warn!(node = %self.cfg.id, used = ?self.disk.used_bytes, quota = ?self.disk.quota_bytes,
+                    "storage passed its quota: refusing writes that grow the state (NOSPACE)");
+                self.disk.alarm = Some(DiskAlarm::QuotaExceeded);
+            }
+            (Some(DiskAlarm::QuotaExceeded), false) => {
+                tracing::info!(node = %self.cfg.id, "storage back under its quota: writes resume");
+                self.disk.alarm = None;
+            }
+            _ => {}
+        }
+    }
+
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>, mut acks: mpsc::UnboundedReceiver<Report>) {
         let transport = self.transport.clone();
         let inbound = Fuse::terminated();
         pin_mut!(inbound);
         self.drain();
-        while self.stopping.is_none() && !self.fatal {
+        while self.stopping.is_none() && self.fatal.is_none() {
             if inbound.is_terminated() {
                 inbound.set(transport.recv().fuse());
             }
@@ -150,20 +172,36 @@ impl Driver {
         t.min(self.now() + synod_core::time::Duration::from_secs(1))
     }
 
-    fn on_ack(&mut self, ack: Option<Result<PersistId, String>>) {
+    fn on_ack(&mut self, ack: Option<Report>) {
         match ack {
-            Some(Ok(id)) => {
+            Some(Report::Durable { id, usage }) => {
                 let now = self.now();
                 self.replica.handle_persisted(now, id);
+                if matches!(self.disk.alarm, Some(DiskAlarm::Exhausted(_))) {
+                    tracing::info!(node = %self.cfg.id, "storage writes again: writes resume");
+                    self.disk.alarm = None;
+                }
+                self.disk_usage(usage);
             }
-            Some(Err(e)) => {
-                tracing::error!(node = %self.cfg.id, error = %e, "storage failed; stopping the node");
-                self.fatal = true;
+            Some(Report::Exhausted(e)) => {
+                if self.disk.alarm.is_none() {
+                    tracing::error!(node = %self.cfg.id, error = %e,
+                        "storage is full: refusing writes that grow the state (NOSPACE) until it has room");
+                }
+                self.disk.alarm = Some(DiskAlarm::Exhausted(e));
             }
-            None => {
-                tracing::error!(node = %self.cfg.id, "storage task ended; stopping the node");
-                self.fatal = true;
-            }
+            Some(Report::Failed(e)) => self.fail(format!("storage failed: {e}")),
+            None => self.fail("storage task ended".into()),
+        }
+    }
+
+    /// Something the node cannot go on from happened: it stops, and its
+    /// handles say why.
+    fn fail(&mut self, why: String) {
+        // The first cause is the one to report; what follows is its echo.
+        if self.fatal.is_none() {
+            tracing::error!(node = %self.cfg.id, error = %why, "stopping the node");
+            self.fatal = Some(why);
         }
     }
 
@@ -204,6 +242,7 @@ impl Driver {
                     peers,
                     applied: self.applied,
                     in_flight: self.requests.len(),
+                    disk: self.disk.clone(),
                 });
             }
             Command::Transfer(to, tx) => {
@@ -217,11 +256,23 @@ impl Driver {
         }
     }
 
-    /// A new request: refuse if overloaded, else hand it to the replica.
+    /// A new request: refuse if overloaded, refuse a command the service
+    /// would refuse anyway (it never reaches the log), refuse one that
+    /// grows the state while the disk is out of room; else hand it to the
+    /// replica. Forwarded requests are checked again by the leader.
     fn submit(&mut self, op: RequestOp, requester: Requester, now: Instant) {
         if self.requests.len() >= self.cfg.max_in_flight {
             requester.answer(self.transport.as_ref(), Err(ClientError::Busy));
             return;
+        }
+        if let RequestOp::Propose(command) = &op {
+            match self.service.check(command) {
+                Err(refusal) => return requester.answer(self.transport.as_ref(), Ok(refusal)),
+                Ok(admitted) if admitted.grows && self.disk.alarm.is_some() => {
+                    return requester.answer(self.transport.as_ref(), Err(ClientError::NoSpace));
+                }
+                Ok(_) => {}
+            }
         }
         self.try_local(op, requester, now);
     }
@@ -327,7 +378,7 @@ impl Driver {
             if let Some(p) = out.persist.take()
                 && self.batches.unbounded_send(p).is_err()
             {
-                self.fatal = true;
+                self.fail("storage task ended".into());
             }
             for env in out.messages.drain(..) {
                 // A full queue drops the message; consensus retransmits.
@@ -338,8 +389,7 @@ impl Driver {
             }
             if let Some(snap) = out.restore.take() {
                 if let Err(e) = self.service.restore(&snap.data) {
-                    tracing::error!(node = %self.cfg.id, error = %e, "snapshot does not restore; stopping");
-                    self.fatal = true;
+                    self.fail(format!("snapshot does not restore: {e}"));
                     break;
                 }
                 self.applied = snap.meta.index;
@@ -420,6 +470,7 @@ impl Driver {
             r.answer(self.transport.as_ref(), Err(ClientError::ShuttingDown));
         }
         self.transport.close();
+        self.life.stop(self.fatal.take());
         if let Some(tx) = self.stopping.take() {
             let _ = tx.send(());
         }

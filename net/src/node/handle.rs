@@ -1,8 +1,8 @@
 //! Client handles: futures that resolve when a command is applied (or a
 //! query answered), or fail with a typed error.
 
-use super::NodeStatus;
 use super::driver::Command;
+use super::{Life, NodeStatus};
 use crate::client::ClientError;
 use crate::runtime::Runtime;
 use bytes::Bytes;
@@ -19,6 +19,7 @@ pub struct NodeHandle {
     tx: mpsc::Sender<Command>,
     runtime: Arc<dyn Runtime>,
     timeout: Duration,
+    life: Arc<Life>,
 }
 
 impl core::fmt::Debug for NodeHandle {
@@ -28,8 +29,28 @@ impl core::fmt::Debug for NodeHandle {
 }
 
 impl NodeHandle {
-    pub(super) fn new(id: NodeId, tx: mpsc::Sender<Command>, runtime: Arc<dyn Runtime>, timeout: Duration) -> Self {
-        NodeHandle { id, tx, runtime, timeout }
+    pub(super) fn new(
+        id: NodeId,
+        tx: mpsc::Sender<Command>,
+        runtime: Arc<dyn Runtime>,
+        timeout: Duration,
+        life: Arc<Life>,
+    ) -> Self {
+        NodeHandle { id, tx, runtime, timeout, life }
+    }
+
+    /// Why the node stopped, if a fatal error stopped it (storage failed
+    /// for good, or a snapshot would not restore). A stopped node answers
+    /// nothing; its front end should say why, and its process should exit
+    /// so a supervisor restarts it.
+    pub fn failure(&self) -> Option<String> {
+        self.life.failure()
+    }
+
+    /// Completes when the node has stopped, after a fatal error or a
+    /// shutdown.
+    pub fn stopped(&self) -> crate::signal::Wait {
+        self.life.stopped()
     }
 
     /// The node's id.

@@ -63,6 +63,12 @@ pub struct NodeConfig {
     pub command_queue: usize,
     /// A periodic command the leader proposes.
     pub service_tick: Option<ServiceTick>,
+    /// Once storage takes more than this many bytes, commands that can
+    /// grow the service's state are refused with
+    /// [`ClientError::NoSpace`](crate::client::ClientError::NoSpace); reads
+    /// and deletes go on (etcd's `--quota-backend-bytes`). `None`: no
+    /// quota. A full file system has the same effect, quota or not.
+    pub quota_bytes: Option<u64>,
 }
 
 impl NodeConfig {
@@ -75,6 +81,7 @@ impl NodeConfig {
             snapshot_every: 10_000,
             command_queue: 4096,
             service_tick: None,
+            quota_bytes: None,
         }
     }
 }
@@ -90,6 +97,66 @@ pub struct NodeStatus {
     pub applied: LogIndex,
     /// Client requests in flight.
     pub in_flight: usize,
+    /// The node's disk: usage, quota and alarm.
+    pub disk: DiskStatus,
+}
+
+/// A node's disk, as its storage last reported it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DiskStatus {
+    /// Bytes the store takes, if it reports them.
+    pub used_bytes: Option<u64>,
+    /// The configured quota.
+    pub quota_bytes: Option<u64>,
+    /// Why growing commands are refused, if they are.
+    pub alarm: Option<DiskAlarm>,
+}
+
+/// Why a node refuses commands that grow its state (etcd's NOSPACE alarm).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DiskAlarm {
+    /// Storage passed the configured quota.
+    QuotaExceeded,
+    /// The file system refused a write (full, or a quota of its own); the
+    /// write is retried until it fits.
+    Exhausted(String),
+}
+
+impl core::fmt::Display for DiskAlarm {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DiskAlarm::QuotaExceeded => f.write_str("storage passed its quota"),
+            DiskAlarm::Exhausted(e) => write!(f, "storage refused a write: {e}"),
+        }
+    }
+}
+
+/// What a node's handles can see without asking its driver, which may have
+/// stopped: whether it stopped, and why.
+#[derive(Default)]
+pub(crate) struct Life {
+    failure: std::sync::Mutex<Option<String>>,
+    stopped: crate::signal::Signal,
+}
+
+impl Life {
+    /// The driver stopped, after a fatal error if `failure`.
+    pub(crate) fn stop(&self, failure: Option<String>) {
+        if let Some(f) = failure {
+            *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
+        }
+        self.stopped.fire();
+    }
+
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.failure.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn stopped(&self) -> crate::signal::Wait {
+        self.stopped.wait()
+    }
 }
 
 /// Why a node could not start.
@@ -119,13 +186,16 @@ pub async fn start(
 ) -> Result<NodeHandle, StartError> {
     let recovered = store.load().await?;
     let replica = make_replica(runtime.now(), recovered).map_err(StartError::Replica)?;
+    let usage = store.usage();
     let (batches_tx, batches_rx) = mpsc::unbounded();
-    let (acks_tx, acks_rx) = mpsc::unbounded();
-    runtime.spawn(Box::pin(storage::run(store, batches_rx, acks_tx)));
+    let (reports_tx, reports_rx) = mpsc::unbounded();
+    runtime.spawn(Box::pin(storage::run(store, batches_rx, reports_tx, runtime.clone())));
     let (tx, rx) = mpsc::channel(cfg.command_queue);
-    let handle = NodeHandle::new(cfg.id, tx, runtime.clone(), cfg.request_timeout);
-    let driver = driver::Driver::new(cfg, replica, service, transport, runtime.clone(), batches_tx);
-    runtime.spawn(Box::pin(driver.run(rx, acks_rx)));
+    let life = Arc::new(Life::default());
+    let handle = NodeHandle::new(cfg.id, tx, runtime.clone(), cfg.request_timeout, life.clone());
+    let mut driver = driver::Driver::new(cfg, replica, service, transport, runtime.clone(), batches_tx, life);
+    driver.disk_usage(usage);
+    runtime.spawn(Box::pin(driver.run(rx, reports_rx)));
     Ok(handle)
 }
 

@@ -1,30 +1,72 @@
 //! The storage task: writes batches in order, group-committing whatever
 //! queued up while the previous sync ran, and reports what is durable.
+//!
+//! A write refused for want of room (a full file system, a disk quota,
+//! file descriptors) kept nothing, so the task reports the shortage, waits,
+//! and writes the same batches again — with whatever queued meanwhile —
+//! until they fit: the node turns read-only instead of dying, and resumes
+//! by itself once an operator frees space. Any other failure ends the task
+//! and stops the node, since nothing after a failed write may be
+//! acknowledged.
 
-use crate::store::{LogStore, StoreError};
+use crate::runtime::Runtime;
+use crate::store::LogStore;
 use futures::StreamExt;
 use futures::channel::mpsc;
+use std::sync::Arc;
 use synod_core::replica::{Persist, PersistId};
+use synod_core::time::Duration;
+
+/// How long the task waits before writing refused batches again.
+const RETRY: Duration = Duration::from_millis(500);
+
+/// What the storage task tells the driver.
+#[derive(Debug)]
+pub(super) enum Report {
+    /// Everything up to `id` is durable; the store takes `usage` bytes.
+    Durable { id: PersistId, usage: Option<u64> },
+    /// Writes are refused for want of room and will be retried; nothing
+    /// since the last `Durable` is.
+    Exhausted(String),
+    /// The store failed for good; the node must stop.
+    Failed(String),
+}
 
 pub(super) async fn run(
     mut store: Box<dyn LogStore>,
     mut batches: mpsc::UnboundedReceiver<Persist>,
-    acks: mpsc::UnboundedSender<Result<PersistId, String>>,
+    reports: mpsc::UnboundedSender<Report>,
+    runtime: Arc<dyn Runtime>,
 ) {
-    while let Some(first) = batches.next().await {
-        let mut group = vec![first];
+    let mut group: Vec<Persist> = Vec::new();
+    loop {
+        if group.is_empty() {
+            match batches.next().await {
+                Some(first) => group.push(first),
+                None => return,
+            }
+        }
         // Everything that arrived meanwhile shares one sync.
         while let Ok(p) = batches.try_recv() {
             group.push(p);
         }
         let last = group.last().map(|p| p.id).unwrap_or_default();
-        let result: Result<(), StoreError> = store.persist(group).await;
-        let report = result.map(|()| last).map_err(|e| e.to_string());
-        let failed = report.is_err();
-        if acks.unbounded_send(report).is_err() || failed {
-            // A failed write must stop the node: nothing after it may be
-            // acknowledged.
+        // Kept until durable: a refused group is written again whole. The
+        // copy shares every payload.
+        let report = match store.persist(group.clone()).await {
+            Ok(()) => {
+                group.clear();
+                Report::Durable { id: last, usage: store.usage() }
+            }
+            Err(e) if e.is_retryable() => Report::Exhausted(e.to_string()),
+            Err(e) => Report::Failed(e.to_string()),
+        };
+        let (retry, failed) = (matches!(report, Report::Exhausted(_)), matches!(report, Report::Failed(_)));
+        if reports.unbounded_send(report).is_err() || failed {
             return;
+        }
+        if retry {
+            runtime.sleep_until(runtime.now() + RETRY).await;
         }
     }
 }
