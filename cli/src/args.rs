@@ -92,6 +92,104 @@ pub struct Common {
     /// Serve Prometheus metrics over HTTP on this address.
     #[arg(long)]
     pub metrics: Option<SocketAddr>,
+    /// Clients, limits and disk.
+    #[command(flatten)]
+    pub server: ServerOpts,
+}
+
+/// What every node's server side takes: who may connect and how much,
+/// and how much disk it may fill. Each option is also a key of the same
+/// name (with `_`) in the `[server]` table of `synod node`'s file; a flag
+/// wins over the file, the file over the default.
+#[derive(Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerOpts {
+    /// Password of the `default` user: clients must `AUTH` with it first.
+    /// Named users with roles go in the config file (`[[users]]`).
+    #[arg(long, env = "SYNOD_REQUIREPASS", hide_env_values = true)]
+    pub requirepass: Option<String>,
+    /// Most clients at once, across the process [default: 10000, lowered
+    /// to what the file descriptor limit leaves once storage and peers are
+    /// served].
+    #[arg(long)]
+    pub maxclients: Option<usize>,
+    /// Disconnect a client that sends nothing for this many seconds [default:
+    /// 0, never].
+    #[arg(long)]
+    pub timeout: Option<u64>,
+    /// Disconnect a client that leaves a request half-sent, or its replies
+    /// unread, with no progress for this many seconds [default: 30].
+    #[arg(long)]
+    pub stall_timeout: Option<u64>,
+    /// Largest request a client may send, in bytes [default: 4194304].
+    #[arg(long)]
+    pub max_request_bytes: Option<usize>,
+    /// Largest reply the server builds, in bytes [default: 8388608].
+    #[arg(long)]
+    pub max_reply_bytes: Option<usize>,
+    /// Refuse writes that grow the data once a node's log and snapshots
+    /// pass this many bytes; reads and deletes go on [default: 8589934592;
+    /// 0: no quota].
+    #[arg(long)]
+    pub quota_bytes: Option<u64>,
+    /// Snapshot the state every this many applied entries [default: 10000].
+    #[arg(long)]
+    pub snapshot_every: Option<u64>,
+    /// Serve RESP over TLS with this certificate chain (PEM).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require clients to present a certificate issued by this CA (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Serve RESP on a non-loopback address without authentication. Only
+    /// for a network you trust: anyone who reaches the port can read and
+    /// write everything.
+    #[arg(long)]
+    #[serde(default)]
+    pub trusted_network: bool,
+    /// Named users (config file only).
+    #[arg(skip)]
+    #[serde(default)]
+    pub users: Vec<crate::resp::UserConfig>,
+}
+
+impl core::fmt::Debug for ServerOpts {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Never the password.
+        f.debug_struct("ServerOpts")
+            .field("requirepass", &self.requirepass.as_ref().map(|_| "<set>"))
+            .field("maxclients", &self.maxclients)
+            .field("timeout", &self.timeout)
+            .field("quota_bytes", &self.quota_bytes)
+            .field("tls_cert", &self.tls_cert)
+            .field("trusted_network", &self.trusted_network)
+            .field("users", &self.users)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerOpts {
+    /// These flags over `file`'s settings.
+    pub fn over(self, file: ServerOpts) -> ServerOpts {
+        ServerOpts {
+            requirepass: self.requirepass.or(file.requirepass),
+            maxclients: self.maxclients.or(file.maxclients),
+            timeout: self.timeout.or(file.timeout),
+            stall_timeout: self.stall_timeout.or(file.stall_timeout),
+            max_request_bytes: self.max_request_bytes.or(file.max_request_bytes),
+            max_reply_bytes: self.max_reply_bytes.or(file.max_reply_bytes),
+            quota_bytes: self.quota_bytes.or(file.quota_bytes),
+            snapshot_every: self.snapshot_every.or(file.snapshot_every),
+            tls_cert: self.tls_cert.or(file.tls_cert),
+            tls_key: self.tls_key.or(file.tls_key),
+            tls_client_ca: self.tls_client_ca.or(file.tls_client_ca),
+            trusted_network: self.trusted_network || file.trusted_network,
+            users: if self.users.is_empty() { file.users } else { self.users },
+        }
+    }
 }
 
 /// `synod cluster`.
@@ -129,7 +227,9 @@ pub struct NodeArgs {
     /// Every member as `ID=HOST:PORT` (peer addresses), this node included.
     #[arg(long, value_delimiter = ',')]
     pub members: Vec<String>,
-    /// Where to accept RESP clients.
+    /// Where to accept RESP clients [default: 127.0.0.1:6379]. An address
+    /// other than loopback needs authentication (`--requirepass`, users,
+    /// or TLS client certificates) or `--trusted-network`.
     #[arg(long)]
     pub resp: Option<SocketAddr>,
     /// Data directory.
@@ -149,6 +249,12 @@ pub struct StatusArgs {
     /// A node's RESP address.
     #[arg(long, default_value = "127.0.0.1:7001")]
     pub addr: String,
+    /// The user to authenticate as (with `--password`).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// The password, if the node requires one.
+    #[arg(long, env = "SYNOD_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -179,4 +285,7 @@ pub struct NodeFile {
     pub metrics: Option<SocketAddr>,
     /// Certificate directory (QUIC).
     pub certs: Option<PathBuf>,
+    /// Clients, limits and disk: the `[server]` table, keyed as the flags.
+    #[serde(default)]
+    pub server: ServerOpts,
 }

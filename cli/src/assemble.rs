@@ -1,8 +1,8 @@
 //! Puts one node together: storage, transport, replica, the replicated
 //! store, the node driver, and its RESP front end.
 
-use crate::args::Protocol;
-use crate::resp::{self, Directory};
+use crate::args::{Protocol, ServerOpts};
+use crate::resp::{self, ClientSlots, Directory, RespLimits, Users};
 use crate::rt::Rt;
 use core::net::SocketAddr;
 use std::collections::BTreeMap;
@@ -45,6 +45,86 @@ pub struct Spec {
     pub protocol: Protocol,
     /// Members' RESP addresses, for redirect hints.
     pub directory: std::sync::Arc<BTreeMap<NodeId, SocketAddr>>,
+    /// The process's server settings.
+    pub settings: Settings,
+}
+
+/// Server settings resolved once per process and shared by its nodes.
+#[derive(Clone)]
+pub struct Settings {
+    /// Per-client bounds.
+    pub limits: RespLimits,
+    /// Who may connect.
+    pub users: Users,
+    /// TLS on the RESP ports.
+    pub tls: Option<futures_rustls::TlsAcceptor>,
+    /// Clients must present a certificate of a CA.
+    pub client_certs: bool,
+    /// The process's client limit.
+    pub slots: Arc<ClientSlots>,
+    /// Storage quota per node.
+    pub quota_bytes: Option<u64>,
+    /// Snapshot every this many applied entries.
+    pub snapshot_every: u64,
+    /// Exposure without authentication was asked for.
+    pub trusted_network: bool,
+}
+
+impl Settings {
+    /// Resolves `opts` for a process of `nodes` nodes with `peers` peers
+    /// each: checks the users and TLS files, fits the client limit to the
+    /// descriptor limit.
+    pub fn resolve(opts: &ServerOpts, nodes: usize, peers: usize) -> Result<Settings, String> {
+        let users = Users::new(opts.requirepass.as_deref(), &opts.users)?;
+        let files = match (&opts.tls_cert, &opts.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(resp::TlsFiles { cert: cert.clone(), key: key.clone(), client_ca: opts.tls_client_ca.clone() })
+            }
+            (None, None) => None,
+            _ => return Err("--tls-cert and --tls-key go together".into()),
+        };
+        let tls = files.as_ref().map(resp::acceptor).transpose()?;
+        let mut limits = RespLimits::default();
+        if let Some(n) = opts.max_request_bytes {
+            limits.parse.max_request = n;
+        }
+        if let Some(n) = opts.max_reply_bytes {
+            limits.max_reply = n;
+        }
+        limits.idle_timeout = opts.timeout.filter(|t| *t > 0).map(Duration::from_secs);
+        if let Some(s) = opts.stall_timeout {
+            limits.stall_timeout = Duration::from_secs(s.max(1));
+        }
+        let maxclients = resp::fit_clients(opts.maxclients.unwrap_or(10_000), resp::reserved_fds(nodes, peers))?;
+        Ok(Settings {
+            limits,
+            users,
+            tls,
+            client_certs: opts.tls_client_ca.is_some(),
+            slots: ClientSlots::new(maxclients),
+            quota_bytes: match opts.quota_bytes {
+                None => Some(8 << 30),
+                Some(0) => None,
+                Some(q) => Some(q),
+            },
+            snapshot_every: opts.snapshot_every.unwrap_or(10_000),
+            trusted_network: opts.trusted_network,
+        })
+    }
+
+    /// Refuses to serve RESP on `addr` without authentication unless it is
+    /// loopback or the network was declared trusted (Redis's protected
+    /// mode).
+    pub fn check_exposure(&self, addr: SocketAddr) -> Result<(), String> {
+        if addr.ip().is_loopback() || self.users.required() || self.client_certs || self.trusted_network {
+            return Ok(());
+        }
+        Err(format!(
+            "refusing to serve RESP on {addr} without authentication: anyone who reaches it could read and write \
+             everything. Set --requirepass (or users in the config file) or --tls-client-ca, bind a loopback \
+             address, or pass --trusted-network if this network is trusted"
+        ))
+    }
 }
 
 /// Why a node could not start.
@@ -104,8 +184,14 @@ pub async fn start(rt: &Rt, spec: Spec) -> Result<Running, StartError> {
         .map_err(|_| StartError::Unavailable("a cluster without members"))?;
     let factory = replica_factory(spec.protocol, spec.id, voters)?;
     let dir = spec.data_dir.clone();
-    let storage = Storage::open(&dir, StorageConfig::new(spec.cluster_id.clone(), spec.id))
-        .map_err(|source| StartError::Storage { dir: dir.clone(), source })?;
+    let mut storage_cfg = StorageConfig::new(spec.cluster_id.clone(), spec.id);
+    // Segments small beside the quota, so that snapshots free space in
+    // steps a quota can see (a segment goes only once nothing in it is live).
+    if let Some(q) = spec.settings.quota_bytes {
+        storage_cfg.segment_bytes = (q / 8).clamp(64 << 10, 64 << 20);
+    }
+    let storage =
+        Storage::open(&dir, storage_cfg).map_err(|source| StartError::Storage { dir: dir.clone(), source })?;
     let peers: BTreeMap<NodeId, String> =
         spec.members.iter().filter(|(p, _)| **p != spec.id).map(|(p, a)| (*p, a.clone())).collect();
     let transport: Arc<dyn Transport> = match spec.peer {
@@ -125,6 +211,8 @@ pub async fn start(rt: &Rt, spec: Spec) -> Result<Running, StartError> {
     };
     let mut cfg = NodeConfig::new(spec.id);
     cfg.service_tick = Some(ServiceTick { every: Duration::from_millis(100), command: Arc::new(Store::tick) });
+    cfg.quota_bytes = spec.settings.quota_bytes;
+    cfg.snapshot_every = spec.settings.snapshot_every;
     let handle =
         node::start(cfg, Box::new(storage), factory, Box::new(Store::default()), transport.clone(), rt.runtime())
             .await?;
@@ -133,6 +221,9 @@ pub async fn start(rt: &Rt, spec: Spec) -> Result<Running, StartError> {
     let runtime = rt.runtime();
     let clock = Arc::new(move || runtime.now());
     let dir = Directory { resp: spec.directory, suspicion, clock };
-    rt.runtime().spawn(Box::pin(resp::serve(listener, Arc::new(handle.clone()), rt.runtime(), dir)));
+    let set = spec.settings;
+    let server =
+        resp::Server::new(Arc::new(handle.clone()), dir, rt.runtime(), set.limits, set.slots, set.users, set.tls);
+    rt.runtime().spawn(Box::pin(resp::serve(listener, Arc::new(server))));
     Ok(Running { id: spec.id, handle, resp: resp_addr })
 }

@@ -1,5 +1,6 @@
 //! Prometheus metrics on an optional HTTP port.
 
+use crate::resp::ClientSlots;
 use core::net::SocketAddr;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::family::Family;
@@ -22,6 +23,12 @@ pub struct Metrics {
     leader: Family<Labels, Gauge>,
     in_flight: Family<Labels, Gauge>,
     peer_lag: Family<Labels, Gauge>,
+    disk_used: Family<Labels, Gauge>,
+    disk_quota: Family<Labels, Gauge>,
+    nospace: Family<Labels, Gauge>,
+    failed: Family<Labels, Gauge>,
+    clients: Gauge,
+    max_clients: Gauge,
 }
 
 impl Metrics {
@@ -32,16 +39,30 @@ impl Metrics {
         r.register("synod_is_leader", "1 if this node leads", self.leader.clone());
         r.register("synod_in_flight_requests", "Client requests in flight", self.in_flight.clone());
         r.register("synod_peer_lag_entries", "Entries a peer is behind the leader's log", self.peer_lag.clone());
+        r.register("synod_disk_used_bytes", "Bytes the node's log and snapshots take", self.disk_used.clone());
+        r.register("synod_disk_quota_bytes", "The node's disk quota (0: none)", self.disk_quota.clone());
+        r.register(
+            "synod_alarm_nospace",
+            "1 while the node refuses writes for want of disk (quota passed or file system full)",
+            self.nospace.clone(),
+        );
+        r.register("synod_node_failed", "1 once the node stopped after a fatal error", self.failed.clone());
+        r.register("synod_connected_clients", "RESP clients connected to this process", self.clients.clone());
+        r.register("synod_max_clients", "The process's client limit", self.max_clients.clone());
     }
 
     async fn refresh(&self, node: &NodeHandle) {
+        let l = vec![("node".to_string(), node.id().to_string())];
+        self.failed.get_or_create(&l).set(i64::from(node.failure().is_some()));
         let Ok(s) = node.status().await else { return };
-        let l = vec![("node".to_string(), s.replica.id.to_string())];
         self.term.get_or_create(&l).set(s.replica.term.0 as i64);
         self.commit.get_or_create(&l).set(s.replica.commit.0 as i64);
         self.applied.get_or_create(&l).set(s.applied.0 as i64);
         self.leader.get_or_create(&l).set(i64::from(s.replica.role == Role::Leader));
         self.in_flight.get_or_create(&l).set(s.in_flight as i64);
+        self.disk_used.get_or_create(&l).set(s.disk.used_bytes.unwrap_or(0) as i64);
+        self.disk_quota.get_or_create(&l).set(s.disk.quota_bytes.unwrap_or(0) as i64);
+        self.nospace.get_or_create(&l).set(i64::from(s.disk.alarm.is_some()));
         for p in &s.peers {
             let pl = vec![("node".to_string(), s.replica.id.to_string()), ("peer".to_string(), p.id.to_string())];
             self.peer_lag.get_or_create(&pl).set(s.replica.last_index.0.saturating_sub(p.match_index.0) as i64);
@@ -50,8 +71,13 @@ impl Metrics {
 }
 
 /// Serves `/metrics` for `nodes` on `addr` (an HTTP thread), refreshing
-/// the gauges every second on `runtime`.
-pub fn serve(addr: SocketAddr, nodes: Vec<NodeHandle>, runtime: Arc<dyn Runtime>) -> std::io::Result<()> {
+/// the gauges every second on `runtime`; `slots` are the process's clients.
+pub fn serve(
+    addr: SocketAddr,
+    nodes: Vec<NodeHandle>,
+    slots: Arc<ClientSlots>,
+    runtime: Arc<dyn Runtime>,
+) -> std::io::Result<()> {
     let metrics = Metrics::default();
     let mut registry = Registry::default();
     metrics.register(&mut registry);
@@ -63,6 +89,8 @@ pub fn serve(addr: SocketAddr, nodes: Vec<NodeHandle>, runtime: Arc<dyn Runtime>
             for n in &nodes {
                 m.refresh(n).await;
             }
+            m.clients.set(slots.in_use() as i64);
+            m.max_clients.set(slots.max() as i64);
             rt.sleep_until(rt.now() + Duration::from_secs(1)).await;
         }
     }));

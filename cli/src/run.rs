@@ -1,7 +1,7 @@
 //! The subcommands.
 
 use crate::args::{CertsArgs, ClusterArgs, Common, NodeArgs, NodeFile, StatusArgs, TransportKind};
-use crate::assemble::{self, PeerEndpoint, Running, Spec};
+use crate::assemble::{self, PeerEndpoint, Running, Settings, Spec};
 use crate::rt::Rt;
 use core::net::SocketAddr;
 use std::collections::BTreeMap;
@@ -28,9 +28,10 @@ async fn shutdown(nodes: &[Running]) {
     }
 }
 
-fn start_metrics(common: &Common, rt: &Rt, nodes: &[Running]) -> Result<(), Error> {
+fn start_metrics(common: &Common, rt: &Rt, nodes: &[Running], settings: &Settings) -> Result<(), Error> {
     if let Some(addr) = common.metrics {
-        crate::metrics::serve(addr, nodes.iter().map(|n| n.handle.clone()).collect(), rt.runtime())
+        let handles = nodes.iter().map(|n| n.handle.clone()).collect();
+        crate::metrics::serve(addr, handles, settings.slots.clone(), rt.runtime())
             .map_err(|e| format!("metrics on {addr}: {e}"))?;
         eprintln!("metrics: http://{addr}/metrics");
     }
@@ -43,6 +44,7 @@ pub fn cluster(a: ClusterArgs) -> Result<(), Error> {
         return Err("--nodes must be at least 1".into());
     }
     let stop = interrupt()?;
+    let settings = Settings::resolve(&a.common.server, a.nodes as usize, a.nodes as usize - 1)?;
     let rt = Rt::start(a.common.runtime, 2).map_err(|e| format!("starting the runtime: {e}"))?;
     rt.block_on(async {
         let mut peer_endpoints = BTreeMap::new();
@@ -89,6 +91,7 @@ pub fn cluster(a: ClusterArgs) -> Result<(), Error> {
                 data_dir: a.data_dir.join(format!("node-{i}")),
                 protocol: a.common.protocol,
                 directory: directory.clone(),
+                settings: settings.clone(),
             };
             nodes.push(assemble::start(&rt, spec).await.map_err(|e| format!("node {i}: {e}"))?);
         }
@@ -104,7 +107,7 @@ pub fn cluster(a: ClusterArgs) -> Result<(), Error> {
             println!("  node {}: RESP on {}   (redis-cli -p {})", n.id, n.resp, n.resp.port());
         }
         println!("Ctrl-C stops the cluster; restarting on the same --data-dir recovers it.");
-        start_metrics(&a.common, &rt, &nodes)?;
+        start_metrics(&a.common, &rt, &nodes, &settings)?;
         stop.wait().await;
         eprintln!("synod: shutting down");
         shutdown(&nodes).await;
@@ -139,7 +142,7 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
         members = parse_members(&list)?;
     }
     let own = members.get(&id).cloned().ok_or_else(|| format!("node {id} is not among --members"))?;
-    let resp: SocketAddr = a.resp.or(file.resp).ok_or("--resp (or `resp` in the config file) is required")?;
+    let resp: SocketAddr = a.resp.or(file.resp).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 6379)));
     let data_dir: PathBuf =
         a.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(format!("synod-node-{id}")));
     let common = Common {
@@ -147,7 +150,10 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
         transport: file.transport.unwrap_or(a.common.transport),
         runtime: file.runtime.unwrap_or(a.common.runtime),
         metrics: a.common.metrics.or(file.metrics),
+        server: a.common.server.clone().over(file.server.clone()),
     };
+    let settings = Settings::resolve(&common.server, 1, members.len().saturating_sub(1))?;
+    settings.check_exposure(resp)?;
     let certs_dir = a.certs.clone().or(file.certs.clone());
     let stop = interrupt()?;
     let rt = Rt::start(common.runtime, 2).map_err(|e| format!("starting the runtime: {e}"))?;
@@ -174,12 +180,20 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
             data_dir,
             protocol: common.protocol,
             directory: Arc::new(BTreeMap::from([(id, raddr)])),
+            settings: settings.clone(),
         };
         let n = assemble::start(&rt, spec).await.map_err(|e| format!("node {id}: {e}"))?;
         println!("synod: node {id} serving RESP on {}", n.resp);
         let nodes = [n];
-        start_metrics(&common, &rt, &nodes)?;
-        stop.wait().await;
+        start_metrics(&common, &rt, &nodes, &settings)?;
+        // A node that stopped on a fatal error takes the process down with
+        // it, non-zero, so a supervisor restarts it.
+        let stopped = nodes[0].handle.stopped();
+        if let futures::future::Either::Right(_) = futures::future::select(stop.wait(), stopped).await
+            && let Some(why) = nodes[0].handle.failure()
+        {
+            return Err(format!("node {id} stopped: {why}"));
+        }
         eprintln!("synod: shutting down");
         shutdown(&nodes).await;
         Ok(())
@@ -188,7 +202,8 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
 
 /// `synod status`.
 pub fn status(a: StatusArgs) -> Result<(), Error> {
-    let v = crate::status::fetch(&a.addr)?;
+    let auth = a.password.as_deref().map(|p| (a.user.as_deref(), p));
+    let v = crate::status::fetch_as(&a.addr, auth, core::time::Duration::from_secs(10))?;
     if a.json {
         println!("{v}");
     } else {

@@ -1,12 +1,17 @@
 //! `synod status`: a node's view of the cluster, as JSON (over RESP, with
 //! the `SYNOD.STATUS` command) or as a table for people.
 
-use crate::resp::Directory;
+use crate::resp::Server;
 use serde_json::{Value, json};
 use synod_net::client::ClientError;
 
 /// The status document a node serves.
-pub async fn json(node: &dyn crate::resp::Backend, dir: &Directory) -> Result<String, ClientError> {
+pub async fn json(server: &Server) -> Result<String, ClientError> {
+    let (node, dir) = (server.backend.as_ref(), &server.dir);
+    let clients = json!({ "connected": server.slots.in_use(), "max": server.slots.max() });
+    if let Some(why) = node.failure() {
+        return Ok(json!({ "state": "failed", "failure": why, "clients": clients }).to_string());
+    }
     let s = node.status().await?;
     let r = &s.replica;
     let peers: Vec<Value> = s
@@ -38,23 +43,56 @@ pub async fn json(node: &dyn crate::resp::Backend, dir: &Directory) -> Result<St
         "learners": r.membership.learners().iter().map(|v| v.0).collect::<Vec<_>>(),
         "in_flight": s.in_flight,
         "peers": peers,
+        "state": "ok",
+        "clients": clients,
+        "disk": {
+            "used_bytes": s.disk.used_bytes,
+            "quota_bytes": s.disk.quota_bytes,
+            "alarm": s.disk.alarm.as_ref().map(|_| "NOSPACE"),
+            "alarm_reason": s.disk.alarm.as_ref().map(|a| a.to_string()),
+        },
     });
     Ok(doc.to_string())
 }
 
 /// Fetches a node's status over RESP (any runtime: plain blocking I/O).
 pub fn fetch(addr: &str) -> Result<Value, String> {
-    fetch_with_timeout(addr, core::time::Duration::from_secs(10))
+    fetch_as(addr, None, core::time::Duration::from_secs(10))
 }
 
 /// [`fetch`], giving up after `timeout` (a paused node accepts but never answers).
 pub fn fetch_with_timeout(addr: &str, timeout: core::time::Duration) -> Result<Value, String> {
+    fetch_as(addr, None, timeout)
+}
+
+/// [`fetch_with_timeout`], authenticating first with `auth` (user,
+/// password) if given.
+pub fn fetch_as(
+    addr: &str,
+    auth: Option<(Option<&str>, &str)>,
+    timeout: core::time::Duration,
+) -> Result<Value, String> {
     use std::io::{Read, Write};
     let sock: core::net::SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
     let mut s =
         std::net::TcpStream::connect_timeout(&sock, timeout).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    s.write_all(b"*1\r\n$12\r\nSYNOD.STATUS\r\n").map_err(|e| e.to_string())?;
+    let mut request = Vec::new();
+    if let Some((user, password)) = auth {
+        let args: Vec<&[u8]> = match user {
+            Some(u) => vec![b"AUTH", u.as_bytes(), password.as_bytes()],
+            None => vec![b"AUTH", password.as_bytes()],
+        };
+        request.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in args {
+            request.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            request.extend_from_slice(a);
+            request.extend_from_slice(b"\r\n");
+        }
+    }
+    request.extend_from_slice(b"*1\r\n$12\r\nSYNOD.STATUS\r\n");
+    s.write_all(&request).map_err(|e| e.to_string())?;
+    let mut authenticating = auth.is_some();
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -63,7 +101,15 @@ pub fn fetch_with_timeout(addr: &str, timeout: core::time::Duration) -> Result<V
             return Err(format!("{addr} closed the connection"));
         }
         buf.extend_from_slice(&chunk[..n]);
-        if let Some((frame, _)) = redis_protocol::resp2::decode::decode(&buf).map_err(|e| e.to_string())? {
+        while let Some((frame, used)) = redis_protocol::resp2::decode::decode(&buf).map_err(|e| e.to_string())? {
+            buf.drain(..used);
+            if authenticating {
+                authenticating = false;
+                if let redis_protocol::resp2::types::OwnedFrame::Error(e) = frame {
+                    return Err(format!("{addr}: {e}"));
+                }
+                continue;
+            }
             return match frame {
                 redis_protocol::resp2::types::OwnedFrame::BulkString(b) => {
                     serde_json::from_slice(&b).map_err(|e| format!("bad status document: {e}"))
@@ -82,6 +128,14 @@ pub fn table(v: &Value) -> String {
             if x.is_null() { "-".into() } else { x.to_string().trim_matches('"').to_string() }
         })
     };
+    if g("state") == "failed" {
+        return format!("node stopped after a fatal error: {}\n", g("failure"));
+    }
+    let sub = |outer: &str, k: &str| {
+        v.get(outer).and_then(|o| o.get(k)).map_or("-".to_string(), |x| {
+            if x.is_null() { "-".into() } else { x.to_string().trim_matches('"').to_string() }
+        })
+    };
     let mut out = format!(
         "node {}  role {}  term {}  leader {}\ncommit {}  applied {}  last {}  persisted {}  snapshot {}  in-flight {}\nvoters {}  learners {}\n",
         g("id"),
@@ -97,6 +151,14 @@ pub fn table(v: &Value) -> String {
         g("voters"),
         g("learners"),
     );
+    out.push_str(&format!(
+        "disk {} of {} bytes  alarm {}  clients {} of {}\n",
+        sub("disk", "used_bytes"),
+        sub("disk", "quota_bytes"),
+        sub("disk", "alarm_reason"),
+        sub("clients", "connected"),
+        sub("clients", "max"),
+    ));
     if let Some(peers) = v.get("peers").and_then(Value::as_array).filter(|p| !p.is_empty()) {
         out.push_str(&format!(
             "\n{:>6} {:>6} {:>12} {:>12} {:>8} {:>10}  {}\n",

@@ -75,20 +75,19 @@ fn locks_hand_out_increasing_fencing_tokens() {
     let dir = Scratch::new("locks");
     let port = free_ports(3);
     let _proc = cluster(&dir.0, port, 3);
-    let lease1: i64 = retry(port, redis::cmd("LEASE").arg("GRANT").arg(60_000));
-    let lease2: i64 = retry(port + 1, redis::cmd("LEASE").arg("GRANT").arg(60_000));
-    let t1: Option<i64> = retry(port, redis::cmd("LOCK").arg("db").arg(lease1));
-    let t1 = t1.expect("free lock is granted");
-    let queued: Option<i64> = retry(port + 2, redis::cmd("LOCK").arg("db").arg(lease2));
-    assert_eq!(queued, None, "the second client waits");
-    let busy: Option<i64> = retry(port + 2, redis::cmd("TRYLOCK").arg("db").arg(lease2));
-    assert_eq!(busy, None);
-    let _: () = retry(port, redis::cmd("UNLOCK").arg("db").arg(lease1).arg(t1));
-    let t2: Option<i64> = retry(port + 1, redis::cmd("LOCK").arg("db").arg(lease2));
-    let t2 = t2.expect("the waiter got the lock");
+    // Each client keeps its connection: its leases are the connection's.
+    let (mut a, mut b) = (Raw::connect(port), Raw::connect(port + 1));
+    let lease1 = a.settled(&[b"LEASE", b"GRANT", b"60000"]);
+    let lease2 = b.settled(&[b"LEASE", b"GRANT", b"60000"]);
+    let t1 = a.settled(&[b"LOCK", b"db", lease1.as_bytes()]);
+    let t1: i64 = t1.parse().unwrap_or_else(|_| panic!("free lock is granted: {t1}"));
+    assert_eq!(b.settled(&[b"LOCK", b"db", lease2.as_bytes()]), "(nil)", "the second client waits");
+    assert_eq!(b.settled(&[b"TRYLOCK", b"db", lease2.as_bytes()]), "(nil)");
+    assert_eq!(a.settled(&[b"UNLOCK", b"db", lease1.as_bytes(), t1.to_string().as_bytes()]), "OK");
+    let t2 = b.settled(&[b"LOCK", b"db", lease2.as_bytes()]);
+    let t2: i64 = t2.parse().unwrap_or_else(|_| panic!("the waiter got the lock: {t2}"));
     assert!(t2 > t1, "fencing tokens increase: {t1} then {t2}");
     // A stale holder's release is refused.
-    let mut c = client(port);
-    let e = redis::cmd("UNLOCK").arg("db").arg(lease1).arg(t1).query::<()>(&mut c).unwrap_err();
-    assert!(e.to_string().contains("holder"), "{e}");
+    let e = a.settled(&[b"UNLOCK", b"db", lease1.as_bytes(), t1.to_string().as_bytes()]);
+    assert!(e.contains("holder"), "{e}");
 }

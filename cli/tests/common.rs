@@ -65,9 +65,15 @@ pub fn cluster(data: &Path, port: u16, nodes: u16) -> Proc {
     cluster_with(data, port, nodes, &[])
 }
 
+/// The binary under test: this build's, or `SYNOD_BIN` (to run a test
+/// against another build, say the previous main, and see it fail there).
+pub fn bin() -> PathBuf {
+    std::env::var_os("SYNOD_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_synod")), PathBuf::from)
+}
+
 /// `synod cluster` with `extra` flags (say `--protocol multi-paxos`).
 pub fn cluster_with(data: &Path, port: u16, nodes: u16, extra: &[&str]) -> Proc {
-    let child = Command::new(env!("CARGO_BIN_EXE_synod"))
+    let child = Command::new(bin())
         .args(["cluster", "--nodes", &nodes.to_string(), "--resp-port", &port.to_string()])
         .args(extra)
         .arg("--data-dir")
@@ -105,5 +111,196 @@ pub fn retry<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> T {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+    }
+}
+
+/// A raw RESP connection: what a hostile (or any) client sends, byte for
+/// byte, and the frames it gets back.
+pub struct Raw {
+    /// The socket.
+    pub stream: std::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    /// Connects to `port`, waiting for it to listen.
+    pub fn connect(port: u16) -> Raw {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                return Raw { stream, buf: Vec::new() };
+            }
+            assert!(Instant::now() < deadline, "synod never listened on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// A connection already made.
+    pub fn from_stream(stream: std::net::TcpStream) -> Raw {
+        Raw { stream, buf: Vec::new() }
+    }
+
+    /// Sends `bytes` as they are.
+    pub fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        self.stream.write_all(bytes)
+    }
+
+    /// Sends one command.
+    pub fn command(&mut self, args: &[&[u8]]) -> std::io::Result<()> {
+        self.send(&encode(args))
+    }
+
+    /// The next reply, or `None` once the server closed the connection.
+    pub fn reply(&mut self) -> Option<redis_protocol::resp2::types::OwnedFrame> {
+        use std::io::Read;
+        loop {
+            if let Some((frame, used)) = redis_protocol::resp2::decode::decode(&self.buf).expect("well-formed RESP") {
+                self.buf.drain(..used);
+                return Some(frame);
+            }
+            let mut chunk = [0u8; 64 << 10];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    /// Sends one command and returns its reply.
+    pub fn call(&mut self, args: &[&[u8]]) -> redis_protocol::resp2::types::OwnedFrame {
+        self.command(args).expect("send");
+        self.reply().expect("a reply")
+    }
+
+    /// Sends one command and returns its reply as text (errors included).
+    pub fn text(&mut self, args: &[&[u8]]) -> String {
+        text(&self.call(args))
+    }
+
+    /// Runs a command until it is not refused for want of a leader.
+    pub fn settled(&mut self, args: &[&[u8]]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let t = self.text(args);
+            let transient = ["leader", "timeout", "retry", "BUSY"].iter().any(|w| t.contains(w))
+                && t.starts_with("ERR")
+                || t.starts_with("BUSY");
+            if !transient {
+                return t;
+            }
+            assert!(Instant::now() < deadline, "never settled: {t}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A reply as text: simple strings, bulk strings, integers, errors
+/// (prefixed `ERR`-style as sent), nil as `(nil)`, arrays joined by `,`.
+pub fn text(f: &redis_protocol::resp2::types::OwnedFrame) -> String {
+    use redis_protocol::resp2::types::OwnedFrame as F;
+    match f {
+        F::SimpleString(b) | F::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        F::Error(e) => e.to_string(),
+        F::Integer(i) => i.to_string(),
+        F::Null => "(nil)".into(),
+        F::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(","),
+    }
+}
+
+/// One command in RESP.
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// A field of `INFO`.
+pub fn info_field(info: &str, key: &str) -> Option<String> {
+    info.lines().find_map(|l| l.strip_prefix(&format!("{key}:")).map(|v| v.trim().to_string()))
+}
+
+/// Resident memory of process `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    info_field(&status.replace('\t', ""), "VmRSS").and_then(|v| v.trim_end_matches(" kB").trim().parse().ok()).unwrap()
+}
+
+/// Bytes of every file under `dir`.
+pub fn du(dir: &Path) -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let m = e.metadata().unwrap();
+        total += if m.is_dir() { du(&e.path()) } else { m.len() };
+    }
+    total
+}
+
+/// `synod node` as a one-node cluster: node 1 with its peer port on
+/// `peer` and `extra` flags; stderr kept, for the test to read.
+pub fn single_node(data: &Path, peer: u16, extra: &[&str]) -> Proc {
+    let child = Command::new(bin())
+        .args(["node", "--id", "1", "--members", &format!("1=127.0.0.1:{peer}")])
+        .arg("--data-dir")
+        .arg(data)
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("synod starts");
+    Proc(child)
+}
+
+/// A tmpfs of a fixed size, unmounted on drop: a small disk to fill. Needs
+/// root; CI sets `SYNOD_REQUIRE_TMPFS=1` so a machine where mounting fails
+/// fails the test instead of skipping it.
+pub struct Tmpfs(pub PathBuf);
+
+impl Tmpfs {
+    /// Mounts one of `bytes`, or `None` (a skip) where that is not allowed.
+    pub fn mount(name: &str, bytes: u64) -> Option<Tmpfs> {
+        let path = std::env::temp_dir().join(format!("synod-cli-tmpfs-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&path).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(&path)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Some(Tmpfs(path));
+        }
+        let _ = std::fs::remove_dir(&path);
+        assert!(std::env::var_os("SYNOD_REQUIRE_TMPFS").is_none(), "cannot mount a tmpfs, and CI requires it");
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        None
+    }
+
+    /// Fills it but for about `free` bytes; returns the filler to delete.
+    pub fn fill(&self, free: u64) -> PathBuf {
+        use std::io::Write;
+        let filler = self.0.join("filler");
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![7u8; 4096];
+        let mut size = 0u64;
+        while f.write_all(&chunk).is_ok() {
+            size += chunk.len() as u64;
+        }
+        drop(f);
+        std::fs::OpenOptions::new().write(true).open(&filler).unwrap().set_len(size.saturating_sub(free)).unwrap();
+        filler
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

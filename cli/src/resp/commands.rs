@@ -1,6 +1,7 @@
 //! RESP commands mapped onto the replicated store.
 
-use super::Next;
+use super::Server;
+use super::auth::{Principal, Role};
 use super::reply::{self, array, bulk, client_error, err, int, ok, opt, simple, text};
 use bytes::Bytes;
 use core::net::SocketAddr;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use synod_core::id::NodeId;
 use synod_core::lease::{FencingToken, LeaseId};
 use synod_core::service::kv::{KvCommand, KvError, KvQuery, KvReply};
-use synod_core::service::{Command, Op, Query, Reply};
+use synod_core::service::{Caller, Command, Op, Query, Reply};
 use synod_core::time::Duration;
 use synod_net::client::ClientError;
 use synod_net::node::{NodeHandle, NodeStatus};
@@ -37,6 +38,10 @@ pub trait Backend: Send + Sync {
     async fn query(&self, query: Bytes) -> Result<Bytes, ClientError>;
     /// The node's status.
     async fn status(&self) -> Result<NodeStatus, ClientError>;
+    /// Why the node stopped for good, if it did.
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 #[async_trait::async_trait]
@@ -50,19 +55,83 @@ impl Backend for NodeHandle {
     async fn status(&self) -> Result<NodeStatus, ClientError> {
         NodeHandle::status(self).await
     }
+    fn failure(&self) -> Option<String> {
+        NodeHandle::failure(self)
+    }
+}
+
+/// What to do after a command.
+pub(crate) enum Next {
+    Continue,
+    Close,
+}
+
+/// A connection's own state: who it is, and what it called itself.
+pub(crate) struct Client {
+    id: u64,
+    /// Holds the leases this connection takes as the `default` user.
+    holder: Bytes,
+    /// Who it authenticated as; `None` until it does, if it must.
+    principal: Option<Principal>,
+    name: Option<Bytes>,
+}
+
+impl Client {
+    pub(crate) fn new(server: &Server) -> Client {
+        let (id, holder) = server.next_connection();
+        Client { id, holder, principal: server.users.unauthenticated(), name: None }
+    }
+
+    /// Who the store sees: a named user holds its leases across its
+    /// connections; the shared `default` user's leases belong to the
+    /// connection that took them.
+    fn caller(&self) -> Caller {
+        let admin = self.principal.as_ref().is_some_and(|p| p.role == Role::Admin);
+        match &self.principal {
+            Some(p) if !p.is_default() => Caller { holder: Bytes::from(format!("user:{}", p.user)), admin },
+            _ => Caller { holder: self.holder.clone(), admin },
+        }
+    }
+}
+
+/// What running a command takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    /// Allowed before authenticating.
+    Anyone,
+    /// An authenticated client.
+    Read,
+    /// A read-write or admin user.
+    Write,
+}
+
+fn access(name: &str, a: &[Bytes]) -> Access {
+    match name {
+        "AUTH" | "HELLO" | "QUIT" => Access::Anyone,
+        "SET" | "DEL" | "INCR" | "DECR" | "INCRBY" | "DECRBY" | "CAS" | "LOCK" | "TRYLOCK" | "UNLOCK" => Access::Write,
+        "LEASE" => match a.first().map(|s| s.to_ascii_uppercase()).as_deref() {
+            Some(b"TTL" | b"LIST") => Access::Read,
+            _ => Access::Write,
+        },
+        _ => Access::Read,
+    }
 }
 
 struct Ctx<'a> {
-    node: &'a dyn Backend,
-    dir: &'a Directory,
+    server: &'a Server,
+    client: &'a mut Client,
 }
 
 type Answer = Result<BytesFrame, BytesFrame>;
 
 impl Ctx<'_> {
+    fn node(&self) -> &dyn Backend {
+        self.server.backend.as_ref()
+    }
+
     async fn leader_addr(&self) -> Option<String> {
-        let s = self.node.status().await.ok()?;
-        s.replica.leader.and_then(|l| self.dir.resp.get(&l)).map(|a| a.to_string())
+        let s = self.node().status().await.ok()?;
+        s.replica.leader.and_then(|l| self.server.dir.resp.get(&l)).map(|a| a.to_string())
     }
 
     async fn fail(&self, e: ClientError) -> BytesFrame {
@@ -71,14 +140,14 @@ impl Ctx<'_> {
     }
 
     async fn propose(&self, op: Op) -> Result<Reply, BytesFrame> {
-        match self.node.propose(Command::new(op).encode()).await {
+        match self.node().propose(Command::new(op).by(self.client.caller()).encode()).await {
             Ok(b) => Reply::decode(b).map_err(|_| err("ERR internal: undecodable reply")),
             Err(e) => Err(self.fail(e).await),
         }
     }
 
     async fn query(&self, q: Query) -> Result<Reply, BytesFrame> {
-        match self.node.query(q.encode()).await {
+        match self.node().query(q.encode()).await {
             Ok(b) => Reply::decode(b).map_err(|_| err("ERR internal: undecodable reply")),
             Err(e) => Err(self.fail(e).await),
         }
@@ -86,6 +155,16 @@ impl Ctx<'_> {
 
     async fn kv(&self, cmd: KvCommand, lease: Option<LeaseId>) -> Result<KvReply, BytesFrame> {
         kv_reply(self.propose(Op::Kv { cmd, lease }).await?)
+    }
+
+    /// A write, with a fresh lease of `ttl` for its key if given: one log
+    /// entry either way.
+    async fn kv_ttl(&self, cmd: KvCommand, ttl: Option<Duration>) -> Result<KvReply, BytesFrame> {
+        let op = match ttl {
+            Some(ttl) => Op::KvLeased { cmd, ttl },
+            None => Op::Kv { cmd, lease: None },
+        };
+        kv_reply(self.propose(op).await?)
     }
 
     async fn kv_query(&self, q: KvQuery) -> Result<KvReply, BytesFrame> {
@@ -108,6 +187,7 @@ fn kv_error(e: KvError) -> BytesFrame {
         KvError::Overflow => err("ERR increment or decrement would overflow"),
         KvError::KeyTooLarge => err("ERR key too large"),
         KvError::ValueTooLarge => err("ERR value too large"),
+        KvError::ReplyTooLarge => err("ERR reply too large (max-reply-bytes); ask for fewer keys"),
         _ => err("ERR malformed request"),
     }
 }
@@ -131,19 +211,34 @@ fn parse_u64(b: &Bytes) -> Result<u64, BytesFrame> {
 }
 
 /// Runs one command; returns its reply and whether to keep the connection.
-pub(crate) async fn execute(node: &dyn Backend, dir: &Directory, args: Vec<Bytes>) -> (BytesFrame, Next) {
-    let ctx = Ctx { node, dir };
+pub(crate) async fn execute(server: &Server, client: &mut Client, args: Vec<Bytes>) -> (BytesFrame, Next) {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
     let rest = &args[1..];
     if name == "QUIT" {
         return (ok(), Next::Close);
     }
-    let answer = dispatch(&ctx, &name, rest).await;
+    let access = access(&name, rest);
+    if let Some(why) = server.backend.failure()
+        && !matches!(name.as_str(), "INFO" | "SYNOD.STATUS")
+    {
+        return (err(&format!("ERR node stopped after a fatal error: {why}; restart it")), Next::Continue);
+    }
+    let answer = match &client.principal {
+        None if access != Access::Anyone => Err(err("NOAUTH Authentication required.")),
+        Some(p) if access == Access::Write && p.role == Role::ReadOnly => Err(err(&format!(
+            "NOPERM User {} has no permissions to run the '{}' command",
+            p.user,
+            name.to_ascii_lowercase()
+        ))),
+        _ => dispatch(&mut Ctx { server, client }, &name, rest).await,
+    };
     (answer.unwrap_or_else(|e| e), Next::Continue)
 }
 
-async fn dispatch(ctx: &Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
+async fn dispatch(ctx: &mut Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
     match (name, a.len()) {
+        ("AUTH", 1) => auth(ctx, None, &a[0]),
+        ("AUTH", 2) => auth(ctx, Some(&a[0]), &a[1]),
         ("PING", 0) => Ok(simple("PONG")),
         ("PING", 1) => Ok(bulk(a[0].clone())),
         ("ECHO", 1) => Ok(bulk(a[0].clone())),
@@ -214,26 +309,16 @@ async fn dispatch(ctx: &Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
             other => Err(err(&format!("ERR unexpected reply {other:?}"))),
         },
         ("INFO", _) => info(ctx).await,
-        ("SYNOD.STATUS", 0) => {
-            crate::status::json(ctx.node, ctx.dir).await.map(text).map_err(|e| client_error(e, None))
-        }
+        ("SYNOD.STATUS", 0) => crate::status::json(ctx.server).await.map(text).map_err(|e| client_error(e, None)),
         ("DBSIZE", 0) => Err(err("ERR DBSIZE is not supported")),
         ("CONFIG", n) if n >= 1 => config(a),
-        ("CLIENT", n) if n >= 1 => client(a),
+        ("CLIENT", n) if n >= 1 => client(ctx, a),
         ("COMMAND", _) => command(a),
-        ("HELLO", _) => match a.first().map(|v| &v[..]) {
-            None | Some(b"2") => Ok(array(vec![
-                bulk(Bytes::from_static(b"server")),
-                bulk(Bytes::from_static(b"synod")),
-                bulk(Bytes::from_static(b"proto")),
-                int(2),
-            ])),
-            _ => Err(err("NOPROTO sorry, this protocol version is not supported")),
-        },
+        ("HELLO", _) => hello(ctx, a),
         (
             "PING" | "ECHO" | "SELECT" | "GET" | "SET" | "DEL" | "EXISTS" | "INCR" | "DECR" | "INCRBY" | "DECRBY"
             | "MGET" | "CAS" | "LEASE" | "LOCK" | "TRYLOCK" | "UNLOCK" | "LOCKOWNER" | "SYNOD.STATUS" | "DBSIZE"
-            | "CONFIG" | "CLIENT",
+            | "CONFIG" | "CLIENT" | "AUTH",
             _,
         ) => Err(arity(name)),
         _ => Err(err(&format!("ERR unknown command '{}'", name.to_ascii_lowercase()))),
@@ -251,8 +336,10 @@ async fn incr(ctx: &Ctx<'_>, key: &Bytes, by: i64) -> Answer {
 ///
 /// NX is a compare-and-set against absence; XX a compare-and-set against
 /// the value read just before (retried if another writer got between);
-/// EX/PX attach the key to a fresh lease of that TTL, so it is deleted
-/// when the lease expires — inside the log, on every replica alike.
+/// EX/PX give the key a fresh lease of that TTL in the same log entry as
+/// the write, granted only if the write happens, so the key is deleted
+/// when the lease expires — inside the log, on every replica alike — and a
+/// refused write leaves no lease behind.
 async fn set(ctx: &Ctx<'_>, a: &[Bytes]) -> Answer {
     let (key, value) = (a[0].clone(), a[1].clone());
     let (mut nx, mut xx, mut ttl) = (false, false, None);
@@ -267,7 +354,12 @@ async fn set(ctx: &Ctx<'_>, a: &[Bytes]) -> Answer {
                 if n == 0 {
                     return Err(err("ERR invalid expire time in 'set' command"));
                 }
-                ttl = Some(if opt == b"EX" { Duration::from_secs(n) } else { Duration::from_millis(n) });
+                let d = if opt == b"EX" {
+                    n.checked_mul(1000).map(Duration::from_millis)
+                } else {
+                    Some(Duration::from_millis(n))
+                };
+                ttl = Some(d.ok_or_else(|| err("ERR invalid expire time in 'set' command"))?);
                 i += 1;
             }
             _ => return Err(err("ERR syntax error")),
@@ -277,17 +369,9 @@ async fn set(ctx: &Ctx<'_>, a: &[Bytes]) -> Answer {
     if nx && xx {
         return Err(err("ERR syntax error"));
     }
-    let lease = match ttl {
-        None => None,
-        Some(ttl) => match ctx.propose(Op::LeaseGrant { ttl }).await? {
-            Reply::Lease { id, .. } => Some(id),
-            Reply::Error(e) => return Err(err(&format!("ERR {e}"))),
-            other => return Err(err(&format!("ERR unexpected reply {other:?}"))),
-        },
-    };
     if nx {
         let cmd = KvCommand::Cas { key, expected: None, new: Some(value) };
-        return match ctx.kv(cmd, lease).await? {
+        return match ctx.kv_ttl(cmd, ttl).await? {
             KvReply::Bool(true) => Ok(ok()),
             _ => Ok(BytesFrame::Null),
         };
@@ -299,16 +383,71 @@ async fn set(ctx: &Ctx<'_>, a: &[Bytes]) -> Answer {
                 _ => return Ok(BytesFrame::Null),
             };
             let cmd = KvCommand::Cas { key: key.clone(), expected: Some(current), new: Some(value.clone()) };
-            if let KvReply::Bool(true) = ctx.kv(cmd, lease).await? {
+            if let KvReply::Bool(true) = ctx.kv_ttl(cmd, ttl).await? {
                 return Ok(ok());
             }
         }
         return Err(err("ERR too much contention on the key; retry"));
     }
-    match ctx.kv(KvCommand::Set { key, value }, lease).await? {
+    match ctx.kv_ttl(KvCommand::Set { key, value }, ttl).await? {
         KvReply::Ok => Ok(ok()),
         _ => Err(err("ERR unexpected reply")),
     }
+}
+
+/// AUTH [user] password.
+fn auth(ctx: &mut Ctx<'_>, user: Option<&Bytes>, password: &Bytes) -> Answer {
+    let users = &ctx.server.users;
+    if user.is_none() && !users.required() {
+        return Err(err(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your \
+             configuration is correct?",
+        ));
+    }
+    match users.login(user.map(|u| &u[..]), password) {
+        Some(p) => {
+            ctx.client.principal = Some(p);
+            Ok(ok())
+        }
+        None => Err(err("WRONGPASS invalid username-password pair or user is disabled.")),
+    }
+}
+
+/// HELLO [protover [AUTH user password] [SETNAME name]]: RESP2 only.
+fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Answer {
+    match a.first().map(|v| &v[..]) {
+        None | Some(b"2") => {}
+        Some(_) => return Err(err("NOPROTO sorry, this protocol version is not supported")),
+    }
+    let mut i = 1;
+    while i < a.len() {
+        match a[i].to_ascii_uppercase().as_slice() {
+            b"AUTH" if a.len() >= i + 3 => {
+                auth(ctx, Some(&a[i + 1]), &a[i + 2])?;
+                i += 3;
+            }
+            b"SETNAME" if a.len() >= i + 2 => {
+                ctx.client.name = Some(a[i + 1].clone());
+                i += 2;
+            }
+            _ => return Err(err("ERR syntax error in HELLO option")),
+        }
+    }
+    if ctx.client.principal.is_none() {
+        return Err(err(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH \
+             <user> <pass> option can be used to authenticate the client and select the RESP protocol version at \
+             the same time",
+        ));
+    }
+    Ok(array(vec![
+        bulk(Bytes::from_static(b"server")),
+        bulk(Bytes::from_static(b"synod")),
+        bulk(Bytes::from_static(b"proto")),
+        int(2),
+        bulk(Bytes::from_static(b"id")),
+        int(ctx.client.id as i64),
+    ]))
 }
 
 /// LEASE GRANT ttl-ms | KEEPALIVE id | REVOKE id | TTL id | LIST
@@ -353,11 +492,17 @@ async fn lock(ctx: &Ctx<'_>, name: &Bytes, lease: &Bytes, wait: bool) -> Answer 
 }
 
 async fn info(ctx: &Ctx<'_>) -> Answer {
-    let s = ctx.node.status().await.map_err(|e| client_error(e, None))?;
+    let slots = &ctx.server.slots;
+    let clients = format!("# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n", slots.in_use(), slots.max());
+    let server = format!("# Server\r\nredis_version:7.0.0\r\nsynod_version:{}\r\n", env!("CARGO_PKG_VERSION"));
+    if let Some(why) = ctx.node().failure() {
+        return Ok(reply::text(format!("{server}node_state:failed\r\nnode_failure:{why}\r\n\r\n{clients}")));
+    }
+    let s = ctx.node().status().await.map_err(|e| client_error(e, None))?;
     let role = if s.replica.role == synod_core::replica::Role::Leader { "master" } else { "slave" };
+    let opt = |v: Option<u64>| v.map_or("none".to_string(), |v| v.to_string());
     let text = format!(
-        "# Server\r\nredis_version:7.0.0\r\nsynod_version:{}\r\nnode_id:{}\r\n\r\n# Replication\r\nrole:{role}\r\nconnected_slaves:{}\r\n\r\n# Synod\r\nterm:{}\r\nleader:{}\r\ncommit_index:{}\r\napplied_index:{}\r\nsnapshot_index:{}\r\nin_flight:{}\r\n",
-        env!("CARGO_PKG_VERSION"),
+        "{server}node_id:{}\r\nnode_state:ok\r\n\r\n{clients}\r\n# Replication\r\nrole:{role}\r\nconnected_slaves:{}\r\n\r\n# Synod\r\nterm:{}\r\nleader:{}\r\ncommit_index:{}\r\napplied_index:{}\r\nsnapshot_index:{}\r\nin_flight:{}\r\n\r\n# Disk\r\ndisk_used_bytes:{}\r\ndisk_quota_bytes:{}\r\nalarm:{}\r\nalarm_reason:{}\r\n",
         s.replica.id,
         s.peers.len(),
         s.replica.term,
@@ -366,6 +511,10 @@ async fn info(ctx: &Ctx<'_>) -> Answer {
         s.applied,
         s.replica.snapshot_index,
         s.in_flight,
+        opt(s.disk.used_bytes),
+        opt(s.disk.quota_bytes),
+        if s.disk.alarm.is_some() { "NOSPACE" } else { "none" },
+        s.disk.alarm.as_ref().map_or("none".to_string(), |a| a.to_string()),
     );
     Ok(reply::text(text))
 }
@@ -390,12 +539,24 @@ fn config(a: &[Bytes]) -> Answer {
     }
 }
 
-fn client(a: &[Bytes]) -> Answer {
+fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Answer {
+    let c = &mut ctx.client;
     match a[0].to_ascii_uppercase().as_slice() {
-        b"SETNAME" | b"SETINFO" | b"NO-EVICT" | b"NO-TOUCH" | b"REPLY" => Ok(ok()),
-        b"GETNAME" => Ok(BytesFrame::Null),
-        b"ID" => Ok(int(1)),
-        b"INFO" | b"LIST" => Ok(text("id=1 name= db=0\n".into())),
+        b"SETNAME" if a.len() == 2 => {
+            if a[1].iter().any(|b| *b <= b' ' || *b > b'~') {
+                return Err(err("ERR Client names cannot contain spaces, newlines or special characters."));
+            }
+            c.name = (!a[1].is_empty()).then(|| a[1].clone());
+            Ok(ok())
+        }
+        b"SETINFO" | b"NO-EVICT" | b"NO-TOUCH" | b"REPLY" => Ok(ok()),
+        b"GETNAME" => Ok(opt(c.name.clone())),
+        b"ID" => Ok(int(c.id as i64)),
+        b"INFO" | b"LIST" => {
+            let name = c.name.as_ref().map_or(String::new(), |n| String::from_utf8_lossy(n).into_owned());
+            let user = c.principal.as_ref().map_or("(none)", |p| p.user.as_str());
+            Ok(text(format!("id={} name={name} user={user} db=0\n", c.id)))
+        }
         _ => Err(err("ERR unknown CLIENT subcommand")),
     }
 }

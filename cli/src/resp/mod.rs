@@ -1,152 +1,150 @@
-//! The RESP2 front end: any Redis client can talk to a synod node.
+//! The RESP2 front end: any Redis client can talk to a synod node, and no
+//! client can take it down.
 //!
-//! Each connection decodes every complete frame it has received, runs the
-//! commands in order (pipelining), and writes all replies with one flush.
-//! Protocol garbage closes the connection; everything else — unknown
-//! commands, wrong arity, bad integers, oversized values — is an error
-//! reply and the connection stays open.
+//! Each connection reads requests with an incremental parser that accepts
+//! only what Redis accepts as a command ([`parse`]), runs them in order
+//! (pipelining), and writes replies in batches. What a client can make the
+//! server hold is bounded ([`limits`]): one request, one reply, a window of
+//! unread replies; a client that stalls is disconnected. Clients past the
+//! process's limit are refused; clients must authenticate when the node
+//! has passwords or users ([`auth`]); TLS is optional ([`tls`]). Protocol
+//! garbage closes the connection; everything else — unknown commands,
+//! wrong arity, bad integers, oversized values — is an error reply and the
+//! connection stays open.
 
+mod auth;
 mod commands;
+mod conn;
+mod limits;
+pub mod parse;
 mod reply;
+mod tls;
 
+pub use auth::{Principal, Role, UserConfig, Users};
 pub use commands::{Backend, Directory};
+pub use conn::connection;
+pub use limits::{ClientSlots, FLUSH_AT, RespLimits, Slot, fit_clients, reserved_fds};
+pub use tls::{TlsFiles, acceptor};
 
-use bytes::{Bytes, BytesMut};
-use futures::io::{AsyncReadExt, AsyncWriteExt};
-use redis_protocol::resp2::decode::decode_bytes_mut;
-use redis_protocol::resp2::encode::extend_encode;
-use redis_protocol::resp2::types::BytesFrame;
+use core::sync::atomic::{AtomicU64, Ordering};
+use futures::future::{Either, select};
+use futures::io::AsyncWriteExt;
 use std::sync::Arc;
 use synod_core::time::Duration;
 use synod_net::runtime::Runtime;
 use synod_net::stream::{Listener, Stream};
 
-/// Largest request accepted (a bulk string may be up to the value limit
-/// plus framing); a client sending more is disconnected.
-const MAX_REQUEST: usize = 8 << 20;
+/// What every connection of one node's front end shares.
+pub struct Server {
+    /// Where commands go.
+    pub backend: Arc<dyn Backend>,
+    /// Members' addresses, failure detectors, the clock.
+    pub dir: Directory,
+    /// Timers for idle and stalled clients.
+    pub runtime: Arc<dyn Runtime>,
+    /// Per-client bounds.
+    pub limits: RespLimits,
+    /// The process's client limit, shared by its nodes.
+    pub slots: Arc<ClientSlots>,
+    /// Who may connect, and what each may do.
+    pub users: Users,
+    /// TLS, if the port speaks it.
+    pub tls: Option<futures_rustls::TlsAcceptor>,
+    /// Unguessable per process: connection holders are this and a count.
+    nonce: u64,
+    connections: AtomicU64,
+}
 
-/// Accepts RESP clients forever.
-pub async fn serve(mut listener: Box<dyn Listener>, node: Arc<dyn Backend>, runtime: Arc<dyn Runtime>, dir: Directory) {
+impl Server {
+    /// A front end for `backend`.
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        dir: Directory,
+        runtime: Arc<dyn Runtime>,
+        limits: RespLimits,
+        slots: Arc<ClientSlots>,
+        users: Users,
+        tls: Option<futures_rustls::TlsAcceptor>,
+    ) -> Server {
+        Server {
+            backend,
+            dir,
+            runtime,
+            limits,
+            slots,
+            users,
+            tls,
+            nonce: process_nonce(),
+            connections: AtomicU64::new(0),
+        }
+    }
+
+    /// A new connection's number, and the holder its leases are granted
+    /// to: unique across processes and restarts, and not guessable from
+    /// another connection's (the nonce is random per process).
+    fn next_connection(&self) -> (u64, bytes::Bytes) {
+        let id = self.connections.fetch_add(1, Ordering::Relaxed) + 1;
+        (id, bytes::Bytes::from(format!("conn:{:016x}:{id}", self.nonce)))
+    }
+}
+
+/// 64 random bits from the OS, through the standard library's seeded
+/// hasher (no global generator is read; each process draws once).
+fn process_nonce() -> u64 {
+    use core::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.finish()
+}
+
+/// What a client over the limit is told before it is closed.
+const TOO_MANY: &[u8] = b"-ERR max number of clients reached\r\n";
+
+/// Accepts RESP clients until the listener fails for good.
+pub async fn serve(mut listener: Box<dyn Listener>, server: Arc<Server>) {
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
-                let (node, dir) = (node.clone(), dir.clone());
-                runtime.spawn(Box::pin(async move {
-                    if let Err(e) = connection(stream, node.as_ref(), &dir).await {
+                let Some(slot) = server.slots.take() else {
+                    refuse(stream, &server).await;
+                    tracing::debug!(%addr, "client refused: max number of clients reached");
+                    continue;
+                };
+                let s = server.clone();
+                server.runtime.spawn(Box::pin(async move {
+                    let stream = match handshake(stream, &s).await {
+                        Ok(stream) => stream,
+                        Err(e) => return tracing::debug!(%addr, error = %e, "TLS handshake failed"),
+                    };
+                    if let Err(e) = connection(stream, &s).await {
                         tracing::debug!(%addr, error = %e, "client connection closed");
                     }
+                    drop(slot);
                 }));
             }
             Err(e) => {
+                // Out of descriptors, say: wait rather than spin.
                 tracing::warn!(error = %e, "RESP accept failed");
-                runtime.sleep_until(runtime.now() + Duration::from_millis(50)).await;
+                server.runtime.sleep_until(server.runtime.now() + Duration::from_millis(50)).await;
             }
         }
     }
 }
 
-/// What to do after a command.
-pub(crate) enum Next {
-    Continue,
-    Close,
+/// Tells a client past the limit why, briefly, and closes it: accepting
+/// holds one descriptor, for at most 100 ms.
+async fn refuse(mut stream: Box<dyn Stream>, server: &Server) {
+    let deadline = server.runtime.sleep_until(server.runtime.now() + Duration::from_millis(100));
+    let _ = select(Box::pin(stream.write_all(TOO_MANY)), deadline).await;
 }
 
-/// Serves one client connection until it closes (or sends garbage).
-pub async fn connection(mut stream: Box<dyn Stream>, node: &dyn Backend, dir: &Directory) -> std::io::Result<()> {
-    let mut inbuf = BytesMut::new();
-    let mut out = BytesMut::new();
-    let mut scratch = vec![0u8; 16 * 1024];
-    loop {
-        let mut next = Next::Continue;
-        loop {
-            // Inline commands ("PING\r\n"), as telnet and redis-benchmark's
-            // inline tests send them.
-            if inbuf.first().is_some_and(|b| *b != b'*') {
-                match inline(&mut inbuf) {
-                    Some(args) if args.is_empty() => continue,
-                    Some(args) => {
-                        let (reply, n) = commands::execute(node, dir, args).await;
-                        let _ = extend_encode(&mut out, &reply, false);
-                        next = n;
-                        if matches!(next, Next::Close) {
-                            break;
-                        }
-                        continue;
-                    }
-                    None if inbuf.len() > MAX_INLINE => {
-                        let _ =
-                            extend_encode(&mut out, &reply::err("ERR Protocol error: too big inline request"), false);
-                        next = Next::Close;
-                        break;
-                    }
-                    None => break,
-                }
-            }
-            match decode_bytes_mut(&mut inbuf) {
-                Ok(Some((frame, _, _))) => {
-                    let (reply, n) = match args(frame) {
-                        Some(args) => commands::execute(node, dir, args).await,
-                        None => (reply::err("ERR Protocol error: expected an array of bulk strings"), Next::Close),
-                    };
-                    let _ = extend_encode(&mut out, &reply, false);
-                    next = n;
-                    if matches!(next, Next::Close) {
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    let _ = extend_encode(&mut out, &reply::err(&format!("ERR Protocol error: {e}")), false);
-                    next = Next::Close;
-                    break;
-                }
-            }
-        }
-        if !out.is_empty() {
-            stream.write_all(&out).await?;
-            stream.flush().await?;
-            out.clear();
-        }
-        if matches!(next, Next::Close) {
-            return Ok(());
-        }
-        if inbuf.len() > MAX_REQUEST {
-            let _ = extend_encode(&mut out, &reply::err("ERR Protocol error: request too large"), false);
-            stream.write_all(&out).await?;
-            return Ok(());
-        }
-        let n = stream.read(&mut scratch).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        inbuf.extend_from_slice(&scratch[..n]);
+/// The TLS handshake, if the port speaks TLS, within the stall timeout.
+async fn handshake(stream: Box<dyn Stream>, server: &Server) -> std::io::Result<Box<dyn Stream>> {
+    let Some(tls) = &server.tls else { return Ok(stream) };
+    let deadline = server.runtime.sleep_until(server.runtime.now() + server.limits.stall_timeout);
+    match select(tls.accept(stream), deadline).await {
+        Either::Left((Ok(s), _)) => Ok(Box::new(s)),
+        Either::Left((Err(e), _)) => Err(e),
+        Either::Right(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no TLS handshake in time")),
     }
-}
-
-/// Longest inline command line.
-const MAX_INLINE: usize = 64 << 10;
-
-/// Splits one inline command line off `buf`, if a whole line is there.
-fn inline(buf: &mut BytesMut) -> Option<Vec<Bytes>> {
-    let end = buf.iter().position(|b| *b == b'\n')?;
-    let line = buf.split_to(end + 1).freeze();
-    let text = line.slice(..line.len() - 1);
-    let text = if text.last() == Some(&b'\r') { text.slice(..text.len() - 1) } else { text };
-    Some(text.split(|b| *b == b' ' || *b == b'\t').filter(|w| !w.is_empty()).map(|w| text.slice_ref(w)).collect())
-}
-
-/// A command is an array of bulk (or simple) strings.
-fn args(frame: BytesFrame) -> Option<Vec<Bytes>> {
-    let BytesFrame::Array(items) = frame else { return None };
-    if items.is_empty() {
-        return None;
-    }
-    items
-        .into_iter()
-        .map(|f| match f {
-            BytesFrame::BulkString(b) | BytesFrame::SimpleString(b) => Some(b),
-            BytesFrame::Integer(i) => Some(Bytes::from(i.to_string())),
-            _ => None,
-        })
-        .collect()
 }

@@ -59,6 +59,7 @@ pub(crate) fn client_error(e: ClientError, leader: Option<String>) -> BytesFrame
         ClientError::Lost => err("ERR leadership changed before the command committed; it was not applied"),
         ClientError::TooLarge => err("ERR request too large"),
         ClientError::Unavailable => err("ERR no leader available; retry"),
+        ClientError::NoSpace => err("NOSPACE out of disk space: only reads and deletes are served (see INFO)"),
         _ => err("ERR request failed"),
     }
 }

@@ -1,20 +1,25 @@
 //! The RESP front end fed arbitrary client bytes, over a store applied in
 //! place: every reply is well-formed RESP, garbage closes the connection,
-//! and nothing panics.
+//! and nothing panics. The first
+//! input byte sets how the bytes arrive (from one at a time to 64 KiB
+//! reads), so the incremental parser sees every way a request can be cut.
 
 use bytes::Bytes;
 use core::pin::Pin;
 use core::task::{Context, Poll};
+use futures::future::BoxFuture;
 use futures::io::{AsyncRead, AsyncWrite};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use synod::resp::{self, Backend, Directory};
+use synod::resp::parse::ParseLimits;
+use synod::resp::{self, Backend, ClientSlots, Directory, RespLimits, Server, Users};
 use synod::suspicion::Suspicion;
 use synod_core::id::LogIndex;
 use synod_core::service::{Service, Store};
 use synod_core::time::Instant;
 use synod_net::client::ClientError;
 use synod_net::node::NodeStatus;
+use synod_net::runtime::Runtime;
 
 /// A store applied directly: what a one-node cluster would answer.
 #[derive(Default)]
@@ -26,6 +31,10 @@ struct Local {
 impl Backend for Local {
     async fn propose(&self, command: Bytes) -> Result<Bytes, ClientError> {
         let mut g = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        // As a node does: what the store would refuse never reaches the log.
+        if let Err(refusal) = g.0.check(&command) {
+            return Ok(refusal);
+        }
         g.1 += 1;
         let index = LogIndex(g.1);
         Ok(g.0.apply(index, &command))
@@ -40,17 +49,18 @@ impl Backend for Local {
     }
 }
 
-/// A connection whose client sends `input` and whose replies are kept.
+/// A connection whose client sends `input` in reads of at most `step`
+/// bytes, and whose replies are kept.
 struct Pipe {
     input: Vec<u8>,
     read: usize,
+    step: usize,
     output: Vec<u8>,
 }
 
 impl AsyncRead for Pipe {
     fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
-        // Arrive in small pieces, to exercise partial frames.
-        let n = (self.input.len() - self.read).min(buf.len()).min(7);
+        let n = (self.input.len() - self.read).min(buf.len()).min(self.step);
         let start = self.read;
         buf[..n].copy_from_slice(&self.input[start..start + n]);
         self.read += n;
@@ -71,19 +81,51 @@ impl AsyncWrite for Pipe {
     }
 }
 
-/// Arbitrary bytes from a client.
+/// A runtime whose timers never fire: the input is all there, so no
+/// client ever stalls, and the harness needs no clock.
+struct NoClock;
+
+impl Runtime for NoClock {
+    fn spawn(&self, _: BoxFuture<'static, ()>) {}
+    fn sleep_until(&self, _: Instant) -> BoxFuture<'static, ()> {
+        Box::pin(futures::future::pending())
+    }
+    fn now(&self) -> Instant {
+        Instant::ZERO
+    }
+}
+
+/// Small limits, so the fuzzer reaches every one of them.
+fn limits() -> RespLimits {
+    let mut l = RespLimits::default();
+    l.parse = ParseLimits { max_args: 64, max_request: 16 << 10, max_inline: 1 << 10 };
+    l.max_reply = 32 << 10;
+    l
+}
+
+/// Arbitrary bytes from a client; the first says how they arrive.
 pub fn resp_front_end(data: &[u8]) {
-    let backend = Local::default();
+    let Some((&how, data)) = data.split_first() else { return };
+    let step = [1, 2, 3, 7, 64, 1000, 4096, 1 << 16][usize::from(how % 8)];
     let dir = Directory {
         resp: Arc::new(BTreeMap::new()),
         suspicion: Arc::new(Suspicion::default()),
         clock: Arc::new(|| Instant::ZERO),
     };
-    let pipe = Pipe { input: data.to_vec(), read: 0, output: Vec::new() };
+    let server = Server::new(
+        Arc::new(Local::default()),
+        dir,
+        Arc::new(NoClock),
+        limits(),
+        ClientSlots::new(1),
+        Users::default(),
+        None,
+    );
+    let pipe = Pipe { input: data.to_vec(), read: 0, step, output: Vec::new() };
     let out = Arc::new(Mutex::new(Vec::new()));
     let sink = out.clone();
     let stream: Box<dyn synod_net::stream::Stream> = Box::new(Recorder { pipe, sink });
-    let _ = futures::executor::block_on(resp::connection(stream, &backend, &dir));
+    let _ = futures::executor::block_on(resp::connection(stream, &server));
     let bytes = out.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut rest = &bytes[..];
     while !rest.is_empty() {

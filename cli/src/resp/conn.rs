@@ -1,0 +1,145 @@
+//! One client connection: read, parse, run, reply — within the limits of
+//! [`super::limits`].
+//!
+//! The loop parses and runs every complete request it has, appending
+//! replies to an output buffer that is written out whenever it passes
+//! [`FLUSH_AT`], and once the requests run out. While replies are being
+//! written nothing more is read or run, so the output buffer is bounded by
+//! [`FLUSH_AT`] plus one reply, however deep the client pipelines. Every
+//! wait has a deadline: between requests the idle timeout (if set), inside
+//! a request or behind unread replies the stall timeout, each counted from
+//! the last byte that moved.
+
+use super::Server;
+use super::commands::{self, Client, Next};
+use super::limits::FLUSH_AT;
+use super::parse::RequestParser;
+use super::reply;
+use bytes::BytesMut;
+use futures::future::{Either, select};
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use redis_protocol::resp2::encode::extend_encode;
+use redis_protocol::resp2::types::{BytesFrame, Resp2Frame};
+use std::io;
+use synod_core::time::Duration;
+use synod_net::stream::Stream;
+
+/// Bytes asked of the socket per read, unless a declared bulk string
+/// needs more (then up to [`MAX_READ`]).
+const READ: usize = 16 << 10;
+const MAX_READ: usize = 1 << 20;
+
+/// Serves one client connection until it closes, breaks the protocol, or
+/// idles or stalls past its limits.
+pub async fn connection(stream: Box<dyn Stream>, server: &Server) -> io::Result<()> {
+    let mut c = Conn {
+        stream,
+        server,
+        client: Client::new(server),
+        parser: RequestParser::new(server.limits.parse),
+        inbuf: BytesMut::new(),
+        out: BytesMut::new(),
+    };
+    c.run().await
+}
+
+struct Conn<'a> {
+    stream: Box<dyn Stream>,
+    server: &'a Server,
+    client: Client,
+    parser: RequestParser,
+    inbuf: BytesMut,
+    out: BytesMut,
+}
+
+impl Conn<'_> {
+    async fn run(&mut self) -> io::Result<()> {
+        loop {
+            while let Some(args) = match self.parser.next(&mut self.inbuf) {
+                Ok(args) => args,
+                Err(e) => {
+                    self.encode(&reply::err(&format!("ERR Protocol error: {e}")));
+                    return self.flush().await;
+                }
+            } {
+                let (answer, next) = commands::execute(self.server, &mut self.client, args).await;
+                self.encode(&answer);
+                if matches!(next, Next::Close) {
+                    return self.flush().await;
+                }
+                if self.out.len() >= FLUSH_AT {
+                    self.flush().await?;
+                }
+            }
+            self.flush().await?;
+            if !self.fill().await? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Appends a reply, or an error in its place if it passes the limit.
+    fn encode(&mut self, frame: &BytesFrame) {
+        let max = self.server.limits.max_reply;
+        let len = frame.encode_len(false);
+        let too_big;
+        let frame = if len > max {
+            too_big = reply::err(&format!("ERR reply of {len} bytes passes the limit of {max} (max-reply-bytes)"));
+            &too_big
+        } else {
+            frame
+        };
+        // Encoding into a growable buffer cannot fail.
+        let _ = extend_encode(&mut self.out, frame, false);
+    }
+
+    /// The deadline for the next wait: idle between requests, stall inside
+    /// one.
+    fn patience(&self, idle: bool) -> Option<Duration> {
+        if idle { self.server.limits.idle_timeout } else { Some(self.server.limits.stall_timeout) }
+    }
+
+    /// Reads more request bytes; false at end of stream.
+    async fn fill(&mut self) -> io::Result<bool> {
+        let idle = self.parser.is_idle(self.inbuf.len());
+        let want = self.parser.wanted(self.inbuf.len()).clamp(READ, MAX_READ);
+        let start = self.inbuf.len();
+        self.inbuf.resize(start + want, 0);
+        let wait = self.patience(idle);
+        let server = self.server;
+        let result = timed(server, self.stream.read(&mut self.inbuf[start..]), wait).await;
+        let n = result.as_ref().map_or(0, |n| *n);
+        self.inbuf.truncate(start + n);
+        result.map(|n| n > 0)
+    }
+
+    /// Writes out every buffered reply; each write must make progress
+    /// within the stall timeout.
+    async fn flush(&mut self) -> io::Result<()> {
+        let (server, wait) = (self.server, Some(self.server.limits.stall_timeout));
+        let mut done = 0;
+        while done < self.out.len() {
+            let n = timed(server, self.stream.write(&self.out[done..]), wait).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            done += n;
+        }
+        self.out.clear();
+        timed(server, self.stream.flush(), wait).await
+    }
+}
+
+/// `io`, unless `wait` passes first.
+async fn timed<T>(
+    server: &Server,
+    io: impl Future<Output = io::Result<T>> + Unpin,
+    wait: Option<Duration>,
+) -> io::Result<T> {
+    let Some(wait) = wait else { return io.await };
+    let rt = &server.runtime;
+    match select(io, rt.sleep_until(rt.now() + wait)).await {
+        Either::Left((r, _)) => r,
+        Either::Right(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "client made no progress in time")),
+    }
+}
