@@ -74,10 +74,16 @@ pub(crate) fn list(dir: &Path) -> Result<Listing, StoreError> {
     Ok(l)
 }
 
-/// Makes the directory's entries (created, renamed, removed files) durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    let d = File::open(dir).map_err(io_or_full("open data directory", dir))?;
-    d.sync_all().map_err(io("fsync data directory", dir))
+/// Opens the directory, to sync its entries through: a store holds it open
+/// for its life, so that no sync ever needs a new file descriptor.
+pub(crate) fn open_dir(dir: &Path) -> Result<File, StoreError> {
+    File::open(dir).map_err(io_or_full("open data directory", dir))
+}
+
+/// Makes the directory's entries (created, renamed, removed files) durable,
+/// through `handle`, the directory `dir` open.
+pub(crate) fn sync_dir(handle: &File, dir: &Path) -> Result<(), StoreError> {
+    handle.sync_all().map_err(io("fsync data directory", dir))
 }
 
 /// Removes `path`; a file already gone is fine.
@@ -95,7 +101,7 @@ pub(crate) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<
     fs::write(&tmp, bytes).map_err(io("write", &tmp))?;
     File::open(&tmp).and_then(|f| f.sync_all()).map_err(io("fsync", &tmp))?;
     fs::rename(&tmp, path).map_err(io("rename into place", path))?;
-    sync_dir(dir)
+    sync_dir(&open_dir(dir)?, dir)
 }
 
 #[cfg(test)]

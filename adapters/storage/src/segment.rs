@@ -27,11 +27,11 @@ pub(crate) struct Active {
 impl Active {
     /// Creates segment `seq`, empty, and makes its directory entry durable.
     /// The caller writes its checkpoint first.
-    pub(crate) fn create(dir: &Path, seq: u64) -> Result<Active, StoreError> {
+    pub(crate) fn create(dir: &Path, handle: &File, seq: u64) -> Result<Active, StoreError> {
         let path = segment_path(dir, seq);
         let file =
             OpenOptions::new().write(true).create_new(true).open(&path).map_err(io_or_full("create segment", &path))?;
-        dir::sync_dir(dir)?;
+        dir::sync_dir(handle, dir)?;
         Ok(Active { seq, len: 0, batches: 0, path, file })
     }
 

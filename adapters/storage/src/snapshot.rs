@@ -25,7 +25,7 @@ const MAGIC: &[u8; 8] = b"SYNODSNP";
 
 /// Writes `snap` durably as file `id` and returns the reference a log
 /// record stores to make it current.
-pub(crate) fn write(dir: &Path, id: u64, snap: &Snapshot) -> Result<SnapshotRef, StoreError> {
+pub(crate) fn write(dir: &Path, handle: &File, id: u64, snap: &Snapshot) -> Result<SnapshotRef, StoreError> {
     let mut meta = BytesMut::new();
     put_snapshot_meta(&mut meta, &snap.meta);
     let mut head = BytesMut::with_capacity(28 + meta.len());
@@ -45,7 +45,7 @@ pub(crate) fn write(dir: &Path, id: u64, snap: &Snapshot) -> Result<SnapshotRef,
     f.sync_all().map_err(io("fsync", &tmp))?;
     drop(f);
     fs::rename(&tmp, &path).map_err(io("rename into place", &path))?;
-    dir::sync_dir(dir)?;
+    dir::sync_dir(handle, dir)?;
     let len = (head.len() + snap.data.len() + 4) as u64;
     Ok(SnapshotRef { meta: snap.meta.clone(), file_id: id, len, crc })
 }

@@ -46,6 +46,11 @@ pub(crate) struct Wal {
     poisoned: bool,
     /// Held for the store's lifetime: one store per directory.
     _lock: File,
+    /// The directory, open: its syncs need no new descriptor.
+    handle: File,
+    /// The segment the group being written started in, when a roll left
+    /// it: undoing the group goes back to it without opening a file.
+    previous: Option<Active>,
 }
 
 impl Wal {
@@ -80,8 +85,9 @@ impl Wal {
         for path in &stale {
             dir::remove(path)?;
         }
+        let handle = dir::open_dir(dir)?;
         if !stale.is_empty() {
-            dir::sync_dir(dir)?;
+            dir::sync_dir(&handle, dir)?;
         }
 
         let next_snapshot_id = listing.snapshots.iter().copied().chain(current).max().unwrap_or(0) + 1;
@@ -93,7 +99,7 @@ impl Wal {
             max_record_bytes: config.max_record_bytes,
             active: match scan.segments.last() {
                 Some(s) => Active::resume(dir, s.seq, s.len, s.batches)?,
-                None => Active::create(dir, scan.empty_tail.unwrap_or(1))?,
+                None => Active::create(dir, &handle, scan.empty_tail.unwrap_or(1))?,
             },
             first_segment: scan.segments.first().map_or(1, |s| s.seq),
             sealed,
@@ -105,6 +111,8 @@ impl Wal {
             undoable: false,
             poisoned: false,
             _lock: lock,
+            handle,
+            previous: None,
         };
         if wal.active.len == 0 {
             wal.begin_segment();
@@ -165,6 +173,7 @@ impl Wal {
     /// Where the log stands between groups, to undo a group to.
     fn mark(&mut self) -> Mark {
         self.undoable = true;
+        self.previous = None;
         Mark {
             state: self.state.clone(),
             seq: self.active.seq,
@@ -186,16 +195,15 @@ impl Wal {
         self.buf.clear();
         self.pending = 0;
         let newest = self.active.seq.max(mark.seq + 1);
-        if self.active.seq == mark.seq {
-            self.active.rewind(mark.len, mark.batches)?;
-        } else {
-            self.active = Active::resume(&self.dir, mark.seq, mark.len, mark.batches)?;
+        if let Some(previous) = self.previous.take() {
+            self.active = previous;
         }
+        self.active.rewind(mark.len, mark.batches)?;
         // A roll may have created the next segment even if it failed.
         for seq in mark.seq + 1..=newest {
             dir::remove(&segment_path(&self.dir, seq))?;
         }
-        dir::sync_dir(&self.dir)?;
+        dir::sync_dir(&self.handle, &self.dir)?;
         for id in mark.next_snapshot_id..self.next_snapshot_id {
             snapshot::remove(&self.dir, id)?;
         }
@@ -219,7 +227,7 @@ impl Wal {
                 Some(s) => {
                     let id = self.next_snapshot_id;
                     self.next_snapshot_id += 1;
-                    let r = snapshot::write(&self.dir, id, s)?;
+                    let r = snapshot::write(&self.dir, &self.handle, id, s)?;
                     self.snapshot_files.push((id, r.len));
                     Some(r)
                 }
@@ -270,7 +278,11 @@ impl Wal {
         self.undoable &= self.pending == 0;
         self.flush()?;
         self.sealed.insert(self.active.seq, self.active.len);
-        self.active = Active::create(&self.dir, self.active.seq + 1)?;
+        let next = Active::create(&self.dir, &self.handle, self.active.seq + 1)?;
+        let sealed = core::mem::replace(&mut self.active, next);
+        if self.undoable {
+            self.previous = Some(sealed);
+        }
         self.begin_segment();
         Ok(())
     }
@@ -305,7 +317,7 @@ impl Wal {
             self.sealed.remove(&seq);
             self.first_segment = seq + 1;
         }
-        dir::sync_dir(&self.dir)
+        dir::sync_dir(&self.handle, &self.dir)
     }
 }
 
