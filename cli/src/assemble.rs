@@ -52,16 +52,10 @@ pub struct Spec {
 /// Server settings resolved once per process and shared by its nodes.
 #[derive(Clone)]
 pub struct Settings {
-    /// Per-client bounds.
-    pub limits: RespLimits,
-    /// Who may connect.
-    pub users: Users,
-    /// TLS on the RESP ports.
-    pub tls: Option<futures_rustls::TlsAcceptor>,
+    /// What every node's front end enforces.
+    pub policy: resp::Policy,
     /// Clients must present a certificate of a CA.
     pub client_certs: bool,
-    /// The process's client limit.
-    pub slots: Arc<ClientSlots>,
     /// Storage quota per node.
     pub quota_bytes: Option<u64>,
     /// Snapshot every this many applied entries.
@@ -96,12 +90,10 @@ impl Settings {
             limits.stall_timeout = Duration::from_secs(s.max(1));
         }
         let maxclients = resp::fit_clients(opts.maxclients.unwrap_or(10_000), resp::reserved_fds(nodes, peers))?;
+        let store = synod_core::service::Config::default();
         Ok(Settings {
-            limits,
-            users,
-            tls,
+            policy: resp::Policy { limits, users, tls, slots: ClientSlots::new(maxclients), store },
             client_certs: opts.tls_client_ca.is_some(),
-            slots: ClientSlots::new(maxclients),
             quota_bytes: match opts.quota_bytes {
                 None => Some(8 << 30),
                 Some(0) => None,
@@ -116,7 +108,7 @@ impl Settings {
     /// loopback or the network was declared trusted (Redis's protected
     /// mode).
     pub fn check_exposure(&self, addr: SocketAddr) -> Result<(), String> {
-        if addr.ip().is_loopback() || self.users.required() || self.client_certs || self.trusted_network {
+        if addr.ip().is_loopback() || self.policy.users.required() || self.client_certs || self.trusted_network {
             return Ok(());
         }
         Err(format!(
@@ -213,17 +205,14 @@ pub async fn start(rt: &Rt, spec: Spec) -> Result<Running, StartError> {
     cfg.service_tick = Some(ServiceTick { every: Duration::from_millis(100), command: Arc::new(Store::tick) });
     cfg.quota_bytes = spec.settings.quota_bytes;
     cfg.snapshot_every = spec.settings.snapshot_every;
-    let handle =
-        node::start(cfg, Box::new(storage), factory, Box::new(Store::default()), transport.clone(), rt.runtime())
-            .await?;
+    let store = Box::new(Store::new(spec.settings.policy.store));
+    let handle = node::start(cfg, Box::new(storage), factory, store, transport.clone(), rt.runtime()).await?;
     let (listener, resp_addr) = spec.resp_listener;
     let suspicion = crate::suspicion::Suspicion::watch(handle.clone(), rt.runtime(), Duration::from_millis(50));
     let runtime = rt.runtime();
     let clock = Arc::new(move || runtime.now());
     let dir = Directory { resp: spec.directory, suspicion, clock };
-    let set = spec.settings;
-    let server =
-        resp::Server::new(Arc::new(handle.clone()), dir, rt.runtime(), set.limits, set.slots, set.users, set.tls);
+    let server = resp::Server::new(Arc::new(handle.clone()), dir, rt.runtime(), spec.settings.policy);
     rt.runtime().spawn(Box::pin(resp::serve(listener, Arc::new(server))));
     Ok(Running { id: spec.id, handle, resp: resp_addr })
 }

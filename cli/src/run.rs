@@ -31,7 +31,7 @@ async fn shutdown(nodes: &[Running]) {
 fn start_metrics(common: &Common, rt: &Rt, nodes: &[Running], settings: &Settings) -> Result<(), Error> {
     if let Some(addr) = common.metrics {
         let handles = nodes.iter().map(|n| n.handle.clone()).collect();
-        crate::metrics::serve(addr, handles, settings.slots.clone(), rt.runtime())
+        crate::metrics::serve(addr, handles, settings.policy.slots.clone(), rt.runtime())
             .map_err(|e| format!("metrics on {addr}: {e}"))?;
         eprintln!("metrics: http://{addr}/metrics");
     }

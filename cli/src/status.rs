@@ -8,7 +8,7 @@ use synod_net::client::ClientError;
 /// The status document a node serves.
 pub async fn json(server: &Server) -> Result<String, ClientError> {
     let (node, dir) = (server.backend.as_ref(), &server.dir);
-    let clients = json!({ "connected": server.slots.in_use(), "max": server.slots.max() });
+    let clients = json!({ "connected": server.policy.slots.in_use(), "max": server.policy.slots.max() });
     if let Some(why) = node.failure() {
         return Ok(json!({ "state": "failed", "failure": why, "clients": clients }).to_string());
     }

@@ -12,3 +12,4 @@ pub mod nemesis;
 pub mod scenarios;
 pub mod sim;
 pub mod sim_single;
+pub mod soak;

@@ -79,7 +79,7 @@ pub(crate) struct Client {
 impl Client {
     pub(crate) fn new(server: &Server) -> Client {
         let (id, holder) = server.next_connection();
-        Client { id, holder, principal: server.users.unauthenticated(), name: None }
+        Client { id, holder, principal: server.policy.users.unauthenticated(), name: None }
     }
 
     /// Who the store sees: a named user holds its leases across its
@@ -105,15 +105,17 @@ enum Access {
     Write,
 }
 
+/// Reads are listed; everything else, a command added later included,
+/// takes write rights until it is listed here.
 fn access(name: &str, a: &[Bytes]) -> Access {
     match name {
         "AUTH" | "HELLO" | "QUIT" => Access::Anyone,
-        "SET" | "DEL" | "INCR" | "DECR" | "INCRBY" | "DECRBY" | "CAS" | "LOCK" | "TRYLOCK" | "UNLOCK" => Access::Write,
-        "LEASE" => match a.first().map(|s| s.to_ascii_uppercase()).as_deref() {
-            Some(b"TTL" | b"LIST") => Access::Read,
-            _ => Access::Write,
-        },
-        _ => Access::Read,
+        "PING" | "ECHO" | "SELECT" | "GET" | "EXISTS" | "MGET" | "LOCKOWNER" | "INFO" | "SYNOD.STATUS" | "DBSIZE"
+        | "CONFIG" | "CLIENT" | "COMMAND" => Access::Read,
+        "LEASE" if matches!(a.first().map(|s| s.to_ascii_uppercase()).as_deref(), Some(b"TTL" | b"LIST")) => {
+            Access::Read
+        }
+        _ => Access::Write,
     }
 }
 
@@ -140,7 +142,15 @@ impl Ctx<'_> {
     }
 
     async fn propose(&self, op: Op) -> Result<Reply, BytesFrame> {
-        match self.node().propose(Command::new(op).by(self.client.caller()).encode()).await {
+        let mut command = Command::new(op);
+        if command.needs_caller() {
+            command = command.by(self.client.caller());
+        }
+        // Refused here, a command costs no copy and no trip to the node.
+        if let Err(refusal) = self.server.policy.store.admit(&command) {
+            return Ok(refusal);
+        }
+        match self.node().propose(command.encode()).await {
             Ok(b) => Reply::decode(b).map_err(|_| err("ERR internal: undecodable reply")),
             Err(e) => Err(self.fail(e).await),
         }
@@ -397,7 +407,7 @@ async fn set(ctx: &Ctx<'_>, a: &[Bytes]) -> Answer {
 
 /// AUTH [user] password.
 fn auth(ctx: &mut Ctx<'_>, user: Option<&Bytes>, password: &Bytes) -> Answer {
-    let users = &ctx.server.users;
+    let users = &ctx.server.policy.users;
     if user.is_none() && !users.required() {
         return Err(err(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your \
@@ -492,7 +502,7 @@ async fn lock(ctx: &Ctx<'_>, name: &Bytes, lease: &Bytes, wait: bool) -> Answer 
 }
 
 async fn info(ctx: &Ctx<'_>) -> Answer {
-    let slots = &ctx.server.slots;
+    let slots = &ctx.server.policy.slots;
     let clients = format!("# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n", slots.in_use(), slots.max());
     let server = format!("# Server\r\nredis_version:7.0.0\r\nsynod_version:{}\r\n", env!("CARGO_PKG_VERSION"));
     if let Some(why) = ctx.node().failure() {

@@ -16,6 +16,7 @@ use super::limits::FLUSH_AT;
 use super::parse::RequestParser;
 use super::reply;
 use bytes::BytesMut;
+use futures::FutureExt;
 use futures::future::{Either, select};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use redis_protocol::resp2::encode::extend_encode;
@@ -24,10 +25,11 @@ use std::io;
 use synod_core::time::Duration;
 use synod_net::stream::Stream;
 
-/// Bytes asked of the socket per read, unless a declared bulk string
-/// needs more (then up to [`MAX_READ`]).
+/// Bytes asked of the socket per read. They land in a buffer zeroed once
+/// per connection and are copied into the request buffer: a client that
+/// sends a byte at a time costs a byte of work per byte, not a fresh
+/// zeroed read buffer per read.
 const READ: usize = 16 << 10;
-const MAX_READ: usize = 1 << 20;
 
 /// Serves one client connection until it closes, breaks the protocol, or
 /// idles or stalls past its limits.
@@ -36,8 +38,9 @@ pub async fn connection(stream: Box<dyn Stream>, server: &Server) -> io::Result<
         stream,
         server,
         client: Client::new(server),
-        parser: RequestParser::new(server.limits.parse),
+        parser: RequestParser::new(server.policy.limits.parse),
         inbuf: BytesMut::new(),
+        scratch: vec![0; READ],
         out: BytesMut::new(),
     };
     c.run().await
@@ -49,6 +52,7 @@ struct Conn<'a> {
     client: Client,
     parser: RequestParser,
     inbuf: BytesMut,
+    scratch: Vec<u8>,
     out: BytesMut,
 }
 
@@ -80,7 +84,7 @@ impl Conn<'_> {
 
     /// Appends a reply, or an error in its place if it passes the limit.
     fn encode(&mut self, frame: &BytesFrame) {
-        let max = self.server.limits.max_reply;
+        let max = self.server.policy.limits.max_reply;
         let len = frame.encode_len(false);
         let too_big;
         let frame = if len > max {
@@ -96,27 +100,23 @@ impl Conn<'_> {
     /// The deadline for the next wait: idle between requests, stall inside
     /// one.
     fn patience(&self, idle: bool) -> Option<Duration> {
-        if idle { self.server.limits.idle_timeout } else { Some(self.server.limits.stall_timeout) }
+        if idle { self.server.policy.limits.idle_timeout } else { Some(self.server.policy.limits.stall_timeout) }
     }
 
     /// Reads more request bytes; false at end of stream.
     async fn fill(&mut self) -> io::Result<bool> {
         let idle = self.parser.is_idle(self.inbuf.len());
-        let want = self.parser.wanted(self.inbuf.len()).clamp(READ, MAX_READ);
-        let start = self.inbuf.len();
-        self.inbuf.resize(start + want, 0);
         let wait = self.patience(idle);
         let server = self.server;
-        let result = timed(server, self.stream.read(&mut self.inbuf[start..]), wait).await;
-        let n = result.as_ref().map_or(0, |n| *n);
-        self.inbuf.truncate(start + n);
-        result.map(|n| n > 0)
+        let n = timed(server, self.stream.read(&mut self.scratch), wait).await?;
+        self.inbuf.extend_from_slice(&self.scratch[..n]);
+        Ok(n > 0)
     }
 
     /// Writes out every buffered reply; each write must make progress
     /// within the stall timeout.
     async fn flush(&mut self) -> io::Result<()> {
-        let (server, wait) = (self.server, Some(self.server.limits.stall_timeout));
+        let (server, wait) = (self.server, Some(self.server.policy.limits.stall_timeout));
         let mut done = 0;
         while done < self.out.len() {
             let n = timed(server, self.stream.write(&self.out[done..]), wait).await?;
@@ -130,13 +130,17 @@ impl Conn<'_> {
     }
 }
 
-/// `io`, unless `wait` passes first.
+/// `io`, unless `wait` passes first. I/O that is ready at once (the common
+/// case: a reply fits the socket buffer) costs no timer.
 async fn timed<T>(
     server: &Server,
-    io: impl Future<Output = io::Result<T>> + Unpin,
+    mut io: impl Future<Output = io::Result<T>> + Unpin,
     wait: Option<Duration>,
 ) -> io::Result<T> {
     let Some(wait) = wait else { return io.await };
+    if let Some(done) = (&mut io).now_or_never() {
+        return done;
+    }
     let rt = &server.runtime;
     match select(io, rt.sleep_until(rt.now() + wait)).await {
         Either::Left((r, _)) => r,

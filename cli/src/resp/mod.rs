@@ -34,14 +34,10 @@ use synod_core::time::Duration;
 use synod_net::runtime::Runtime;
 use synod_net::stream::{Listener, Stream};
 
-/// What every connection of one node's front end shares.
-pub struct Server {
-    /// Where commands go.
-    pub backend: Arc<dyn Backend>,
-    /// Members' addresses, failure detectors, the clock.
-    pub dir: Directory,
-    /// Timers for idle and stalled clients.
-    pub runtime: Arc<dyn Runtime>,
+/// What a front end enforces: bounds per client, the process's client
+/// limit, who may connect, TLS, and what the store would refuse.
+#[derive(Clone)]
+pub struct Policy {
     /// Per-client bounds.
     pub limits: RespLimits,
     /// The process's client limit, shared by its nodes.
@@ -50,41 +46,43 @@ pub struct Server {
     pub users: Users,
     /// TLS, if the port speaks it.
     pub tls: Option<futures_rustls::TlsAcceptor>,
+    /// The store's configuration, to refuse what it would refuse before a
+    /// command is even handed to the node (the node checks again).
+    pub store: synod_core::service::Config,
+}
+
+/// What every connection of one node's front end shares.
+pub struct Server {
+    /// Where commands go.
+    pub backend: Arc<dyn Backend>,
+    /// Members' addresses, failure detectors, the clock.
+    pub dir: Directory,
+    /// Timers for idle and stalled clients.
+    pub runtime: Arc<dyn Runtime>,
+    /// What it enforces.
+    pub policy: Policy,
     /// Unguessable per process: connection holders are this and a count.
     nonce: u64,
     connections: AtomicU64,
 }
 
 impl Server {
-    /// A front end for `backend`.
-    pub fn new(
-        backend: Arc<dyn Backend>,
-        dir: Directory,
-        runtime: Arc<dyn Runtime>,
-        limits: RespLimits,
-        slots: Arc<ClientSlots>,
-        users: Users,
-        tls: Option<futures_rustls::TlsAcceptor>,
-    ) -> Server {
-        Server {
-            backend,
-            dir,
-            runtime,
-            limits,
-            slots,
-            users,
-            tls,
-            nonce: process_nonce(),
-            connections: AtomicU64::new(0),
-        }
+    /// A front end for `backend` that enforces `policy`.
+    pub fn new(backend: Arc<dyn Backend>, dir: Directory, runtime: Arc<dyn Runtime>, policy: Policy) -> Server {
+        Server { backend, dir, runtime, policy, nonce: process_nonce(), connections: AtomicU64::new(0) }
     }
 
     /// A new connection's number, and the holder its leases are granted
     /// to: unique across processes and restarts, and not guessable from
-    /// another connection's (the nonce is random per process).
+    /// another connection's (the nonce is random per process). A zero byte,
+    /// the nonce and the number: 17 bytes, never a user's (`user:…`).
     fn next_connection(&self) -> (u64, bytes::Bytes) {
         let id = self.connections.fetch_add(1, Ordering::Relaxed) + 1;
-        (id, bytes::Bytes::from(format!("conn:{:016x}:{id}", self.nonce)))
+        let mut holder = Vec::with_capacity(17);
+        holder.push(0);
+        holder.extend_from_slice(&self.nonce.to_be_bytes());
+        holder.extend_from_slice(&id.to_be_bytes());
+        (id, bytes::Bytes::from(holder))
     }
 }
 
@@ -105,7 +103,7 @@ pub async fn serve(mut listener: Box<dyn Listener>, server: Arc<Server>) {
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
-                let Some(slot) = server.slots.take() else {
+                let Some(slot) = server.policy.slots.take() else {
                     refuse(stream, &server).await;
                     tracing::debug!(%addr, "client refused: max number of clients reached");
                     continue;
@@ -140,8 +138,8 @@ async fn refuse(mut stream: Box<dyn Stream>, server: &Server) {
 
 /// The TLS handshake, if the port speaks TLS, within the stall timeout.
 async fn handshake(stream: Box<dyn Stream>, server: &Server) -> std::io::Result<Box<dyn Stream>> {
-    let Some(tls) = &server.tls else { return Ok(stream) };
-    let deadline = server.runtime.sleep_until(server.runtime.now() + server.limits.stall_timeout);
+    let Some(tls) = &server.policy.tls else { return Ok(stream) };
+    let deadline = server.runtime.sleep_until(server.runtime.now() + server.policy.limits.stall_timeout);
     match select(tls.accept(stream), deadline).await {
         Either::Left((Ok(s), _)) => Ok(Box::new(s)),
         Either::Left((Err(e), _)) => Err(e),

@@ -115,15 +115,6 @@ impl RequestParser {
         }
     }
 
-    /// Bytes the parser needs before it can make progress, as far as it
-    /// knows: the rest of a declared bulk string, else at least one.
-    pub fn wanted(&self, buffered: usize) -> usize {
-        match self.state {
-            State::Bulk { len, .. } => (len + 2).saturating_sub(buffered).max(1),
-            _ => 1,
-        }
-    }
-
     /// True between requests: nothing of a request is buffered or parsed.
     pub fn is_idle(&self, buffered: usize) -> bool {
         self.state == State::Idle && buffered == 0

@@ -302,6 +302,23 @@ impl Command {
         matches!(self.op, Op::Tick { .. })
     }
 
+    /// True if the store consults the caller for this command: it grants,
+    /// uses or acts on a lease. Other commands need not carry one.
+    pub fn needs_caller(&self) -> bool {
+        match &self.op {
+            Op::Kv { lease, .. } => lease.is_some(),
+            Op::KvLeased { .. }
+            | Op::LeaseGrant { .. }
+            | Op::LeaseKeepAlive { .. }
+            | Op::LeaseRevoke { .. }
+            | Op::Acquire { .. }
+            | Op::TryAcquire { .. }
+            | Op::Release { .. }
+            | Op::Cancel { .. } => true,
+            Op::SessionOpen | Op::SessionClose { .. } | Op::Tick { .. } => false,
+        }
+    }
+
     /// False for commands that can only remove state or keep what exists
     /// alive: a node out of disk still serves those (etcd's NOSPACE alarm
     /// allows reads and deletes).

@@ -29,6 +29,25 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Refuses a command beyond the size limits, as [`Kv::execute`] would;
+    /// depends on nothing but the command, so a node (or its front end)
+    /// can refuse it before it reaches the log.
+    pub fn check(&self, cmd: &KvCommand) -> Result<(), KvError> {
+        if cmd.key().len() > self.max_key_bytes {
+            return Err(KvError::KeyTooLarge);
+        }
+        let value = match cmd {
+            KvCommand::Set { value, .. } | KvCommand::Cas { new: Some(value), .. } => Some(value),
+            _ => None,
+        };
+        if value.is_some_and(|v| v.len() > self.max_value_bytes) {
+            return Err(KvError::ValueTooLarge);
+        }
+        Ok(())
+    }
+}
+
 /// A command that changes the map; goes through the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KvCommand {
@@ -357,26 +376,9 @@ impl Kv {
         &self.limits
     }
 
-    /// Refuses a command beyond the size limits, as [`Kv::execute`] would;
-    /// depends on nothing but the command, so a node can refuse it before
-    /// it reaches the log.
-    pub fn check_limits(&self, cmd: &KvCommand) -> Result<(), KvError> {
-        if cmd.key().len() > self.limits.max_key_bytes {
-            return Err(KvError::KeyTooLarge);
-        }
-        let value = match cmd {
-            KvCommand::Set { value, .. } | KvCommand::Cas { new: Some(value), .. } => Some(value),
-            _ => None,
-        };
-        if value.is_some_and(|v| v.len() > self.limits.max_value_bytes) {
-            return Err(KvError::ValueTooLarge);
-        }
-        Ok(())
-    }
-
     /// Executes a decoded command.
     pub fn execute(&mut self, cmd: KvCommand) -> KvReply {
-        if let Err(e) = self.check_limits(&cmd) {
+        if let Err(e) = self.limits.check(&cmd) {
             return KvReply::Error(e);
         }
         match cmd {
@@ -463,7 +465,7 @@ impl Service for Kv {
     fn check(&self, command: &Bytes) -> Result<Admitted, Bytes> {
         let refuse = |e| KvReply::Error(e).encode();
         let cmd = KvCommand::decode(command.clone()).map_err(|_| refuse(KvError::Malformed))?;
-        self.check_limits(&cmd).map_err(refuse)?;
+        self.limits.check(&cmd).map_err(refuse)?;
         Ok(Admitted::new(!cmd.only_removes()))
     }
 

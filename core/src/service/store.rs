@@ -94,6 +94,48 @@ pub struct Config {
     pub session_idle: Duration,
 }
 
+impl Config {
+    /// Refuses a client's command a store of this configuration would
+    /// refuse whatever its state: a tick (only the leader's own driver
+    /// proposes time), or a size or TTL past the limits. A node calls this
+    /// (through [`Service::check`]) before proposing, and a front end may
+    /// call it before it even hands a command over, so such a command never
+    /// reaches the log; applying runs the same checks but the tick one,
+    /// since a tick in the log is the leader's.
+    pub fn admit(&self, cmd: &Command) -> Result<(), Reply> {
+        if cmd.is_tick() {
+            return Err(Reply::Error(StoreError::InternalCommand));
+        }
+        self.check_op(&cmd.op)
+    }
+
+    /// The state-independent checks of [`Config::admit`], in the order
+    /// applying would meet them.
+    fn check_op(&self, op: &Op) -> Result<(), Reply> {
+        let ttl = |ttl: &Duration| {
+            if ttl.is_zero() || *ttl > self.max_ttl {
+                return Err(Reply::Error(StoreError::InvalidTtl));
+            }
+            Ok(())
+        };
+        let kv = |cmd: &KvCommand| self.limits.check(cmd).map_err(|e| Reply::Kv(KvReply::Error(e)));
+        match op {
+            Op::Kv { cmd, .. } => kv(cmd),
+            Op::KvLeased { cmd, ttl: t } => ttl(t).and_then(|()| kv(cmd)),
+            Op::LeaseGrant { ttl: t } => ttl(t),
+            Op::Acquire { lock, .. }
+            | Op::TryAcquire { lock, .. }
+            | Op::Release { lock, .. }
+            | Op::Cancel { lock, .. }
+                if lock.len() > self.limits.max_key_bytes =>
+            {
+                Err(Reply::Error(StoreError::KeyTooLarge))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -231,7 +273,7 @@ impl Store {
     }
 
     fn run(&mut self, index: LogIndex, caller: &Caller, op: Op) -> Reply {
-        if let Err(refusal) = self.check_op(&op) {
+        if let Err(refusal) = self.config.check_op(&op) {
             return refusal;
         }
         let token = FencingToken::from_index(index);
@@ -274,45 +316,6 @@ impl Store {
             }
         };
         result.unwrap_or_else(Reply::Error)
-    }
-
-    /// Refuses a client's command this store would refuse whatever its
-    /// state: a tick (only the leader's own driver proposes time), or a
-    /// size or TTL past the limits. A node calls this (through
-    /// [`Service::check`]) before proposing, so such a command never
-    /// reaches the log; applying runs the same checks but the tick one,
-    /// since a tick in the log is the leader's.
-    pub fn admit(&self, cmd: &Command) -> Result<(), Reply> {
-        if cmd.is_tick() {
-            return Err(Reply::Error(StoreError::InternalCommand));
-        }
-        self.check_op(&cmd.op)
-    }
-
-    /// The state-independent checks of [`Store::admit`], in the order
-    /// applying would meet them.
-    fn check_op(&self, op: &Op) -> Result<(), Reply> {
-        let ttl = |ttl: &Duration| {
-            if ttl.is_zero() || *ttl > self.config.max_ttl {
-                return Err(Reply::Error(StoreError::InvalidTtl));
-            }
-            Ok(())
-        };
-        let kv = |cmd: &KvCommand| self.kv.check_limits(cmd).map_err(|e| Reply::Kv(KvReply::Error(e)));
-        match op {
-            Op::Kv { cmd, .. } => kv(cmd),
-            Op::KvLeased { cmd, ttl: t } => ttl(t).and_then(|()| kv(cmd)),
-            Op::LeaseGrant { ttl: t } => ttl(t),
-            Op::Acquire { lock, .. }
-            | Op::TryAcquire { lock, .. }
-            | Op::Release { lock, .. }
-            | Op::Cancel { lock, .. }
-                if lock.len() > self.config.limits.max_key_bytes =>
-            {
-                Err(Reply::Error(StoreError::KeyTooLarge))
-            }
-            _ => Ok(()),
-        }
     }
 
     /// Refuses a lease that is not live, or that `caller` may not act on.
@@ -452,7 +455,7 @@ impl Service for Store {
 
     fn check(&self, command: &Bytes) -> Result<Admitted, Bytes> {
         let cmd = decode_command(command).map_err(|e| Reply::Error(e).encode())?;
-        self.admit(&cmd).map_err(|r| r.encode())?;
+        self.config.admit(&cmd).map_err(|r| r.encode())?;
         Ok(Admitted::new(cmd.grows()))
     }
 

@@ -137,6 +137,9 @@ impl core::fmt::Display for DiskAlarm {
 /// stopped: whether it stopped, and why.
 #[derive(Default)]
 pub(crate) struct Life {
+    /// Set with `failure`: a front end asks before every command, and
+    /// most of the time the answer is no, without a lock.
+    failed: core::sync::atomic::AtomicBool,
     failure: std::sync::Mutex<Option<String>>,
     stopped: crate::signal::Signal,
 }
@@ -146,11 +149,15 @@ impl Life {
     pub(crate) fn stop(&self, failure: Option<String>) {
         if let Some(f) = failure {
             *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
+            self.failed.store(true, core::sync::atomic::Ordering::Release);
         }
         self.stopped.fire();
     }
 
     pub(crate) fn failure(&self) -> Option<String> {
+        if !self.failed.load(core::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
         self.failure.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
