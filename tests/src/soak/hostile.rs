@@ -5,9 +5,9 @@
 //! not whether a machine can be saturated with load.
 
 use super::resp::{Conn, encode};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::time::Duration;
 use std::sync::Arc;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 /// One way of attacking the RESP port.
