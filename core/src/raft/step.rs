@@ -4,7 +4,7 @@
 use super::Raft;
 use super::message::{Body, Message};
 use crate::id::NodeId;
-use crate::replica::{EntryKind, Membership, MessageError, Role};
+use crate::replica::{self, EntryKind, Membership, MessageError, Role};
 
 impl Raft {
     pub(super) fn step(&mut self, from: NodeId, msg: Message) -> Result<(), MessageError> {
@@ -12,6 +12,7 @@ impl Raft {
             return Err(MessageError::FromSelf);
         }
         validate(&msg)?;
+        replica::check_term_jump(self.term.0, msg.term.0)?;
         if !self.check_term(from, &msg) {
             return Ok(());
         }

@@ -68,6 +68,31 @@ pub enum MessageError {
     /// The message contradicts itself (e.g. non-contiguous entries).
     #[error("malformed message: {0}")]
     Malformed(&'static str),
+    /// The message's term (Multi-Paxos: ballot round) is further ahead of
+    /// this replica's than a correct peer can be ([`MAX_TERM_JUMP`]).
+    #[error("term {theirs} is too far ahead of ours ({ours}) for a correct peer")]
+    TermJump {
+        /// This replica's term (highest round seen).
+        ours: u64,
+        /// The message's.
+        theirs: u64,
+    },
+}
+
+/// How far ahead of a replica's term a message's may be. Terms grow one
+/// election at a time, and pre-vote keeps a partitioned node from running
+/// them up alone, so a correct peer is never billions of terms ahead; a
+/// message that is was forged or corrupted. Believing it would move the
+/// whole cluster toward the end of the term space, where no election can
+/// be won: bounded jumps leave 2³² of them before that.
+pub const MAX_TERM_JUMP: u64 = 1 << 32;
+
+/// Refuses `theirs` if it is more than [`MAX_TERM_JUMP`] past `ours`.
+pub fn check_term_jump(ours: u64, theirs: u64) -> Result<(), MessageError> {
+    if theirs > ours.saturating_add(MAX_TERM_JUMP) {
+        return Err(MessageError::TermJump { ours, theirs });
+    }
+    Ok(())
 }
 
 /// Why a snapshot could not be taken.

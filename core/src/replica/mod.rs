@@ -82,7 +82,9 @@ mod message;
 mod output;
 
 pub use entry::{Entry, EntryKind, HardState, Persist, PersistId, Recovered, Snapshot, SnapshotMeta};
-pub use error::{CompactError, MessageError, ProposeError, ReadError, RecoverError, TransferError};
+pub use error::{
+    CompactError, MAX_TERM_JUMP, MessageError, ProposeError, ReadError, RecoverError, TransferError, check_term_jump,
+};
 pub use membership::{Membership, MembershipChange, MembershipError, VoteResult};
 pub use message::Message;
 pub use output::{Envelope, Event, Output, PeerStatus, Proposal, ReadId, ReadState, Role, Status};

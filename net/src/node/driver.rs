@@ -216,15 +216,18 @@ impl Driver {
             Frame::Request(ClientRequest { id, op }) => {
                 self.submit(op, Requester::Remote { from, id }, now);
             }
-            Frame::Reply(ClientReply { id, result }) => {
-                if let Some(w) = self.requests.forwarded.remove(&id) {
-                    match result {
-                        // The leader moved on: try again from here.
-                        Err(ClientError::NotLeader { .. }) if w.deadline > now => self.route(w.op, w.requester, now),
-                        result => w.requester.answer(self.transport.as_ref(), result),
-                    }
+            Frame::Reply(ClientReply { id, result }) => match self.requests.answered_by(id, from) {
+                Ok(w) => match result {
+                    // The leader moved on: try again from here.
+                    Err(ClientError::NotLeader { .. }) if w.deadline > now => self.route(w.op, w.requester, now),
+                    result => w.requester.answer(self.transport.as_ref(), result),
+                },
+                Err(Some(asked)) => {
+                    tracing::warn!(node = %self.cfg.id, peer = %from, %asked, id, "reply from a node that was not asked; ignored");
                 }
-            }
+                // Answered already, or expired.
+                Err(None) => {}
+            },
             Frame::Hello(_) => {}
         }
     }
@@ -332,7 +335,7 @@ impl Driver {
         let frame = Frame::Request(ClientRequest { id, op: w.op.clone() });
         match self.transport.send(leader, frame) {
             Ok(()) => {
-                self.requests.forwarded.insert(id, w);
+                self.requests.forwarded.insert(id, (leader, w));
             }
             Err(_) => self.requests.parked.push(w),
         }

@@ -85,8 +85,9 @@ pub(super) struct Requests {
     pub reads: HashMap<ReadId, (Bytes, Requester)>,
     /// Confirmed reads waiting for the service to reach their index.
     pub ready_reads: Vec<(LogIndex, Bytes, Requester)>,
-    /// Requests sent on to the leader, by forwarding id.
-    pub forwarded: HashMap<u64, Waiting>,
+    /// Requests sent on to the leader, by forwarding id, with the node
+    /// they went to.
+    pub forwarded: HashMap<u64, (NodeId, Waiting)>,
     /// Requests waiting for a leader to be known.
     pub parked: Vec<Waiting>,
     next_read: u64,
@@ -108,17 +109,29 @@ impl Requests {
         self.next_forward
     }
 
+    /// The forwarded request `id`, if `from` is the node it went to: a
+    /// reply from any other node answers nothing (a node forging replies
+    /// could otherwise complete another client's request with its bytes).
+    pub fn answered_by(&mut self, id: u64, from: NodeId) -> Result<Waiting, Option<NodeId>> {
+        match self.forwarded.get(&id) {
+            Some((to, _)) if *to == from => self.forwarded.remove(&id).map(|(_, w)| w).ok_or(None),
+            Some((to, _)) => Err(Some(*to)),
+            None => Err(None),
+        }
+    }
+
     /// The earliest deadline among forwarded and parked requests.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.forwarded.values().chain(self.parked.iter()).map(|w| w.deadline).min()
+        self.forwarded.values().map(|(_, w)| w).chain(self.parked.iter()).map(|w| w.deadline).min()
     }
 
     /// Removes every forwarded or parked request past its deadline.
     pub fn expire(&mut self, now: Instant) -> Vec<Waiting> {
         let mut out = Vec::new();
-        let expired: Vec<u64> = self.forwarded.iter().filter(|(_, w)| w.deadline <= now).map(|(id, _)| *id).collect();
+        let expired: Vec<u64> =
+            self.forwarded.iter().filter(|(_, (_, w))| w.deadline <= now).map(|(id, _)| *id).collect();
         for id in expired {
-            if let Some(w) = self.forwarded.remove(&id) {
+            if let Some((_, w)) = self.forwarded.remove(&id) {
                 out.push(w);
             }
         }
@@ -134,7 +147,7 @@ impl Requests {
         out.extend(core::mem::take(&mut self.proposals).into_values().map(|p| p.requester));
         out.extend(self.reads.drain().map(|(_, (_, r))| r));
         out.extend(self.ready_reads.drain(..).map(|(_, _, r)| r));
-        out.extend(self.forwarded.drain().map(|(_, w)| w.requester));
+        out.extend(self.forwarded.drain().map(|(_, (_, w))| w.requester));
         out.extend(self.parked.drain(..).map(|w| w.requester));
         out
     }
@@ -146,6 +159,19 @@ mod tests {
 
     fn cmd(s: &'static str) -> Bytes {
         Bytes::from_static(s.as_bytes())
+    }
+
+    #[test]
+    fn only_the_node_asked_can_answer_a_forwarded_request() {
+        let mut r = Requests::default();
+        let (tx, _rx) = oneshot::channel();
+        let w = Waiting { op: RequestOp::Propose(cmd("set")), requester: Requester::Local(tx), deadline: Instant::MAX };
+        let id = r.next_forward_id();
+        r.forwarded.insert(id, (NodeId(2), w));
+        assert!(matches!(r.answered_by(id, NodeId(3)), Err(Some(NodeId(2)))), "a reply forged by node 3");
+        assert_eq!(r.forwarded.len(), 1, "the request still waits for node 2");
+        assert!(r.answered_by(id, NodeId(2)).is_ok());
+        assert!(matches!(r.answered_by(id, NodeId(2)), Err(None)), "answered once");
     }
 
     #[test]

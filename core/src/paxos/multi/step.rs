@@ -5,7 +5,7 @@ use super::MultiPaxos;
 use super::message::{Body, Message, NackReason};
 use crate::id::{Ballot, NodeId};
 use crate::paxos::{ballot_term, packable};
-use crate::replica::{EntryKind, MessageError, Role};
+use crate::replica::{self, EntryKind, MessageError, Role};
 
 impl MultiPaxos {
     pub(super) fn step(&mut self, from: NodeId, msg: Message) -> Result<(), MessageError> {
@@ -16,6 +16,7 @@ impl MultiPaxos {
             return Err(MessageError::Malformed("sender is not a member"));
         }
         validate(from, &msg)?;
+        replica::check_term_jump(self.highest_seen.round, msg.ballot.round)?;
         self.highest_seen = self.highest_seen.max(msg.ballot);
         let ballot = msg.ballot;
         let leading = self.role == Role::Leader && ballot == self.promised;

@@ -231,3 +231,20 @@ proptest! {
         prop_assert!(leader.is_some());
     }
 }
+
+#[test]
+fn a_term_too_far_ahead_is_refused_and_changes_nothing() {
+    // Three forged heartbeat answers with term 2^64 - 2 used to move every
+    // node to that term, with no election left to win.
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    let term = c.term(1);
+    let answer = || Body::HeartbeatResponse(crate::raft::HeartbeatResponse { read_round: 0 });
+    for forged in [u64::MAX - 1, term.0 + replica::MAX_TERM_JUMP + 1] {
+        assert_eq!(send(&mut c, 2, 1, forged, answer()), Err(MessageError::TermJump { ours: term.0, theirs: forged }));
+    }
+    assert_eq!((c.term(1), c.leader()), (term, Some(1)), "nothing changed");
+    // A jump a correct peer could make is still taken.
+    send(&mut c, 2, 1, term.0 + replica::MAX_TERM_JUMP, answer()).unwrap();
+    assert_eq!(c.term(1), Term(term.0 + replica::MAX_TERM_JUMP));
+}

@@ -199,3 +199,16 @@ fn a_re_promise_may_report_slots_accepted_in_the_promised_ballot() {
     assert_eq!(send(&mut c, 2, 1, b, promise), Ok(()));
     assert_eq!(c.role(1), crate::replica::Role::Leader);
 }
+
+#[test]
+fn a_ballot_round_too_far_ahead_is_refused_and_changes_nothing() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    let promised = c.ballot(2);
+    let round = c.node(2).px.highest_seen.round;
+    let forged = Ballot::new(round + replica::MAX_TERM_JUMP + 1, NodeId(3));
+    let prepare = Body::Prepare(Prepare { commit: LogIndex(0) });
+    assert_eq!(send(&mut c, 3, 2, forged, prepare), Err(MessageError::TermJump { ours: round, theirs: forged.round }));
+    assert_eq!(c.ballot(2), promised);
+    assert_eq!(c.node(2).px.highest_seen.round, round, "nothing changed");
+}
