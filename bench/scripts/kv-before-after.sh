@@ -3,6 +3,9 @@
 # kvbench put workload and redis-benchmark's standard tests, alternating
 # builds round by round so drift on a shared machine falls on both.
 # Usage: bench/scripts/kv-before-after.sh OLD_BINARY NEW_BINARY [OPS] [ROUNDS]
+# OLD_FLAGS / NEW_FLAGS add `synod cluster` flags to either side: the same
+# binary twice with OLD_FLAGS="--transport tcp-insecure" measures what
+# mutual TLS between the nodes costs.
 # Needs protobuf-compiler (for kvbench) and redis-tools.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,10 +20,11 @@ kv=$KVBENCH_TARGET/release/kvbench
 cleanup() { kill -9 "${pid:-0}" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-run() { # label binary
-  local label=$1 bin=$2
+run() { # label binary flags
+  local label=$1 bin=$2 flags=$3
   rm -rf "$work/data"
-  "$bin" cluster --nodes 3 --data-dir "$work/data" --resp-port 17601 >"$work/log" 2>&1 &
+  # shellcheck disable=SC2086 # flags are words
+  "$bin" cluster --nodes 3 --data-dir "$work/data" --resp-port 17601 $flags >"$work/log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do redis-cli -p 17601 SET ready 1 2>/dev/null | grep -q OK && break; sleep 0.2; done
   for clients in 1 64; do
@@ -35,6 +39,6 @@ run() { # label binary
 
 echo "# $(date -u '+%F %H:%M') $(nproc) cores, $(lscpu | grep 'Model name' | sed 's/ *Model name: *//'), rustc $(rustc --version | cut -d' ' -f2), load $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq 1 "$ROUNDS"); do
-  run "old#$r" "$OLD"
-  run "new#$r" "$NEW"
+  run "old#$r" "$OLD" "${OLD_FLAGS:-}"
+  run "new#$r" "$NEW" "${NEW_FLAGS:-}"
 done

@@ -26,22 +26,52 @@ pub enum Command {
     Node(NodeArgs),
     /// Show a node's view: leader, term, commit and apply indexes, peers.
     Status(StatusArgs),
-    /// Create a cluster CA and node certificates for `--transport quic`.
+    /// Create a cluster CA and node certificates (`--transport tcp` and `quic`).
     Certs(CertsArgs),
 }
 
 /// `synod certs`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct CertsArgs {
+    /// Renew node certificates instead.
+    #[command(subcommand)]
+    pub action: Option<CertsAction>,
     /// Cluster id (a DNS label: lowercase letters, digits, `-`).
-    #[arg(long)]
-    pub cluster_id: String,
+    #[arg(long, required = true)]
+    pub cluster_id: Option<String>,
     /// Node ids to issue certificates for.
     #[arg(long, value_delimiter = ',', required = true)]
     pub nodes: Vec<u64>,
     /// Output directory (CA and node PEM files; nothing is overwritten).
+    #[arg(long, required = true)]
+    pub out: Option<PathBuf>,
+    /// Days a node certificate is valid (the CA: ten years).
+    #[arg(long, default_value_t = 365)]
+    pub days: u64,
+}
+
+/// What `synod certs` can do besides creating a cluster CA.
+#[derive(Debug, Subcommand)]
+pub enum CertsAction {
+    /// Issue nodes new certificates and keys from the CA in `--dir` (its
+    /// `ca.key` must be there), replacing their old ones; each node uses
+    /// its new certificate from its next start.
+    Renew(RenewArgs),
+}
+
+/// `synod certs renew`.
+#[derive(Debug, Args)]
+pub struct RenewArgs {
+    /// The directory `synod certs` wrote (`ca.pem`, `ca.key`, node files).
     #[arg(long)]
-    pub out: PathBuf,
+    pub dir: PathBuf,
+    /// Node ids to renew.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub nodes: Vec<u64>,
+    /// Days the new certificates are valid.
+    #[arg(long, default_value_t = 365)]
+    pub days: u64,
 }
 
 /// Which consensus protocol replicates the log.
@@ -59,11 +89,23 @@ pub enum Protocol {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TransportKind {
-    /// Plain TCP.
+    /// TCP with mutual TLS on the cluster CA (`--certs`): a peer is the
+    /// node its certificate names.
     #[default]
     Tcp,
-    /// QUIC with mutual TLS.
+    /// Plain TCP: any process that reaches a peer port and knows the
+    /// cluster id is believed to be the node it claims. Loopback only,
+    /// unless `--trusted-network` says the network is yours alone.
+    TcpInsecure,
+    /// QUIC with mutual TLS on the cluster CA (`--certs`).
     Quic,
+}
+
+impl TransportKind {
+    /// True if peers prove who they are.
+    pub fn authenticated(self) -> bool {
+        !matches!(self, TransportKind::TcpInsecure)
+    }
 }
 
 /// Which async runtime runs the node.
@@ -235,7 +277,8 @@ pub struct NodeArgs {
     /// Data directory.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Directory with `ca.pem` and this node's certificate and key (QUIC).
+    /// Directory with `ca.pem` and this node's certificate and key
+    /// (`node-<id>.pem`, `node-<id>.key`), as `synod certs` writes them.
     #[arg(long)]
     pub certs: Option<PathBuf>,
     /// Shared options.
@@ -283,7 +326,7 @@ pub struct NodeFile {
     pub runtime: Option<RuntimeKind>,
     /// Metrics address.
     pub metrics: Option<SocketAddr>,
-    /// Certificate directory (QUIC).
+    /// Certificate directory.
     pub certs: Option<PathBuf>,
     /// Clients, limits and disk: the `[server]` table, keyed as the flags.
     #[serde(default)]

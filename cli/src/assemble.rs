@@ -15,14 +15,17 @@ use synod_core::replica::{Membership, Replica};
 use synod_core::service::Store;
 use synod_core::time::Duration;
 use synod_net::node::{self, NodeConfig, NodeHandle, ServiceTick};
-use synod_net::stream::{Listener, StreamConfig, StreamTransport};
+use synod_net::stream::{Listener, StreamConfig, StreamTransport, Unauthenticated};
 use synod_net::transport::Transport;
 use synod_storage::{Storage, StorageConfig};
+use synod_tls::TlsAuthenticator;
 
 /// Where a node meets its peers.
 pub enum PeerEndpoint {
-    /// A bound TCP listener.
-    Tcp(Box<dyn Listener>),
+    /// A bound TCP listener and this node's certificate (mutual TLS).
+    Tcp(Box<dyn Listener>, Box<synod_quic::certs::NodeCert>),
+    /// A bound TCP listener, and no authentication at all.
+    TcpInsecure(Box<dyn Listener>),
     /// A bound UDP socket and this node's certificate (QUIC, mutual TLS).
     Quic(std::net::UdpSocket, Box<synod_quic::certs::NodeCert>),
 }
@@ -139,6 +142,9 @@ pub enum StartError {
     /// The QUIC transport could not start.
     #[error("QUIC: {0}")]
     Quic(#[from] synod_quic::QuicError),
+    /// The node's certificate cannot be used for TLS.
+    #[error("TLS: {0}")]
+    Tls(#[from] synod_tls::config::TlsError),
 }
 
 /// A running node.
@@ -187,12 +193,15 @@ pub async fn start(rt: &Rt, spec: Spec) -> Result<Running, StartError> {
     let peers: BTreeMap<NodeId, String> =
         spec.members.iter().filter(|(p, _)| **p != spec.id).map(|(p, a)| (*p, a.clone())).collect();
     let transport: Arc<dyn Transport> = match spec.peer {
-        PeerEndpoint::Tcp(listener) => StreamTransport::start(
-            StreamConfig::new(spec.id, spec.cluster_id.clone(), peers),
-            rt.connector(),
-            listener,
-            rt.runtime(),
-        ),
+        PeerEndpoint::Tcp(listener, cert) => {
+            let auth = TlsAuthenticator::new(&cert, peers.keys().copied().collect())?;
+            let cfg = StreamConfig::new(spec.id, spec.cluster_id.clone(), peers);
+            StreamTransport::start(cfg, rt.connector(), listener, rt.runtime(), Arc::new(auth))
+        }
+        PeerEndpoint::TcpInsecure(listener) => {
+            let cfg = StreamConfig::new(spec.id, spec.cluster_id.clone(), peers);
+            StreamTransport::start(cfg, rt.connector(), listener, rt.runtime(), Arc::new(Unauthenticated))
+        }
         PeerEndpoint::Quic(socket, cert) => {
             if !matches!(rt, Rt::Tokio(..)) {
                 return Err(StartError::Unavailable("QUIC on smol (QUIC runs on tokio)"));

@@ -1,6 +1,8 @@
 //! The subcommands.
 
-use crate::args::{CertsArgs, ClusterArgs, Common, NodeArgs, NodeFile, StatusArgs, TransportKind};
+use crate::args::{
+    CertsAction, CertsArgs, ClusterArgs, Common, NodeArgs, NodeFile, RenewArgs, StatusArgs, TransportKind,
+};
 use crate::assemble::{self, PeerEndpoint, Running, Settings, Spec};
 use crate::rt::Rt;
 use core::net::SocketAddr;
@@ -48,26 +50,33 @@ pub fn cluster(a: ClusterArgs) -> Result<(), Error> {
     let rt = Rt::start(a.common.runtime, 2).map_err(|e| format!("starting the runtime: {e}"))?;
     rt.block_on(async {
         let mut peer_endpoints = BTreeMap::new();
-        let node_certs = match a.common.transport {
-            TransportKind::Quic => Some(cluster_certs(&a.data_dir.join("certs"), &a.cluster_id, a.nodes)?),
-            TransportKind::Tcp => None,
+        // Authenticated transports get a cluster CA and node certificates,
+        // made on the first start and kept beside the nodes' data.
+        let node_certs = match a.common.transport.authenticated() {
+            true => Some(cluster_certs(&a.data_dir.join("certs"), &a.cluster_id, a.nodes)?),
+            false => None,
         };
         let mut resp_listeners = BTreeMap::new();
         let mut members = BTreeMap::new();
         let mut directory = BTreeMap::new();
         for i in 1..=a.nodes {
             let id = NodeId(i);
-            let (endpoint, paddr) = match &node_certs {
-                None => {
+            let cert = || {
+                node_certs.as_ref().and_then(|c| c.get(&id)).cloned().map(Box::new).ok_or("missing node certificate")
+            };
+            let (endpoint, paddr) = match a.common.transport {
+                TransportKind::Tcp | TransportKind::TcpInsecure => {
                     let (pl, paddr) = rt.bind("127.0.0.1:0").await.map_err(|e| format!("binding a peer port: {e}"))?;
-                    (PeerEndpoint::Tcp(pl), paddr)
+                    match a.common.transport {
+                        TransportKind::Tcp => (PeerEndpoint::Tcp(pl, cert()?), paddr),
+                        _ => (PeerEndpoint::TcpInsecure(pl), paddr),
+                    }
                 }
-                Some(certs) => {
+                TransportKind::Quic => {
                     let sock =
                         std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("binding a UDP port: {e}"))?;
                     let paddr = sock.local_addr().map_err(|e| e.to_string())?;
-                    let cert = certs.get(&id).cloned().ok_or("missing node certificate")?;
-                    (PeerEndpoint::Quic(sock, Box::new(cert)), paddr)
+                    (PeerEndpoint::Quic(sock, cert()?), paddr)
                 }
             };
             let port = a.resp_port.checked_add((i - 1) as u16).ok_or("RESP port out of range")?;
@@ -155,17 +164,27 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
     let settings = Settings::resolve(&common.server, 1, members.len().saturating_sub(1))?;
     settings.check_exposure(resp)?;
     let certs_dir = a.certs.clone().or(file.certs.clone());
+    let cert =
+        peer_cert(common.transport, certs_dir.as_deref(), id, &cluster_id, &members, common.server.trusted_network)?;
     let stop = interrupt()?;
     let rt = Rt::start(common.runtime, 2).map_err(|e| format!("starting the runtime: {e}"))?;
     rt.block_on(async {
         let peer = match common.transport {
             TransportKind::Tcp => {
                 let (pl, _) = rt.bind(&own).await.map_err(|e| format!("binding peer address {own}: {e}"))?;
-                PeerEndpoint::Tcp(pl)
+                match &cert {
+                    Some(cert) => PeerEndpoint::Tcp(pl, Box::new(cert.clone())),
+                    // A cluster of one: nobody to authenticate, and a hello
+                    // from anyone names no configured peer.
+                    None => PeerEndpoint::TcpInsecure(pl),
+                }
+            }
+            TransportKind::TcpInsecure => {
+                let (pl, _) = rt.bind(&own).await.map_err(|e| format!("binding peer address {own}: {e}"))?;
+                PeerEndpoint::TcpInsecure(pl)
             }
             TransportKind::Quic => {
-                let dir = certs_dir.as_ref().ok_or("--certs DIR is required with --transport quic")?;
-                let cert = NodeCert::load(dir, id).map_err(|e| e.to_string())?;
+                let cert = cert.clone().ok_or("--certs DIR is required with --transport quic")?;
                 let sock = std::net::UdpSocket::bind(&own).map_err(|e| format!("binding UDP {own}: {e}"))?;
                 PeerEndpoint::Quic(sock, Box::new(cert))
             }
@@ -212,8 +231,76 @@ pub fn status(a: StatusArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// This node's certificate for `transport`, loaded and checked, or why
+/// the node must not start: an authenticated transport between machines
+/// needs certificates, and plain TCP is refused toward a peer off this
+/// machine unless the network is declared trusted.
+fn peer_cert(
+    transport: TransportKind,
+    dir: Option<&Path>,
+    id: NodeId,
+    cluster_id: &str,
+    members: &BTreeMap<NodeId, String>,
+    trusted_network: bool,
+) -> Result<Option<NodeCert>, Error> {
+    let alone = members.len() <= 1;
+    match (transport.authenticated(), dir) {
+        (true, Some(dir)) => {
+            let cert = NodeCert::load(dir, id).map_err(|e| e.to_string())?;
+            warn_if_expiring(&cert, dir);
+            if cert.cluster_id() != cluster_id {
+                return Err(format!(
+                    "{} holds certificates of cluster {:?}, not {cluster_id:?}",
+                    dir.display(),
+                    cert.cluster_id()
+                ));
+            }
+            Ok(Some(cert))
+        }
+        (true, None) if alone && transport == TransportKind::Tcp => Ok(None),
+        (true, None) => Err(format!(
+            "--transport {} authenticates peers with mutual TLS and needs --certs DIR (ca.pem, node-{id}.pem, \
+             node-{id}.key): create them with `synod certs --cluster-id {cluster_id} --nodes 1,2,3 --out DIR`; \
+             on one machine's loopback, --transport tcp-insecure runs without them",
+            if transport == TransportKind::Quic { "quic" } else { "tcp" }
+        )),
+        (false, _) => {
+            let remote: Vec<&String> =
+                members.iter().filter(|(m, a)| **m != id && !is_loopback(a)).map(|(_, a)| a).collect();
+            if !remote.is_empty() && !trusted_network {
+                return Err(format!(
+                    "--transport tcp-insecure would let anyone who reaches {} act as a member: use --transport tcp \
+                     with --certs, or add --trusted-network if only your own machines can reach these ports",
+                    remote.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Says so, loudly, when `cert` ends within 30 days: peers refuse an
+/// expired certificate, and the node would be cut off.
+fn warn_if_expiring(cert: &NodeCert, dir: &Path) {
+    let left = cert.not_after().duration_since(std::time::SystemTime::now()).unwrap_or_default();
+    if left < core::time::Duration::from_secs(30 * 24 * 3600) {
+        eprintln!(
+            "synod: WARNING: node {}'s certificate in {} expires in {} days; renew it with `synod certs renew`",
+            cert.id(),
+            dir.display(),
+            left.as_secs() / 86400
+        );
+    }
+}
+
+/// True for a peer address on this machine's loopback.
+fn is_loopback(addr: &str) -> bool {
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h).trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.parse::<core::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The local cluster's certificates: loaded from `dir`, or created there
-/// on the first QUIC start.
+/// on the first start.
 fn cluster_certs(dir: &Path, cluster_id: &str, nodes: u64) -> Result<BTreeMap<NodeId, NodeCert>, Error> {
     if !dir.join("ca.pem").exists() {
         let ca = certs::new_cluster_ca(cluster_id).map_err(|e| e.to_string())?;
@@ -234,20 +321,53 @@ fn cluster_certs(dir: &Path, cluster_id: &str, nodes: u64) -> Result<BTreeMap<No
     (1..=nodes).map(|i| NodeCert::load(dir, NodeId(i)).map(|c| (NodeId(i), c)).map_err(|e| e.to_string())).collect()
 }
 
-/// `synod certs`: a new cluster CA and certificates for its nodes.
+/// `synod certs`: a new cluster CA and certificates for its nodes, or
+/// `synod certs renew`.
 pub fn certs(a: CertsArgs) -> Result<(), Error> {
-    let ca = certs::new_cluster_ca(&a.cluster_id).map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
-    ca.write_pem(&a.out).map_err(|e| e.to_string())?;
+    if let Some(CertsAction::Renew(r)) = a.action {
+        return renew(r);
+    }
+    let (Some(cluster_id), Some(out)) = (a.cluster_id, a.out) else {
+        return Err("--cluster-id and --out are required".into());
+    };
+    let validity = days(a.days)?;
+    let ca = certs::new_cluster_ca(&cluster_id).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    ca.write_pem(&out).map_err(|e| e.to_string())?;
     for id in &a.nodes {
-        ca.issue_node(NodeId(*id)).and_then(|c| c.write_pem(&a.out)).map_err(|e| e.to_string())?;
+        ca.issue_node_for(NodeId(*id), validity).and_then(|c| c.write_pem(&out)).map_err(|e| e.to_string())?;
     }
     println!(
-        "synod: CA for cluster {:?} and certificates for nodes {:?} written to {}",
-        a.cluster_id,
+        "synod: CA for cluster {cluster_id:?} and certificates for nodes {:?} (valid {} days) written to {}",
         a.nodes,
-        a.out.display()
+        a.days,
+        out.display()
     );
     println!("keep ca.key offline; each node needs ca.pem and its node-<id>.pem and node-<id>.key");
+    Ok(())
+}
+
+fn days(days: u64) -> Result<core::time::Duration, Error> {
+    if days == 0 || days > 100 * 365 {
+        return Err(format!("--days {days}: a certificate is valid for 1 to 36500 days"));
+    }
+    Ok(core::time::Duration::from_secs(days * 24 * 3600))
+}
+
+/// `synod certs renew`: new certificates and keys from the same CA.
+fn renew(r: RenewArgs) -> Result<(), Error> {
+    let validity = days(r.days)?;
+    let ca = Ca::load(&r.dir).map_err(|e| e.to_string())?;
+    for id in &r.nodes {
+        let cert = ca.issue_node_for(NodeId(*id), validity).map_err(|e| e.to_string())?;
+        cert.replace_pem(&r.dir).map_err(|e| e.to_string())?;
+    }
+    println!(
+        "synod: nodes {:?} of cluster {:?} have new certificates (valid {} days) in {}; each uses its own from its next start",
+        r.nodes,
+        ca.cluster_id(),
+        r.days,
+        r.dir.display()
+    );
     Ok(())
 }

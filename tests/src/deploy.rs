@@ -1,5 +1,6 @@
 //! The deployments the scenario suite and the adapter benchmark run on:
-//! tokio TCP, smol TCP and QUIC, each over `synod-storage` on disk.
+//! tokio TCP, smol TCP (both with mutual TLS on a cluster CA, or plain for
+//! comparison) and QUIC, each over `synod-storage` on disk.
 
 use crate::scenarios::{Deploy, Wired};
 use async_trait::async_trait;
@@ -11,8 +12,10 @@ use synod_core::id::NodeId;
 use synod_core::time::Duration;
 use synod_net::runtime::Runtime;
 use synod_net::store::LogStore;
-use synod_net::stream::StreamConfig;
+use synod_net::stream::{Authenticator, StreamConfig, Unauthenticated};
 use synod_storage::{Storage, StorageConfig};
+use synod_tls::TlsAuthenticator;
+use synod_tls::certs::{self, Ca};
 
 const CLUSTER: &str = "scenario";
 
@@ -51,16 +54,49 @@ impl Drop for Disks {
     }
 }
 
+/// How a TCP deployment secures its connections: mutual TLS on a fresh
+/// cluster CA, or nothing (to measure what TLS costs).
+enum Security {
+    Tls(Box<Ca>),
+    Plain,
+}
+
+impl Security {
+    fn tls() -> Security {
+        Security::Tls(Box::new(certs::new_cluster_ca(CLUSTER).expect("cluster CA")))
+    }
+
+    fn authenticator(&self, id: NodeId, peers: &BTreeMap<NodeId, String>) -> Arc<dyn Authenticator> {
+        match self {
+            Security::Tls(ca) => {
+                let node = ca.issue_node(id).expect("node certificate");
+                Arc::new(TlsAuthenticator::new(&node, peers.keys().copied().collect()).expect("TLS configuration"))
+            }
+            Security::Plain => Arc::new(Unauthenticated),
+        }
+    }
+
+    fn is_tls(&self) -> bool {
+        matches!(self, Security::Tls(_))
+    }
+}
+
 /// TCP on tokio.
 pub struct TokioTcp {
     rt: Arc<synod_tokio::TokioRuntime>,
+    security: Security,
     disks: Disks,
 }
 
 impl TokioTcp {
-    /// Must be called inside a tokio runtime.
+    /// With mutual TLS. Must be called inside a tokio runtime.
     pub fn new(name: &str) -> Self {
-        TokioTcp { rt: synod_tokio::TokioRuntime::current(), disks: Disks::new(name) }
+        TokioTcp { rt: synod_tokio::TokioRuntime::current(), security: Security::tls(), disks: Disks::new(name) }
+    }
+
+    /// Without TLS, for comparison. Must be called inside a tokio runtime.
+    pub fn plain(name: &str) -> Self {
+        TokioTcp { rt: synod_tokio::TokioRuntime::current(), security: Security::Plain, disks: Disks::new(name) }
     }
 }
 
@@ -73,7 +109,7 @@ fn stream_config(id: NodeId, peers: BTreeMap<NodeId, String>) -> StreamConfig {
 #[async_trait]
 impl Deploy for TokioTcp {
     fn name(&self) -> &'static str {
-        "tokio-tcp"
+        if self.security.is_tls() { "tokio-tcp-tls" } else { "tokio-tcp-plain" }
     }
     fn runtime(&self) -> Arc<dyn Runtime> {
         self.rt.clone()
@@ -84,7 +120,8 @@ impl Deploy for TokioTcp {
     }
     fn wire(&self, id: NodeId, peers: BTreeMap<NodeId, String>, ep: Box<dyn Any + Send>) -> Wired {
         let listener = *ep.downcast::<synod_tokio::TcpListener>().expect("a tokio listener");
-        let t = synod_tokio::tcp_transport(stream_config(id, peers), listener, self.rt.clone());
+        let auth = self.security.authenticator(id, &peers);
+        let t = synod_tokio::tcp_transport(stream_config(id, peers), listener, self.rt.clone(), auth);
         let blocker = t.clone();
         Wired { transport: t, block: Box::new(move |p| blocker.block(p)) }
     }
@@ -96,20 +133,31 @@ impl Deploy for TokioTcp {
 /// TCP on smol.
 pub struct SmolTcp {
     rt: Arc<synod_smol::SmolRuntime>,
+    security: Security,
     disks: Disks,
 }
 
 impl SmolTcp {
-    /// With its own two executor threads.
+    /// With mutual TLS and its own two executor threads.
     pub fn new(name: &str) -> Self {
-        SmolTcp { rt: synod_smol::SmolRuntime::with_threads(2).expect("smol threads"), disks: Disks::new(name) }
+        SmolTcp::with(name, Security::tls())
+    }
+
+    /// Without TLS, for comparison.
+    pub fn plain(name: &str) -> Self {
+        SmolTcp::with(name, Security::Plain)
+    }
+
+    fn with(name: &str, security: Security) -> Self {
+        let rt = synod_smol::SmolRuntime::with_threads(2).expect("smol threads");
+        SmolTcp { rt, security, disks: Disks::new(name) }
     }
 }
 
 #[async_trait]
 impl Deploy for SmolTcp {
     fn name(&self) -> &'static str {
-        "smol-tcp"
+        if self.security.is_tls() { "smol-tcp-tls" } else { "smol-tcp-plain" }
     }
     fn runtime(&self) -> Arc<dyn Runtime> {
         self.rt.clone()
@@ -120,7 +168,8 @@ impl Deploy for SmolTcp {
     }
     fn wire(&self, id: NodeId, peers: BTreeMap<NodeId, String>, ep: Box<dyn Any + Send>) -> Wired {
         let listener = *ep.downcast::<synod_smol::TcpListener>().expect("a smol listener");
-        let t = synod_smol::tcp_transport(stream_config(id, peers), listener, self.rt.clone());
+        let auth = self.security.authenticator(id, &peers);
+        let t = synod_smol::tcp_transport(stream_config(id, peers), listener, self.rt.clone(), auth);
         let blocker = t.clone();
         Wired { transport: t, block: Box::new(move |p| blocker.block(p)) }
     }
@@ -132,14 +181,14 @@ impl Deploy for SmolTcp {
 /// QUIC with mutual TLS on tokio.
 pub struct Quic {
     rt: Arc<synod_tokio::TokioRuntime>,
-    ca: synod_quic::certs::Ca,
+    ca: Ca,
     disks: Disks,
 }
 
 impl Quic {
     /// Must be called inside a tokio runtime.
     pub fn new(name: &str) -> Self {
-        let ca = synod_quic::certs::new_cluster_ca(CLUSTER).expect("cluster CA");
+        let ca = certs::new_cluster_ca(CLUSTER).expect("cluster CA");
         Quic { rt: synod_tokio::TokioRuntime::current(), ca, disks: Disks::new(name) }
     }
 }

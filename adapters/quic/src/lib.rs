@@ -42,11 +42,9 @@
 #![forbid(unsafe_code)]
 
 mod accept;
-pub mod certs;
 mod class;
 mod config;
 mod dial;
-pub mod identity;
 mod link;
 pub mod tls;
 mod transport;
@@ -54,4 +52,8 @@ mod wire;
 
 pub use class::Class;
 pub use config::{QuicConfig, QuicStats};
+/// The cluster CA and node certificates (from `synod-tls`).
+pub use synod_tls::certs;
+/// Who a certificate speaks for (from `synod-tls`).
+pub use synod_tls::identity;
 pub use transport::{QuicError, QuicTransport};

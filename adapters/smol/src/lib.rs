@@ -14,7 +14,7 @@ use std::io;
 use std::sync::Arc;
 use synod_core::time::Instant;
 use synod_net::runtime::Runtime;
-use synod_net::stream::{Connector, Listener, Stream, StreamConfig, StreamTransport};
+use synod_net::stream::{Authenticator, Connector, Listener, Stream, StreamConfig, StreamTransport};
 
 /// smol, seen through synod's [`Runtime`] trait. Tasks run on the given
 /// executor; drive it with `executor.run(..)` on as many threads as you like.
@@ -101,6 +101,14 @@ pub async fn bind(addr: &str) -> io::Result<(TcpListener, SocketAddr)> {
 }
 
 /// A stream transport over TCP on smol.
-pub fn tcp_transport(cfg: StreamConfig, listener: TcpListener, runtime: Arc<SmolRuntime>) -> Arc<StreamTransport> {
-    StreamTransport::start(cfg, Arc::new(TcpConnector), Box::new(listener), runtime)
+/// Every connection is first secured by `auth`: `synod_tls::TlsAuthenticator`
+/// for mutual TLS on the cluster CA, or
+/// [`Unauthenticated`](synod_net::stream::Unauthenticated) on loopback.
+pub fn tcp_transport(
+    cfg: StreamConfig,
+    listener: TcpListener,
+    runtime: Arc<SmolRuntime>,
+    auth: Arc<dyn Authenticator>,
+) -> Arc<StreamTransport> {
+    StreamTransport::start(cfg, Arc::new(TcpConnector), Box::new(listener), runtime, auth)
 }

@@ -9,12 +9,15 @@
 //! # async fn demo() -> std::io::Result<()> {
 //! use std::collections::BTreeMap;
 //! use synod_core::id::NodeId;
-//! use synod_net::stream::StreamConfig;
+//! use std::sync::Arc;
+//! use synod_net::stream::{StreamConfig, Unauthenticated};
 //!
 //! let runtime = synod_tokio::TokioRuntime::current();
 //! let (listener, addr) = synod_tokio::bind("127.0.0.1:0").await?;
 //! let peers = BTreeMap::from([(NodeId(2), "127.0.0.1:7002".to_string())]);
-//! let transport = synod_tokio::tcp_transport(StreamConfig::new(NodeId(1), "demo", peers), listener, runtime);
+//! let cfg = StreamConfig::new(NodeId(1), "demo", peers);
+//! // Loopback only: between machines, pass a `synod_tls::TlsAuthenticator`.
+//! let transport = synod_tokio::tcp_transport(cfg, listener, runtime, Arc::new(Unauthenticated));
 //! # let _ = (transport, addr); Ok(()) }
 //! ```
 
@@ -27,7 +30,7 @@ use std::io;
 use std::sync::Arc;
 use synod_core::time::Instant;
 use synod_net::runtime::Runtime;
-use synod_net::stream::{Connector, Listener, Stream, StreamConfig, StreamTransport};
+use synod_net::stream::{Authenticator, Connector, Listener, Stream, StreamConfig, StreamTransport};
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
 /// The tokio runtime, seen through synod's [`Runtime`] trait.
@@ -102,6 +105,14 @@ pub async fn bind(addr: &str) -> io::Result<(TcpListener, SocketAddr)> {
 }
 
 /// A stream transport over TCP on tokio.
-pub fn tcp_transport(cfg: StreamConfig, listener: TcpListener, runtime: Arc<TokioRuntime>) -> Arc<StreamTransport> {
-    StreamTransport::start(cfg, Arc::new(TcpConnector), Box::new(listener), runtime)
+/// Every connection is first secured by `auth`: `synod_tls::TlsAuthenticator`
+/// for mutual TLS on the cluster CA, or
+/// [`Unauthenticated`](synod_net::stream::Unauthenticated) on loopback.
+pub fn tcp_transport(
+    cfg: StreamConfig,
+    listener: TcpListener,
+    runtime: Arc<TokioRuntime>,
+    auth: Arc<dyn Authenticator>,
+) -> Arc<StreamTransport> {
+    StreamTransport::start(cfg, Arc::new(TcpConnector), Box::new(listener), runtime, auth)
 }

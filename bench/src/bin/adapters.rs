@@ -1,5 +1,6 @@
-//! A three-node in-process cluster over each adapter, same workload, same
-//! run: committed writes per second and latency percentiles.
+//! A three-node in-process cluster over each adapter (TCP plain and with
+//! mutual TLS on tokio and smol, then QUIC), same workload, same run:
+//! committed writes per second and latency percentiles.
 //! `cargo run --release -p synod-bench --bin adapters -- --writes 20000 --concurrency 64`
 
 use bytes::Bytes;
@@ -81,11 +82,14 @@ async fn measure(d: &dyn Deploy, a: &Args) {
 fn main() {
     let a = parse();
     let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio");
+    // Plain and TLS back to back on each runtime: what mutual TLS costs is
+    // the ratio of neighbours measured seconds apart.
     tokio.block_on(async {
-        measure(&synod_tests::deploy::TokioTcp::new("bench-tokio"), &a).await;
+        measure(&synod_tests::deploy::TokioTcp::plain("bench-tokio-plain"), &a).await;
+        measure(&synod_tests::deploy::TokioTcp::new("bench-tokio-tls"), &a).await;
     });
-    let smol_deploy = synod_tests::deploy::SmolTcp::new("bench-smol");
-    smol::block_on(measure(&smol_deploy, &a));
+    smol::block_on(measure(&synod_tests::deploy::SmolTcp::plain("bench-smol-plain"), &a));
+    smol::block_on(measure(&synod_tests::deploy::SmolTcp::new("bench-smol-tls"), &a));
     tokio.block_on(async {
         measure(&synod_tests::deploy::Quic::new("bench-quic"), &a).await;
     });

@@ -222,8 +222,10 @@ impl Driver {
                     Err(ClientError::NotLeader { .. }) if w.deadline > now => self.route(w.op, w.requester, now),
                     result => w.requester.answer(self.transport.as_ref(), result),
                 },
+                // Debug, not warn: a member sending these can send
+                // thousands a second, and must not fill the log too.
                 Err(Some(asked)) => {
-                    tracing::warn!(node = %self.cfg.id, peer = %from, %asked, id, "reply from a node that was not asked; ignored");
+                    tracing::debug!(node = %self.cfg.id, peer = %from, %asked, id, "reply from a node that was not asked; ignored");
                 }
                 // Answered already, or expired.
                 Err(None) => {}

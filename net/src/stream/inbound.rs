@@ -1,5 +1,7 @@
-//! The accepting side: each inbound connection must open with a valid
-//! hello from a configured peer; its frames then go to the node's inbox.
+//! The accepting side: each inbound connection must authenticate, then
+//! open with a valid hello from a configured peer (the one it proved to
+//! be, if the authenticator proves identities); its frames then go to the
+//! node's inbox, attributed to that peer.
 
 use super::outbound::read_frame;
 use super::{Listener, Shared, Stream};
@@ -38,16 +40,28 @@ pub(super) async fn accept_loop(shared: Arc<Shared>, mut listener: Box<dyn Liste
     }
 }
 
-async fn serve(shared: &Shared, mut stream: Box<dyn Stream>, addr: &str) -> io::Result<()> {
+async fn serve(shared: &Shared, stream: Box<dyn Stream>, addr: &str) -> io::Result<()> {
     let mut buf = BytesMut::new();
     let mut scratch = Vec::new();
-    let peer = greet(shared, &mut stream, &mut buf, &mut scratch, addr).await?;
+    // One deadline for authentication and hello together: a peer cannot
+    // hold a connection open longer by being slow at each in turn.
+    let deadline = shared.runtime.now() + shared.cfg.handshake_timeout;
+    let auth = match select(shared.auth.accepted(stream), shared.runtime.sleep_until(deadline)).await {
+        Either::Left((r, _)) => r,
+        Either::Right(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "no authentication in time")),
+    };
+    let (mut stream, proven) = auth.inspect_err(|e| {
+        shared.count(|s| s.rejected += 1);
+        tracing::warn!(%addr, error = %e, "peer failed to authenticate; disconnecting");
+    })?;
+    let peer = greet(shared, &mut stream, &mut buf, &mut scratch, addr, proven, deadline).await?;
     let mut stop = shared.stop.wait();
     loop {
-        let next = match select(Box::pin(read_frame(&mut stream, shared, &mut buf, &mut scratch)), &mut stop).await {
-            Either::Left((r, _)) => r,
-            Either::Right(_) => return Ok(()),
-        };
+        let next =
+            match select(Box::pin(read_frame(&mut stream, &shared.codec, &mut buf, &mut scratch)), &mut stop).await {
+                Either::Left((r, _)) => r,
+                Either::Right(_) => return Ok(()),
+            };
         let frame = match next {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
@@ -76,21 +90,23 @@ async fn serve(shared: &Shared, mut stream: Box<dyn Stream>, addr: &str) -> io::
     }
 }
 
-/// Reads the peer's hello (in time), checks it, answers with ours.
+/// Reads the peer's hello (in time, and small), checks it against the
+/// node the peer `proven` to be, answers with ours.
 async fn greet(
     shared: &Shared,
     stream: &mut Box<dyn Stream>,
     buf: &mut BytesMut,
     scratch: &mut Vec<u8>,
     addr: &str,
+    proven: Option<NodeId>,
+    deadline: synod_core::time::Instant,
 ) -> io::Result<NodeId> {
     let cfg = &shared.cfg;
-    let deadline = shared.runtime.now() + cfg.handshake_timeout;
-    let first =
-        match select(Box::pin(read_frame(stream, shared, buf, scratch)), shared.runtime.sleep_until(deadline)).await {
-            Either::Left((r, _)) => r,
-            Either::Right(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "no hello in time")),
-        };
+    let hello = Box::pin(read_frame(stream, &shared.hello_codec, buf, scratch));
+    let first = match select(hello, shared.runtime.sleep_until(deadline)).await {
+        Either::Left((r, _)) => r,
+        Either::Right(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "no hello in time")),
+    };
     let refuse = |e: HandshakeError| {
         shared.count(|s| s.rejected += 1);
         tracing::warn!(%addr, error = %e, "handshake refused");
@@ -105,7 +121,9 @@ async fn greet(
             return Err(e);
         }
     };
-    let peer = hello.check(&cfg.cluster_id, cfg.id, None).map_err(refuse)?;
+    // The claim must be the proof: a peer proven to be node 2 speaks as
+    // node 2, whatever its hello says.
+    let peer = hello.check(&cfg.cluster_id, cfg.id, proven).map_err(refuse)?;
     if !cfg.peers.contains_key(&peer) {
         return Err(refuse(HandshakeError::UnknownPeer(peer)));
     }

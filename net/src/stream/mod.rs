@@ -10,7 +10,16 @@
 //! with a logged reason while the node keeps serving everyone else.
 //!
 //! An adapter supplies a [`Connector`] (dial an address) and a [`Listener`]
-//! (accept connections); see `synod-tokio` and `synod-smol`.
+//! (accept connections); see `synod-tokio` and `synod-smol`. An
+//! [`Authenticator`] secures each fresh stream before the handshake and
+//! says which node the far end proved to be: `synod-tls` gives mutual TLS
+//! on the cluster's CA, under which a hello's claimed id must match the
+//! certificate; [`Unauthenticated`] proves nothing, and is for tests and
+//! loopback clusters only.
+//!
+//! Until a peer has authenticated and sent a valid hello, it may send
+//! only [`MAX_HELLO`] bytes of frame: nobody unproven can make a node
+//! buffer a large frame.
 
 mod inbound;
 mod outbound;
@@ -44,6 +53,43 @@ pub trait Listener: Send + 'static {
     /// The next inbound stream, with the remote address for logs.
     async fn accept(&mut self) -> io::Result<(Box<dyn Stream>, String)>;
 }
+
+/// Proves who is at the far end of a fresh stream, before any synod byte
+/// on it is believed. Both calls run in the connection's own task, under
+/// the handshake timeout.
+#[async_trait]
+pub trait Authenticator: Send + Sync + 'static {
+    /// Secures a stream this node dialed to `peer`: fails unless the far
+    /// end proves it is `peer`.
+    async fn dialed(&self, stream: Box<dyn Stream>, peer: NodeId) -> io::Result<Box<dyn Stream>>;
+
+    /// Secures a stream a peer dialed to this node, and returns the node
+    /// it proved to be; `None` when this authenticator proves nothing, and
+    /// the hello's claim is all there is.
+    async fn accepted(&self, stream: Box<dyn Stream>) -> io::Result<(Box<dyn Stream>, Option<NodeId>)>;
+}
+
+/// Proves nothing: any process that reaches the port and knows the
+/// cluster id is believed to be the node its hello names. For tests and
+/// clusters on one machine's loopback, never for a network others reach.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Unauthenticated;
+
+#[async_trait]
+impl Authenticator for Unauthenticated {
+    async fn dialed(&self, stream: Box<dyn Stream>, _peer: NodeId) -> io::Result<Box<dyn Stream>> {
+        Ok(stream)
+    }
+
+    async fn accepted(&self, stream: Box<dyn Stream>) -> io::Result<(Box<dyn Stream>, Option<NodeId>)> {
+        Ok((stream, None))
+    }
+}
+
+/// The largest frame a connection may carry before its hello is accepted.
+/// A hello is under 100 bytes; this bounds what an unauthenticated peer
+/// can make a node buffer.
+pub const MAX_HELLO: usize = 256;
 
 /// How a stream transport behaves.
 #[derive(Clone, Debug)]
@@ -102,6 +148,9 @@ pub struct StreamStats {
 pub(crate) struct Shared {
     pub cfg: StreamConfig,
     pub codec: FrameCodec,
+    /// The codec of the hello: frames up to [`MAX_HELLO`] bytes.
+    pub hello_codec: FrameCodec,
+    pub auth: Arc<dyn Authenticator>,
     pub runtime: Arc<dyn Runtime>,
     pub inbox: BoundedQueue<(NodeId, Frame)>,
     pub stats: Mutex<StreamStats>,
@@ -133,15 +182,19 @@ pub struct StreamTransport {
 }
 
 impl StreamTransport {
-    /// Starts dialing every peer and accepting on `listener`.
+    /// Starts dialing every peer and accepting on `listener`, securing
+    /// every connection with `auth`.
     pub fn start(
         cfg: StreamConfig,
         connector: Arc<dyn Connector>,
         listener: Box<dyn Listener>,
         runtime: Arc<dyn Runtime>,
+        auth: Arc<dyn Authenticator>,
     ) -> Arc<StreamTransport> {
         let shared = Arc::new(Shared {
             codec: FrameCodec::new(cfg.max_frame),
+            hello_codec: FrameCodec::new(MAX_HELLO),
+            auth,
             inbox: BoundedQueue::new(cfg.inbox_frames),
             stats: Mutex::new(StreamStats::default()),
             blocked: Mutex::new(BTreeSet::new()),

@@ -2,7 +2,7 @@
 //! writes batches from the peer's queue, reconnecting with backoff.
 
 use super::{Connector, Shared, Stream};
-use crate::codec::{Frame, HandshakeError, Hello};
+use crate::codec::{Frame, FrameCodec, HandshakeError, Hello};
 use crate::queue::BoundedQueue;
 use crate::sync::Arc;
 use bytes::BytesMut;
@@ -78,7 +78,8 @@ impl Dialer {
     }
 
     async fn connect_and_greet(&self) -> io::Result<Box<dyn Stream>> {
-        let mut stream = self.connector.connect(&self.addr).await?;
+        let stream = self.connector.connect(&self.addr).await?;
+        let mut stream = self.shared.auth.dialed(stream, self.peer).await?;
         let cfg = &self.shared.cfg;
         let hello = Hello {
             version: crate::codec::frame::VERSION,
@@ -91,7 +92,7 @@ impl Dialer {
         stream.write_all(&buf).await?;
         stream.flush().await?;
         // The peer answers with its own hello, which must name it.
-        let frame = read_frame(&mut stream, &self.shared, &mut BytesMut::new(), &mut Vec::new()).await?;
+        let frame = read_frame(&mut stream, &self.shared.hello_codec, &mut BytesMut::new(), &mut Vec::new()).await?;
         let Frame::Hello(theirs) = frame else {
             self.shared.count(|s| s.rejected += 1);
             return Err(io::Error::other(HandshakeError::NotHello));
@@ -133,16 +134,17 @@ impl Dialer {
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// Reads one frame from `stream`, using `buf` for bytes past it.
-/// `scratch` is the connection's read buffer, reused across calls.
+/// Reads one frame of at most `codec`'s size from `stream`, using `buf`
+/// for bytes past it. `scratch` is the connection's read buffer, reused
+/// across calls.
 pub(super) async fn read_frame(
     stream: &mut Box<dyn Stream>,
-    shared: &Shared,
+    codec: &FrameCodec,
     buf: &mut BytesMut,
     scratch: &mut Vec<u8>,
 ) -> io::Result<Frame> {
     loop {
-        match shared.codec.decode(buf) {
+        match codec.decode(buf) {
             Ok(Some(f)) => return Ok(f),
             Ok(None) => {}
             Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),

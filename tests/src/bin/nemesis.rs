@@ -38,7 +38,7 @@ fn main() {
             "--binary" => binary = Some(PathBuf::from(val())),
             _ => fail(&format!(
                 "unknown flag {flag}\nusage: nemesis [--seed N | --seeds A..B] [--duration SECS] [--protocol raft|multi-paxos] \
-                 [--transport tcp|quic] [--clients N] [--keys N] [--binary PATH]"
+                 [--transport tcp|tcp-insecure|quic] [--clients N] [--keys N] [--binary PATH]"
             )),
         }
     }

@@ -77,7 +77,9 @@ impl Cluster {
             }
             views.insert(i, view.join(","));
         }
-        if quic {
+        // Every transport but tcp-insecure authenticates peers with
+        // certificates of one cluster CA.
+        if setup.transport != "tcp-insecure" {
             let ids: Vec<String> = (1..=setup.nodes).map(|i| i.to_string()).collect();
             let certs = setup.dir.join("certs");
             if !certs.join("ca.pem").exists() {
@@ -116,7 +118,7 @@ impl Cluster {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        if s.transport == "quic" {
+        if s.transport != "tcp-insecure" {
             cmd.arg("--certs").arg(s.dir.join("certs"));
         }
         m.child = Some(cmd.spawn().map_err(|e| format!("starting node {i}: {e}"))?);

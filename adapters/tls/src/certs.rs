@@ -1,9 +1,9 @@
 //! A new cluster's certificate authority and its node certificates.
 //!
 //! ```
-//! # fn demo(dir: &std::path::Path) -> Result<(), synod_quic::certs::CertError> {
+//! # fn demo(dir: &std::path::Path) -> Result<(), synod_tls::certs::CertError> {
 //! use synod_core::id::NodeId;
-//! use synod_quic::certs;
+//! use synod_tls::certs;
 //!
 //! let ca = certs::new_cluster_ca("prod")?;
 //! ca.write_pem(dir)?; // ca.pem, ca.key (keep ca.key off the nodes)
@@ -21,8 +21,15 @@
 //!
 //! The CA is name-constrained to `<cluster-id>.synod`: even a leaked CA key
 //! cannot vouch for another cluster's nodes.
+//!
+//! Certificates have a real lifetime: a node's [`NODE_VALIDITY`] (a year)
+//! unless issued for another, the CA's [`CA_VALIDITY`] (ten years).
+//! [`Ca::issue_node_for`] with [`NodeCert::replace_pem`] renews a node's
+//! certificate in place (`synod certs renew`); a node loads it when it
+//! next starts.
 
 use crate::identity::{self, IdentityError};
+use core::time::Duration;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, NameConstraints, PublicKeyData,
@@ -31,7 +38,27 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 use synod_core::id::NodeId;
+
+/// How long a node certificate is valid unless issued for another span.
+pub const NODE_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// How long a cluster CA is valid.
+pub const CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// How far before its issue a certificate is already valid: peers' clocks
+/// may be a little behind the issuer's.
+const BACKDATE: Duration = Duration::from_secs(3600);
+
+/// Sets `p` valid from a little before now for `validity`.
+fn valid_for(p: &mut CertificateParams, validity: Duration) -> Result<(), CertError> {
+    let now = time::OffsetDateTime::now_utc();
+    let span = |d: Duration| time::Duration::try_from(d).map_err(|_| CertError::Validity(d));
+    p.not_before = now - span(BACKDATE)?;
+    p.not_after = now.checked_add(span(validity)?).ok_or(CertError::Validity(validity))?;
+    Ok(())
+}
 
 /// The CA certificate's file name.
 pub const CA_CERT_FILE: &str = "ca.pem";
@@ -82,6 +109,9 @@ pub enum CertError {
         /// Why it does not.
         reason: String,
     },
+    /// A validity period cannot be represented.
+    #[error("a certificate cannot be valid for {0:?}")]
+    Validity(Duration),
     /// A node certificate does not name the node it is filed under.
     #[error("{}: {source}", path.display())]
     Identity {
@@ -120,6 +150,7 @@ pub fn new_cluster_ca(cluster_id: &str) -> Result<Ca, CertError> {
         permitted_subtrees: vec![GeneralSubtree::DnsName(identity::cluster_domain(cluster_id))],
         excluded_subtrees: Vec::new(),
     });
+    valid_for(&mut p, CA_VALIDITY)?;
     let key = KeyPair::generate()?;
     let cert = p.self_signed(&key)?.der().clone();
     Ok(Ca { cluster_id: cluster_id.to_string(), cert, issuer: Issuer::new(p, key) })
@@ -141,9 +172,15 @@ impl Ca {
         pem("CERTIFICATE", &self.cert)
     }
 
-    /// A certificate for node `id`, valid as both client and server, with a
-    /// fresh key.
+    /// A certificate for node `id`, valid as both client and server for
+    /// [`NODE_VALIDITY`], with a fresh key.
     pub fn issue_node(&self, id: NodeId) -> Result<NodeCert, CertError> {
+        self.issue_node_for(id, NODE_VALIDITY)
+    }
+
+    /// A certificate for node `id` valid for `validity` from now (and an
+    /// hour before, for clocks a little behind), with a fresh key.
+    pub fn issue_node_for(&self, id: NodeId, validity: Duration) -> Result<NodeCert, CertError> {
         let name = identity::node_name(&self.cluster_id, id);
         let mut p = CertificateParams::new(vec![name.clone()])?;
         p.distinguished_name = rcgen::DistinguishedName::new();
@@ -152,6 +189,7 @@ impl Ca {
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
         p.use_authority_key_identifier_extension = true;
+        valid_for(&mut p, validity)?;
         let key = KeyPair::generate()?;
         let cert = p.signed_by(&key, &self.issuer)?.der().clone();
         Ok(NodeCert {
@@ -261,6 +299,25 @@ impl NodeCert {
         write_new(&dir.join(node_key_file(self.id)), &pem("PRIVATE KEY", self.key.secret_pkcs8_der()), true)
     }
 
+    /// When the certificate stops being valid.
+    pub fn not_after(&self) -> SystemTime {
+        not_after(&self.cert).unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    /// Writes `node-<id>.pem` and `node-<id>.key` into `dir` in place of
+    /// the ones there (each through a temporary file and a rename, the key
+    /// first): a certificate renewed under the same CA. `ca.pem` must
+    /// already be this certificate's CA.
+    pub fn replace_pem(&self, dir: &Path) -> Result<(), CertError> {
+        let ca_path = dir.join(CA_CERT_FILE);
+        if read(&ca_path)? != pem("CERTIFICATE", &self.ca).as_bytes() {
+            return Err(invalid(&ca_path, "CA certificate", "not the CA that issued the renewed certificate".into()));
+        }
+        let key_pem = pem("PRIVATE KEY", self.key.secret_pkcs8_der());
+        replace(&dir.join(node_key_file(self.id)), &key_pem, true)?;
+        replace(&dir.join(node_cert_file(self.id)), &pem("CERTIFICATE", &self.cert), false)
+    }
+
     /// Reads node `id`'s files from `dir` and checks them: the CA is a synod
     /// CA, it signed the certificate, the certificate names node `id`, and
     /// the key belongs to the certificate.
@@ -277,9 +334,9 @@ impl NodeCert {
             Err(e) => return Err(invalid(&key_path, "private key", e.to_string())),
         };
         let node = NodeCert { cluster_id, id, cert, key, ca };
-        crate::tls::check(&node).map_err(|e| match e {
-            crate::tls::TlsError::Identity(source) => CertError::Identity { path: cert_path.clone(), source },
-            crate::tls::TlsError::KeyMismatch => {
+        crate::config::check(&node).map_err(|e| match e {
+            crate::config::TlsError::Identity(source) => CertError::Identity { path: cert_path.clone(), source },
+            crate::config::TlsError::KeyMismatch => {
                 invalid(&key_path, "private key", format!("does not match {}", cert_path.display()))
             }
             other => invalid(&cert_path, "node certificate", other.to_string()),
@@ -328,6 +385,22 @@ fn write_new(path: &Path, contents: &str, secret: bool) -> Result<(), CertError>
     };
     let mut f = opts.open(path).map_err(io_err)?;
     f.write_all(contents.as_bytes()).and_then(|()| f.sync_all()).map_err(io_err)
+}
+
+/// Writes `contents` to `path` through a temporary file and a rename.
+fn replace(path: &Path, contents: &str, secret: bool) -> Result<(), CertError> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".new");
+    let tmp = path.with_file_name(name);
+    let _ = std::fs::remove_file(&tmp);
+    write_new(&tmp, contents, secret)?;
+    std::fs::rename(&tmp, path).map_err(|source| CertError::Io { path: path.to_path_buf(), source })
+}
+
+fn not_after(cert: &CertificateDer<'_>) -> Option<SystemTime> {
+    let (_, x509) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    let secs = u64::try_from(x509.validity().not_after.timestamp()).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 /// The cluster a synod CA serves, read from its name constraint.

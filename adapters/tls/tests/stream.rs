@@ -1,0 +1,179 @@
+//! Mutual TLS under the stream transport, on tokio TCP: members exchange
+//! frames; a peer is who its certificate says, whatever its hello claims.
+
+use bytes::{Bytes, BytesMut};
+use core::time::Duration;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use synod_core::id::NodeId;
+use synod_net::client::{ClientRequest, RequestOp};
+use synod_net::codec::{Frame, FrameCodec, Hello};
+use synod_net::stream::{StreamConfig, StreamTransport};
+use synod_net::transport::Transport;
+use synod_tls::TlsAuthenticator;
+use synod_tls::certs::{self, Ca, NodeCert};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const CLUSTER: &str = "tls-stream";
+
+async fn node(
+    ca: &Ca,
+    id: u64,
+    listener: synod_tokio::TcpListener,
+    peers: &BTreeMap<NodeId, String>,
+) -> Arc<StreamTransport> {
+    let cert = ca.issue_node(NodeId(id)).unwrap();
+    let others: BTreeMap<NodeId, String> =
+        peers.iter().filter(|(p, _)| p.0 != id).map(|(p, a)| (*p, a.clone())).collect();
+    let auth = TlsAuthenticator::new(&cert, others.keys().copied().collect()).unwrap();
+    let mut cfg = StreamConfig::new(NodeId(id), CLUSTER, others);
+    // Long, so that a connection cut at once is told apart from one left
+    // to time out.
+    cfg.handshake_timeout = synod_core::time::Duration::from_secs(30);
+    cfg.backoff_max = synod_core::time::Duration::from_millis(100);
+    synod_tokio::tcp_transport(cfg, listener, synod_tokio::TokioRuntime::current(), Arc::new(auth))
+}
+
+fn request(id: u64) -> Frame {
+    Frame::Request(ClientRequest { id, op: RequestOp::Query(Bytes::from_static(b"q")) })
+}
+
+fn frame(f: &Frame) -> Vec<u8> {
+    let mut b = BytesMut::new();
+    FrameCodec::default().encode(f, &mut b).unwrap();
+    b.to_vec()
+}
+
+/// A TLS client to `addr` holding `cert`, which dials node `to`.
+async fn dial(
+    addr: &str,
+    cert: &NodeCert,
+    to: u64,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let cfg = synod_tls::config::client_config(cert, synod_tls::ALPN).unwrap();
+    let name = synod_tls::identity::node_name(CLUSTER, NodeId(to)).try_into().unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    tokio_rustls::TlsConnector::from(Arc::new(cfg)).connect(name, tcp).await
+}
+
+/// What a node did with a connection.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Answered with its hello.
+    Hello,
+    /// Closed it.
+    Closed,
+    /// Neither, within 5 s (the nodes' handshake timeout is 30 s).
+    Silent,
+}
+
+async fn outcome(s: &mut (impl AsyncReadExt + Unpin)) -> Outcome {
+    let mut buf = BytesMut::new();
+    let mut chunk = [0u8; 1024];
+    let read = async {
+        loop {
+            if let Ok(Some(f)) = FrameCodec::default().decode(&mut buf) {
+                return if matches!(f, Frame::Hello(_)) { Outcome::Hello } else { Outcome::Silent };
+            }
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => return Outcome::Closed,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), read).await.unwrap_or(Outcome::Silent)
+}
+
+async fn answered(s: &mut (impl AsyncReadExt + Unpin)) -> bool {
+    outcome(s).await == Outcome::Hello
+}
+
+fn hello(from: u64, to: u64) -> Vec<u8> {
+    frame(&Frame::Hello(Hello {
+        version: synod_net::codec::frame::VERSION,
+        cluster_id: CLUSTER.into(),
+        from: NodeId(from),
+        to: Some(NodeId(to)),
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_talk_and_a_certificate_decides_who_a_peer_is() {
+    let ca = certs::new_cluster_ca(CLUSTER).unwrap();
+    let (l1, a1) = synod_tokio::bind("127.0.0.1:0").await.unwrap();
+    let (l2, a2) = synod_tokio::bind("127.0.0.1:0").await.unwrap();
+    let peers = BTreeMap::from([
+        (NodeId(1), a1.to_string()),
+        (NodeId(2), a2.to_string()),
+        (NodeId(3), "127.0.0.1:9".to_string()),
+    ]);
+    let t1 = node(&ca, 1, l1, &peers).await;
+    let t2 = node(&ca, 2, l2, &peers).await;
+
+    // Members: node 1's frame reaches node 2, attributed to node 1.
+    let got = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let _ = t1.send(NodeId(2), request(7));
+            if let Ok(Some(got)) = tokio::time::timeout(Duration::from_millis(200), t2.recv()).await {
+                return got;
+            }
+        }
+    })
+    .await
+    .expect("members connect over TLS");
+    assert_eq!(got, (NodeId(1), request(7)));
+
+    // Node 3's genuine certificate, claiming node 1: refused after TLS.
+    let three = ca.issue_node(NodeId(3)).unwrap();
+    let before = t2.stats().rejected;
+    let mut s = dial(&a2.to_string(), &three, 2).await.expect("TLS passes: the certificate is genuine");
+    s.write_all(&hello(1, 2)).await.unwrap();
+    s.write_all(&frame(&request(666))).await.unwrap();
+    assert!(!answered(&mut s).await, "node 3 spoke as node 1");
+    assert!(t2.stats().rejected > before, "the refusal is counted");
+
+    // Node 3 as itself is let in, and its frames are its own.
+    let mut s = dial(&a2.to_string(), &three, 2).await.unwrap();
+    s.write_all(&hello(3, 2)).await.unwrap();
+    assert!(answered(&mut s).await, "node 3 with its own certificate is refused");
+    s.write_all(&frame(&request(9))).await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match t2.recv().await {
+                Some((from, f)) if f == request(9) => return from,
+                Some(_) => {}
+                None => panic!("transport closed"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(got, NodeId(3));
+    assert_eq!(t2.stats().rejected, before + 1, "only the impostor was refused");
+
+    // Another CA's certificate naming node 3: TLS itself fails.
+    let other = certs::new_cluster_ca(CLUSTER).unwrap().issue_node(NodeId(3)).unwrap();
+    let refused = match dial(&a2.to_string(), &other, 2).await {
+        Err(_) => true,
+        Ok(mut s) => {
+            let _ = s.write_all(&hello(3, 2)).await;
+            !answered(&mut s).await
+        }
+    };
+    assert!(refused, "another CA's certificate was accepted");
+
+    // Plain TCP: not even a hello back.
+    let mut plain = tokio::net::TcpStream::connect(a2).await.unwrap();
+    plain.write_all(&hello(3, 2)).await.unwrap();
+    assert!(!answered(&mut plain).await, "a plain-TCP hello was answered");
+
+    // Before its hello, a member may not declare a large frame: cut off at
+    // once, not left to send 64 MiB.
+    let mut s = dial(&a2.to_string(), &three, 2).await.unwrap();
+    s.write_all(&(64u32 << 20).to_le_bytes()).await.unwrap();
+    let _ = s.write_all(&[0u8; 4096]).await;
+    assert_eq!(outcome(&mut s).await, Outcome::Closed, "a 64 MiB first frame was being read");
+
+    t1.close();
+    t2.close();
+}
