@@ -14,7 +14,7 @@ use synod_core::raft::{Config as RaftConfig, Raft};
 use synod_core::replica::{Membership, Replica};
 use synod_core::service::Store;
 use synod_core::time::Duration;
-use synod_net::node::{self, NodeConfig, NodeHandle, ServiceTick};
+use synod_net::node::{self, NodeConfig, NodeHandle, ServiceTick, TickTime};
 use synod_net::stream::{Listener, StreamConfig, StreamTransport, Unauthenticated};
 use synod_net::transport::Transport;
 use synod_storage::{Storage, StorageConfig};
@@ -211,7 +211,10 @@ pub async fn start(rt: &Rt, spec: Spec) -> Result<Running, StartError> {
         }
     };
     let mut cfg = NodeConfig::new(spec.id);
-    cfg.service_tick = Some(ServiceTick { every: Duration::from_millis(100), command: Arc::new(Store::tick) });
+    cfg.service_tick = Some(ServiceTick {
+        every: Duration::from_millis(100),
+        command: Arc::new(|t: TickTime| Store::clock_tick(t.term.0, t.elapsed)),
+    });
     cfg.quota_bytes = spec.settings.quota_bytes;
     cfg.snapshot_every = spec.settings.snapshot_every;
     let store = Box::new(Store::new(spec.settings.policy.store));

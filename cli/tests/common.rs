@@ -71,6 +71,16 @@ pub fn bin() -> PathBuf {
     std::env::var_os("SYNOD_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_synod")), PathBuf::from)
 }
 
+/// Flags that run nodes on plain TCP between themselves; from
+/// `SYNOD_INSECURE_FLAGS` when set (a build from before `tcp-insecure`
+/// existed ran plain TCP by default: set it empty).
+pub fn insecure_flags() -> Vec<String> {
+    match std::env::var("SYNOD_INSECURE_FLAGS") {
+        Ok(v) => v.split_whitespace().map(String::from).collect(),
+        Err(_) => vec!["--transport".into(), "tcp-insecure".into()],
+    }
+}
+
 /// `synod cluster` with `extra` flags (say `--protocol multi-paxos`).
 pub fn cluster_with(data: &Path, port: u16, nodes: u16, extra: &[&str]) -> Proc {
     let child = Command::new(bin())

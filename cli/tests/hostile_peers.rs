@@ -103,15 +103,6 @@ impl Pair {
     }
 }
 
-/// Flags that run the cluster on plain TCP (unset on a build that has no
-/// such flag).
-fn insecure_flags() -> Vec<String> {
-    match std::env::var("SYNOD_INSECURE_FLAGS") {
-        Ok(v) => v.split_whitespace().map(String::from).collect(),
-        Err(_) => vec!["--transport".into(), "tcp-insecure".into()],
-    }
-}
-
 fn frame(f: &Frame) -> Vec<u8> {
     let mut b = BytesMut::new();
     FrameCodec::default().encode(f, &mut b).unwrap();

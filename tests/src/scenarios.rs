@@ -93,8 +93,10 @@ impl<'a> TestCluster<'a> {
         let mut cfg = NodeConfig::new(id);
         cfg.request_timeout = Duration::from_secs(3);
         cfg.snapshot_every = 40;
-        cfg.service_tick =
-            Some(node::ServiceTick { every: Duration::from_millis(100), command: Arc::new(Store::tick) });
+        cfg.service_tick = Some(node::ServiceTick {
+            every: Duration::from_millis(100),
+            command: Arc::new(|t: node::TickTime| Store::clock_tick(t.term.0, t.elapsed)),
+        });
         let handle = node::start(
             cfg,
             self.deploy.store(id),

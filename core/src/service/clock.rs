@@ -1,10 +1,35 @@
 //! Deadlines in log time.
 //!
 //! Replicas never read a clock while applying. The leader proposes the
-//! passage of time as `Tick { now }` entries; log time is the largest
-//! `now` applied so far, so it never runs backwards even when a new leader's
-//! clock is behind the old one's. (ZooKeeper likewise lets only the leader
-//! track session timeouts and expires sessions through the log.)
+//! passage of time as tick entries, and log time is what they add up to.
+//!
+//! **Durations, not instants.** A tick ([`Op::Clock`](super::Op::Clock))
+//! carries the time its leader measured on its own monotonic clock since
+//! its previous tick, and the leader's term. Log time is the sum. No
+//! process's epoch enters the log, so log time means the same after a
+//! restart (a monotonic clock starts again at zero) and across a leader
+//! change to a process of any age. This is how Chubby and etcd measure
+//! leases: on the current leader's own clock.
+//!
+//! **Leader changes.** Between the last tick of one leader and the first of
+//! the next, nobody measured anything: the new leader's first tick counts
+//! nothing, so the hand-over is not counted (leases run longer, never
+//! shorter), and every lease and session gets at least
+//! [`Config::leader_grace`](super::Config::leader_grace) from it — time for
+//! a holder to find the new leader and renew (Chubby §2.8's grace period;
+//! etcd renews every lease when a leader is promoted). A tick of a deposed
+//! leader applied after its successor's counts nothing.
+//!
+//! **The clock assumption.** A leader's clock may run fast or slow by a
+//! bounded rate (quartz: tens of parts per million; the simulator uses up
+//! to ±1%). Log time then runs at most that much faster than real time, so
+//! a lease of TTL `t` ends no earlier than `t / (1 + ρ)` after its holder
+//! was told of it — the assumption leases rest on since Gray and Cheriton
+//! (SOSP 1989). Clients take `ρ` off their own view of a lease
+//! ([`crate::lease::LeaseTracker`]'s drift), and anything a lease protects
+//! should also check a fencing token ([`crate::lease::FenceGuard`]): the
+//! lesson of the Jepsen etcd 3.4.3 analysis, where leases could end before
+//! their holders knew.
 //!
 //! A timer (re)started by an entry does not count from the log time of the
 //! last tick before it: that tick was proposed *earlier* than the entry, so
@@ -13,14 +38,9 @@
 //! which its leader proposed later (a higher index is proposed later: the
 //! leader of the higher entry held the lower one in its log first).
 //!
-//! What log time cannot fix: a new leader whose clock is *ahead* of the old
-//! one's moves log time forward by the offset at its first tick, and leases
-//! end early in real time by as much. The max rule only stops time running
-//! backwards. Clocks must be kept within a bound that TTLs comfortably
-//! exceed (clients subtract it as drift, see [`crate::lease::LeaseTracker`]),
-//! and anything a lease protects must also check a fencing token
-//! ([`crate::lease::FenceGuard`]) — the lesson of the Jepsen etcd 3.4.3
-//! analysis, where leases could end before their holders knew.
+//! Logs written before durations carry [`Op::Tick`](super::Op::Tick) with
+//! the leader's clock reading; those still apply (log time becomes the
+//! largest reading), so old logs replay as they did.
 
 use crate::time::{Duration, Instant};
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -83,6 +103,16 @@ impl<K: Ord + Copy> Timers<K> {
                 self.armed.insert(k, d);
                 self.queue.insert((d, k));
             }
+        }
+    }
+
+    /// Moves every armed deadline earlier than `floor` to `floor`.
+    pub(crate) fn extend_to(&mut self, floor: Instant) {
+        let early: Vec<(Instant, K)> = self.queue.iter().take_while(|(d, _)| *d < floor).copied().collect();
+        for (d, k) in early {
+            self.queue.remove(&(d, k));
+            self.queue.insert((floor, k));
+            self.armed.insert(k, floor);
         }
     }
 

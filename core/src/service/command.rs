@@ -28,7 +28,7 @@ pub const MAX_HOLDER: usize = 64;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Command {
     /// The session and sequence number, if the client has a session.
-    /// Not allowed on [`Op::Tick`] and [`Op::SessionOpen`].
+    /// Not allowed on ticks ([`Op::Tick`], [`Op::Clock`]) and [`Op::SessionOpen`].
     pub session: Option<ClientSeq>,
     /// Who proposed it.
     pub caller: Caller,
@@ -142,13 +142,24 @@ pub enum Op {
         /// The session.
         client: ClientId,
     },
-    /// The passage of time, proposed by the leader every tick interval.
-    /// Reply: `Ok`. Only the leader's driver proposes ticks: a driver must
-    /// refuse a client's command that decodes to one ([`Command::is_tick`]),
-    /// or a client could end every lease.
+    /// Log time set to the largest `now` seen: the time base of logs
+    /// written before [`Op::Clock`], still applied so they replay. Reply:
+    /// `Ok`. Only the leader's driver proposes time: a driver must refuse a
+    /// client's command that decodes to a tick ([`Command::is_tick`]), or
+    /// a client could end every lease.
     Tick {
         /// The leader's clock.
         now: Instant,
+    },
+    /// The passage of time: the leader of `term` measured `elapsed` on its
+    /// own monotonic clock since its previous `Clock` entry (zero on its
+    /// first). Reply: `Ok`. See [`clock`](super::clock) for why time is
+    /// carried as durations.
+    Clock {
+        /// The proposing leader's term (Multi-Paxos: ballot round).
+        term: u64,
+        /// Time since that leader's previous tick.
+        elapsed: Duration,
     },
 }
 
@@ -235,6 +246,11 @@ impl Command {
                 b.put_u64_le(duration_nanos(*ttl));
                 put_bytes(&mut b, &cmd.encode());
             }
+            Op::Clock { term, elapsed } => {
+                b.put_u8(13);
+                b.put_u64_le(*term);
+                b.put_u64_le(duration_nanos(*elapsed));
+            }
         }
         b.freeze()
     }
@@ -287,6 +303,7 @@ impl Command {
                 let ttl = Duration::from_nanos(r.u64()?);
                 Op::KvLeased { cmd: KvCommand::decode(r.bytes()?)?, ttl }
             }
+            13 => Op::Clock { term: r.u64()?, elapsed: Duration::from_nanos(r.u64()?) },
             _ => return Err(DecodeError("unknown store command")),
         };
         r.finish()?;
@@ -297,9 +314,10 @@ impl Command {
         Ok(cmd)
     }
 
-    /// True for a tick, which only the leader's driver may propose.
+    /// True for a tick (either time base), which only the leader's driver
+    /// may propose.
     pub fn is_tick(&self) -> bool {
-        matches!(self.op, Op::Tick { .. })
+        matches!(self.op, Op::Tick { .. } | Op::Clock { .. })
     }
 
     /// True if the store consults the caller for this command: it grants,
@@ -315,7 +333,7 @@ impl Command {
             | Op::TryAcquire { .. }
             | Op::Release { .. }
             | Op::Cancel { .. } => true,
-            Op::SessionOpen | Op::SessionClose { .. } | Op::Tick { .. } => false,
+            Op::SessionOpen | Op::SessionClose { .. } | Op::Tick { .. } | Op::Clock { .. } => false,
         }
     }
 
@@ -330,7 +348,8 @@ impl Command {
             | Op::Release { .. }
             | Op::Cancel { .. }
             | Op::SessionClose { .. }
-            | Op::Tick { .. } => false,
+            | Op::Tick { .. }
+            | Op::Clock { .. } => false,
             Op::KvLeased { .. }
             | Op::LeaseGrant { .. }
             | Op::Acquire { .. }
@@ -342,7 +361,7 @@ impl Command {
     /// False for a session on a `Tick` (time is not a client's) or a
     /// `SessionOpen` (there is no session yet).
     pub fn session_allowed(&self) -> bool {
-        self.session.is_none() || !matches!(self.op, Op::Tick { .. } | Op::SessionOpen)
+        self.session.is_none() || !matches!(self.op, Op::Tick { .. } | Op::Clock { .. } | Op::SessionOpen)
     }
 }
 

@@ -184,6 +184,11 @@ impl Leases {
         self.granted
     }
 
+    /// A new leader's grace: no lease ends before `floor`.
+    pub(crate) fn extend_to(&mut self, floor: Instant) {
+        self.timers.extend_to(floor);
+    }
+
     /// Log time moved to `now`: starts pending clocks and removes expired
     /// leases, in deadline order, into `expired`.
     pub fn advance(&mut self, now: Instant, expired: &mut Vec<(LeaseId, Lease)>) {

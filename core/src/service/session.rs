@@ -140,6 +140,11 @@ impl Sessions {
         self.idle
     }
 
+    /// A new leader's grace: no session idles out before `floor`.
+    pub(crate) fn extend_to(&mut self, floor: Instant) {
+        self.timers.extend_to(floor);
+    }
+
     /// Log time moved to `now`: starts pending idle clocks and closes the
     /// sessions that were idle too long, into `expired`.
     pub fn advance(&mut self, now: Instant, expired: &mut Vec<ClientId>) {

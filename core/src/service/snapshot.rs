@@ -10,7 +10,7 @@
 //! `0` = waiting for the next tick, or `1, deadline`):
 //!
 //! ```text
-//! u8 version | u64 applied | u64 log time | bytes kv snapshot
+//! u8 version | u64 applied | u64 log time | u8 has clock term, [u64 term] | bytes kv snapshot
 //! u64 leases granted | u64 n | n × (u64 id, u64 ttl ns, timer, bytes holder)
 //! u64 n | n × (bytes key, u64 lease)                          key attachments
 //! u64 n | n × (bytes name, u64 lease, u64 token, u64 m, m × u64 waiter)
@@ -34,9 +34,10 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use bytes::{BufMut, Bytes, BytesMut};
 
-/// The version this build writes. Version 1, without lease holders, still
-/// restores (its leases are anonymous).
-const SNAPSHOT_VERSION: u8 = 2;
+/// The version this build writes. Version 2, without the clock's term,
+/// restores as a store whose next tick is a new leader's; version 1, also
+/// without lease holders, restores with anonymous leases.
+const SNAPSHOT_VERSION: u8 = 3;
 
 impl Store {
     pub(super) fn encode_snapshot(&self) -> Bytes {
@@ -44,6 +45,13 @@ impl Store {
         b.put_u8(SNAPSHOT_VERSION);
         b.put_u64_le(self.applied.0);
         b.put_u64_le(self.now.as_nanos());
+        match self.clock_term {
+            None => b.put_u8(0),
+            Some(t) => {
+                b.put_u8(1);
+                b.put_u64_le(t);
+            }
+        }
         put_bytes(&mut b, &self.kv.snapshot());
         b.put_u64_le(self.leases.granted());
         b.put_u64_le(self.leases.len() as u64);
@@ -133,6 +141,14 @@ fn ascending<T: Ord>(last: &mut Option<T>, next: T) -> Result<(), DecodeError> {
 fn parse(config: Config, version: u8, r: &mut Reader) -> Result<Store, DecodeError> {
     let applied = LogIndex(r.u64()?);
     let now = Instant::from_nanos(r.u64()?);
+    let clock_term = match version {
+        1 | 2 => None,
+        _ => match r.u8()? {
+            0 => None,
+            1 => Some(r.u64()?),
+            _ => return Err(DecodeError("bad option tag")),
+        },
+    };
     let mut kv = Kv::new(config.limits);
     kv.restore(&r.bytes()?).map_err(|_| DecodeError("bad kv snapshot"))?;
 
@@ -216,6 +232,7 @@ fn parse(config: Config, version: u8, r: &mut Reader) -> Result<Store, DecodeErr
     let mut store = Store::new(config);
     store.applied = applied;
     store.now = now;
+    store.clock_term = clock_term;
     store.kv = kv;
     store.key_leases = key_leases;
     store.leases = leases;

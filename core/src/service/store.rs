@@ -92,6 +92,10 @@ pub struct Config {
     pub max_ttl: Duration,
     /// A session expires after this much log time without a command.
     pub session_idle: Duration,
+    /// When a new leader's first tick applies, every lease and session has
+    /// at least this long left (Chubby §2.8's grace period, etcd's lease
+    /// renewal on promotion): holders get time to find the new leader.
+    pub leader_grace: Duration,
 }
 
 impl Config {
@@ -142,6 +146,7 @@ impl Default for Config {
             limits: Limits::default(),
             max_ttl: Duration::from_secs(24 * 3600),
             session_idle: Duration::from_secs(60),
+            leader_grace: Duration::from_secs(2),
         }
     }
 }
@@ -157,8 +162,11 @@ pub struct Store {
     pub(super) leases: Leases,
     pub(super) locks: Locks,
     pub(super) sessions: Sessions,
-    /// Log time: the largest tick applied.
+    /// Log time: the sum of the elapsed times ticks carried (or, for
+    /// legacy ticks, the largest time one named).
     pub(super) now: Instant,
+    /// The term of the leader whose ticks log time now follows.
+    pub(super) clock_term: Option<u64>,
     pub(super) applied: LogIndex,
 }
 
@@ -179,14 +187,23 @@ impl Store {
             locks: Locks::new(),
             sessions: Sessions::new(config.session_idle),
             now: Instant::ZERO,
+            clock_term: None,
             applied: LogIndex(0),
         }
     }
 
-    /// The encoded tick the leader proposes, with its clock's `now`, every
-    /// tick interval.
+    /// The encoded tick of the legacy time base ([`Op::Tick`]): log time
+    /// becomes `now` if that is later. For tests and older logs; a node
+    /// proposes [`Store::clock_tick`].
     pub fn tick(now: Instant) -> Bytes {
         Command::new(Op::Tick { now }).encode()
+    }
+
+    /// The encoded tick the leader of `term` proposes every tick interval:
+    /// `elapsed` on its own monotonic clock since its previous one (zero
+    /// for its first).
+    pub fn clock_tick(term: u64, elapsed: Duration) -> Bytes {
+        Command::new(Op::Clock { term, elapsed }).encode()
     }
 
     /// Applies a decoded command committed at `index`.
@@ -314,6 +331,10 @@ impl Store {
                 self.advance(token, now);
                 Ok(Reply::Ok)
             }
+            Op::Clock { term, elapsed } => {
+                self.clock(token, term, elapsed);
+                Ok(Reply::Ok)
+            }
         };
         result.unwrap_or_else(Reply::Error)
     }
@@ -393,6 +414,25 @@ impl Store {
             }
             Acquired::Busy(owner) => Reply::Busy(owner),
         })
+    }
+
+    /// A tick of the leader of `term`. Its elapsed time counts only if the
+    /// previous tick was that same leader's: between leaders nobody measured
+    /// anything, so the hand-over is not counted, and every deadline is put
+    /// at least `leader_grace` away. A deposed leader's tick applied after
+    /// its successor's counts nothing.
+    fn clock(&mut self, token: FencingToken, term: u64, elapsed: Duration) {
+        match self.clock_term {
+            Some(t) if t == term => self.advance(token, self.now.saturating_add(elapsed)),
+            Some(t) if t > term => {}
+            _ => {
+                self.clock_term = Some(term);
+                let floor = self.now.saturating_add(self.config.leader_grace);
+                self.leases.extend_to(floor);
+                self.sessions.extend_to(floor);
+                self.advance(token, self.now);
+            }
+        }
     }
 
     /// A tick: log time moves to the max seen; idle sessions and lapsed

@@ -2,7 +2,7 @@
 
 use super::requests::{Proposed, Requester, Requests, Waiting};
 use super::storage::Report;
-use super::{DiskAlarm, DiskStatus, Life, NodeConfig, NodeStatus};
+use super::{DiskAlarm, DiskStatus, Life, NodeConfig, NodeStatus, TickTime};
 use crate::client::{ClientError, ClientReply, ClientRequest, RequestOp};
 use crate::codec::Frame;
 use crate::runtime::Runtime;
@@ -12,10 +12,10 @@ use futures::channel::{mpsc, oneshot};
 use futures::future::{Fuse, FusedFuture};
 use futures::{FutureExt, StreamExt, pin_mut, select_biased};
 use std::sync::Arc;
-use synod_core::id::{LogIndex, NodeId};
+use synod_core::id::{LogIndex, NodeId, Term};
 use synod_core::replica::{EntryKind, Event, Output, Persist, ProposeError, ReadError, Replica, Role};
 use synod_core::service::Service;
-use synod_core::time::Instant;
+use synod_core::time::{Duration, Instant};
 
 /// What handles send the driver.
 pub(crate) enum Command {
@@ -44,6 +44,8 @@ pub(super) struct Driver {
     leader: Option<NodeId>,
     role: Role,
     next_tick: Option<Instant>,
+    /// The term and time of this leader's last proposed tick.
+    tick_base: Option<(Term, Instant)>,
     stopping: Option<oneshot::Sender<()>>,
     /// Why the node must stop, once something fatal happened.
     fatal: Option<String>,
@@ -77,6 +79,7 @@ impl Driver {
             leader: None,
             role: Role::Follower,
             next_tick: None,
+            tick_base: None,
             stopping: None,
             fatal: None,
             disk,
@@ -358,7 +361,17 @@ impl Driver {
         {
             let due = self.next_tick.is_none_or(|t| t <= now);
             if due {
-                let _ = self.replica.propose(now, (tick.command)(now));
+                // Elapsed since this leader's previous tick, on this
+                // process's clock; a tick that could not be proposed leaves
+                // the base where it was, so its time is carried by the next.
+                let term = self.replica.status().term;
+                let elapsed = match self.tick_base {
+                    Some((t, at)) if t == term => now.saturating_duration_since(at),
+                    _ => Duration::ZERO,
+                };
+                if self.replica.propose(now, (tick.command)(TickTime { now, term, elapsed })).is_ok() {
+                    self.tick_base = Some((term, now));
+                }
                 self.next_tick = Some(now + tick.every);
             }
         }
@@ -436,6 +449,7 @@ impl Driver {
         if let Event::RoleChanged { role, leader, .. } = ev {
             if role == Role::Leader && self.role != Role::Leader {
                 self.next_tick = None;
+                self.tick_base = None;
             }
             self.role = role;
             self.leader = leader;

@@ -23,7 +23,7 @@ use crate::transport::Transport;
 use bytes::Bytes;
 use futures::channel::mpsc;
 use std::sync::Arc;
-use synod_core::id::{LogIndex, NodeId};
+use synod_core::id::{LogIndex, NodeId, Term};
 use synod_core::replica::{PeerStatus, Recovered, Replica, Status};
 use synod_core::service::Service;
 use synod_core::time::{Duration, Instant};
@@ -37,8 +37,21 @@ pub type ReplicaFactory = Box<dyn FnOnce(Instant, Recovered) -> Result<Box<dyn R
 pub struct ServiceTick {
     /// How often.
     pub every: Duration,
-    /// The command for time `now`.
-    pub command: Arc<dyn Fn(Instant) -> Bytes + Send + Sync>,
+    /// The command for this tick.
+    pub command: Arc<dyn Fn(TickTime) -> Bytes + Send + Sync>,
+}
+
+/// What a leader knows of time when it ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TickTime {
+    /// The node's clock: meaningful only within this process.
+    pub now: Instant,
+    /// The leader's term (Multi-Paxos: ballot round).
+    pub term: Term,
+    /// Time on this node's clock since its previous tick in this term,
+    /// zero for its first: what a service should count, since it means the
+    /// same in every process.
+    pub elapsed: Duration,
 }
 
 impl core::fmt::Debug for ServiceTick {

@@ -37,6 +37,11 @@ enum Step {
         lease: Option<u8>,
     },
     Snapshot,
+    /// A leader's tick as durations: leaders 0–3, terms in any order.
+    Clock {
+        term: u8,
+        ms: u16,
+    },
 }
 
 /// Drives a Store with arbitrary steps.
@@ -74,6 +79,7 @@ pub fn store_commands(data: &[u8]) {
                 lease: lease.map(|l| LeaseId(u64::from(l % 8))),
             })
             .encode(),
+            Step::Clock { term, ms } => Store::clock_tick(u64::from(term % 4), Duration::from_millis(u64::from(ms))),
             Step::Snapshot => {
                 let snap = store.snapshot();
                 let mut other = Store::default();

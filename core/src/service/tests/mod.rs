@@ -2,6 +2,7 @@
 //! rule it proves, and properties over random command sequences.
 
 mod admission;
+mod clock;
 mod codec;
 mod leases;
 mod locks;

@@ -59,9 +59,9 @@ fn a_damaged_snapshot_is_refused_and_leaves_the_store_alone() {
     let mut trailing = snap.to_vec();
     trailing.push(0);
     assert!(other.store.restore(&trailing.into()).is_err());
-    let mut v3 = snap.to_vec();
-    v3[0] = 3;
-    assert_eq!(other.store.restore(&v3.into()), Err(RestoreError::UnsupportedVersion(3)));
+    let mut v4 = snap.to_vec();
+    v4[0] = 4;
+    assert_eq!(other.store.restore(&v4.into()), Err(RestoreError::UnsupportedVersion(4)));
     assert_eq!(other.store, before);
 }
 
@@ -73,8 +73,9 @@ fn a_snapshot_whose_references_dangle_is_refused() {
     let l = h.grant(100);
     h.set("k", "v", Some(l));
     let snap = h.store.snapshot().to_vec();
-    let kv_len = u32::from_le_bytes(snap[17..21].try_into().unwrap()) as usize;
-    let leases_at = 21 + kv_len + 8; // after the granted counter
+    // After version, applied, log time and the clock term's "none" tag.
+    let kv_len = u32::from_le_bytes(snap[18..22].try_into().unwrap()) as usize;
+    let leases_at = 22 + kv_len + 8; // after the granted counter
     let mut dangling = snap[..leases_at].to_vec();
     dangling.extend_from_slice(&0u64.to_le_bytes()); // no live leases
     dangling.extend_from_slice(&snap[leases_at + 8 + 17..]); // skip count and the one (id, ttl, pending) entry
