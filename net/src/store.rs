@@ -60,6 +60,26 @@ pub enum StoreError {
         /// Ours.
         expected: u64,
     },
+    /// The data directory says it belongs to this node, but its log is
+    /// gone: no segment holds a record (the segments were deleted, or the
+    /// disk lost their contents). Starting on it would forget the node's
+    /// term, its vote and the entries it acknowledged, and with it the
+    /// overlap of quorums that keeps committed writes; so the node must
+    /// not start on it, under this id, ever again.
+    #[error(
+        "data directory {dir} belongs to node {node} but its write-ahead log is gone ({segments} segment files, \
+         none holding a record): starting would forget this node's votes and the entries it acknowledged, and \
+         could lose committed writes. Do not start node {node} on this directory: remove node {node} from the \
+         cluster and add a new node with a new id and an empty data directory"
+    )]
+    LogLost {
+        /// The directory.
+        dir: PathBuf,
+        /// The node it belongs to.
+        node: u64,
+        /// Segment files found, none holding a whole record.
+        segments: usize,
+    },
     /// The store was shut down.
     #[error("store is closed")]
     Closed,

@@ -11,7 +11,8 @@
 //! - **Records** are framed as length, CRC32C of the payload, and a CRC32C of
 //!   those two fields (layout below). On open, a torn last record is cut
 //!   off; damage anywhere else is [`StoreError::Corrupt`] naming the file and
-//!   offset. Nothing that `persist` reported durable is ever dropped.
+//!   offset. Nothing that `persist` reported durable is ever dropped, and
+//!   every repair is logged and listed ([`Storage::repairs`]).
 //! - **Segments** roll at [`StorageConfig::segment_bytes`]; each opens with a
 //!   checkpoint of the hard state and current snapshot, so segments whose
 //!   entries a snapshot covers can be deleted.
@@ -22,7 +23,10 @@
 //!   reached through `futures` channels.
 //! - **Identity**: the directory remembers its cluster and node id and
 //!   refuses to open for another ([`StoreError::WrongCluster`],
-//!   [`StoreError::WrongNode`]).
+//!   [`StoreError::WrongNode`]). It is written once the log's first record
+//!   is durable, so a directory with an identity and no log has lost it and
+//!   is refused ([`StoreError::LogLost`]): the node would have forgotten
+//!   its votes.
 //!
 //! ## On disk
 //!
@@ -93,11 +97,13 @@ mod meta;
 mod payload;
 mod record;
 mod recovery;
+mod repair;
 mod segment;
 mod snapshot;
 mod store;
 mod wal;
 
+pub use repair::Repair;
 pub use store::Storage;
 pub use synod_net::store::StoreError;
 

@@ -1,13 +1,23 @@
 //! The data directory's identity: which cluster and node it belongs to,
-//! written once on first open and checked on every open after, so a node
-//! never starts on another node's log.
+//! checked on every open so a node never starts on another node's log.
 //!
 //! ```text
 //! "SYNODID\0" | u32 format | u64 node id | u32 n | n bytes cluster id (UTF-8) | u32 CRC32C of all before
 //! ```
+//!
+//! The identity is written once, on the first open, only after the log's
+//! first record (the opening checkpoint) is durable. So an identity means
+//! the log existed, and a directory that has one but no log has lost it
+//! ([`StoreError::LogLost`]): the node would forget its vote and the
+//! entries it acknowledged. A first open that crashes before the identity
+//! is written leaves a log holding nothing, which the next open adopts.
+//! Directories of format 1 written before this order (identity first)
+//! open unchanged; only one that crashed in its very first open, between
+//! identity and checkpoint, now reads as a lost log.
 
 use crate::dir::{self, IDENTITY};
 use crate::error::{corrupt, io};
+use crate::recovery::Scan;
 use std::fs;
 use std::path::Path;
 use synod_core::id::NodeId;
@@ -18,19 +28,22 @@ const MAGIC: &[u8; 8] = b"SYNODID\0";
 /// The on-disk format this crate writes and reads.
 pub(crate) const FORMAT: u32 = 1;
 
-/// Checks that `dir` belongs to this cluster and node, or claims it if it
-/// belongs to no one yet. `has_log` says whether the directory already
-/// holds segments: a log without an identity is refused, not adopted.
-pub(crate) fn check_or_create(dir: &Path, cluster_id: &str, node_id: NodeId, has_log: bool) -> Result<(), StoreError> {
+/// Whether a data directory has been claimed by a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// No identity file: a new directory, or a first open that crashed
+    /// before writing it.
+    Unclaimed,
+    /// The identity file names this cluster and node.
+    Ours,
+}
+
+/// Reads the identity of `dir` and checks it names this cluster and node.
+pub(crate) fn check(dir: &Path, cluster_id: &str, node_id: NodeId) -> Result<Claim, StoreError> {
     let path = dir.join(IDENTITY);
     let bytes = match fs::read(&path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if has_log {
-                return Err(corrupt(&path, 0, "identity file missing from a data directory that holds a log"));
-            }
-            return dir::write_atomically(dir, &path, &encode(cluster_id, node_id));
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Claim::Unclaimed),
         Err(e) => return Err(io("read", &path)(e)),
     };
     let (found_cluster, found_node) = decode(&bytes).map_err(|reason| corrupt(&path, 0, reason))?;
@@ -44,7 +57,35 @@ pub(crate) fn check_or_create(dir: &Path, cluster_id: &str, node_id: NodeId, has
     if found_node != node_id.0 {
         return Err(StoreError::WrongNode { dir: dir.to_path_buf(), found: found_node, expected: node_id.0 });
     }
-    Ok(())
+    Ok(Claim::Ours)
+}
+
+/// Checks that the log `scan` read fits the claim: a claimed directory
+/// must still hold a record, and an unclaimed one may hold nothing but
+/// what an interrupted first open writes. `segment_files` is how many
+/// segment files the directory lists.
+pub(crate) fn check_log(
+    dir: &Path,
+    claim: Claim,
+    scan: &Scan,
+    node_id: NodeId,
+    segment_files: usize,
+) -> Result<(), StoreError> {
+    match claim {
+        Claim::Ours if scan.segments.is_empty() => {
+            Err(StoreError::LogLost { dir: dir.to_path_buf(), node: node_id.0, segments: segment_files })
+        }
+        Claim::Unclaimed if !scan.holds_nothing() => {
+            Err(corrupt(&dir.join(IDENTITY), 0, "identity file missing from a data directory that holds a log"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Claims `dir` for this cluster and node. Call only once the log's first
+/// record is durable.
+pub(crate) fn claim(dir: &Path, cluster_id: &str, node_id: NodeId) -> Result<(), StoreError> {
+    dir::write_atomically(dir, &dir.join(IDENTITY), &encode(cluster_id, node_id))
 }
 
 fn encode(cluster_id: &str, node_id: NodeId) -> Vec<u8> {

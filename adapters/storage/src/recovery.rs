@@ -15,6 +15,7 @@ use crate::payload::{self, Batch, Checkpoint, Record, SnapshotRef};
 use crate::record::{self, End};
 use crate::segment;
 use std::path::Path;
+use synod_core::id::LogIndex;
 use synod_core::replica::{Entry, HardState};
 use synod_net::store::StoreError;
 
@@ -59,7 +60,7 @@ impl State {
 
 /// A batch as [`State::apply`] sees it, whether decoded or about to be written.
 pub(crate) struct BatchView<'a> {
-    pub truncate_from: Option<synod_core::id::LogIndex>,
+    pub truncate_from: Option<LogIndex>,
     pub snapshot: Option<&'a SnapshotRef>,
     pub entries: &'a [Entry],
     pub hard_state: Option<HardState>,
@@ -85,6 +86,31 @@ pub(crate) struct Scan {
     pub segments: Vec<SegmentInfo>,
     /// A last segment with no whole record: created just before a crash.
     pub empty_tail: Option<u64>,
+}
+
+impl Scan {
+    /// True if the log holds nothing any replica handed out: no segment,
+    /// or segment 1 with only the checkpoint of the initial state. That is
+    /// all a first open writes before it claims the directory.
+    pub(crate) fn holds_nothing(&self) -> bool {
+        match self.segments.as_slice() {
+            [] => true,
+            [only] => {
+                only.seq == 1
+                    && only.batches == 0
+                    && self.state.hard_state == HardState::default()
+                    && self.state.snapshot.is_none()
+            }
+            _ => false,
+        }
+    }
+
+    /// The last index the log recovered: its last entry's, else the
+    /// snapshot's, else 0.
+    pub(crate) fn last_index(&self) -> LogIndex {
+        let snapshot = self.state.snapshot.as_ref().map_or(LogIndex(0), |s| s.meta.index);
+        self.entries.last().map_or(snapshot, |e| e.index)
+    }
 }
 
 /// Reads and replays every segment `listing` names.

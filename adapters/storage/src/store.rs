@@ -4,6 +4,7 @@
 //! any executor.
 
 use crate::StorageConfig;
+use crate::repair::Repair;
 use crate::wal::Wal;
 use async_trait::async_trait;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -33,13 +34,15 @@ pub struct Storage {
     dir: PathBuf,
     /// Bytes the log takes on disk, as of the last request.
     usage: Arc<AtomicU64>,
+    repairs: Vec<Repair>,
 }
 
 impl Storage {
     /// Opens the data directory `dir`, creating it and its identity file on
     /// first use, and recovers the log: a torn last record is cut off, a
-    /// snapshot file no durable record references is removed, and damage
-    /// anywhere else is [`StoreError::Corrupt`].
+    /// snapshot file no durable record references is removed (each such
+    /// repair is logged and kept in [`repairs`](Storage::repairs)), and
+    /// damage anywhere else is [`StoreError::Corrupt`].
     ///
     /// Blocks while it reads the log; call it before entering an async
     /// context, or from a blocking-friendly one.
@@ -47,13 +50,14 @@ impl Storage {
     /// # Errors
     ///
     /// [`StoreError::WrongCluster`] / [`StoreError::WrongNode`] if `dir`
-    /// belongs to another cluster or node, [`StoreError::Corrupt`] for
-    /// damaged data, [`StoreError::Io`] if the OS refuses (including when
+    /// belongs to another cluster or node, [`StoreError::LogLost`] if it
+    /// belongs to this node but its log is gone (the node must be replaced
+    /// under a new id), [`StoreError::Corrupt`] for damaged data, [`StoreError::Io`] if the OS refuses (including when
     /// another store holds the directory open).
     pub fn open(dir: impl AsRef<Path>, config: StorageConfig) -> Result<Storage, StoreError> {
         let dir = dir.as_ref().to_path_buf();
         let config = config.normalized();
-        let (wal, recovered) = Wal::open(&dir, &config)?;
+        let (wal, recovered, repairs) = Wal::open(&dir, &config)?;
         let usage = Arc::new(AtomicU64::new(wal.usage()));
         let (tx, rx) = mpsc::unbounded();
         let shared = usage.clone();
@@ -61,12 +65,18 @@ impl Storage {
             .name("synod-storage".into())
             .spawn(move || serve(wal, Some(recovered), rx, &shared))
             .map_err(crate::error::io("spawn storage thread", &dir))?;
-        Ok(Storage { requests: Some(tx), thread: Some(thread), dir, usage })
+        Ok(Storage { requests: Some(tx), thread: Some(thread), dir, usage, repairs })
     }
 
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// What [`open`](Storage::open) discarded to recover the log, in the
+    /// order it did; empty after a clean shutdown.
+    pub fn repairs(&self) -> &[Repair] {
+        &self.repairs
     }
 
     fn send(&self, req: Request) -> Result<(), StoreError> {

@@ -6,10 +6,11 @@
 use crate::StorageConfig;
 use crate::dir::{self, LOCK, segment_path, snapshot_path};
 use crate::error::{io, poisoned};
-use crate::meta;
+use crate::meta::{self, Claim};
 use crate::payload::{self, SnapshotRef};
 use crate::record::{self, HEADER};
 use crate::recovery::{self, BatchView, State};
+use crate::repair::{self, Repair};
 use crate::segment::Active;
 use crate::snapshot;
 use bytes::BytesMut;
@@ -53,9 +54,32 @@ pub(crate) struct Wal {
     previous: Option<Active>,
 }
 
+/// How long `open` waits for the directory lock before saying another
+/// store holds it.
+const LOCK_PATIENCE: core::time::Duration = core::time::Duration::from_secs(2);
+
+/// Takes the directory's lock, waiting up to [`LOCK_PATIENCE`] for a
+/// holder that is going away: a store of this process that was just closed
+/// can still have its lock held by a child process forked (to run some
+/// command) before the close and not yet past its `exec`, and a previous
+/// server process may be exiting. A live store elsewhere keeps it, and the
+/// wait ends in the error.
+fn lock_briefly_contended(lock: &File) -> Result<(), std::fs::TryLockError> {
+    let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+    loop {
+        match lock.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(core::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Wal {
-    /// Opens (or creates) the log in `config`'s directory and recovers it.
-    pub(crate) fn open(dir: &Path, config: &StorageConfig) -> Result<(Wal, Recovered), StoreError> {
+    /// Opens (or creates) the log in `config`'s directory and recovers it;
+    /// returns what was recovered and what recovery discarded.
+    pub(crate) fn open(dir: &Path, config: &StorageConfig) -> Result<(Wal, Recovered, Vec<Repair>), StoreError> {
         fs::create_dir_all(dir).map_err(io("create data directory", dir))?;
         let lock_path = dir.join(LOCK);
         let lock = OpenOptions::new()
@@ -64,32 +88,34 @@ impl Wal {
             .write(true)
             .open(&lock_path)
             .map_err(io("open lock file", &lock_path))?;
-        lock.try_lock().map_err(|e| StoreError::Io {
+        lock_briefly_contended(&lock).map_err(|e| StoreError::Io {
             op: "lock data directory (is another store open on it?)",
             path: lock_path.clone(),
             source: e.into(),
         })?;
         let listing = dir::list(dir)?;
-        meta::check_or_create(dir, &config.cluster_id, config.node_id, !listing.segments.is_empty())?;
+        let claim = meta::check(dir, &config.cluster_id, config.node_id)?;
 
         // Everything is read and checked before anything is changed.
         let scan = recovery::scan(dir, &listing)?;
+        meta::check_log(dir, claim, &scan, config.node_id, listing.segments.len())?;
         let snapshot = scan.state.snapshot.as_ref().map(|r| snapshot::read(dir, r)).transpose()?;
+        let repairs = repair::plan(dir, &listing, &scan)?;
 
-        let current = scan.state.snapshot.as_ref().map(|r| r.file_id);
-        // Orphan snapshots were written, but the record that would have made
-        // them current never became durable.
-        let orphans = listing.snapshots.iter().filter(|&&id| Some(id) != current).map(|&id| snapshot_path(dir, id));
-        let empty_tail = scan.empty_tail.map(|seq| segment_path(dir, seq));
-        let stale: Vec<PathBuf> = listing.tmp.iter().cloned().chain(orphans).chain(empty_tail).collect();
-        for path in &stale {
-            dir::remove(path)?;
-        }
         let handle = dir::open_dir(dir)?;
-        if !stale.is_empty() {
+        let mut removed = false;
+        for r in &repairs {
+            r.log();
+            if let Some(path) = r.removed_file() {
+                dir::remove(path)?;
+                removed = true;
+            }
+        }
+        if removed {
             dir::sync_dir(&handle, dir)?;
         }
 
+        let current = scan.state.snapshot.as_ref().map(|r| r.file_id);
         let next_snapshot_id = listing.snapshots.iter().copied().chain(current).max().unwrap_or(0) + 1;
         let sealed = scan.segments.iter().rev().skip(1).map(|s| (s.seq, s.len)).collect();
         let snapshot_files = scan.state.snapshot.as_ref().map(|r| (r.file_id, r.len)).into_iter().collect();
@@ -98,6 +124,7 @@ impl Wal {
             segment_bytes: config.segment_bytes,
             max_record_bytes: config.max_record_bytes,
             active: match scan.segments.last() {
+                // Cuts off the torn tail, if the plan found one.
                 Some(s) => Active::resume(dir, s.seq, s.len, s.batches)?,
                 None => Active::create(dir, &handle, scan.empty_tail.unwrap_or(1))?,
             },
@@ -118,8 +145,12 @@ impl Wal {
             wal.begin_segment();
             wal.flush()?;
         }
+        // Only now that the log has a durable record: see `meta`.
+        if claim == Claim::Unclaimed {
+            meta::claim(dir, &config.cluster_id, config.node_id)?;
+        }
         let recovered = Recovered { hard_state: wal.state.hard_state, snapshot, entries: scan.entries };
-        Ok((wal, recovered))
+        Ok((wal, recovered, repairs))
     }
 
     /// Everything durable, read back from disk.
