@@ -16,6 +16,8 @@ struct Args {
     liveness_ms: u64,
     clients: usize,
     expect_violations: bool,
+    canary_old_time_base: bool,
+    canary_amnesia: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -28,6 +30,8 @@ fn parse() -> Result<Args, String> {
         liveness_ms: 3000,
         clients: 5,
         expect_violations: false,
+        canary_old_time_base: false,
+        canary_amnesia: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -46,9 +50,13 @@ fn parse() -> Result<Args, String> {
             "--clients" => a.clients = val()?.parse().map_err(|e| format!("{e}"))?,
             // For canaries: succeed only if the campaign finds a violation.
             "--expect-violations" => a.expect_violations = true,
+            // Planted bugs in the world rather than the replica.
+            "--canary-old-time-base" => a.canary_old_time_base = true,
+            "--canary-amnesia" => a.canary_amnesia = true,
             "-h" | "--help" => {
                 return Err("usage: sim [--protocol raft|multi-paxos] [--seeds LO..HI | --seed N] [--threads T] \
-                            [--fault-ms MS] [--liveness-ms MS] [--clients C] [--expect-violations]"
+                            [--fault-ms MS] [--liveness-ms MS] [--clients C] [--canary-old-time-base] [--canary-amnesia] \
+                            [--expect-violations]"
                     .into());
             }
             other => return Err(format!("unknown flag {other}")),
@@ -63,15 +71,27 @@ fn config(a: &Args, trace: bool) -> SimConfig {
     c.liveness_time = core::time::Duration::from_millis(a.liveness_ms);
     c.clients = a.clients;
     c.trace = trace;
+    c.canary_old_time_base = a.canary_old_time_base;
+    c.canary_amnesia = a.canary_amnesia;
     c
 }
 
-fn print_failure(r: &Report, protocol: Protocol) {
+fn print_failure(r: &Report, a: &Args) {
+    let protocol = a.protocol;
+    let canaries = match (a.canary_old_time_base, a.canary_amnesia) {
+        (true, true) => " --canary-old-time-base --canary-amnesia",
+        (true, false) => " --canary-old-time-base",
+        (false, true) => " --canary-amnesia",
+        (false, false) => "",
+    };
     if let Some(v) = &r.violation {
         println!("VIOLATION seed {}: {}: {}", r.seed, v.property, v.detail);
         println!("  params: {:?}", r.params);
         let name = protocol.name();
-        println!("  replay: cargo run --release -p synod-tests --bin sim -- --protocol {name} --seed {}", r.seed);
+        println!(
+            "  replay: cargo run --release -p synod-tests --bin sim -- --protocol {name}{canaries} --seed {}",
+            r.seed
+        );
     }
 }
 
@@ -89,7 +109,7 @@ fn main() {
             println!("{line}");
         }
         println!("{:?}", r.stats);
-        print_failure(&r, a.protocol);
+        print_failure(&r, &a);
         std::process::exit(if r.violation.is_some() { 1 } else { 0 });
     }
     let cfg = config(&a, false);
@@ -110,7 +130,7 @@ fn main() {
                     t.add(&r.stats);
                     drop(t);
                     if r.violation.is_some() {
-                        print_failure(&r, a.protocol);
+                        print_failure(&r, &a);
                         failures.lock().unwrap_or_else(|e| e.into_inner()).push(r);
                     }
                 }
@@ -132,11 +152,14 @@ fn main() {
         "faults: {} crashes ({} whole-cluster), {} partitions, {} weather changes, {} transfers; {} elections, {} snapshots",
         t.crashes, t.cluster_crashes, t.partitions, t.weather, t.transfers, t.elections, t.snapshots
     );
+    println!("disks: {} lost their log, {} restarts refused for it", t.disk_losses, t.refused_starts);
     println!(
-        "ops: {} ok, {} refused, {} unknown; lock grants acted on: {} ({} stale holders fenced off); violations: {}",
+        "ops: {} ok, {} refused, {} unknown; lock grants: {} checked on true time, {} acted on ({} stale holders \
+         fenced off); violations: {}",
         t.ops_ok,
         t.ops_failed,
         t.ops_unknown,
+        t.lock_grants,
         t.lock_actions,
         t.stale_holders,
         failures.len()

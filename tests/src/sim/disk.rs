@@ -59,6 +59,13 @@ impl Disk {
         }
     }
 
+    /// The disk loses the log, synced or not (a deleted or emptied data
+    /// directory that kept its identity file).
+    pub fn lose_log(&mut self) {
+        self.durable = Recovered::default();
+        self.pending.clear();
+    }
+
     /// Unsynced writes pending.
     pub fn pending_len(&self) -> usize {
         self.pending.len()

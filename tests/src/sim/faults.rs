@@ -39,6 +39,11 @@ impl World {
                 };
                 if self.nodes[victim].up {
                     self.crash(victim);
+                    // Rarely the disk loses the log with it, once a run: a
+                    // correct node then refuses to start and stays down.
+                    if !self.nodes.iter().any(|x| x.wiped) && self.rng.chance(0.1) {
+                        self.lose_log(victim);
+                    }
                     let back = self.now + self.rng.range(10_000_000, 800_000_000);
                     self.schedule(back, Kind::Restart { node: victim });
                 }

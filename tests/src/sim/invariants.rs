@@ -167,6 +167,11 @@ impl Invariants {
         }
     }
 
+    /// A node's disk lost its log: its chain starts again from nothing.
+    pub fn lost_log(&mut self, node: NodeId) {
+        self.chains.insert(node, (0, Some(Vec::new())));
+    }
+
     /// Snapshots of one index hold one state.
     pub fn snapshot(&mut self, node: NodeId, index: LogIndex, state_hash: u64) -> Result<(), Violation> {
         match self.snapshots.insert(index.0, state_hash) {

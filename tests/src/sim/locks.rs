@@ -1,13 +1,23 @@
-//! Lock clients and the lease/lock properties checked on every apply:
-//! fencing tokens strictly increase per lock, a holder's lease is live,
-//! and no lease expires before its deadline in log time.
+//! Lock clients and the lease/lock properties: on every apply, fencing
+//! tokens strictly increase per lock, a holder's lease is live, and no
+//! lease expires before its deadline in log time; and on true time (the
+//! simulator's global clock, which no node reads), no two clients believe
+//! they hold one lock at once.
+//!
+//! A client believes it holds a lock from the reply that granted it until
+//! it asks to release it or its lease may have ended: the lease's TTL,
+//! counted from when the client *asked* for the lease and shortened by the
+//! largest clock drift (Gray & Cheriton's bound, `core::service::clock`).
+//! A server that measures lease time on anything but the leader's own
+//! clock (a process epoch, another node's clock) ends leases early on true
+//! time, and this check catches it; log-time checks cannot.
 
 use super::invariants::Violation;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use synod_core::lease::{FenceGuard, FencingToken, LeaseId};
 use synod_core::service::{Command, Op, Reply, Store};
-use synod_core::time::{Duration, Instant};
+use synod_core::time::{Duration, Instant, duration_nanos};
 
 /// Where a lock client is in its cycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,18 +44,50 @@ pub struct LockClient {
     pub seq: u64,
     /// Where it believes the leader is.
     pub leader_hint: Option<usize>,
+    /// The TTL it asks its leases for.
+    pub ttl: Duration,
+    /// True time its request in flight was sent.
+    sent_at: u64,
+    /// True time it asked for the lease it holds.
+    lease_asked: u64,
+    /// Until when (true time) it believes it holds the lock.
+    pub believed_until: Option<u64>,
 }
 
 impl LockClient {
     /// A client for `lock`.
-    pub fn new(lock: Bytes) -> Self {
-        LockClient { lock, state: LockState::NoLease, current: None, seq: 0, leader_hint: None }
+    pub fn new(lock: Bytes, ttl: Duration) -> Self {
+        LockClient {
+            lock,
+            state: LockState::NoLease,
+            current: None,
+            seq: 0,
+            leader_hint: None,
+            ttl,
+            sent_at: 0,
+            lease_asked: 0,
+            believed_until: None,
+        }
+    }
+
+    /// It sends its next request at true time `now`. Asking to release
+    /// the lock ends its belief that it holds it.
+    pub fn sent(&mut self, now: u64) {
+        self.sent_at = now;
+        if matches!(self.state, LockState::Holding(..)) {
+            self.believed_until = None;
+        }
+    }
+
+    /// Whether it believes it holds its lock at true time `now`.
+    pub fn believes(&self, now: u64) -> bool {
+        self.believed_until.is_some_and(|t| now < t)
     }
 
     /// The command for its next step.
-    pub fn next_command(&self, ttl: Duration) -> Bytes {
+    pub fn next_command(&self) -> Bytes {
         let op = match self.state {
-            LockState::NoLease => Op::LeaseGrant { ttl },
+            LockState::NoLease => Op::LeaseGrant { ttl: self.ttl },
             LockState::Waiting(lease) => Op::Acquire { lock: self.lock.clone(), lease },
             LockState::Holding(lease, token) => Op::Release { lock: self.lock.clone(), lease, token },
         };
@@ -53,22 +95,55 @@ impl LockClient {
     }
 
     /// Moves on after a reply (`None`: no reply, retry the same step).
-    /// Returns the token if it was just granted the lock.
-    pub fn on_reply(&mut self, reply: Option<Reply>) -> Option<FencingToken> {
+    /// Returns the token if it was just granted the lock. `max_ppm` is the
+    /// largest drift of any clock that measures its lease.
+    pub fn on_reply(&mut self, reply: Option<Reply>, max_ppm: i64) -> Option<FencingToken> {
         let reply = reply?;
         match (self.state, reply) {
-            (LockState::NoLease, Reply::Lease { id, .. }) => self.state = LockState::Waiting(id),
+            (LockState::NoLease, Reply::Lease { id, .. }) => {
+                self.state = LockState::Waiting(id);
+                self.lease_asked = self.sent_at;
+            }
             (LockState::Waiting(lease), Reply::Locked { token }) => {
                 self.state = LockState::Holding(lease, token);
+                let ttl = duration_nanos(self.ttl) as u128;
+                let safe = ttl * 1_000_000 / (1_000_000 + max_ppm.max(0) as u128);
+                self.believed_until = Some(self.lease_asked + safe as u64);
                 return Some(token);
             }
             (LockState::Waiting(_), Reply::Queued { .. }) => {}
             (LockState::Holding(lease, _), Reply::Ok) => self.state = LockState::Waiting(lease),
             // Lease gone, lock lost, or anything unexpected: start over.
-            _ => self.state = LockState::NoLease,
+            _ => {
+                self.state = LockState::NoLease;
+                self.believed_until = None;
+            }
         }
         None
     }
+}
+
+/// Checks that no client other than `holder`, just granted its lock at
+/// true time `now`, still believes it holds that lock. A grant that
+/// arrives after its lease may have ended (a slow reply) is no hold: the
+/// holder does not believe it, so it is not checked.
+pub fn check_exclusive(clients: &[LockClient], holder: usize, now: u64) -> Result<(), Violation> {
+    if !clients[holder].believes(now) {
+        return Ok(());
+    }
+    let lock = &clients[holder].lock;
+    for (c, other) in clients.iter().enumerate() {
+        if c != holder && other.lock == *lock && other.believes(now) {
+            return Err(Violation::new(
+                "one lock holder at a time (true time)",
+                format!(
+                    "client {holder} was granted {lock:?} at {now} ns while client {c} believes it holds it until {} ns",
+                    other.believed_until.unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What the checker needs of the store before a command applies.

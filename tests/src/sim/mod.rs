@@ -1,8 +1,9 @@
 //! A deterministic simulator for any [`Replica`]: N nodes on a virtual
 //! clock, a seeded network that drops, duplicates, delays and partitions,
-//! disks that lose unsynced writes in crashes, skewed and drifting clocks,
-//! and closed-loop KV clients whose history is checked for
-//! linearizability. One seed determines everything, so a failure replays
+//! disks that lose unsynced writes in crashes (and, rarely, a whole log),
+//! drifting clocks that start a new epoch with every process, closed-loop
+//! KV clients whose history is checked for linearizability, and lock
+//! clients whose grants are checked on true time. One seed determines everything, so a failure replays
 //! bit for bit with its trace.
 
 pub mod canary;
@@ -98,6 +99,14 @@ pub struct SimConfig {
     pub trace: bool,
     /// Run the linearizability checker on the history.
     pub check_history: bool,
+    /// Canary: leaders propose their clock's reading as log time (the
+    /// time base before issue 21) instead of elapsed durations. With
+    /// fresh clock epochs on restart, leases end early on true time and
+    /// campaigns must report it.
+    pub canary_old_time_base: bool,
+    /// Canary: a node whose disk lost its log starts anyway, empty,
+    /// instead of being refused. Campaigns must report it.
+    pub canary_amnesia: bool,
 }
 
 impl SimConfig {
@@ -112,6 +121,8 @@ impl SimConfig {
             liveness_time: Duration::from_secs(3),
             trace: false,
             check_history: true,
+            canary_old_time_base: false,
+            canary_amnesia: false,
         }
     }
 }
@@ -243,6 +254,13 @@ pub struct Stats {
     pub stale_holders: u64,
     /// Leaders elected.
     pub elections: u64,
+    /// Locks granted to a client (each checked against every other
+    /// client's belief, on true time).
+    pub lock_grants: u64,
+    /// Disks that lost their log (the identity kept).
+    pub disk_losses: u64,
+    /// Restarts refused because the log was lost.
+    pub refused_starts: u64,
 }
 
 impl Stats {
@@ -263,6 +281,9 @@ impl Stats {
         self.lock_actions += o.lock_actions;
         self.stale_holders += o.stale_holders;
         self.elections += o.elections;
+        self.lock_grants += o.lock_grants;
+        self.disk_losses += o.disk_losses;
+        self.refused_starts += o.refused_starts;
     }
 }
 

@@ -97,6 +97,9 @@ pub struct World {
 }
 
 const CLIENT_TIMEOUT: u64 = 600_000_000;
+/// A lock client gives up on a request sooner: it must reach the leader
+/// well within its lease, so it tries another node after this long.
+const LOCK_TIMEOUT: u64 = 120_000_000;
 /// How often a leader proposes the passage of time.
 const TICK: u64 = 50_000_000;
 const CLIENT_LATENCY: u64 = 200_000;
@@ -111,6 +114,7 @@ impl World {
         let mut nodes = Vec::new();
         for id in &ids {
             let clock = Clock {
+                start: 0,
                 offset: rng.range(0, 10_000_000_000),
                 ppm: rng.range(0, 2 * params.max_ppm as u64 + 1) as i64 - params.max_ppm,
             };
@@ -124,6 +128,8 @@ impl World {
                 disk: Default::default(),
                 store: Store::default(),
                 next_tick: None,
+                tick_base: None,
+                wiped: false,
                 applied: LogIndex(0),
                 commit: LogIndex(0),
                 proposals: BTreeMap::new(),
@@ -138,8 +144,12 @@ impl World {
             });
         }
         let clients = (0..cfg.clients).map(|_| Client { current: None, leader_hint: None }).collect();
-        let lock_clients =
-            (0..cfg.lock_clients).map(|i| LockClient::new(bytes::Bytes::from(format!("lock{}", i % 2)))).collect();
+        let lock_clients = (0..cfg.lock_clients)
+            .map(|i| {
+                let ttl = synod_core::time::Duration::from_millis(300 + 100 * (i as u64 % 5));
+                LockClient::new(bytes::Bytes::from(format!("lock{}", i % 2)), ttl)
+            })
+            .collect();
         let end = duration_nanos(cfg.fault_time) + duration_nanos(cfg.liveness_time);
         let mut inv = Invariants::default();
         inv.log_matching = cfg.protocol.log_matching();
@@ -351,14 +361,28 @@ impl World {
     }
 
     /// A leader proposes the passage of time every tick (leases expire
-    /// inside the log, never by a replica's own clock).
+    /// inside the log, never by a replica's own clock): the time elapsed
+    /// on its own clock since its previous tick, as `synod-net`'s driver
+    /// does. The old-time-base canary proposes its clock's reading instead.
     fn tick(&mut self, i: usize) {
         let node = &self.nodes[i];
         if !node.up || node.leading.is_none() || node.next_tick != Some(self.now) {
             return;
         }
         let now = self.local(i);
-        let _ = self.nodes[i].replica.propose(now, Store::tick(now));
+        let term = self.nodes[i].replica.status().term;
+        let command = if self.cfg.canary_old_time_base {
+            Store::tick(now)
+        } else {
+            let elapsed = match self.nodes[i].tick_base {
+                Some((t, at)) if t == term => now.saturating_duration_since(at),
+                _ => synod_core::time::Duration::ZERO,
+            };
+            Store::clock_tick(term.0, elapsed)
+        };
+        if self.nodes[i].replica.propose(now, command).is_ok() {
+            self.nodes[i].tick_base = Some((term, now));
+        }
         let next = self.now + TICK;
         self.nodes[i].next_tick = Some(next);
         self.schedule(next, Kind::Tick { node: i });
@@ -373,21 +397,21 @@ impl World {
         lc.seq += 1;
         let seq = lc.seq;
         lc.current = Some(seq);
+        lc.sent(self.now);
         let node = match lc.leader_hint {
             Some(n) => n,
             None => self.rng.below(self.nodes.len() as u64) as usize,
         };
         let arrive = self.now + self.rng.range(0, CLIENT_LATENCY);
         self.schedule(arrive, Kind::LockArrive { client: c, seq, node });
-        self.schedule(self.now + CLIENT_TIMEOUT, Kind::LockTimeout { client: c, seq });
+        self.schedule(self.now + LOCK_TIMEOUT, Kind::LockTimeout { client: c, seq });
     }
 
     fn lock_arrive(&mut self, c: usize, seq: u64, node: usize) {
         if !self.nodes[node].up {
             return;
         }
-        let ttl = synod_core::time::Duration::from_millis(300 + 100 * (c as u64 % 5));
-        let cmd = self.lock_clients[c].next_command(ttl);
+        let cmd = self.lock_clients[c].next_command();
         let now = self.local(node);
         let pending = Pending::Lock { client: c, seq };
         let hash = hash_bytes(&cmd);
@@ -416,11 +440,26 @@ impl World {
             lc.leader_hint = None;
         }
         let lock = lc.lock.clone();
-        if let Some(token) = lc.on_reply(reply) {
+        let asked = format!("{:?}", lc.state);
+        let answer = format!("{reply:?}");
+        let granted = lc.on_reply(reply, self.params.max_ppm);
+        let until = self.lock_clients[c].believed_until;
+        self.trace.log(self.now, || format!("lock client {c} ({asked}): {answer}, believes until {until:?}"));
+        if let Some(token) = granted {
+            let r = locks::check_exclusive(&self.lock_clients, c, self.now);
+            self.check(r);
+            self.stats.lock_grants += 1;
             // The new holder acts on the resource right away.
             self.resource.act(&lock, token);
         }
-        let think = self.rng.range(1_000_000, 40_000_000);
+        // A holder holds for up to most of its TTL, as real holders do,
+        // so a lease that ends early on true time overlaps its belief.
+        let lc = &self.lock_clients[c];
+        let think = if matches!(lc.state, locks::LockState::Holding(..)) {
+            self.rng.range(1_000_000, duration_nanos(lc.ttl) * 9 / 10)
+        } else {
+            self.rng.range(1_000_000, 40_000_000)
+        };
         self.schedule(self.now + think, Kind::LockGo { client: c });
     }
 
@@ -687,6 +726,7 @@ impl World {
                 let r = self.inv.new_leader(id, term, self.nodes[i].replica.as_ref());
                 self.check(r);
                 self.nodes[i].leading = Some(term);
+                self.nodes[i].tick_base = None;
                 self.nodes[i].next_tick = Some(self.now);
                 self.schedule(self.now, Kind::Tick { node: i });
                 let down = self.nodes.iter().filter(|n| !n.up).count();
@@ -780,23 +820,47 @@ impl World {
         self.trace.log(self.now, || format!("{id:?} crashed (kept {keep} unsynced writes)"));
     }
 
+    /// A new process on the node's machine: a fresh clock epoch, and what
+    /// its disk kept. A disk that lost its log but kept the identity is
+    /// refused, as `synod-storage` refuses it, and the node stays down for
+    /// good (it is replaced under a new id); the amnesia canary starts on
+    /// it anyway.
+    /// Node `i`'s (crashed) disk loses its log but keeps its identity.
+    pub(super) fn lose_log(&mut self, i: usize) {
+        self.nodes[i].disk.lose_log();
+        self.nodes[i].wiped = true;
+        self.stats.disk_losses += 1;
+        let id = self.nodes[i].id;
+        self.inv.lost_log(id);
+        self.trace.log(self.now, || format!("{id:?} lost its log"));
+    }
+
     fn restart(&mut self, i: usize) {
         if self.nodes[i].up {
             return;
         }
+        let id = self.nodes[i].id;
+        if self.nodes[i].wiped && !self.cfg.canary_amnesia {
+            self.stats.refused_starts += 1;
+            self.trace.log(self.now, || format!("{id:?} refused to start: its log is lost"));
+            return;
+        }
+        let epoch = self.rng.range(0, 10_000_000_000);
+        self.nodes[i].clock = self.nodes[i].clock.restarted(self.now, epoch);
         let now = self.local(i);
         let seed = self.rng.next_u64();
         let node = &mut self.nodes[i];
+        node.wiped = false;
         let recovered = node.disk.durable.clone();
         node.replica =
             make_replica(self.cfg.protocol, &self.params, node.id, now, recovered, self.membership.clone(), seed);
         node.up = true;
         node.store = Store::default();
         node.next_tick = None;
+        node.tick_base = None;
         node.applied = LogIndex(0);
         node.commit = LogIndex(0);
         node.snapshot_index = node.disk.durable.snapshot.as_ref().map_or(LogIndex(0), |s| s.meta.index);
-        let id = node.id;
         self.trace.log(self.now, || format!("{id:?} restarted"));
         self.drain(i);
     }
