@@ -52,6 +52,15 @@ pub enum ClientError {
     /// No answer in time: the command may or may not have been applied.
     #[error("timed out; the command may or may not have been applied")]
     Timeout,
+    /// The leader the request was forwarded to lost its leadership (or
+    /// its connection) before answering. A write may or may not have been
+    /// applied; retry, at `leader_hint` if known (exactly once only with a
+    /// session). Reads are never answered so: they are sent again.
+    #[error("the leader changed; the command may or may not have been applied (leader: {leader_hint:?})")]
+    LeaderChanged {
+        /// The new leader, if known.
+        leader_hint: Option<NodeId>,
+    },
     /// Too much is in flight; retry later. Nothing was applied.
     #[error("node busy; retry later")]
     Busy,

@@ -205,7 +205,11 @@ impl<'a> TestCluster<'a> {
                     return;
                 }
                 Err(
-                    ClientError::NotLeader { .. } | ClientError::Unavailable | ClientError::Lost | ClientError::Timeout,
+                    ClientError::NotLeader { .. }
+                    | ClientError::Unavailable
+                    | ClientError::Lost
+                    | ClientError::Timeout
+                    | ClientError::LeaderChanged { .. },
                 ) => self.sleep(50).await,
                 Err(e) => panic!("{}: write failed: {e}", self.deploy.name()),
             }

@@ -137,7 +137,8 @@ impl Ctx<'_> {
     }
 
     async fn fail(&self, e: ClientError) -> BytesFrame {
-        let leader = if matches!(e, ClientError::NotLeader { .. }) { self.leader_addr().await } else { None };
+        let names_leader = matches!(e, ClientError::NotLeader { .. } | ClientError::LeaderChanged { .. });
+        let leader = if names_leader { self.leader_addr().await } else { None };
         client_error(e, leader)
     }
 

@@ -54,6 +54,12 @@ pub(crate) fn client_error(e: ClientError, leader: Option<String>) -> BytesFrame
             None => err("ERR not the leader and no leader is known; retry"),
         },
         ClientError::Timeout => err("ERR timeout: the command may or may not have been applied"),
+        ClientError::LeaderChanged { .. } => match leader {
+            Some(addr) => {
+                err(&format!("ERR leader changed; the command may or may not have been applied; leader is at {addr}"))
+            }
+            None => err("ERR leader changed; the command may or may not have been applied; retry"),
+        },
         ClientError::Busy => err("BUSY node overloaded; retry later"),
         ClientError::ShuttingDown => err("ERR node shutting down"),
         ClientError::Lost => err("ERR leadership changed before the command committed; it was not applied"),

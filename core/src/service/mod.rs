@@ -85,6 +85,29 @@ pub trait Service {
     fn applied(&self) -> LogIndex;
 }
 
+/// A boxed service is a service: a node can hold `Box<dyn Service + Send>`
+/// and a harness its concrete type, through the same code.
+impl<S: Service + ?Sized> Service for alloc::boxed::Box<S> {
+    fn apply(&mut self, index: LogIndex, command: &Bytes) -> Bytes {
+        (**self).apply(index, command)
+    }
+    fn query(&self, query: &Bytes) -> Bytes {
+        (**self).query(query)
+    }
+    fn check(&self, command: &Bytes) -> Result<Admitted, Bytes> {
+        (**self).check(command)
+    }
+    fn snapshot(&self) -> Bytes {
+        (**self).snapshot()
+    }
+    fn restore(&mut self, snapshot: &Bytes) -> Result<(), RestoreError> {
+        (**self).restore(snapshot)
+    }
+    fn applied(&self) -> LogIndex {
+        (**self).applied()
+    }
+}
+
 /// A command [`Service::check`] let through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

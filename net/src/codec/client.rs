@@ -54,6 +54,10 @@ pub fn put_reply(b: &mut BytesMut, r: &ClientReply) {
                 ClientError::TooLarge => b.put_u8(6),
                 ClientError::Unavailable => b.put_u8(7),
                 ClientError::NoSpace => b.put_u8(8),
+                ClientError::LeaderChanged { leader_hint } => {
+                    b.put_u8(9);
+                    put_opt_node(b, *leader_hint);
+                }
             }
         }
     }
@@ -73,6 +77,7 @@ pub fn get_reply(r: &mut Reader) -> Result<ClientReply, DecodeError> {
             6 => ClientError::TooLarge,
             7 => ClientError::Unavailable,
             8 => ClientError::NoSpace,
+            9 => ClientError::LeaderChanged { leader_hint: get_opt_node(r)? },
             _ => return Err(DecodeError::BadTag("client error")),
         }),
         _ => return Err(DecodeError::BadTag("reply")),

@@ -117,6 +117,8 @@ fn arb_client_error() -> impl Strategy<Value = ClientError> {
         Just(ClientError::Lost),
         Just(ClientError::TooLarge),
         Just(ClientError::Unavailable),
+        Just(ClientError::NoSpace),
+        proptest::option::of(any::<u64>()).prop_map(|h| ClientError::LeaderChanged { leader_hint: h.map(NodeId) }),
     ]
 }
 

@@ -1,10 +1,12 @@
-//! The node: one task owns a replica and a service and carries their
-//! inputs and outputs between the transport, storage and clients.
+//! The node: a [`Machine`] decides everything (the replica, the service,
+//! client requests, forwarding, reads, snapshots, service ticks) with no
+//! I/O; one driver task carries its inputs and outputs between the
+//! transport, storage and clients. The simulator drives the same machine.
 //!
 //! ```text
-//!   clients ──commands──▶ ┌──────────┐ ──frames──▶ transport ──▶ peers
-//!   peers ──▶ transport ─▶│  driver  │ ──batches─▶ storage task (group commit)
-//!   timers ──────────────▶└──────────┘ ◀─persisted─┘
+//!   clients ──commands──▶ ┌─driver──────┐ ──frames──▶ transport ──▶ peers
+//!   peers ──▶ transport ─▶│  Machine    │ ──batches─▶ storage task (group commit)
+//!   timers ──────────────▶└─────────────┘ ◀─persisted─┘
 //! ```
 //!
 //! Persist-before-send holds end to end: the replica only releases a
@@ -12,10 +14,14 @@
 
 mod driver;
 mod handle;
+mod machine;
 mod requests;
+mod routing;
 mod storage;
 
 pub use handle::NodeHandle;
+pub use machine::{Machine, NodeOutput, Note};
+pub use requests::Ticket;
 
 use crate::runtime::Runtime;
 use crate::store::{LogStore, StoreError};
@@ -82,6 +88,9 @@ pub struct NodeConfig {
     /// and deletes go on (etcd's `--quota-backend-bytes`). `None`: no
     /// quota. A full file system has the same effect, quota or not.
     pub quota_bytes: Option<u64>,
+    /// Record what the machine applies, restores and compacts in
+    /// [`NodeOutput::notes`], for a harness to check (off in production).
+    pub record: bool,
 }
 
 impl NodeConfig {
@@ -95,6 +104,7 @@ impl NodeConfig {
             command_queue: 4096,
             service_tick: None,
             quota_bytes: None,
+            record: false,
         }
     }
 }
@@ -213,11 +223,15 @@ pub async fn start(
     let (tx, rx) = mpsc::channel(cfg.command_queue);
     let life = Arc::new(Life::default());
     let handle = NodeHandle::new(cfg.id, tx, runtime.clone(), cfg.request_timeout, life.clone());
-    let mut driver = driver::Driver::new(cfg, replica, service, transport, runtime.clone(), batches_tx, life);
-    driver.disk_usage(usage);
+    let mut machine = Machine::new(cfg, replica, service, runtime.now());
+    machine.disk_usage(usage);
+    let driver = driver::Driver::new(machine, transport, runtime.clone(), batches_tx, life);
     runtime.spawn(Box::pin(driver.run(rx, reports_rx)));
     Ok(handle)
 }
 
 #[cfg(all(test, not(loom)))]
 mod tests;
+
+#[cfg(all(test, not(loom)))]
+mod failover_tests;

@@ -2,33 +2,33 @@
 //! waiting for confirmation or application, requests forwarded to the
 //! leader, and requests parked until a leader is known.
 
+use super::machine::NodeOutput;
 use crate::client::{ClientError, ClientReply, RequestOp};
 use crate::codec::Frame;
-use crate::transport::Transport;
 use bytes::Bytes;
-use futures::channel::oneshot;
 use std::collections::{BTreeMap, HashMap};
 use synod_core::id::{LogIndex, NodeId, Term};
 use synod_core::replica::{Entry, ReadId};
 use synod_core::time::Instant;
 
+/// Names a request a client of this process submitted; its answer comes
+/// back with it. Chosen by the driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ticket(pub u64);
+
 /// Where an answer goes.
 pub(super) enum Requester {
-    /// A handle in this process.
-    Local(oneshot::Sender<Result<Bytes, ClientError>>),
+    /// A client in this process.
+    Local(Ticket),
     /// A peer that forwarded the request to us.
     Remote { from: NodeId, id: u64 },
 }
 
 impl Requester {
-    pub fn answer(self, transport: &dyn Transport, result: Result<Bytes, ClientError>) {
+    pub fn answer(self, out: &mut NodeOutput, result: Result<Bytes, ClientError>) {
         match self {
-            Requester::Local(tx) => {
-                let _ = tx.send(result); // the caller may have given up
-            }
-            Requester::Remote { from, id } => {
-                let _ = transport.send(from, Frame::Reply(ClientReply { id, result }));
-            }
+            Requester::Local(ticket) => out.replies.push((ticket, result)),
+            Requester::Remote { from, id } => out.frames.push((from, Frame::Reply(ClientReply { id, result }))),
         }
     }
 
@@ -164,8 +164,11 @@ mod tests {
     #[test]
     fn only_the_node_asked_can_answer_a_forwarded_request() {
         let mut r = Requests::default();
-        let (tx, _rx) = oneshot::channel();
-        let w = Waiting { op: RequestOp::Propose(cmd("set")), requester: Requester::Local(tx), deadline: Instant::MAX };
+        let w = Waiting {
+            op: RequestOp::Propose(cmd("set")),
+            requester: Requester::Local(Ticket(1)),
+            deadline: Instant::MAX,
+        };
         let id = r.next_forward_id();
         r.forwarded.insert(id, (NodeId(2), w));
         assert!(matches!(r.answered_by(id, NodeId(3)), Err(Some(NodeId(2)))), "a reply forged by node 3");

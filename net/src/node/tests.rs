@@ -115,7 +115,11 @@ fn retry<T>(mut f: impl FnMut() -> Result<T, ClientError>) -> T {
         match f() {
             Ok(v) => return v,
             Err(
-                ClientError::NotLeader { .. } | ClientError::Unavailable | ClientError::Lost | ClientError::Timeout,
+                ClientError::NotLeader { .. }
+                | ClientError::Unavailable
+                | ClientError::Lost
+                | ClientError::Timeout
+                | ClientError::LeaderChanged { .. },
             ) => std::thread::sleep(core::time::Duration::from_millis(50)),
             Err(e) => panic!("unexpected error {e}"),
         }
@@ -196,7 +200,16 @@ fn an_isolated_node_answers_not_leader_or_times_out_but_never_stale() {
     match block_on(c.h(lonely).query(get("k"))) {
         Ok(v) => assert_ne!(KvReply::decode(v).unwrap(), KvReply::Value(Some(Bytes::from_static(b"old")))),
         Err(e) => {
-            assert!(matches!(e, ClientError::Timeout | ClientError::NotLeader { .. } | ClientError::Unavailable), "{e}")
+            assert!(
+                matches!(
+                    e,
+                    ClientError::Timeout
+                        | ClientError::NotLeader { .. }
+                        | ClientError::Unavailable
+                        | ClientError::LeaderChanged { .. }
+                ),
+                "{e}"
+            )
         }
     }
     c.net.heal();

@@ -1,0 +1,173 @@
+//! Three node machines on a virtual clock, stepped by hand: what a
+//! follower does with requests it forwarded when the leader dies. No
+//! threads and no sleeps, so the times are exact.
+
+use super::*;
+use crate::client::ClientError;
+use crate::codec::Frame;
+use std::collections::VecDeque;
+use synod_core::raft::{Config as RaftConfig, Raft};
+use synod_core::replica::{Membership, Role};
+use synod_core::service::kv::{Kv, KvCommand, KvQuery, KvReply, Limits};
+
+const ELECTION: Duration = Duration::from_millis(150);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+struct Net {
+    now: Instant,
+    nodes: Vec<Machine<Kv>>,
+    up: Vec<bool>,
+    /// (deliver at, from, to, frame)
+    wire: VecDeque<(Instant, NodeId, NodeId, Frame)>,
+    replies: Vec<(NodeId, Ticket, Result<Bytes, ClientError>, Instant)>,
+}
+
+impl Net {
+    fn new() -> Net {
+        let now = Instant::from_nanos(1_000_000_000);
+        let nodes = (1..=3u64)
+            .map(|id| {
+                let mut cfg = RaftConfig::new(NodeId(id), id * 7919);
+                cfg.election_timeout = ELECTION;
+                cfg.heartbeat_interval = Duration::from_millis(20);
+                let voters = Membership::voters_only((1..=3).map(NodeId)).unwrap();
+                let raft = Raft::new(cfg, now, Default::default(), voters).unwrap();
+                let mut ncfg = NodeConfig::new(NodeId(id));
+                ncfg.request_timeout = REQUEST_TIMEOUT;
+                Machine::new(ncfg, Box::new(raft), Kv::new(Limits::default()), now)
+            })
+            .collect();
+        Net { now, nodes, up: vec![true; 3], wire: VecDeque::new(), replies: Vec::new() }
+    }
+
+    fn node(&mut self, id: u64) -> &mut Machine<Kv> {
+        &mut self.nodes[id as usize - 1]
+    }
+
+    /// Carries out node `i`'s outputs: writes are durable at once, frames
+    /// arrive 1 ms later.
+    fn pump(&mut self, i: usize) {
+        let mut out = NodeOutput::default();
+        loop {
+            self.nodes[i].poll_output(&mut out);
+            if out.is_empty() {
+                return;
+            }
+            let from = self.nodes[i].id();
+            for p in out.persist.drain(..) {
+                self.nodes[i].handle_persisted(self.now, p.id, None);
+            }
+            for (to, frame) in out.frames.drain(..) {
+                self.wire.push_back((self.now + Duration::from_millis(1), from, to, frame));
+            }
+            for (t, r) in out.replies.drain(..) {
+                self.replies.push((from, t, r, self.now));
+            }
+            out.events.clear();
+        }
+    }
+
+    /// Advances the clock by 1 ms: delivers what is due, fires timers.
+    fn step(&mut self) {
+        self.now += Duration::from_millis(1);
+        let now = self.now;
+        let due: Vec<_> = {
+            let (due, later): (Vec<_>, Vec<_>) = self.wire.drain(..).partition(|(at, ..)| *at <= now);
+            self.wire = later.into();
+            due
+        };
+        for (_, from, to, frame) in due {
+            let i = to.0 as usize - 1;
+            if self.up[i] && self.up[from.0 as usize - 1] {
+                self.nodes[i].handle_frame(now, from, frame);
+            }
+        }
+        for i in 0..3 {
+            if self.up[i] {
+                self.nodes[i].handle_timeout(now);
+                self.pump(i);
+            }
+        }
+    }
+
+    fn run_until(&mut self, mut done: impl FnMut(&Net) -> bool, limit: Duration) {
+        let end = self.now + limit;
+        while !done(self) {
+            assert!(self.now < end, "nothing happened within {limit:?}");
+            self.step();
+        }
+    }
+
+    fn leader(&self) -> Option<u64> {
+        (0..3).find(|i| self.up[*i] && self.nodes[*i].replica().status().role == Role::Leader).map(|i| i as u64 + 1)
+    }
+
+    fn reply(&self, node: u64, t: Ticket) -> Option<&(NodeId, Ticket, Result<Bytes, ClientError>, Instant)> {
+        self.replies.iter().find(|(n, tt, ..)| n.0 == node && *tt == t)
+    }
+}
+
+fn set(k: &str) -> Bytes {
+    KvCommand::Set { key: Bytes::copy_from_slice(k.as_bytes()), value: Bytes::from_static(b"v") }.encode()
+}
+
+fn get(k: &str) -> Bytes {
+    KvQuery::Get { key: Bytes::copy_from_slice(k.as_bytes()) }.encode()
+}
+
+/// A follower forwards a write and a read to the leader, which then dies
+/// with both in hand. As soon as the follower moves to a new term — well
+/// within one request timeout — the write is answered `LeaderChanged` (it
+/// may have been appended), and the read is sent again and answered by
+/// the new leader. Before the node machine, both waited out
+/// the 5 s request timeout.
+#[test]
+fn a_dead_leader_does_not_hold_forwarded_requests_until_their_deadline() {
+    let mut net = Net::new();
+    net.run_until(|n| n.leader().is_some(), Duration::from_secs(3));
+    let old = net.leader().unwrap();
+    let follower = if old == 1 { 2 } else { 1 };
+    // Let everyone learn who leads.
+    net.run_until(|n| n.nodes[follower as usize - 1].leader == Some(NodeId(old)), Duration::from_secs(1));
+    let now = net.now;
+    net.node(follower).handle_propose(now, Ticket(1), set("a"));
+    net.node(follower).handle_query(now, Ticket(2), get("a"));
+    net.pump(follower as usize - 1);
+    // Both went to the leader; it dies before the frames arrive.
+    net.up[old as usize - 1] = false;
+    let fault = net.now;
+    net.run_until(|n| n.reply(follower, Ticket(1)).is_some(), REQUEST_TIMEOUT);
+    let (_, _, write, at) = net.reply(follower, Ticket(1)).unwrap().clone();
+    // Answered as soon as the follower stops following the dead leader:
+    // a new term, with the new leader named if it is already known.
+    match write {
+        Err(ClientError::LeaderChanged { leader_hint }) => assert_ne!(leader_hint, Some(NodeId(old))),
+        other => panic!("the write was answered {other:?}"),
+    }
+    assert!(at - fault <= ELECTION * 4, "answered {:?} after the fault", at - fault);
+    net.run_until(|n| n.reply(follower, Ticket(2)).is_some(), Duration::from_secs(1));
+    let (_, _, read, at) = net.reply(follower, Ticket(2)).unwrap().clone();
+    assert_eq!(KvReply::decode(read.expect("the read is answered")).unwrap(), KvReply::Value(None));
+    assert!(at - fault <= ELECTION * 4, "read answered {:?} after the fault", at - fault);
+}
+
+/// A frame to the leader that cannot be sent (the connection is gone)
+/// gives its request back at once.
+#[test]
+fn a_request_to_an_unreachable_leader_is_taken_back_at_once() {
+    let mut net = Net::new();
+    net.run_until(|n| n.leader().is_some(), Duration::from_secs(3));
+    let leader = net.leader().unwrap();
+    let follower = if leader == 1 { 2 } else { 1 };
+    net.run_until(|n| n.nodes[follower as usize - 1].leader == Some(NodeId(leader)), Duration::from_secs(1));
+    let now = net.now;
+    let f = net.node(follower);
+    f.handle_propose(now, Ticket(7), set("b"));
+    let mut out = NodeOutput::default();
+    f.poll_output(&mut out);
+    assert!(out.frames.iter().any(|(to, fr)| to.0 == leader && matches!(fr, Frame::Request(_))));
+    f.handle_unreachable(now, NodeId(leader));
+    let mut out = NodeOutput::default();
+    f.poll_output(&mut out);
+    assert_eq!(out.replies, vec![(Ticket(7), Err(ClientError::LeaderChanged { leader_hint: Some(NodeId(leader)) }))]);
+}

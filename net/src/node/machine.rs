@@ -1,0 +1,487 @@
+//! The node machine: everything a node decides, and no I/O.
+//!
+//! A [`Machine`] owns the replica, the service, the table of client
+//! requests, forwarding to the leader, read serving, the snapshot policy
+//! and the leader's service ticks. It never touches a socket, a disk, a
+//! clock or a channel; the async driver (`driver.rs`) and the simulator
+//! both run this same code, so what the simulator checks is what ships.
+//!
+//! Call order, as for the core's replicas (STYLE habit 3):
+//!
+//! 1. Feed inputs, each with the current time: [`Machine::handle_frame`],
+//!    [`Machine::handle_propose`], [`Machine::handle_query`],
+//!    [`Machine::handle_persisted`] (and the other storage reports),
+//!    [`Machine::handle_unreachable`], [`Machine::handle_timeout`].
+//! 2. Pull [`Machine::poll_output`] and carry out everything in it, in
+//!    order: write `persist` batches (in order, reporting each durable one
+//!    back), send `frames`, complete `replies`.
+//! 3. Sleep until [`Machine::poll_timeout`] or the next input.
+//!
+//! Persist-before-send holds end to end: the replica releases a message
+//! only once the write it depends on was reported durable.
+
+use super::requests::{Requester, Requests, Ticket, Waiting};
+use super::{DiskAlarm, DiskStatus, NodeConfig, NodeStatus, TickTime};
+use crate::client::{ClientError, ClientReply, ClientRequest, RequestOp};
+use crate::codec::Frame;
+use bytes::Bytes;
+use synod_core::id::{LogIndex, NodeId, Term};
+use synod_core::replica::{Entry, EntryKind, Event, Output, Persist, PersistId, ReadError, Replica, Role};
+use synod_core::service::Service;
+use synod_core::time::{Duration, Instant};
+
+/// How soon requests parked while a leader is known (behind a leadership
+/// transfer) are tried again.
+const PARKED_RETRY: Duration = Duration::from_millis(10);
+
+/// What a [`Machine`] asks its driver to do, pulled with
+/// [`Machine::poll_output`]. Reused across polls: the driver empties it.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct NodeOutput {
+    /// Writes to make durable, in order; report each with
+    /// [`Machine::handle_persisted`].
+    pub persist: Vec<Persist>,
+    /// Frames to send to peers (a lost one is retransmitted or timed out).
+    pub frames: Vec<(NodeId, Frame)>,
+    /// Answers for requests this process submitted.
+    pub replies: Vec<(Ticket, Result<Bytes, ClientError>)>,
+    /// The replica's role and membership changes, for logs and harnesses.
+    pub events: Vec<Event>,
+    /// What the machine applied, restored and compacted, only when
+    /// [`NodeConfig::record`] is set: a harness checks them.
+    pub notes: Vec<Note>,
+}
+
+impl NodeOutput {
+    /// True if there is nothing to carry out.
+    pub fn is_empty(&self) -> bool {
+        self.persist.is_empty()
+            && self.frames.is_empty()
+            && self.replies.is_empty()
+            && self.events.is_empty()
+            && self.notes.is_empty()
+    }
+}
+
+/// A state change a harness checks (recorded only on request).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// A committed entry was handed to the service (commands applied,
+    /// no-ops and configuration entries passed over).
+    Applied(Entry),
+    /// The service's state was replaced by a snapshot covering `index`.
+    Restored {
+        /// The last index the snapshot covers.
+        index: LogIndex,
+        /// The snapshot.
+        data: Bytes,
+    },
+    /// The log was compacted into a snapshot of the service at `index`.
+    Compacted {
+        /// The last index the snapshot covers.
+        index: LogIndex,
+        /// The snapshot.
+        data: Bytes,
+    },
+}
+
+/// A node's decisions: see the module docs for the call order.
+pub struct Machine<S> {
+    pub(super) cfg: NodeConfig,
+    pub(super) replica: Box<dyn Replica + Send>,
+    pub(super) service: S,
+    pub(super) requests: Requests,
+    applied: LogIndex,
+    snapshot_index: LogIndex,
+    pub(super) leader: Option<NodeId>,
+    role: Role,
+    next_tick: Option<Instant>,
+    /// The term and time of this leader's last proposed tick.
+    tick_base: Option<(Term, Instant)>,
+    /// Why the node must stop, once something fatal happened.
+    fatal: Option<String>,
+    pub(super) disk: DiskStatus,
+    /// The latest time an input carried: outputs computed in
+    /// [`Machine::poll_output`] are stamped with it.
+    pub(super) now: Instant,
+    scratch: Output,
+    pub(super) out: NodeOutput,
+}
+
+impl<S: Service> Machine<S> {
+    /// A node over `replica` (as built from what storage recovered) and
+    /// `service` (empty: a recovered snapshot reaches it through the
+    /// replica's first output).
+    pub fn new(cfg: NodeConfig, replica: Box<dyn Replica + Send>, service: S, now: Instant) -> Self {
+        let snapshot_index = replica.status().snapshot_index;
+        let disk = DiskStatus { quota_bytes: cfg.quota_bytes, ..DiskStatus::default() };
+        Machine {
+            cfg,
+            replica,
+            service,
+            requests: Requests::default(),
+            applied: LogIndex(0),
+            snapshot_index,
+            leader: None,
+            role: Role::Follower,
+            next_tick: None,
+            tick_base: None,
+            fatal: None,
+            disk,
+            now,
+            scratch: Output::default(),
+            out: NodeOutput::default(),
+        }
+    }
+
+    /// The node's id.
+    pub fn id(&self) -> NodeId {
+        self.cfg.id
+    }
+
+    /// The replica, for status and harness checks.
+    pub fn replica(&self) -> &dyn Replica {
+        self.replica.as_ref()
+    }
+
+    /// The service, as applied so far.
+    pub fn service(&self) -> &S {
+        &self.service
+    }
+
+    /// Highest index handed to the service.
+    pub fn applied(&self) -> LogIndex {
+        self.applied
+    }
+
+    /// Why the node must stop, if something fatal happened (storage
+    /// failed for good, a snapshot would not restore). A failed machine
+    /// takes no more input; its driver stops.
+    pub fn failure(&self) -> Option<&str> {
+        self.fatal.as_deref()
+    }
+
+    /// The node's status.
+    pub fn status(&self) -> NodeStatus {
+        let mut peers = Vec::new();
+        self.replica.peer_status(&mut peers);
+        NodeStatus {
+            replica: self.replica.status(),
+            peers,
+            applied: self.applied,
+            in_flight: self.requests.len(),
+            disk: self.disk.clone(),
+        }
+    }
+
+    /// A frame from peer `from` (already authenticated as `from`).
+    pub fn handle_frame(&mut self, now: Instant, from: NodeId, frame: Frame) {
+        self.now = now;
+        match frame {
+            Frame::Replica(msg) => {
+                if let Err(e) = self.replica.handle_message(now, from, msg) {
+                    tracing::debug!(node = %self.cfg.id, peer = %from, error = %e, "message ignored");
+                }
+            }
+            Frame::Request(ClientRequest { id, op }) => self.submit(op, Requester::Remote { from, id }, now),
+            Frame::Reply(ClientReply { id, result }) => match self.requests.answered_by(id, from) {
+                Ok(w) => match result {
+                    // The leader moved on: try again from here.
+                    Err(ClientError::NotLeader { .. }) if w.deadline > now => self.route(w, now),
+                    result => w.requester.answer(&mut self.out, result),
+                },
+                // Debug, not warn: a member sending these can send
+                // thousands a second, and must not fill the log too.
+                Err(Some(asked)) => {
+                    tracing::debug!(node = %self.cfg.id, peer = %from, %asked, id, "reply from a node that was not asked; ignored");
+                }
+                // Answered already, or given up on.
+                Err(None) => {}
+            },
+            Frame::Hello(_) => {}
+        }
+    }
+
+    /// A client of this process asks to apply `command`; the answer comes
+    /// back as a reply for `ticket`.
+    pub fn handle_propose(&mut self, now: Instant, ticket: Ticket, command: Bytes) {
+        self.now = now;
+        self.submit(RequestOp::Propose(command), Requester::Local(ticket), now);
+    }
+
+    /// A client of this process asks a linearizable query.
+    pub fn handle_query(&mut self, now: Instant, ticket: Ticket, query: Bytes) {
+        self.now = now;
+        self.submit(RequestOp::Query(query), Requester::Local(ticket), now);
+    }
+
+    /// Storage made every write up to `id` durable and now takes `usage`
+    /// bytes (if it can tell).
+    pub fn handle_persisted(&mut self, now: Instant, id: PersistId, usage: Option<u64>) {
+        self.now = now;
+        self.replica.handle_persisted(now, id);
+        if matches!(self.disk.alarm, Some(DiskAlarm::Exhausted(_))) {
+            tracing::info!(node = %self.cfg.id, "storage writes again: writes resume");
+            self.disk.alarm = None;
+        }
+        self.disk_usage(usage);
+    }
+
+    /// Storage refused a write for want of room and will retry it: until
+    /// it fits, commands that grow the state are refused (NOSPACE).
+    pub fn handle_disk_full(&mut self, why: String) {
+        if self.disk.alarm.is_none() {
+            tracing::error!(node = %self.cfg.id, error = %why,
+                "storage is full: refusing writes that grow the state (NOSPACE) until it has room");
+        }
+        self.disk.alarm = Some(DiskAlarm::Exhausted(why));
+    }
+
+    /// Storage failed for good: nothing after the failed write may be
+    /// acknowledged, so the node stops.
+    pub fn handle_storage_failed(&mut self, why: String) {
+        self.fail(format!("storage failed: {why}"));
+    }
+
+    /// Storage takes `usage` bytes: raises or clears the quota alarm.
+    pub fn disk_usage(&mut self, usage: Option<u64>) {
+        self.disk.used_bytes = usage.or(self.disk.used_bytes);
+        let over = matches!((self.disk.used_bytes, self.disk.quota_bytes), (Some(u), Some(q)) if u > q);
+        match (&self.disk.alarm, over) {
+            (None, true) => {
+                tracing::warn!(node = %self.cfg.id, used = ?self.disk.used_bytes, quota = ?self.disk.quota_bytes,
+                    "storage passed its quota: refusing writes that grow the state (NOSPACE)");
+                self.disk.alarm = Some(DiskAlarm::QuotaExceeded);
+            }
+            (Some(DiskAlarm::QuotaExceeded), false) => {
+                tracing::info!(node = %self.cfg.id, "storage back under its quota: writes resume");
+                self.disk.alarm = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Something the node cannot go on from happened.
+    pub fn fail(&mut self, why: String) {
+        // The first cause is the one to report; what follows is its echo.
+        if self.fatal.is_none() {
+            tracing::error!(node = %self.cfg.id, error = %why, "stopping the node");
+            self.fatal = Some(why);
+        }
+    }
+
+    /// Asks the replica (if leader) to hand leadership to `to`.
+    pub fn transfer_leader(&mut self, now: Instant, to: NodeId) -> Result<(), ClientError> {
+        self.now = now;
+        self.replica.transfer_leader(now, to).map_err(|_| ClientError::NotLeader { leader_hint: self.leader })
+    }
+
+    /// When [`Machine::handle_timeout`] next has work: the replica's
+    /// timer, the leader's next service tick, or a request's deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t = self.replica.poll_timeout();
+        let mut earliest = |d: Option<Instant>| {
+            if let Some(d) = d {
+                t = Some(t.map_or(d, |t| t.min(d)));
+            }
+        };
+        earliest(self.requests.next_deadline());
+        if self.leader.is_some() && !self.requests.parked.is_empty() {
+            earliest(Some(self.now + PARKED_RETRY));
+        }
+        if self.role == Role::Leader && self.cfg.service_tick.is_some() {
+            earliest(Some(self.next_tick.unwrap_or(self.now)));
+        }
+        t
+    }
+
+    /// Timer work that is due at `now`: the replica's timers, the leader's
+    /// service tick, request deadlines. Idempotent; early calls do nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        if self.replica.poll_timeout().is_some_and(|t| t <= now) {
+            self.replica.handle_timeout(now);
+        }
+        self.tick(now);
+        for w in self.requests.expire(now) {
+            w.requester.answer(&mut self.out, Err(ClientError::Timeout));
+        }
+        // Parked behind a transfer that did not happen, say: try again.
+        if self.leader.is_some() && !self.requests.parked.is_empty() {
+            for w in core::mem::take(&mut self.requests.parked) {
+                self.route(w, now);
+            }
+        }
+    }
+
+    /// The leader proposes the passage of time (`NodeConfig::service_tick`).
+    fn tick(&mut self, now: Instant) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let Some(tick) = self.cfg.service_tick.clone() else { return };
+        if self.next_tick.is_some_and(|t| t > now) {
+            return;
+        }
+        // Elapsed since this leader's previous tick, on this process's
+        // clock; a tick that could not be proposed leaves the base where it
+        // was, so its time is carried by the next (service/clock.rs).
+        let term = self.replica.status().term;
+        let elapsed = match self.tick_base {
+            Some((t, at)) if t == term => now.saturating_duration_since(at),
+            _ => Duration::ZERO,
+        };
+        if self.replica.propose(now, (tick.command)(TickTime { now, term, elapsed })).is_ok() {
+            self.tick_base = Some((term, now));
+        }
+        self.next_tick = Some(now + tick.every);
+    }
+
+    /// Moves everything the replica and the request table produced since
+    /// the last poll into `out` (appended; the caller empties it).
+    pub fn poll_output(&mut self, out: &mut NodeOutput) {
+        self.drain();
+        out.persist.append(&mut self.out.persist);
+        out.frames.append(&mut self.out.frames);
+        out.replies.append(&mut self.out.replies);
+        out.events.append(&mut self.out.events);
+        out.notes.append(&mut self.out.notes);
+    }
+
+    /// Stops: every request held is answered `ShuttingDown`.
+    pub fn shut_down(&mut self, out: &mut NodeOutput) {
+        for r in self.requests.drain_all() {
+            r.answer(&mut self.out, Err(ClientError::ShuttingDown));
+        }
+        out.frames.append(&mut self.out.frames);
+        out.replies.append(&mut self.out.replies);
+    }
+
+    /// Drains the replica until it has nothing more to say.
+    fn drain(&mut self) {
+        let mut out = core::mem::take(&mut self.scratch);
+        while self.fatal.is_none() {
+            self.replica.poll_output(&mut out);
+            if out.is_empty() {
+                break;
+            }
+            if let Some(p) = out.persist.take() {
+                self.out.persist.push(p);
+            }
+            for env in out.messages.drain(..) {
+                self.out.frames.push((env.to, Frame::Replica(env.msg)));
+            }
+            for ev in out.events.drain(..) {
+                self.on_event(&ev);
+                self.out.events.push(ev);
+            }
+            if let Some(snap) = out.restore.take() {
+                self.restore(snap.meta.index, snap.data);
+            }
+            for e in out.committed.drain(..) {
+                self.apply(e);
+            }
+            for rs in out.reads.drain(..) {
+                let Some((query, r)) = self.requests.reads.remove(&rs.id) else { continue };
+                match rs.result {
+                    Ok(index) => self.requests.ready_reads.push((index, query, r)),
+                    Err(ReadError::NotLeader { leader_hint }) => {
+                        r.answer(&mut self.out, Err(ClientError::NotLeader { leader_hint }))
+                    }
+                    Err(_) => r.answer(&mut self.out, Err(ClientError::Unavailable)),
+                }
+            }
+            out.clear();
+            self.maybe_snapshot();
+        }
+        self.scratch = out;
+        self.answer_reads();
+    }
+
+    fn restore(&mut self, index: LogIndex, data: Bytes) {
+        if let Err(e) = self.service.restore(&data) {
+            self.fail(format!("snapshot does not restore: {e}"));
+            return;
+        }
+        self.applied = index;
+        self.snapshot_index = index;
+        // Folded into the snapshot: applied or not, we cannot tell.
+        let covered: Vec<u64> = self.requests.proposals.range(..=index.0).map(|(i, _)| *i).collect();
+        for i in covered {
+            if let Some(p) = self.requests.proposals.remove(&i) {
+                p.requester.answer(&mut self.out, Err(ClientError::Timeout));
+            }
+        }
+        if self.cfg.record {
+            self.out.notes.push(Note::Restored { index, data });
+        }
+    }
+
+    fn apply(&mut self, e: Entry) {
+        self.applied = e.index;
+        let reply = (e.kind == EntryKind::Command).then(|| self.service.apply(e.index, &e.data));
+        if let Some(p) = self.requests.proposals.remove(&e.index.0) {
+            let result = p.outcome(&e, reply);
+            p.requester.answer(&mut self.out, result);
+        }
+        if self.cfg.record {
+            self.out.notes.push(Note::Applied(e));
+        }
+    }
+
+    fn on_event(&mut self, ev: &Event) {
+        let Event::RoleChanged { role, leader, .. } = *ev else { return };
+        if role == Role::Leader && self.role != Role::Leader {
+            self.next_tick = None;
+            self.tick_base = None;
+        }
+        self.role = role;
+        let changed = self.leader != leader;
+        self.leader = leader;
+        if changed {
+            self.leadership_changed();
+        }
+    }
+
+    fn answer_reads(&mut self) {
+        let applied = self.applied;
+        if self.requests.ready_reads.iter().all(|(i, _, _)| *i > applied) {
+            return;
+        }
+        let ready = core::mem::take(&mut self.requests.ready_reads);
+        for (index, query, r) in ready {
+            if index <= applied {
+                let answer = self.service.query(&query);
+                r.answer(&mut self.out, Ok(answer));
+            } else {
+                self.requests.ready_reads.push((index, query, r));
+            }
+        }
+    }
+
+    fn maybe_snapshot(&mut self) {
+        let every = self.cfg.snapshot_every;
+        if every == 0 || self.applied.0 < self.snapshot_index.0 + every {
+            return;
+        }
+        let data = self.service.snapshot();
+        if self.replica.compact(self.now, self.applied, data.clone()).is_ok() {
+            self.snapshot_index = self.applied;
+            if self.cfg.record {
+                self.out.notes.push(Note::Compacted { index: self.applied, data });
+            }
+        }
+    }
+
+    /// A request the machine holds, sent back through the routing rules.
+    pub(super) fn route(&mut self, w: Waiting, now: Instant) {
+        self.try_local(w.op, w.requester, w.deadline, now);
+    }
+}
+
+impl<S> core::fmt::Debug for Machine<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Machine").field("id", &self.cfg.id).field("leader", &self.leader).finish_non_exhaustive()
+    }
+}

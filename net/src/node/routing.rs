@@ -1,0 +1,141 @@
+//! Where a client request goes: admitted or refused here, handed to the
+//! local replica, forwarded to the leader, or parked until one is known —
+//! and what happens to a forwarded request when leadership moves.
+//!
+//! A request never waits out its deadline for a leader that is gone: when
+//! the node learns of another leader (or of none, in a new term) or loses
+//! the connection to the one it forwarded to, reads go again to the new
+//! leader and writes are answered at once with
+//! [`ClientError::LeaderChanged`], naming the new leader. A write is not
+//! re-sent by the node: the old leader may already have appended it, and
+//! only an exactly-once session could make a second copy harmless.
+
+use super::machine::Machine;
+use super::requests::{Proposed, Requester, Waiting};
+use crate::client::{ClientError, ClientRequest, RequestOp};
+use crate::codec::Frame;
+use synod_core::id::NodeId;
+use synod_core::replica::{ProposeError, ReadError};
+use synod_core::service::Service;
+use synod_core::time::Instant;
+
+impl<S: Service> Machine<S> {
+    /// A new request: refuse if overloaded, refuse a command the service
+    /// would refuse anyway (it never reaches the log), refuse one that
+    /// grows the state while the disk is out of room; else route it.
+    /// Forwarded requests are checked again by the leader.
+    pub(super) fn submit(&mut self, op: RequestOp, requester: Requester, now: Instant) {
+        if self.requests.len() >= self.cfg.max_in_flight {
+            return requester.answer(&mut self.out, Err(ClientError::Busy));
+        }
+        if let RequestOp::Propose(command) = &op {
+            match self.service.check(command) {
+                Err(refusal) => return requester.answer(&mut self.out, Ok(refusal)),
+                Ok(admitted) if admitted.grows && self.disk.alarm.is_some() => {
+                    return requester.answer(&mut self.out, Err(ClientError::NoSpace));
+                }
+                Ok(_) => {}
+            }
+        }
+        let deadline = now + self.cfg.request_timeout;
+        self.try_local(op, requester, deadline, now);
+    }
+
+    /// Hands the request to the local replica; if it is not the leader,
+    /// forwards it (once) or parks it.
+    pub(super) fn try_local(&mut self, op: RequestOp, requester: Requester, deadline: Instant, now: Instant) {
+        let leader_hint = match op {
+            RequestOp::Propose(command) => match self.replica.propose(now, command.clone()) {
+                Ok(p) => {
+                    let proposed = Proposed { term: p.term, command, requester };
+                    self.requests.proposals.insert(p.index.0, proposed);
+                    return;
+                }
+                Err(ProposeError::NotLeader { leader_hint }) => {
+                    return self.elsewhere(RequestOp::Propose(command), requester, leader_hint, deadline);
+                }
+                Err(ProposeError::TransferInProgress) => {
+                    return self.elsewhere(RequestOp::Propose(command), requester, None, deadline);
+                }
+                Err(e) => {
+                    let err = match e {
+                        ProposeError::Busy => ClientError::Busy,
+                        ProposeError::ProposalTooLarge { .. } => ClientError::TooLarge,
+                        _ => ClientError::Unavailable,
+                    };
+                    return requester.answer(&mut self.out, Err(err));
+                }
+            },
+            RequestOp::Query(query) => {
+                let id = self.requests.next_read_id();
+                match self.replica.read(now, id) {
+                    Ok(()) => {
+                        self.requests.reads.insert(id, (query, requester));
+                        return;
+                    }
+                    Err(ReadError::NotLeader { leader_hint }) => (leader_hint, RequestOp::Query(query)),
+                    Err(_) => return requester.answer(&mut self.out, Err(ClientError::Busy)),
+                }
+            }
+        };
+        let (leader_hint, op) = leader_hint;
+        self.elsewhere(op, requester, leader_hint, deadline);
+    }
+
+    /// The local replica cannot take the request: forward it to the
+    /// leader, or park it until one is known.
+    fn elsewhere(&mut self, op: RequestOp, requester: Requester, leader_hint: Option<NodeId>, deadline: Instant) {
+        if requester.is_remote() {
+            // Forwarded once already: never chain forwards (no loops).
+            return requester.answer(&mut self.out, Err(ClientError::NotLeader { leader_hint }));
+        }
+        let w = Waiting { op, requester, deadline };
+        match leader_hint.filter(|l| *l != self.cfg.id) {
+            Some(leader) => {
+                let id = self.requests.next_forward_id();
+                self.out.frames.push((leader, Frame::Request(ClientRequest { id, op: w.op.clone() })));
+                self.requests.forwarded.insert(id, (leader, w));
+            }
+            None => self.requests.parked.push(w),
+        }
+    }
+
+    /// The leader this node knows changed (or became unknown): requests
+    /// forwarded to any other node will not be answered in time.
+    pub(super) fn leadership_changed(&mut self) {
+        let leader = self.leader;
+        self.redirect(|to| Some(to) != leader);
+    }
+
+    /// The connection to `peer` was lost, or a frame to it could not be
+    /// sent: what was forwarded to it will not be answered.
+    pub fn handle_unreachable(&mut self, now: Instant, peer: NodeId) {
+        self.now = now;
+        self.redirect(|to| to == peer);
+    }
+
+    /// Takes back every request forwarded to a node `gone` says will not
+    /// answer: reads go again, writes are answered `LeaderChanged` (they
+    /// may have been appended there). Parked requests go to a leader now
+    /// known.
+    fn redirect(&mut self, gone: impl Fn(NodeId) -> bool) {
+        let now = self.now;
+        let ids: Vec<u64> =
+            self.requests.forwarded.iter().filter(|(_, (to, _))| gone(*to)).map(|(id, _)| *id).collect();
+        for id in ids {
+            let Some((_, w)) = self.requests.forwarded.remove(&id) else { continue };
+            match w.op {
+                RequestOp::Query(_) => self.route(w, now),
+                RequestOp::Propose(_) => {
+                    let leader_hint = self.leader.filter(|l| *l != self.cfg.id);
+                    w.requester.answer(&mut self.out, Err(ClientError::LeaderChanged { leader_hint }));
+                }
+            }
+        }
+        if self.leader.is_some() && !self.requests.parked.is_empty() {
+            for w in core::mem::take(&mut self.requests.parked) {
+                self.route(w, now);
+            }
+        }
+    }
+}
