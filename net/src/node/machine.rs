@@ -116,11 +116,13 @@ impl<S: Service> Machine<S> {
     pub fn new(cfg: NodeConfig, replica: Box<dyn Replica + Send>, service: S, now: Instant) -> Self {
         let snapshot_index = replica.status().snapshot_index;
         let disk = DiskStatus { quota_bytes: cfg.quota_bytes, ..DiskStatus::default() };
+        let mut requests = Requests::default();
+        requests.number_forwards_from(cfg.seed);
         Machine {
             cfg,
             replica,
             service,
-            requests: Requests::default(),
+            requests,
             applied: LogIndex(0),
             snapshot_index,
             leader: None,

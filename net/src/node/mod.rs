@@ -91,6 +91,10 @@ pub struct NodeConfig {
     /// Record what the machine applies, restores and compacts in
     /// [`NodeOutput::notes`], for a harness to check (off in production).
     pub record: bool,
+    /// This process's randomness: forwarded requests are numbered from
+    /// it, so a reply a leader owed a previous process of this node cannot
+    /// answer a request of this one. Drawn from the OS by default.
+    pub seed: u64,
 }
 
 impl NodeConfig {
@@ -105,8 +109,17 @@ impl NodeConfig {
             service_tick: None,
             quota_bytes: None,
             record: false,
+            seed: os_seed(),
         }
     }
+}
+
+/// 64 bits from the OS (std seeds every `RandomState` from it).
+fn os_seed() -> u64 {
+    use core::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0x6e6f6465);
+    h.finish()
 }
 
 /// A node's view of itself and its peers.

@@ -6,7 +6,7 @@ use super::machine::NodeOutput;
 use crate::client::{ClientError, ClientReply, RequestOp};
 use crate::codec::Frame;
 use bytes::Bytes;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use synod_core::id::{LogIndex, NodeId, Term};
 use synod_core::replica::{Entry, ReadId};
 use synod_core::time::Instant;
@@ -82,12 +82,12 @@ pub(super) struct Requests {
     /// Proposals by log index.
     pub proposals: BTreeMap<u64, Proposed>,
     /// Reads waiting for the replica to confirm them.
-    pub reads: HashMap<ReadId, (Bytes, Requester)>,
+    pub reads: BTreeMap<ReadId, (Bytes, Requester)>,
     /// Confirmed reads waiting for the service to reach their index.
     pub ready_reads: Vec<(LogIndex, Bytes, Requester)>,
     /// Requests sent on to the leader, by forwarding id, with the node
     /// they went to.
-    pub forwarded: HashMap<u64, (NodeId, Waiting)>,
+    pub forwarded: BTreeMap<u64, (NodeId, Waiting)>,
     /// Requests waiting for a leader to be known.
     pub parked: Vec<Waiting>,
     next_read: u64,
@@ -105,8 +105,15 @@ impl Requests {
     }
 
     pub fn next_forward_id(&mut self) -> u64 {
-        self.next_forward += 1;
+        self.next_forward = self.next_forward.wrapping_add(1);
         self.next_forward
+    }
+
+    /// Numbers forwarded requests from `seed` on: two processes of one
+    /// node use disjoint ranges (in all likelihood), so a late reply to the
+    /// previous one answers nothing here.
+    pub fn number_forwards_from(&mut self, seed: u64) {
+        self.next_forward = seed;
     }
 
     /// The forwarded request `id`, if `from` is the node it went to: a
@@ -145,9 +152,9 @@ impl Requests {
     pub fn drain_all(&mut self) -> Vec<Requester> {
         let mut out: Vec<Requester> = Vec::new();
         out.extend(core::mem::take(&mut self.proposals).into_values().map(|p| p.requester));
-        out.extend(self.reads.drain().map(|(_, (_, r))| r));
+        out.extend(core::mem::take(&mut self.reads).into_iter().map(|(_, (_, r))| r));
         out.extend(self.ready_reads.drain(..).map(|(_, _, r)| r));
-        out.extend(self.forwarded.drain().map(|(_, (_, w))| w.requester));
+        out.extend(core::mem::take(&mut self.forwarded).into_iter().map(|(_, (_, w))| w.requester));
         out.extend(self.parked.drain(..).map(|w| w.requester));
         out
     }

@@ -154,6 +154,10 @@ fn main() {
     );
     println!("disks: {} lost their log, {} restarts refused for it", t.disk_losses, t.refused_starts);
     println!(
+        "node machines: {} requests forwarded to a leader, {} taken back when leadership moved",
+        t.forwarded, t.leader_changed
+    );
+    println!(
         "ops: {} ok, {} refused, {} unknown; lock grants: {} checked on true time, {} acted on ({} stale holders \
          fenced off); violations: {}",
         t.ops_ok,

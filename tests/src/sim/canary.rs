@@ -13,7 +13,7 @@ use synod_core::time::Instant;
 /// Tells the replica its writes are durable the moment they are handed
 /// out, before the disk has synced them — the classic "ack before fsync"
 /// bug. A crash then loses writes the cluster counted on.
-pub struct EagerAck(pub Box<dyn Replica>);
+pub struct EagerAck(pub Box<dyn Replica + Send>);
 
 impl Replica for EagerAck {
     fn id(&self) -> NodeId {

@@ -3,8 +3,8 @@
 use crate::history::{Key, Op, Ret, Value};
 use bytes::Bytes;
 use synod_core::rand::Rng;
-use synod_core::service::kv::{KvCommand, KvReply};
-use synod_core::service::{Command, Op as StoreOp};
+use synod_core::service::kv::{KvCommand, KvQuery, KvReply};
+use synod_core::service::{Command, Op as StoreOp, Query};
 
 /// A client with at most one operation outstanding.
 #[derive(Debug)]
@@ -39,6 +39,14 @@ pub fn key_bytes(k: Key) -> Bytes {
 
 fn value_bytes(v: Value) -> Bytes {
     Bytes::from(v.to_string())
+}
+
+/// The encoded store query for a read.
+pub fn query(op: &Op) -> Bytes {
+    let key = match op {
+        Op::Get(k) | Op::Set(k, _) | Op::Delete(k) | Op::Incr(k, _) | Op::Cas(k, ..) => key_bytes(*k),
+    };
+    Query::Kv(KvQuery::Get { key }).encode()
 }
 
 /// The encoded store command for a write; `None` for a read.

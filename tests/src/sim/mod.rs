@@ -14,6 +14,7 @@ pub(crate) mod invariants;
 pub(crate) mod locks;
 pub mod network;
 mod node;
+mod outputs;
 mod trace;
 mod world;
 
@@ -200,7 +201,7 @@ pub fn make_replica(
     recovered: Recovered,
     membership: Membership,
     seed: u64,
-) -> Box<dyn Replica> {
+) -> Box<dyn Replica + Send> {
     let paxos = |recovered, membership| {
         let mut cfg: multi::Config = params.paxos.clone();
         cfg.id = id;
@@ -228,8 +229,10 @@ pub struct Stats {
     pub steps: u64,
     /// Messages delivered.
     pub delivered: u64,
-    /// Messages a replica rejected as malformed or misdirected.
-    pub rejected: u64,
+    /// Client requests a node forwarded to the leader, delivered.
+    pub forwarded: u64,
+    /// Forwarded requests taken back because leadership moved.
+    pub leader_changed: u64,
     /// Crashes injected (each node of a whole-cluster crash counts).
     pub crashes: u64,
     /// Whole-cluster crashes injected.
@@ -268,7 +271,8 @@ impl Stats {
     pub fn add(&mut self, o: &Stats) {
         self.steps += o.steps;
         self.delivered += o.delivered;
-        self.rejected += o.rejected;
+        self.forwarded += o.forwarded;
+        self.leader_changed += o.leader_changed;
         self.crashes += o.crashes;
         self.cluster_crashes += o.cluster_crashes;
         self.partitions += o.partitions;

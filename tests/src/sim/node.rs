@@ -1,12 +1,18 @@
-//! One simulated node: a replica of any protocol, its disk, its service,
-//! and the client requests it holds.
+//! One simulated node: the shipped node machine over a replica of any
+//! protocol and the store, its disk and its clock.
 
 use super::disk::Disk;
-use std::collections::BTreeMap;
+use super::invariants::Violation;
+use super::locks;
+use super::world::{REQUEST_TIMEOUT, TICK};
+use super::{Params, SimConfig, make_replica};
+use bytes::Bytes;
+use std::sync::Arc;
 use synod_core::id::{LogIndex, NodeId, Term};
-use synod_core::replica::{ReadId, Replica};
-use synod_core::service::Store;
-use synod_core::time::Instant;
+use synod_core::replica::{Membership, Recovered};
+use synod_core::service::{Admitted, RestoreError, Service, Store};
+use synod_core::time::{Duration, Instant};
+use synod_net::node::{Machine, NodeConfig, ServiceTick, TickTime};
 
 /// A client request a node is holding until it can answer.
 #[derive(Clone, Copy, Debug)]
@@ -72,39 +78,26 @@ impl Clock {
     }
 }
 
-/// One node.
+/// One node: the shipped node machine (`synod_net::node::Machine`) over
+/// the store, with the simulator's disk and clock around it.
 pub struct SimNode {
     /// Its id.
     pub id: NodeId,
-    /// The replica (any protocol).
-    pub replica: Box<dyn Replica>,
+    /// The node machine, as `synod node` runs it.
+    pub machine: Machine<Checked>,
     /// False while crashed.
     pub up: bool,
     /// Its storage.
     pub disk: Disk,
-    /// Its service state (volatile; rebuilt on restart).
-    pub store: Store,
-    /// When, as leader, it next proposes a tick (global time).
-    pub next_tick: Option<u64>,
-    /// The term and local time of its last tick as leader: the next tick
-    /// carries the time elapsed since, on this process's clock.
-    pub tick_base: Option<(Term, Instant)>,
     /// Its disk lost the log but kept the identity: a correct node
     /// refuses to start on it ([`StoreError::LogLost`]).
     ///
     /// [`StoreError::LogLost`]: synod_net::store::StoreError::LogLost
     pub wiped: bool,
-    /// Highest index handed to the service in this life.
+    /// Highest index the machine applied in this life, as its notes say.
     pub applied: LogIndex,
     /// Highest commit index seen in this life.
     pub commit: LogIndex,
-    /// Proposals waiting to commit: index → (term, hash of the command,
-    /// request).
-    pub proposals: BTreeMap<u64, (Term, u64, Pending)>,
-    /// Reads waiting for confirmation.
-    pub reads: BTreeMap<ReadId, Pending>,
-    /// Confirmed reads waiting for the service to reach their index.
-    pub ready_reads: Vec<(LogIndex, Pending)>,
     /// Its clock.
     pub clock: Clock,
     /// The global time its timer is scheduled for.
@@ -113,10 +106,76 @@ pub struct SimNode {
     pub sync_at: Option<u64>,
     /// Whether it currently believes itself leader (to spot new leaderships).
     pub leading: Option<Term>,
-    /// Compact once this many entries are applied past the last snapshot.
-    pub snapshot_every: u64,
-    /// Where the last snapshot was taken.
-    pub snapshot_index: LogIndex,
+    /// Which process of this node is running (frames sent to an earlier
+    /// one are lost).
+    pub life: u64,
+}
+
+/// Starts a process of node `id` at global time `at` on what its disk
+/// recovered: the replica, and the node machine over it with the
+/// simulator's timeouts and the leader's ticks as `synod node` sets them
+/// (the old-time-base canary ticks its clock's reading instead).
+#[allow(clippy::too_many_arguments)]
+pub fn start(
+    cfg: &SimConfig,
+    params: &Params,
+    id: NodeId,
+    clock: &Clock,
+    at: u64,
+    recovered: Recovered,
+    membership: &Membership,
+    seed: u64,
+) -> Machine<Checked> {
+    let now = Instant::from_nanos(clock.local(at));
+    let replica = make_replica(cfg.protocol, params, id, now, recovered, membership.clone(), seed);
+    let mut node = NodeConfig::new(id);
+    node.request_timeout = Duration::from_nanos(REQUEST_TIMEOUT);
+    node.snapshot_every = params.snapshot_every;
+    node.record = true;
+    node.seed = seed.rotate_left(17) ^ 0x5eed;
+    let old_time_base = cfg.canary_old_time_base;
+    let command = move |t: TickTime| {
+        if old_time_base { Store::tick(t.now) } else { Store::clock_tick(t.term.0, t.elapsed) }
+    };
+    node.service_tick = Some(ServiceTick { every: Duration::from_nanos(TICK), command: Arc::new(command) });
+    Machine::new(node, replica, Checked::default(), now)
+}
+
+/// The store as a node applies it, with the lease and lock properties
+/// checked across every apply (`locks::check`): the first broken one is
+/// kept for the world to report.
+#[derive(Default)]
+pub struct Checked {
+    /// The service itself.
+    pub store: Store,
+    /// The first property an apply broke.
+    pub violation: Option<Violation>,
+}
+
+impl Service for Checked {
+    fn apply(&mut self, index: LogIndex, command: &Bytes) -> Bytes {
+        let before = locks::before(&self.store);
+        let reply = Service::apply(&mut self.store, index, command);
+        if let (None, Err(v)) = (&self.violation, locks::check(&before, &self.store, command)) {
+            self.violation = Some(v);
+        }
+        reply
+    }
+    fn query(&self, query: &Bytes) -> Bytes {
+        Service::query(&self.store, query)
+    }
+    fn check(&self, command: &Bytes) -> Result<Admitted, Bytes> {
+        Service::check(&self.store, command)
+    }
+    fn snapshot(&self) -> Bytes {
+        Service::snapshot(&self.store)
+    }
+    fn restore(&mut self, snapshot: &Bytes) -> Result<(), RestoreError> {
+        Service::restore(&mut self.store, snapshot)
+    }
+    fn applied(&self) -> LogIndex {
+        Service::applied(&self.store)
+    }
 }
 
 #[cfg(test)]

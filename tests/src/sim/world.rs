@@ -3,24 +3,25 @@
 //! and checking every invariant.
 
 use super::client::{self, Client};
-use super::disk::hash_bytes;
 use super::invariants::{Invariants, Violation};
 use super::locks::{self, LockClient, Resource};
 use super::network::Network;
 use super::node::{Clock, Pending, SimNode};
 use super::trace::Trace;
-use super::{Params, Report, SimConfig, Stats, make_replica};
-use crate::history::{History, Op, Outcome, Ret};
+use super::{Params, Report, SimConfig, Stats};
+use crate::history::{History, Outcome};
 use core::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap};
-use synod_core::id::{LogIndex, NodeId};
+use synod_core::id::NodeId;
 use synod_core::rand::Rng;
-use synod_core::replica::{self, EntryKind, Event, Membership, Output, ReadId, Role};
-use synod_core::service::{Reply, Service, Store};
+use synod_core::replica::Membership;
+use synod_core::service::Reply;
 use synod_core::time::{Instant, duration_nanos};
+use synod_net::codec::Frame;
+use synod_net::node::{NodeOutput, Ticket};
 
-pub(super) enum Kind {
-    Deliver { from: usize, to: usize, msg: replica::Message },
+pub(crate) enum Kind {
+    Deliver { from: usize, to: usize, life: u64, frame: Frame },
     Timer { node: usize },
     Sync { node: usize },
     ClientGo { client: usize },
@@ -32,7 +33,6 @@ pub(super) enum Kind {
     Crash { node: usize },
     Link { from: usize, to: usize, cut: bool },
     EndFaults,
-    Tick { node: usize },
     LockGo { client: usize },
     LockArrive { client: usize, seq: u64, node: usize },
     LockDone { client: usize, seq: u64, reply: Option<Reply>, hint: Option<usize> },
@@ -63,7 +63,7 @@ impl Ord for Ev {
 }
 
 /// Liveness bookkeeping.
-enum Phase {
+pub(super) enum Phase {
     Faults,
     Healed { since: u64, first_write: Option<u64> },
 }
@@ -85,24 +85,29 @@ pub struct World {
     pub resource: Resource,
     /// The recorded client history.
     pub history: History,
-    inv: Invariants,
+    pub(super) inv: Invariants,
     pub(super) trace: Trace,
     pub(super) stats: Stats,
-    out: Output,
-    next_read: u64,
+    /// Requests handed to a node machine, by (node position, ticket).
+    pub(super) tickets: BTreeMap<(usize, Ticket), Pending>,
+    next_ticket: u64,
+    pub(super) out: NodeOutput,
     violation: Option<Violation>,
-    phase: Phase,
-    membership: Membership,
+    pub(super) phase: Phase,
+    pub(super) membership: Membership,
     end: u64,
 }
 
 const CLIENT_TIMEOUT: u64 = 600_000_000;
+/// How long a node holds a request it forwarded or parked: less than a
+/// client waits, so the node's own answer can reach it.
+pub(super) const REQUEST_TIMEOUT: u64 = 500_000_000;
 /// A lock client gives up on a request sooner: it must reach the leader
 /// well within its lease, so it tries another node after this long.
 const LOCK_TIMEOUT: u64 = 120_000_000;
 /// How often a leader proposes the passage of time.
-const TICK: u64 = 50_000_000;
-const CLIENT_LATENCY: u64 = 200_000;
+pub(super) const TICK: u64 = 50_000_000;
+pub(super) const CLIENT_LATENCY: u64 = 200_000;
 
 impl World {
     /// A cluster for `seed`; nothing has happened yet.
@@ -118,29 +123,21 @@ impl World {
                 offset: rng.range(0, 10_000_000_000),
                 ppm: rng.range(0, 2 * params.max_ppm as u64 + 1) as i64 - params.max_ppm,
             };
-            let now = Instant::from_nanos(clock.local(0));
-            let replica =
-                make_replica(cfg.protocol, &params, *id, now, Default::default(), membership.clone(), rng.next_u64());
+            let seed = rng.next_u64();
+            let machine = super::node::start(&cfg, &params, *id, &clock, 0, Default::default(), &membership, seed);
             nodes.push(SimNode {
                 id: *id,
-                replica,
+                machine,
                 up: true,
                 disk: Default::default(),
-                store: Store::default(),
-                next_tick: None,
-                tick_base: None,
                 wiped: false,
-                applied: LogIndex(0),
-                commit: LogIndex(0),
-                proposals: BTreeMap::new(),
-                reads: BTreeMap::new(),
-                ready_reads: Vec::new(),
+                applied: Default::default(),
+                commit: Default::default(),
                 clock,
                 timer_at: None,
                 sync_at: None,
                 leading: None,
-                snapshot_every: params.snapshot_every,
-                snapshot_index: LogIndex(0),
+                life: 0,
             });
         }
         let clients = (0..cfg.clients).map(|_| Client { current: None, leader_hint: None }).collect();
@@ -171,8 +168,9 @@ impl World {
             inv,
             trace,
             stats: Stats::default(),
-            out: Output::default(),
-            next_read: 0,
+            tickets: BTreeMap::new(),
+            next_ticket: 0,
+            out: NodeOutput::default(),
             violation: None,
             phase: Phase::Faults,
             membership,
@@ -185,7 +183,7 @@ impl World {
         self.events.push(Reverse(Ev { at, seq: self.seq, kind }));
     }
 
-    fn fail(&mut self, v: Violation) {
+    pub(super) fn fail(&mut self, v: Violation) {
         if self.violation.is_none() {
             let detail = v.detail.clone();
             self.trace.log(self.now, || format!("VIOLATION {}: {detail}", v.property));
@@ -193,7 +191,7 @@ impl World {
         }
     }
 
-    fn check(&mut self, r: Result<(), Violation>) {
+    pub(super) fn check(&mut self, r: Result<(), Violation>) {
         if let Err(v) = r {
             self.fail(v);
         }
@@ -279,20 +277,23 @@ impl World {
 
     fn handle(&mut self, kind: Kind) {
         match kind {
-            Kind::Deliver { from, to, msg } => {
-                if !self.nodes[to].up {
+            Kind::Deliver { from, to, life, frame } => {
+                // Sent to a process that has since died: lost with its
+                // connections, as over TCP.
+                if !self.nodes[to].up || self.nodes[to].life != life {
                     return;
                 }
                 self.stats.delivered += 1;
+                if matches!(frame, Frame::Request(_)) {
+                    self.stats.forwarded += 1;
+                }
                 let now = self.local(to);
                 let from_id = self.nodes[from].id;
                 if self.trace.on() {
-                    let m = format!("{msg:?}");
+                    let m = format!("{frame:?}");
                     self.trace.log(self.now, || format!("{from_id:?} -> {:?}: {}", NodeId(to as u64 + 1), short(&m)));
                 }
-                if self.nodes[to].replica.handle_message(now, from_id, msg).is_err() {
-                    self.stats.rejected += 1;
-                }
+                self.nodes[to].machine.handle_frame(now, from_id, frame);
                 self.drain(to);
             }
             Kind::Timer { node } => {
@@ -301,7 +302,7 @@ impl World {
                 }
                 self.nodes[node].timer_at = None;
                 let now = self.local(node);
-                self.nodes[node].replica.handle_timeout(now);
+                self.nodes[node].machine.handle_timeout(now);
                 self.drain(node);
             }
             Kind::Sync { node } => {
@@ -318,7 +319,7 @@ impl World {
                 }
                 if let Some(id) = id {
                     let now = self.local(node);
-                    self.nodes[node].replica.handle_persisted(now, id);
+                    self.nodes[node].machine.handle_persisted(now, id, None);
                 }
                 self.schedule_sync(node);
                 self.drain(node);
@@ -348,7 +349,6 @@ impl World {
                 }
             }
             Kind::EndFaults => self.end_faults(),
-            Kind::Tick { node } => self.tick(node),
             Kind::LockGo { client } => self.lock_go(client),
             Kind::LockArrive { client, seq, node } => self.lock_arrive(client, seq, node),
             Kind::LockDone { client, seq, reply, hint } => self.lock_done(client, seq, reply, hint),
@@ -358,35 +358,6 @@ impl World {
                 }
             }
         }
-    }
-
-    /// A leader proposes the passage of time every tick (leases expire
-    /// inside the log, never by a replica's own clock): the time elapsed
-    /// on its own clock since its previous tick, as `synod-net`'s driver
-    /// does. The old-time-base canary proposes its clock's reading instead.
-    fn tick(&mut self, i: usize) {
-        let node = &self.nodes[i];
-        if !node.up || node.leading.is_none() || node.next_tick != Some(self.now) {
-            return;
-        }
-        let now = self.local(i);
-        let term = self.nodes[i].replica.status().term;
-        let command = if self.cfg.canary_old_time_base {
-            Store::tick(now)
-        } else {
-            let elapsed = match self.nodes[i].tick_base {
-                Some((t, at)) if t == term => now.saturating_duration_since(at),
-                _ => synod_core::time::Duration::ZERO,
-            };
-            Store::clock_tick(term.0, elapsed)
-        };
-        if self.nodes[i].replica.propose(now, command).is_ok() {
-            self.nodes[i].tick_base = Some((term, now));
-        }
-        let next = self.now + TICK;
-        self.nodes[i].next_tick = Some(next);
-        self.schedule(next, Kind::Tick { node: i });
-        self.drain(i);
     }
 
     fn lock_go(&mut self, c: usize) {
@@ -413,19 +384,17 @@ impl World {
         }
         let cmd = self.lock_clients[c].next_command();
         let now = self.local(node);
-        let pending = Pending::Lock { client: c, seq };
-        let hash = hash_bytes(&cmd);
-        match self.nodes[node].replica.propose(now, cmd) {
-            Ok(p) => {
-                self.nodes[node].proposals.insert(p.index.0, (p.term, hash, pending));
-            }
-            Err(replica::ProposeError::NotLeader { leader_hint }) => {
-                let hint = leader_hint.and_then(|h| self.position(h));
-                self.reply(pending, Outcome::Failed, hint);
-            }
-            Err(_) => self.reply(pending, Outcome::Failed, None),
-        }
+        let ticket = self.ticket(node, Pending::Lock { client: c, seq });
+        self.nodes[node].machine.handle_propose(now, ticket, cmd);
         self.drain(node);
+    }
+
+    /// A ticket for a request handed to node `node`'s machine.
+    fn ticket(&mut self, node: usize, p: Pending) -> Ticket {
+        self.next_ticket += 1;
+        let t = Ticket(self.next_ticket);
+        self.tickets.insert((node, t), p);
+        t
     }
 
     fn lock_done(&mut self, c: usize, seq: u64, reply: Option<Reply>, hint: Option<usize>) {
@@ -497,33 +466,15 @@ impl World {
         }
         let op = self.history.ops[op_id].op.clone();
         let now = self.local(node);
-        let pending = Pending::Kv { client: c, op: op_id };
-        let refused = match client::command(&op) {
-            Some(cmd) => match self.nodes[node].replica.propose(now, cmd.clone()) {
-                Ok(p) => {
-                    self.nodes[node].proposals.insert(p.index.0, (p.term, hash_bytes(&cmd), pending));
+        let ticket = self.ticket(node, Pending::Kv { client: c, op: op_id });
+        match client::command(&op) {
+            Some(cmd) => {
+                self.nodes[node].machine.handle_propose(now, ticket, cmd);
+                if self.nodes[node].leading.is_some() {
                     self.maybe_crash_soon(node);
-                    None
-                }
-                Err(replica::ProposeError::NotLeader { leader_hint }) => Some(leader_hint),
-                Err(_) => Some(None),
-            },
-            None => {
-                self.next_read += 1;
-                let rid = ReadId(self.next_read);
-                match self.nodes[node].replica.read(now, rid) {
-                    Ok(()) => {
-                        self.nodes[node].reads.insert(rid, pending);
-                        None
-                    }
-                    Err(replica::ReadError::NotLeader { leader_hint }) => Some(leader_hint),
-                    Err(_) => Some(None),
                 }
             }
-        };
-        if let Some(hint) = refused {
-            let hint = hint.and_then(|h| self.position(h));
-            self.reply(pending, Outcome::Failed, hint);
+            None => self.nodes[node].machine.handle_query(now, ticket, client::query(&op)),
         }
         self.drain(node);
     }
@@ -541,43 +492,11 @@ impl World {
         }
     }
 
-    fn position(&self, id: NodeId) -> Option<usize> {
+    pub(super) fn position(&self, id: NodeId) -> Option<usize> {
         self.nodes.iter().position(|n| n.id == id)
     }
 
-    fn reply(&mut self, p: Pending, outcome: Outcome, hint: Option<usize>) {
-        let at = self.now + self.rng.range(0, CLIENT_LATENCY);
-        match p {
-            Pending::Kv { client, op } => self.schedule(at, Kind::ClientDone { client, op, outcome, hint }),
-            Pending::Lock { client, seq } => {
-                let reply = None;
-                self.schedule(at, Kind::LockDone { client, seq, reply, hint })
-            }
-        }
-    }
-
-    /// Answers a request whose command was applied (`None`: it was not).
-    fn answer(&mut self, p: Pending, reply: Option<Reply>) {
-        match p {
-            Pending::Kv { op, .. } => {
-                let outcome = match reply {
-                    None => Outcome::Failed,
-                    Some(Reply::Kv(kv)) => match client::ret(&self.history.ops[op].op, &kv) {
-                        Some(ret) => Outcome::Ok(ret),
-                        None => Outcome::Unknown,
-                    },
-                    Some(_) => Outcome::Unknown,
-                };
-                self.reply(p, outcome, None);
-            }
-            Pending::Lock { client, seq } => {
-                let at = self.now + self.rng.range(0, CLIENT_LATENCY);
-                self.schedule(at, Kind::LockDone { client, seq, reply, hint: None });
-            }
-        }
-    }
-
-    fn client_done(&mut self, c: usize, op_id: usize, outcome: Outcome, hint: Option<usize>) {
+    pub(super) fn client_done(&mut self, c: usize, op_id: usize, outcome: Outcome, hint: Option<usize>) {
         if self.clients[c].current.as_ref().is_none_or(|(id, _)| *id != op_id) {
             return; // answered after it timed out: the history already says unknown
         }
@@ -608,176 +527,7 @@ impl World {
         self.schedule(self.now + think, Kind::ClientGo { client: c });
     }
 
-    /// Drains node `i`'s outputs, acting on each and checking invariants.
-    pub(super) fn drain(&mut self, i: usize) {
-        let mut out = core::mem::take(&mut self.out);
-        for _ in 0..1000 {
-            self.nodes[i].replica.poll_output(&mut out);
-            if out.is_empty() {
-                break;
-            }
-            self.act(i, &mut out);
-            out.clear();
-            self.maybe_compact(i);
-        }
-        self.out = out;
-        self.answer_reads(i);
-        let commit = self.nodes[i].replica.status().commit;
-        if commit < self.nodes[i].commit {
-            let v = Violation::new(
-                "commit index never goes back",
-                format!("{:?}: {commit:?} < {:?}", self.nodes[i].id, self.nodes[i].commit),
-            );
-            self.fail(v);
-        }
-        self.nodes[i].commit = commit;
-        self.reschedule_timer(i);
-    }
-
-    fn act(&mut self, i: usize, out: &mut Output) {
-        let id = self.nodes[i].id;
-        if let Some(p) = out.persist.take() {
-            let (lo, hi) = self.params.sync_latency;
-            let at = self.now + self.rng.range(lo, hi);
-            self.nodes[i].disk.write(p, at);
-            self.schedule_sync(i);
-        }
-        for env in out.messages.drain(..) {
-            let Some(to) = self.position(env.to) else { continue };
-            for delay in self.net.fate(i, to, &mut self.rng) {
-                self.schedule(self.now + delay, Kind::Deliver { from: i, to, msg: env.msg.clone() });
-            }
-        }
-        for ev in out.events.drain(..) {
-            self.on_event(i, ev);
-        }
-        if let Some(snap) = out.restore.take() {
-            let node = &mut self.nodes[i];
-            if let Err(e) = node.store.restore(&snap.data) {
-                self.fail(Violation::new("snapshot restores", format!("{id:?}: {e}")));
-                return;
-            }
-            node.applied = snap.meta.index;
-            // Their outcome is folded into the snapshot: unknown to us.
-            node.proposals.retain(|idx, _| *idx > snap.meta.index.0);
-            let r = self.inv.snapshot(id, snap.meta.index, hash_bytes(&snap.data));
-            self.check(r);
-            self.trace.log(self.now, || format!("{id:?} restored snapshot at {:?}", snap.meta.index));
-        }
-        let term = self.nodes[i].replica.status().term;
-        for e in out.committed.drain(..) {
-            if e.index != self.nodes[i].applied.next() {
-                let v = Violation::new(
-                    "apply in order",
-                    format!("{id:?} applied {:?} after {:?}", e.index, self.nodes[i].applied),
-                );
-                self.fail(v);
-                return;
-            }
-            let r = self.inv.applied(id, &e, term);
-            self.check(r);
-            let node = &mut self.nodes[i];
-            node.applied = e.index;
-            let reply = if e.kind == EntryKind::Command {
-                let before = locks::before(&node.store);
-                let reply = node.store.apply(e.index, &e.data);
-                let r = locks::check(&before, &node.store, &e.data);
-                self.check(r);
-                Some(reply)
-            } else {
-                None
-            };
-            if let Some((t, hash, pending)) = self.nodes[i].proposals.remove(&e.index.0) {
-                if t != e.term && !self.cfg.protocol.log_matching() && hash == hash_bytes(&e.data) {
-                    // A later Multi-Paxos leader re-proposed this value under
-                    // its own ballot — or chose an identical command from
-                    // another client. Which one cannot be told: maybe applied.
-                    self.reply(pending, Outcome::Unknown, None);
-                    continue;
-                }
-                // Another entry in its slot means it never took effect.
-                let reply = reply.filter(|_| t == e.term).and_then(|b| Reply::decode(b).ok());
-                self.answer(pending, reply);
-            }
-            // Proposals below the applied index that did not resolve were
-            // overtaken by a restore; leave them to time out.
-        }
-        for r in out.reads.drain(..) {
-            let Some(p) = self.nodes[i].reads.remove(&r.id) else { continue };
-            match r.result {
-                Ok(index) => self.nodes[i].ready_reads.push((index, p)),
-                Err(replica::ReadError::NotLeader { leader_hint }) => {
-                    let hint = leader_hint.and_then(|h| self.position(h));
-                    self.reply(p, Outcome::Failed, hint);
-                }
-                Err(_) => self.reply(p, Outcome::Failed, None),
-            }
-        }
-    }
-
-    fn on_event(&mut self, i: usize, ev: Event) {
-        let id = self.nodes[i].id;
-        if let Event::RoleChanged { role, term, leader } = ev {
-            self.trace.log(self.now, || format!("{id:?} is {role:?} in {term:?} (leader {leader:?})"));
-            if role == Role::Leader {
-                self.stats.elections += 1;
-                let r = self.inv.leader(id, term);
-                self.check(r);
-                let r = self.inv.new_leader(id, term, self.nodes[i].replica.as_ref());
-                self.check(r);
-                self.nodes[i].leading = Some(term);
-                self.nodes[i].tick_base = None;
-                self.nodes[i].next_tick = Some(self.now);
-                self.schedule(self.now, Kind::Tick { node: i });
-                let down = self.nodes.iter().filter(|n| !n.up).count();
-                if matches!(self.phase, Phase::Faults)
-                    && down < (self.nodes.len() - 1) / 2
-                    && self.rng.chance(self.params.leader_crash)
-                {
-                    let at = self.now + self.rng.range(0, 3_000_000);
-                    self.schedule(at, Kind::Crash { node: i });
-                }
-            } else {
-                self.nodes[i].leading = None;
-                self.nodes[i].next_tick = None;
-            }
-        }
-    }
-
-    fn answer_reads(&mut self, i: usize) {
-        let applied = self.nodes[i].applied;
-        let ready: Vec<(LogIndex, Pending)> = {
-            let node = &mut self.nodes[i];
-            let (now_ready, later): (Vec<_>, Vec<_>) = node.ready_reads.drain(..).partition(|(idx, _)| *idx <= applied);
-            node.ready_reads = later;
-            now_ready
-        };
-        for (_, p) in ready {
-            let Pending::Kv { op, .. } = p else { continue };
-            let Op::Get(k) = self.history.ops[op].op else { continue };
-            let v = self.nodes[i].store.kv().get(&client::key_bytes(k)).map(client::parse_value);
-            self.reply(p, Outcome::Ok(Ret::Value(v)), None);
-        }
-    }
-
-    fn maybe_compact(&mut self, i: usize) {
-        let node = &mut self.nodes[i];
-        if node.applied.0 < node.snapshot_index.0 + node.snapshot_every {
-            return;
-        }
-        let data = node.store.snapshot();
-        let index = node.applied;
-        let now = Instant::from_nanos(node.clock.local(self.now));
-        if node.replica.compact(now, index, data.clone()).is_ok() {
-            node.snapshot_index = index;
-            self.stats.snapshots += 1;
-            let id = node.id;
-            let r = self.inv.snapshot(id, index, hash_bytes(&data));
-            self.check(r);
-        }
-    }
-
-    fn schedule_sync(&mut self, i: usize) {
+    pub(super) fn schedule_sync(&mut self, i: usize) {
         let Some(at) = self.nodes[i].disk.next_sync() else { return };
         if self.nodes[i].sync_at.is_none_or(|t| at < t) {
             self.nodes[i].sync_at = Some(at);
@@ -787,7 +537,7 @@ impl World {
 
     pub(super) fn reschedule_timer(&mut self, i: usize) {
         let node = &self.nodes[i];
-        let Some(t) = node.replica.poll_timeout() else { return };
+        let Some(t) = node.machine.poll_timeout() else { return };
         if t.as_nanos() > u64::MAX / 4 {
             return;
         }
@@ -805,13 +555,12 @@ impl World {
         let node = &mut self.nodes[i];
         node.up = false;
         node.disk.crash(keep, &mut written);
-        node.proposals.clear();
-        node.reads.clear();
-        node.ready_reads.clear();
         node.timer_at = None;
         node.sync_at = None;
         node.leading = None;
         let id = node.id;
+        // What the process held dies with it; its clients time out.
+        self.tickets.retain(|(n, _), _| *n != i);
         for change in &written {
             let r = self.inv.stored(id, change);
             self.check(r);
@@ -847,20 +596,25 @@ impl World {
         }
         let epoch = self.rng.range(0, 10_000_000_000);
         self.nodes[i].clock = self.nodes[i].clock.restarted(self.now, epoch);
-        let now = self.local(i);
         let seed = self.rng.next_u64();
         let node = &mut self.nodes[i];
         node.wiped = false;
         let recovered = node.disk.durable.clone();
-        node.replica =
-            make_replica(self.cfg.protocol, &self.params, node.id, now, recovered, self.membership.clone(), seed);
+        node.machine = super::node::start(
+            &self.cfg,
+            &self.params,
+            node.id,
+            &node.clock,
+            self.now,
+            recovered,
+            &self.membership,
+            seed,
+        );
         node.up = true;
-        node.store = Store::default();
-        node.next_tick = None;
-        node.tick_base = None;
-        node.applied = LogIndex(0);
-        node.commit = LogIndex(0);
-        node.snapshot_index = node.disk.durable.snapshot.as_ref().map_or(LogIndex(0), |s| s.meta.index);
+        node.life += 1;
+        node.applied = Default::default();
+        node.commit = Default::default();
+        node.leading = None;
         self.trace.log(self.now, || format!("{id:?} restarted"));
         self.drain(i);
     }
@@ -875,7 +629,7 @@ impl World {
     pub(super) fn transfer(&mut self, from: usize, to: usize) {
         let now = self.local(from);
         let target = self.nodes[to].id;
-        if self.nodes[from].replica.transfer_leader(now, target).is_ok() {
+        if self.nodes[from].machine.transfer_leader(now, target).is_ok() {
             self.stats.transfers += 1;
             self.trace.log(self.now, || format!("transfer leadership to {target:?}"));
         }
