@@ -5,6 +5,7 @@
 extern crate alloc;
 
 pub mod deploy;
+pub mod failover;
 pub mod fuzz;
 pub mod history;
 pub mod linearizability;

@@ -47,9 +47,14 @@ impl Shared {
 }
 
 fn connect(addr: SocketAddr) -> Option<Connection> {
+    connect_with(addr, Duration::from_millis(1500))
+}
+
+/// Connects to `addr`, waiting at most `timeout` for each answer.
+pub fn connect_with(addr: SocketAddr, timeout: Duration) -> Option<Connection> {
     let c = redis::Client::open(format!("redis://{addr}/")).ok()?;
     let conn = c.get_connection_with_timeout(Duration::from_millis(500)).ok()?;
-    conn.set_read_timeout(Some(Duration::from_millis(1500))).ok()?;
+    conn.set_read_timeout(Some(timeout)).ok()?;
     conn.set_write_timeout(Some(Duration::from_millis(500))).ok()?;
     Some(conn)
 }
@@ -62,12 +67,13 @@ fn never_applied(e: &RedisError) -> bool {
         .any(|s| m.contains(s))
 }
 
-fn outcome_of_error(e: &RedisError) -> Outcome {
+/// How an operation that got `e` ended.
+pub fn outcome_of_error(e: &RedisError) -> Outcome {
     if never_applied(e) { Outcome::Failed } else { Outcome::Unknown }
 }
 
-/// Runs one KV operation, returning its outcome.
-fn execute(conn: &mut Connection, op: &Op) -> Result<Ret, RedisError> {
+/// Runs one KV operation on key `k{key}`, returning its answer.
+pub fn execute(conn: &mut Connection, op: &Op) -> Result<Ret, RedisError> {
     let key = |k: &u64| format!("k{k}");
     Ok(match op {
         Op::Get(k) => Ret::Value(redis::cmd("GET").arg(key(k)).query::<Option<Value>>(conn)?),

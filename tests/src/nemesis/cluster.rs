@@ -180,6 +180,11 @@ impl Cluster {
         Ok(())
     }
 
+    /// Node `i`'s process id, while it runs.
+    pub fn pid(&self, i: u64) -> Option<u32> {
+        self.members.get(&i)?.child.as_ref().map(Child::id)
+    }
+
     /// Node `i`'s RESP address.
     pub fn resp(&self, i: u64) -> SocketAddr {
         self.members[&i].resp_addr

@@ -86,7 +86,8 @@ impl Report {
     }
 }
 
-fn leader(c: &Cluster) -> Option<u64> {
+/// The live node that says it leads, if one does.
+pub fn leader(c: &Cluster) -> Option<u64> {
     for i in c.live() {
         if let Ok(v) = synod::status::fetch_with_timeout(&c.resp(i).to_string(), Duration::from_millis(500))
             && v.get("role").and_then(|r| r.as_str()) == Some("Leader")
@@ -116,7 +117,8 @@ fn wait_for_write(c: &Cluster, bound: Duration) -> Option<Duration> {
     None
 }
 
-fn read_back(c: &Cluster, key: &str) -> Result<Option<i64>, String> {
+/// Reads `key` from any node, retrying for a few seconds.
+pub fn read_back(c: &Cluster, key: &str) -> Result<Option<i64>, String> {
     let mut last = String::new();
     for attempt in 0..60 {
         let i = 1 + attempt % c.len();
