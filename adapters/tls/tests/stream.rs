@@ -177,3 +177,55 @@ async fn members_talk_and_a_certificate_decides_who_a_peer_is() {
     t1.close();
     t2.close();
 }
+
+/// A peer that stops and comes back on the same address: the first frame
+/// sent to the new process arrives. The dialer watches its connection's
+/// read half, so it sees the old process go and reconnects at once; it
+/// used to find out only by writing into the dead connection, which the
+/// kernel accepted and lost — a vote request lost so cost the cluster an
+/// extra election timeout after a leader failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_frame_after_a_peer_restarts_is_not_lost() {
+    let ca = certs::new_cluster_ca(CLUSTER).unwrap();
+    let (l1, a1) = synod_tokio::bind("127.0.0.1:0").await.unwrap();
+    let (l2, a2) = synod_tokio::bind("127.0.0.1:0").await.unwrap();
+    let peers = BTreeMap::from([(NodeId(1), a1.to_string()), (NodeId(2), a2.to_string())]);
+    let t1 = node(&ca, 1, l1, &peers).await;
+    let t2 = node(&ca, 2, l2, &peers).await;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let _ = t1.send(NodeId(2), request(1));
+            if let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(200), t2.recv()).await {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("members connect");
+
+    t2.close();
+    drop(t2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let l2 = loop {
+        match synod_tokio::bind(&a2.to_string()).await {
+            Ok((l, _)) => break l,
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let t2 = node(&ca, 2, l2, &peers).await;
+    // Node 1 has nothing to say meanwhile; its dialer reconnects within
+    // its 100 ms backoff.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    t1.send(NodeId(2), request(2)).expect("queued");
+    let got = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            match t2.recv().await {
+                Some((_, f)) if f == request(2) => return,
+                Some(_) => {}
+                None => panic!("transport closed"),
+            }
+        }
+    })
+    .await;
+    assert!(got.is_ok(), "the frame sent once to the restarted peer was lost");
+}

@@ -106,13 +106,31 @@ impl Dialer {
     }
 
     /// Drains the queue into one buffer per batch: one write, one flush.
-    async fn write_loop(&mut self, mut stream: Box<dyn Stream>) -> io::Result<()> {
+    /// The peer never writes on a connection we dialed, so the read half
+    /// only ever sees its end: watching it notices a peer that died (or
+    /// restarted) at once, instead of at the next write — which the
+    /// kernel would still accept, and whose frame would be lost, as a vote
+    /// request after a leader's failure was, costing an election timeout.
+    async fn write_loop(&mut self, stream: Box<dyn Stream>) -> io::Result<()> {
+        let (mut reader, mut writer) = stream.split();
+        let mut closed = Box::pin(async move {
+            let mut byte = [0u8; 1];
+            match reader.read(&mut byte).await {
+                Ok(0) => io::Error::new(io::ErrorKind::UnexpectedEof, "the peer closed the connection"),
+                Ok(_) => io::Error::new(io::ErrorKind::InvalidData, "the peer wrote on a connection it did not dial"),
+                Err(e) => e,
+            }
+        });
         let mut frames = Vec::new();
         let mut buf = BytesMut::new();
         loop {
             frames.clear();
-            if !self.queue.pop_all(&mut frames).await {
-                let _ = stream.close().await;
+            let more = match select(Box::pin(self.queue.pop_all(&mut frames)), closed.as_mut()).await {
+                Either::Left((more, _)) => more,
+                Either::Right((e, _)) => return Err(e),
+            };
+            if !more {
+                let _ = writer.close().await;
                 return Ok(());
             }
             if self.shared.is_blocked(self.peer) {
@@ -125,8 +143,8 @@ impl Dialer {
                     tracing::warn!(peer = %self.peer, error = %e, "frame not sent");
                 }
             }
-            stream.write_all(&buf).await?;
-            stream.flush().await?;
+            writer.write_all(&buf).await?;
+            writer.flush().await?;
         }
     }
 }

@@ -88,7 +88,10 @@ fn main() {
             drop(t);
             r
         });
-        let _ = std::fs::remove_dir_all(&dir);
+        // SYNOD_KEEP_DIR=1 keeps the nodes' data and logs for a post-mortem.
+        if std::env::var_os("SYNOD_KEEP_DIR").is_none() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         match result {
             Ok(r) => {
                 print_report(&r);

@@ -114,7 +114,8 @@ impl Cluster {
             .args(["--resp", &m.resp_addr.to_string(), "--protocol", &s.protocol, "--transport", &s.transport])
             .arg("--data-dir")
             .arg(s.dir.join(format!("node-{i}")))
-            .env("RUST_LOG", "warn")
+            // SYNOD_NODE_LOG sets the nodes' RUST_LOG (e.g. `synod_net=debug`).
+            .env("RUST_LOG", std::env::var("SYNOD_NODE_LOG").unwrap_or_else(|_| "warn".into()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
