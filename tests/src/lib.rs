@@ -10,6 +10,7 @@ pub mod fuzz;
 pub mod history;
 pub mod linearizability;
 pub mod nemesis;
+pub mod netem;
 pub mod scenarios;
 pub mod sim;
 pub mod sim_single;

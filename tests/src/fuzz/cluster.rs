@@ -1,9 +1,11 @@
 //! A three-node cluster driven entirely by fuzz input: which message is
-//! delivered, dropped, duplicated or reordered, whose timer fires, who
-//! proposes, syncs, crashes (losing unsynced writes) or restarts, and
-//! hostile messages injected from nowhere. Safety is checked throughout;
+//! delivered, dropped, duplicated or reordered, which links are cut
+//! (through the shared network emulator, [`crate::netem`]), whose timer
+//! fires, who proposes, syncs, crashes (losing unsynced writes) or
+//! restarts, and hostile messages injected from nowhere. Safety is checked throughout;
 //! a panic anywhere is a finding.
 
+use crate::netem::{Network, Wire};
 use crate::sim::Protocol;
 use crate::sim::disk::{Disk, Stored};
 use crate::sim::invariants::Invariants;
@@ -20,14 +22,37 @@ enum Action {
     Deliver(u8),
     Drop(u8),
     Duplicate(u8),
-    Timeout { node: u8, advance_ms: u16 },
-    Propose { node: u8, payload: u8 },
+    Timeout {
+        node: u8,
+        advance_ms: u16,
+    },
+    Propose {
+        node: u8,
+        payload: u8,
+    },
     Read(u8),
     Sync(u8),
-    Crash { node: u8, keep: u8 },
+    Crash {
+        node: u8,
+        keep: u8,
+    },
     Compact(u8),
-    Transfer { from: u8, to: u8 },
-    Inject { from: u8, to: u8, msg: Forged },
+    Transfer {
+        from: u8,
+        to: u8,
+    },
+    Inject {
+        from: u8,
+        to: u8,
+        msg: Forged,
+    },
+    /// Cuts the nodes whose bit is set in `side` off from the others; a
+    /// one-way cut if `one_way` (only messages out of `side` are lost).
+    Partition {
+        side: u8,
+        one_way: bool,
+    },
+    Heal,
 }
 
 /// A message from nowhere, in either protocol: a replica must survive the
@@ -70,7 +95,8 @@ pub fn drive(protocol: Protocol, data: &[u8]) {
             now: Instant::ZERO,
         })
         .collect();
-    let mut queue: Vec<(usize, usize, replica::Message)> = Vec::new();
+    let mut net = Network::new();
+    let mut wire: Wire<replica::Message> = Wire::new();
     let mut inv = Invariants::default();
     inv.log_matching = protocol == Protocol::Raft;
     let mut out = Output::default();
@@ -82,22 +108,36 @@ pub fn drive(protocol: Protocol, data: &[u8]) {
         let Ok(action) = Action::arbitrary(&mut u) else { break };
         let pick = |b: u8| usize::from(b) % N;
         match action {
-            Action::Deliver(i) | Action::Duplicate(i) | Action::Drop(i) if queue.is_empty() => {
-                let _ = i;
-            }
             Action::Deliver(i) => {
-                let (from, to, msg) = queue.remove(usize::from(i) % queue.len());
-                let n = &mut nodes[to];
-                let _ = n.replica.handle_message(n.now, NodeId(from as u64 + 1), msg);
+                if let Some((from, to, msg)) = wire.take(usize::from(i)) {
+                    let n = &mut nodes[to];
+                    let _ = n.replica.handle_message(n.now, NodeId(from as u64 + 1), msg);
+                }
             }
             Action::Duplicate(i) => {
-                let (from, to, msg) = queue[usize::from(i) % queue.len()].clone();
-                let n = &mut nodes[to];
-                let _ = n.replica.handle_message(n.now, NodeId(from as u64 + 1), msg);
+                if let Some((from, to, msg)) = wire.copy(usize::from(i)) {
+                    let n = &mut nodes[to];
+                    let _ = n.replica.handle_message(n.now, NodeId(from as u64 + 1), msg);
+                }
             }
             Action::Drop(i) => {
-                queue.remove(usize::from(i) % queue.len());
+                wire.take(usize::from(i));
             }
+            Action::Partition { side, one_way } => {
+                net.heal();
+                let (a, b): (Vec<usize>, Vec<usize>) = (0..N).partition(|i| side & (1 << i) != 0);
+                if one_way {
+                    for &x in &a {
+                        for &y in &b {
+                            net.cut.insert((x, y));
+                        }
+                    }
+                } else {
+                    net.split(&a, &b);
+                }
+                wire.apply_cuts(&net);
+            }
+            Action::Heal => net.heal(),
             Action::Timeout { node, advance_ms } => {
                 let n = &mut nodes[pick(node)];
                 n.now += Duration::from_millis(u64::from(advance_ms));
@@ -133,7 +173,7 @@ pub fn drive(protocol: Protocol, data: &[u8]) {
                 }
                 n.replica = build(protocol, i, n.now, n.disk.durable.clone());
                 n.applied = 0;
-                queue.retain(|(_, to, _)| *to != i);
+                wire.lose_to(i);
             }
             Action::Compact(node) => {
                 let n = &mut nodes[pick(node)];
@@ -169,7 +209,7 @@ pub fn drive(protocol: Protocol, data: &[u8]) {
                     // A forged snapshot can carry a membership naming nodes
                     // that do not exist; what is sent to them goes nowhere.
                     match usize::try_from(env.to.0) {
-                        Ok(to @ 1..=N) => queue.push((i, to - 1, env.msg)),
+                        Ok(to @ 1..=N) => wire.send(&net, i, to - 1, env.msg),
                         _ => assert!(!honest, "node {} sent to {:?}, outside the cluster", i + 1, env.to),
                     }
                 }
@@ -198,8 +238,8 @@ pub fn drive(protocol: Protocol, data: &[u8]) {
             }
         }
         // A hostile sender could flood the queue; keep the model bounded.
-        if queue.len() > 512 {
-            queue.drain(..256);
+        if wire.len() > 512 {
+            wire.lose_oldest(256);
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The fault schedule: crashes, partitions of every shape, network
 //! weather and leadership transfers, drawn from the seed.
 
-use super::network::Conditions;
 use super::world::{Kind, World};
+use crate::netem::Conditions;
 
 impl World {
     pub(super) fn schedule_faults(&mut self) {

@@ -12,7 +12,6 @@ pub mod disk;
 mod faults;
 pub(crate) mod invariants;
 pub(crate) mod locks;
-pub mod network;
 mod node;
 mod outputs;
 mod trace;

@@ -5,11 +5,11 @@
 use super::client::{self, Client};
 use super::invariants::{Invariants, Violation};
 use super::locks::{self, LockClient, Resource};
-use super::network::Network;
 use super::node::{Clock, Pending, SimNode};
 use super::trace::Trace;
 use super::{Params, Report, SimConfig, Stats};
 use crate::history::{History, Outcome};
+use crate::netem::Network;
 use core::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap};
 use synod_core::id::NodeId;
@@ -434,7 +434,7 @@ impl World {
 
     fn end_faults(&mut self) {
         self.net.heal();
-        self.net.cond = super::network::Conditions::calm();
+        self.net.cond = crate::netem::Conditions::calm();
         for i in 0..self.nodes.len() {
             if !self.nodes[i].up {
                 self.restart(i);

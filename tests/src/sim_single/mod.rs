@@ -18,6 +18,7 @@
 //! them) and `canary_amnesia` (a restarted node forgets its disk, so the
 //! agreement checks themselves are seen to fail).
 
+use crate::netem::{Conditions, Network};
 use bytes::Bytes;
 use core::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
@@ -129,10 +130,8 @@ struct World {
     nodes: Vec<Node>,
     members: Vec<NodeId>,
     timing: Timing,
-    cut: BTreeSet<(usize, usize)>,
-    drop: f64,
-    dup: f64,
-    jitter: u64,
+    /// The shared network emulator ([`crate::netem`]).
+    net: Network,
     /// Chance that an acceptor crashes right after sending a promise.
     crash_after_promise: f64,
     proposed: Vec<Bytes>,
@@ -144,6 +143,11 @@ struct World {
     stats: Stats,
     violation: Option<(&'static str, String)>,
     trace: Vec<String>,
+}
+
+/// Weather without faults: nothing lost, 50 µs plus ~0.5 ms of jitter.
+fn calm() -> Conditions {
+    Conditions { drop: 0.0, duplicate: 0.0, base_delay: 50_000, mean_jitter: 500_000, spike: 0.0 }
 }
 
 /// Runs one seed.
@@ -173,10 +177,7 @@ impl World {
             nodes: Vec::new(),
             members: members.clone(),
             timing,
-            cut: BTreeSet::new(),
-            drop: 0.0,
-            dup: 0.0,
-            jitter: 500_000,
+            net: Network { cond: calm(), cut: BTreeSet::new() },
             crash_after_promise: 0.0,
             proposed: Vec::new(),
             learned: None,
@@ -277,7 +278,8 @@ impl World {
     fn handle(&mut self, kind: Kind) {
         match kind {
             Kind::Deliver { from, to, msg } => {
-                if !self.nodes[to].up || self.cut.contains(&(from, to)) {
+                // A link cut while the message flew loses it too.
+                if !self.nodes[to].up || self.net.cut.contains(&(from, to)) {
                     return;
                 }
                 self.stats.delivered += 1;
@@ -340,10 +342,8 @@ impl World {
             }
             Kind::EndFaults => {
                 self.healed = true;
-                self.cut.clear();
-                self.drop = 0.0;
-                self.dup = 0.0;
-                self.jitter = 500_000;
+                self.net.heal();
+                self.net.cond = calm();
                 self.log(|| "faults end".into());
                 for i in 0..self.nodes.len() {
                     self.restart(i);
@@ -373,13 +373,13 @@ impl World {
             }
             2 => {
                 // A random split, or a one-way cut.
-                self.cut.clear();
+                self.net.heal();
                 let side: Vec<bool> = (0..n).map(|_| self.rng.chance(0.5)).collect();
                 let one_way = self.rng.chance(0.3);
                 for a in 0..n {
                     for b in 0..n {
                         if side[a] != side[b] && (!one_way || side[a]) {
-                            self.cut.insert((a, b));
+                            self.net.cut.insert((a, b));
                         }
                     }
                 }
@@ -387,7 +387,7 @@ impl World {
                 self.log(|| format!("partition {side:?} one-way {one_way}"));
             }
             3 => {
-                self.cut.clear();
+                self.net.heal();
                 self.log(|| "healed".into());
             }
             4 => self.weather(),
@@ -398,10 +398,16 @@ impl World {
         }
     }
 
+    /// Harsher than the log simulator's weather: a single decree must
+    /// survive a third of its messages lost.
     fn weather(&mut self) {
-        self.drop = self.rng.unit_f64() * 0.3;
-        self.dup = self.rng.unit_f64() * 0.2;
-        self.jitter = self.rng.range(100_000, 20_000_000);
+        self.net.cond = Conditions {
+            drop: self.rng.unit_f64() * 0.3,
+            duplicate: self.rng.unit_f64() * 0.2,
+            base_delay: 50_000,
+            mean_jitter: self.rng.range(100_000, 20_000_000),
+            spike: 0.0,
+        };
     }
 
     fn crash(&mut self, i: usize) {
@@ -476,13 +482,7 @@ impl World {
     }
 
     fn send(&mut self, from: usize, to: usize, msg: Message) {
-        if self.cut.contains(&(from, to)) || self.rng.chance(self.drop) {
-            return;
-        }
-        let copies = if self.rng.chance(self.dup) { 2 } else { 1 };
-        for _ in 0..copies {
-            let u = 1.0 - self.rng.unit_f64();
-            let delay = 50_000 + (-(u.ln()) * self.jitter as f64) as u64;
+        for delay in self.net.fate(from, to, &mut self.rng) {
             self.schedule(self.now + delay, Kind::Deliver { from, to, msg: msg.clone() });
         }
     }
