@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::client::ClientError;
+use crate::client::ClientReply;
 use crate::codec::Frame;
 use std::collections::VecDeque;
 use synod_core::raft::{Config as RaftConfig, Raft};
@@ -22,21 +23,22 @@ struct Net {
     replies: Vec<(NodeId, Ticket, Result<Bytes, ClientError>, Instant)>,
 }
 
+fn machine(id: u64, now: Instant, seed: u64) -> Machine<Kv> {
+    let mut cfg = RaftConfig::new(NodeId(id), id * 7919);
+    cfg.election_timeout = ELECTION;
+    cfg.heartbeat_interval = Duration::from_millis(20);
+    let voters = Membership::voters_only((1..=3).map(NodeId)).unwrap();
+    let raft = Raft::new(cfg, now, Default::default(), voters).unwrap();
+    let mut ncfg = NodeConfig::new(NodeId(id));
+    ncfg.request_timeout = REQUEST_TIMEOUT;
+    ncfg.seed = seed;
+    Machine::new(ncfg, Box::new(raft), Kv::new(Limits::default()), now)
+}
+
 impl Net {
     fn new() -> Net {
         let now = Instant::from_nanos(1_000_000_000);
-        let nodes = (1..=3u64)
-            .map(|id| {
-                let mut cfg = RaftConfig::new(NodeId(id), id * 7919);
-                cfg.election_timeout = ELECTION;
-                cfg.heartbeat_interval = Duration::from_millis(20);
-                let voters = Membership::voters_only((1..=3).map(NodeId)).unwrap();
-                let raft = Raft::new(cfg, now, Default::default(), voters).unwrap();
-                let mut ncfg = NodeConfig::new(NodeId(id));
-                ncfg.request_timeout = REQUEST_TIMEOUT;
-                Machine::new(ncfg, Box::new(raft), Kv::new(Limits::default()), now)
-            })
-            .collect();
+        let nodes = (1..=3u64).map(|id| machine(id, now, id)).collect();
         Net { now, nodes, up: vec![true; 3], wire: VecDeque::new(), replies: Vec::new() }
     }
 
@@ -170,4 +172,46 @@ fn a_request_to_an_unreachable_leader_is_taken_back_at_once() {
     let mut out = NodeOutput::default();
     f.poll_output(&mut out);
     assert_eq!(out.replies, vec![(Ticket(7), Err(ClientError::LeaderChanged { leader_hint: Some(NodeId(leader)) }))]);
+}
+
+/// The forwarded request a follower just sent its leader, if any.
+fn forwarded(m: &mut Machine<Kv>) -> Option<(NodeId, u64)> {
+    let mut out = NodeOutput::default();
+    m.poll_output(&mut out);
+    out.frames.into_iter().find_map(|(to, f)| match f {
+        Frame::Request(r) => Some((to, r.id)),
+        _ => None,
+    })
+}
+
+/// A leader answers a request forwarded by a follower's previous process
+/// after the follower restarted: the reply must answer nothing in the new
+/// process. Forwarded requests are numbered from a per-process seed; with
+/// the numbering every process used to start from, the stale reply
+/// completes the new process's own request with another client's bytes.
+#[test]
+fn a_reply_owed_to_a_previous_process_answers_nothing() {
+    for (second_seed, stale_answers) in [(2, false), (1, true)] {
+        let mut net = Net::new();
+        net.run_until(|n| n.leader().is_some(), Duration::from_secs(3));
+        let leader = net.leader().unwrap();
+        let f = if leader == 1 { 2 } else { 1 };
+        let i = f as usize - 1;
+        net.nodes[i] = machine(f, net.now, 1);
+        net.run_until(|n| n.nodes[i].leader == Some(NodeId(leader)), Duration::from_secs(2));
+        let now = net.now;
+        net.node(f).handle_propose(now, Ticket(1), set("old"));
+        let (to, old_id) = forwarded(net.node(f)).expect("forwarded to the leader");
+        // The follower restarts before the answer comes.
+        net.nodes[i] = machine(f, net.now, second_seed);
+        net.run_until(|n| n.nodes[i].leader == Some(NodeId(leader)), Duration::from_secs(2));
+        let now = net.now;
+        net.node(f).handle_propose(now, Ticket(1), set("new"));
+        assert!(forwarded(net.node(f)).is_some());
+        let stale = Frame::Reply(ClientReply { id: old_id, result: Ok(Bytes::from_static(b"someone else's")) });
+        net.node(f).handle_frame(now, to, stale);
+        let mut out = NodeOutput::default();
+        net.node(f).poll_output(&mut out);
+        assert_eq!(!out.replies.is_empty(), stale_answers, "seed {second_seed}: {:?}", out.replies);
+    }
 }
