@@ -380,6 +380,11 @@ impl<S: Service> Machine<S> {
             }
             if let Some(snap) = out.restore.take() {
                 self.restore(snap.meta.index, snap.data);
+                if self.fatal.is_some() {
+                    // Nothing may apply on a state that did not restore
+                    // (found by the simulator's truncated-snapshot canary).
+                    break;
+                }
             }
             for e in out.committed.drain(..) {
                 self.apply(e);

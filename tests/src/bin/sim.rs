@@ -5,7 +5,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
-use synod_tests::sim::{self, Protocol, Report, SimConfig};
+use synod_tests::sim::{self, Canary, Protocol, Report, SimConfig};
 
 struct Args {
     protocol: Protocol,
@@ -18,6 +18,7 @@ struct Args {
     expect_violations: bool,
     canary_old_time_base: bool,
     canary_amnesia: bool,
+    canary: Option<Canary>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -32,6 +33,7 @@ fn parse() -> Result<Args, String> {
         expect_violations: false,
         canary_old_time_base: false,
         canary_amnesia: false,
+        canary: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -53,14 +55,24 @@ fn parse() -> Result<Args, String> {
             // Planted bugs in the world rather than the replica.
             "--canary-old-time-base" => a.canary_old_time_base = true,
             "--canary-amnesia" => a.canary_amnesia = true,
+            // A fault planted to trip one named property.
+            "--canary" => a.canary = Some(val()?.parse()?),
             "-h" | "--help" => {
-                return Err("usage: sim [--protocol raft|multi-paxos] [--seeds LO..HI | --seed N] [--threads T] \
-                            [--fault-ms MS] [--liveness-ms MS] [--clients C] [--canary-old-time-base] [--canary-amnesia] \
-                            [--expect-violations]"
-                    .into());
+                let canaries: Vec<&str> = Canary::ALL.iter().map(|c| c.name()).collect();
+                return Err(format!(
+                    "usage: sim [--protocol raft|multi-paxos] [--seeds LO..HI | --seed N] [--threads T] \
+                     [--fault-ms MS] [--liveness-ms MS] [--clients C] [--canary-old-time-base] [--canary-amnesia] \
+                     [--canary NAME] [--expect-violations]\n  canaries: {}",
+                    canaries.join(", ")
+                ));
             }
             other => return Err(format!("unknown flag {other}")),
         }
+    }
+    if let Some(c) = a.canary
+        && !c.applies_to(a.protocol)
+    {
+        return Err(format!("canary {} does not apply to {}", c.name(), a.protocol.name()));
     }
     Ok(a)
 }
@@ -73,17 +85,26 @@ fn config(a: &Args, trace: bool) -> SimConfig {
     c.trace = trace;
     c.canary_old_time_base = a.canary_old_time_base;
     c.canary_amnesia = a.canary_amnesia;
+    c.canary = a.canary;
     c
 }
 
 fn print_failure(r: &Report, a: &Args) {
     let protocol = a.protocol;
-    let canaries = match (a.canary_old_time_base, a.canary_amnesia) {
-        (true, true) => " --canary-old-time-base --canary-amnesia",
-        (true, false) => " --canary-old-time-base",
-        (false, true) => " --canary-amnesia",
-        (false, false) => "",
-    };
+    let mut canaries = String::new();
+    if a.canary_old_time_base {
+        canaries.push_str(" --canary-old-time-base");
+    }
+    if a.canary_amnesia {
+        canaries.push_str(" --canary-amnesia");
+    }
+    if let Some(c) = a.canary {
+        canaries.push_str(" --canary ");
+        canaries.push_str(c.name());
+    }
+    if (a.fault_ms, a.liveness_ms) != (3000, 3000) {
+        canaries.push_str(&format!(" --fault-ms {} --liveness-ms {}", a.fault_ms, a.liveness_ms));
+    }
     if let Some(v) = &r.violation {
         println!("VIOLATION seed {}: {}: {}", r.seed, v.property, v.detail);
         println!("  params: {:?}", r.params);

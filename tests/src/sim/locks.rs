@@ -16,7 +16,7 @@ use super::invariants::Violation;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use synod_core::lease::{FenceGuard, FencingToken, LeaseId};
-use synod_core::service::{Command, Op, Reply, Store};
+use synod_core::service::{Command, LockOwner, Op, Reply, Store};
 use synod_core::time::{Duration, Instant, duration_nanos};
 
 /// Where a lock client is in its cycle.
@@ -146,30 +146,48 @@ pub fn check_exclusive(clients: &[LockClient], holder: usize, now: u64) -> Resul
     Ok(())
 }
 
-/// What the checker needs of the store before a command applies.
-pub struct Before {
-    deadlines: BTreeMap<u64, Option<Instant>>,
-    owners: BTreeMap<Bytes, (LeaseId, FencingToken)>,
+/// The lease and lock tables as the checks see them, taken from a store
+/// before and after each apply.
+#[derive(Clone, Debug)]
+pub struct Tables {
+    /// Log time.
+    pub now: Instant,
+    /// Live leases, with their deadlines (`None`: not yet counting).
+    pub leases: BTreeMap<LeaseId, Option<Instant>>,
+    /// Each held lock's owner.
+    pub owners: BTreeMap<Bytes, LockOwner>,
 }
 
-/// Records the lease deadlines and lock owners before an apply.
-pub fn before(store: &Store) -> Before {
-    Before {
-        deadlines: store.leases().iter().map(|(id, _)| (id.0, store.leases().deadline(id))).collect(),
-        owners: store.locks().iter().map(|(name, o)| (name.clone(), (o.lease, o.token))).collect(),
+/// The tables before an apply, to [`check`] the store after it against.
+pub fn before(store: &Store) -> Tables {
+    tables(store)
+}
+
+/// The store's lease and lock tables.
+pub fn tables(store: &Store) -> Tables {
+    Tables {
+        now: store.now(),
+        leases: store.leases().iter().map(|(id, _)| (id, store.leases().deadline(id))).collect(),
+        owners: store.locks().iter().map(|(name, o)| (name.clone(), o)).collect(),
     }
 }
 
-/// Checks the lease and lock properties across one apply of `command`.
-pub fn check(before: &Before, store: &Store, command: &Bytes) -> Result<(), Violation> {
+/// Checks the lease and lock properties across one apply of `command`
+/// that left `store`.
+pub fn check(before: &Tables, store: &Store, command: &Bytes) -> Result<(), Violation> {
+    check_tables(before, &tables(store), command)
+}
+
+/// Checks the lease and lock properties across one apply of `command`,
+/// from the tables before it to the tables after.
+pub fn check_tables(before: &Tables, after: &Tables, command: &Bytes) -> Result<(), Violation> {
     let revoked = match Command::decode(command.clone()) {
         Ok(Command { op: Op::LeaseRevoke { lease }, .. }) => Some(lease),
         _ => None,
     };
-    let now = store.now();
-    for (&id, &deadline) in &before.deadlines {
-        let id = LeaseId(id);
-        if store.leases().is_live(id) || revoked == Some(id) {
+    let now = after.now;
+    for (&id, &deadline) in &before.leases {
+        if after.leases.contains_key(&id) || revoked == Some(id) {
             continue;
         }
         match deadline {
@@ -182,17 +200,17 @@ pub fn check(before: &Before, store: &Store, command: &Bytes) -> Result<(), Viol
             }
         }
     }
-    for (name, owner) in store.locks().iter() {
-        if !store.leases().is_live(owner.lease) {
+    for (name, owner) in &after.owners {
+        if !after.leases.contains_key(&owner.lease) {
             return Err(Violation::new("lock held under a live lease", format!("{owner:?} holds {name:?}")));
         }
-        if let Some(&(lease, token)) = before.owners.get(name)
-            && (lease, token) != (owner.lease, owner.token)
-            && owner.token <= token
+        if let Some(held) = before.owners.get(name)
+            && held != owner
+            && owner.token <= held.token
         {
             return Err(Violation::new(
                 "fencing tokens increase",
-                format!("{name:?} went from {token:?} to {:?}", owner.token),
+                format!("{name:?} went from {:?} to {:?}", held.token, owner.token),
             ));
         }
     }

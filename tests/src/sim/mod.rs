@@ -78,6 +78,117 @@ impl core::str::FromStr for Protocol {
     }
 }
 
+/// A fault planted on purpose, so that a campaign shows the check it is
+/// named after has teeth (STYLE habit 10). Each variant names the property
+/// (`Violation::property`) it must trip; `tests/tests/sim_canaries.rs`
+/// asserts that it does. Faults said to strike "node 1" leave every other
+/// node correct; "once" means once per process. "One lock holder at a time
+/// (true time)" has its canary in [`SimConfig::canary_old_time_base`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Canary {
+    /// "one leader per term" (Raft), "leaders own their ballot"
+    /// (Multi-Paxos): a follower that learns of its leader announces
+    /// itself leader of the same term (ballot).
+    FalseLeader,
+    /// "leader completeness": Raft voters grant without the up-to-date
+    /// check (§5.4.1); Multi-Paxos acceptors promise without reporting the
+    /// values they accepted (P2c), so a candidate missing chosen entries wins.
+    BlindVotes,
+    /// "state-machine safety": node 1 hands out one committed entry, once,
+    /// with its data altered.
+    CorruptApply,
+    /// "log matching" (Raft only): node 1 writes one entry to its disk,
+    /// once, with its data altered.
+    CorruptWrite,
+    /// "storage contract" (Raft only): after a compaction, storage is told
+    /// to put an empty snapshot back under the log that remains, so the
+    /// durable log no longer continues its snapshot.
+    SnapshotHole,
+    /// "snapshot agreement": node 1 snapshots its service as it was three
+    /// commands before the index it labels the snapshot with.
+    LaggingSnapshot,
+    /// "apply in order": a committed entry is handed out twice, once.
+    DuplicateApply,
+    /// "commit index never goes back": replicas report every commit index
+    /// that is 3 mod 4 (from 11 on) two lower than it is.
+    CommitStepsBack,
+    /// "a correct node keeps running": snapshots lose their last byte, so
+    /// a node that restores one stops.
+    TruncatedSnapshot,
+    /// "no early lease expiry": a tick that finds a lease due within one
+    /// tick interval ends that lease instead of moving time.
+    EarlyLeaseExpiry,
+    /// "lock held under a live lease": the lock table the service shows is
+    /// the one from before each apply, so a lock outlives its lease's end.
+    StaleLockTable,
+    /// "fencing tokens increase": a lock handed on to a waiter shows the
+    /// previous holder's token.
+    ReusedToken,
+    /// "linearizable history": reads are answered from the state as of the
+    /// last tick, missing writes acknowledged since.
+    StaleReads,
+    /// "liveness": every process drops all its outgoing protocol messages
+    /// once it has run for 500 ms.
+    Mute,
+}
+
+impl Canary {
+    /// Every canary.
+    pub const ALL: [Canary; 14] = [
+        Canary::FalseLeader,
+        Canary::BlindVotes,
+        Canary::CorruptApply,
+        Canary::CorruptWrite,
+        Canary::SnapshotHole,
+        Canary::LaggingSnapshot,
+        Canary::DuplicateApply,
+        Canary::CommitStepsBack,
+        Canary::TruncatedSnapshot,
+        Canary::EarlyLeaseExpiry,
+        Canary::StaleLockTable,
+        Canary::ReusedToken,
+        Canary::StaleReads,
+        Canary::Mute,
+    ];
+
+    /// The name `--canary` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Canary::FalseLeader => "false-leader",
+            Canary::BlindVotes => "blind-votes",
+            Canary::CorruptApply => "corrupt-apply",
+            Canary::CorruptWrite => "corrupt-write",
+            Canary::SnapshotHole => "snapshot-hole",
+            Canary::LaggingSnapshot => "lagging-snapshot",
+            Canary::DuplicateApply => "duplicate-apply",
+            Canary::CommitStepsBack => "commit-steps-back",
+            Canary::TruncatedSnapshot => "truncated-snapshot",
+            Canary::EarlyLeaseExpiry => "early-lease-expiry",
+            Canary::StaleLockTable => "stale-lock-table",
+            Canary::ReusedToken => "reused-token",
+            Canary::StaleReads => "stale-reads",
+            Canary::Mute => "mute",
+        }
+    }
+
+    /// Whether the fault means anything for `protocol`: the storage-chain
+    /// faults are caught only where Log Matching is checked, and would
+    /// otherwise leave a disk that Multi-Paxos refuses to recover.
+    pub fn applies_to(self, protocol: Protocol) -> bool {
+        !matches!(self, Canary::CorruptWrite | Canary::SnapshotHole) || protocol.log_matching()
+    }
+}
+
+impl core::str::FromStr for Canary {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Canary::ALL.into_iter().find(|c| c.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Canary::ALL.iter().map(|c| c.name()).collect();
+            format!("unknown canary {s:?} (expected one of: {})", names.join(", "))
+        })
+    }
+}
+
 /// What a run looks like; per-seed details (cluster size, timeouts,
 /// limits, clock drift) are drawn from the seed.
 #[derive(Clone, Debug)]
@@ -107,6 +218,8 @@ pub struct SimConfig {
     /// Canary: a node whose disk lost its log starts anyway, empty,
     /// instead of being refused. Campaigns must report it.
     pub canary_amnesia: bool,
+    /// A planted fault ([`Canary`]); `None` in every real campaign.
+    pub canary: Option<Canary>,
 }
 
 impl SimConfig {
@@ -123,6 +236,7 @@ impl SimConfig {
             check_history: true,
             canary_old_time_base: false,
             canary_amnesia: false,
+            canary: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One simulated node: the shipped node machine over a replica of any
 //! protocol and the store, its disk and its clock.
 
+use super::canary::{self, ServiceFault};
 use super::disk::Disk;
 use super::invariants::Violation;
 use super::locks;
@@ -114,7 +115,8 @@ pub struct SimNode {
 /// Starts a process of node `id` at global time `at` on what its disk
 /// recovered: the replica, and the node machine over it with the
 /// simulator's timeouts and the leader's ticks as `synod node` sets them
-/// (the old-time-base canary ticks its clock's reading instead).
+/// (the old-time-base canary ticks its clock's reading instead), with
+/// `cfg.canary`'s fault planted if it names one.
 #[allow(clippy::too_many_arguments)]
 pub fn start(
     cfg: &SimConfig,
@@ -128,6 +130,7 @@ pub fn start(
 ) -> Machine<Checked> {
     let now = Instant::from_nanos(clock.local(at));
     let replica = make_replica(cfg.protocol, params, id, now, recovered, membership.clone(), seed);
+    let replica = canary::plant(cfg.canary, cfg.protocol, now, replica);
     let mut node = NodeConfig::new(id);
     node.request_timeout = Duration::from_nanos(REQUEST_TIMEOUT);
     node.snapshot_every = params.snapshot_every;
@@ -138,39 +141,52 @@ pub fn start(
         if old_time_base { Store::tick(t.now) } else { Store::clock_tick(t.term.0, t.elapsed) }
     };
     node.service_tick = Some(ServiceTick { every: Duration::from_nanos(TICK), command: Arc::new(command) });
-    Machine::new(node, replica, Checked::default(), now)
+    let service = Checked { fault: ServiceFault::new(cfg.canary, id), ..Checked::default() };
+    Machine::new(node, replica, service, now)
 }
 
 /// The store as a node applies it, with the lease and lock properties
 /// checked across every apply (`locks::check`): the first broken one is
-/// kept for the world to report.
+/// kept for the world to report. A canary run may plant a fault in it.
 #[derive(Default)]
 pub struct Checked {
     /// The service itself.
     pub store: Store,
     /// The first property an apply broke.
     pub violation: Option<Violation>,
+    /// The planted fault, in canary runs only.
+    pub fault: Option<ServiceFault>,
 }
 
 impl Service for Checked {
     fn apply(&mut self, index: LogIndex, command: &Bytes) -> Bytes {
-        let before = locks::before(&self.store);
-        let reply = Service::apply(&mut self.store, index, command);
-        if let (None, Err(v)) = (&self.violation, locks::check(&before, &self.store, command)) {
+        let before = locks::tables(&self.store);
+        let planted = self.fault.as_mut().and_then(|f| f.command(&self.store, command));
+        let reply = Service::apply(&mut self.store, index, planted.as_ref().unwrap_or(command));
+        let mut after = locks::tables(&self.store);
+        if let Some(f) = &mut self.fault {
+            f.applied(&self.store, command, &before, &mut after);
+        }
+        if let (None, Err(v)) = (&self.violation, locks::check_tables(&before, &after, command)) {
             self.violation = Some(v);
         }
         reply
     }
     fn query(&self, query: &Bytes) -> Bytes {
-        Service::query(&self.store, query)
+        let store = self.fault.as_ref().and_then(ServiceFault::reads).unwrap_or(&self.store);
+        Service::query(store, query)
     }
     fn check(&self, command: &Bytes) -> Result<Admitted, Bytes> {
         Service::check(&self.store, command)
     }
     fn snapshot(&self) -> Bytes {
-        Service::snapshot(&self.store)
+        let planted = self.fault.as_ref().and_then(|f| f.snapshot(&self.store));
+        planted.unwrap_or_else(|| Service::snapshot(&self.store))
     }
     fn restore(&mut self, snapshot: &Bytes) -> Result<(), RestoreError> {
+        if let Some(f) = &mut self.fault {
+            f.restored();
+        }
         Service::restore(&mut self.store, snapshot)
     }
     fn applied(&self) -> LogIndex {
