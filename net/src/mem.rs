@@ -4,13 +4,15 @@
 use crate::codec::Frame;
 use crate::queue::{BoundedQueue, QueueError};
 use crate::sync::{Arc, Mutex, lock};
-use crate::transport::{SendError, Transport};
+use crate::transport::{LostPeers, SendError, Transport};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use synod_core::id::NodeId;
 
 struct Hub {
     inboxes: BTreeMap<NodeId, BoundedQueue<(NodeId, Frame)>>,
+    /// Each endpoint's notices of peers whose connections ended.
+    lost: BTreeMap<NodeId, LostPeers>,
     cut: BTreeSet<(NodeId, NodeId)>,
 }
 
@@ -24,17 +26,39 @@ pub struct MemNetwork {
 impl MemNetwork {
     /// A network whose inboxes hold at most `cap` frames each.
     pub fn new(cap: usize) -> Self {
-        MemNetwork { hub: Arc::new(Mutex::new(Hub { inboxes: BTreeMap::new(), cut: BTreeSet::new() })), cap }
+        MemNetwork {
+            hub: Arc::new(Mutex::new(Hub { inboxes: BTreeMap::new(), lost: BTreeMap::new(), cut: BTreeSet::new() })),
+            cap,
+        }
     }
 
     /// The endpoint of node `id` (replacing any earlier one, as a restarted
     /// process would).
     pub fn endpoint(&self, id: NodeId) -> MemTransport {
         let inbox = BoundedQueue::new(self.cap);
-        if let Some(old) = lock(&self.hub).inboxes.insert(id, inbox.clone()) {
+        let lost = LostPeers::new();
+        let old = {
+            let mut h = lock(&self.hub);
+            if let Some(old) = h.lost.insert(id, lost.clone()) {
+                old.close();
+            }
+            h.inboxes.insert(id, inbox.clone())
+        };
+        if let Some(old) = old {
             old.close();
+            self.connections_ended(id);
         }
-        MemTransport { id, net: self.clone(), inbox, buffered: Mutex::new(VecDeque::new()) }
+        MemTransport { id, net: self.clone(), inbox, lost, buffered: Mutex::new(VecDeque::new()) }
+    }
+
+    /// Every peer of `id` sees its connection to `id` end, as when the
+    /// process of `id` stops or dies.
+    fn connections_ended(&self, id: NodeId) {
+        for (peer, lost) in &lock(&self.hub).lost {
+            if *peer != id {
+                lost.report(id);
+            }
+        }
     }
 
     /// Drops everything between `a` and `b`, both ways.
@@ -65,6 +89,7 @@ pub struct MemTransport {
     id: NodeId,
     net: MemNetwork,
     inbox: BoundedQueue<(NodeId, Frame)>,
+    lost: LostPeers,
     buffered: Mutex<VecDeque<(NodeId, Frame)>>,
 }
 
@@ -102,7 +127,13 @@ impl Transport for MemTransport {
         }
     }
 
+    async fn lost(&self) -> Option<NodeId> {
+        self.lost.next().await
+    }
+
     fn close(&self) {
         self.inbox.close();
+        self.lost.close();
+        self.net.connections_ended(self.id);
     }
 }

@@ -2,6 +2,7 @@
 //! batching live behind this trait; the node only queues and receives.
 
 use crate::codec::Frame;
+use crate::queue::BoundedQueue;
 use async_trait::async_trait;
 use synod_core::id::NodeId;
 
@@ -31,6 +32,60 @@ pub trait Transport: Send + Sync + 'static {
     /// `None` once the transport is closed.
     async fn recv(&self) -> Option<(NodeId, Frame)>;
 
+    /// The next peer whose connection was lost: frames already queued for
+    /// it may never arrive, so a request it was asked to answer may never
+    /// be. `None` once the transport is closed. A transport that cannot
+    /// tell never returns, and the node falls back on terms and timeouts.
+    /// Cancel-safe.
+    async fn lost(&self) -> Option<NodeId> {
+        futures::future::pending().await
+    }
+
     /// Stops every connection.
     fn close(&self);
+}
+
+/// Notices of lost connections, for [`Transport::lost`]. Bounded: a notice
+/// that does not fit is dropped, and the request timeout still ends what
+/// it would have ended sooner.
+#[derive(Clone)]
+pub struct LostPeers(BoundedQueue<NodeId>);
+
+impl LostPeers {
+    /// Room for this many notices not yet taken.
+    const CAP: usize = 256;
+
+    /// No notices yet.
+    pub fn new() -> Self {
+        LostPeers(BoundedQueue::new(Self::CAP))
+    }
+
+    /// The connection to `peer` was lost.
+    pub fn report(&self, peer: NodeId) {
+        let _ = self.0.push(peer);
+    }
+
+    /// The next notice; `None` once closed. Cancel-safe: one notice at a
+    /// time is taken, and only when returned.
+    pub async fn next(&self) -> Option<NodeId> {
+        loop {
+            if let Some(p) = self.0.try_pop() {
+                return Some(p);
+            }
+            if !self.0.wait_nonempty().await {
+                return None;
+            }
+        }
+    }
+
+    /// Ends [`next`](Self::next) with `None`.
+    pub fn close(&self) {
+        self.0.close();
+    }
+}
+
+impl Default for LostPeers {
+    fn default() -> Self {
+        Self::new()
+    }
 }

@@ -54,6 +54,10 @@ pub(crate) async fn run(shared: &Arc<Shared>, peer: NodeId, conn: quinn::Connect
     });
     if shared.is_closed() {
         conn.close(code::CLOSING, b"node shutting down");
+    } else {
+        // Frames still in its streams may be gone: the node takes back
+        // the requests it awaits from `peer`.
+        shared.lost.report(peer);
     }
 }
 

@@ -15,7 +15,7 @@ use synod_core::id::NodeId;
 use synod_net::codec::{Frame, FrameCodec};
 use synod_net::queue::{BoundedQueue, QueueError};
 use synod_net::signal::Signal;
-use synod_net::transport::{SendError, Transport};
+use synod_net::transport::{LostPeers, SendError, Transport};
 use tokio::sync::watch;
 
 /// Why a QUIC transport could not start.
@@ -60,6 +60,8 @@ pub(crate) struct Shared {
     pub cfg: QuicConfig,
     pub codec: FrameCodec,
     pub inbox: BoundedQueue<(NodeId, Frame)>,
+    /// Peers whose connection ended.
+    pub lost: LostPeers,
     pub peers: BTreeMap<NodeId, Peer>,
     stats: Mutex<QuicStats>,
     blocked: Mutex<BTreeSet<NodeId>>,
@@ -153,6 +155,7 @@ impl QuicTransport {
         let shared = Arc::new(Shared {
             codec: FrameCodec::new(cfg.max_frame),
             inbox: BoundedQueue::new(cfg.inbox_frames),
+            lost: LostPeers::new(),
             peers,
             stats: Mutex::new(QuicStats::default()),
             blocked: Mutex::new(BTreeSet::new()),
@@ -225,11 +228,16 @@ impl Transport for QuicTransport {
         }
     }
 
+    async fn lost(&self) -> Option<NodeId> {
+        self.shared.lost.next().await
+    }
+
     fn close(&self) {
         let s = &self.shared;
         s.closed.store(true, Ordering::Release);
         s.stop.fire();
         s.inbox.close();
+        s.lost.close();
         for p in s.peers.values() {
             p.queues.iter().for_each(BoundedQueue::close);
             p.link.send_replace(None);

@@ -181,3 +181,27 @@ fn a_crashed_and_restarted_peer_is_reconnected_before_the_idle_timeout() {
         assert_eq!(recv(&n1).await, (NodeId(2), heartbeat(2)));
     });
 }
+
+/// A peer whose process closes its connection is reported at once, so the
+/// node takes back what it forwarded there instead of waiting it out.
+#[test]
+fn a_peer_that_goes_away_is_reported_lost() {
+    runtime().block_on(async {
+        let ca = certs::new_cluster_ca(CLUSTER).unwrap();
+        let (s1, a1) = reserve();
+        let (s2, a2) = reserve();
+        let peers = BTreeMap::from([(1, a1), (2, a2)]);
+        let n1 = start(&ca, 1, s1, &peers);
+        let n2 = start(&ca, 2, s2, &peers);
+        n1.send(NodeId(2), heartbeat(1)).unwrap();
+        assert_eq!(recv(&n2).await, (NodeId(1), heartbeat(1)));
+        let early = tokio::time::timeout(core::time::Duration::from_millis(300), n1.lost()).await;
+        assert!(early.is_err(), "nothing was lost yet: {early:?}");
+
+        n2.close();
+        let lost = tokio::time::timeout(core::time::Duration::from_secs(3), n1.lost()).await;
+        assert_eq!(lost, Ok(Some(NodeId(2))), "the lost connection was not reported");
+        n1.close();
+        assert_eq!(n1.lost().await, None, "a closed transport reports nothing more");
+    });
+}

@@ -178,6 +178,42 @@ async fn members_talk_and_a_certificate_decides_who_a_peer_is() {
     t2.close();
 }
 
+/// Waits until a frame from `t1` reaches `t2`.
+async fn connected(t1: &StreamTransport, t2: &StreamTransport) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let _ = t1.send(NodeId(2), request(1));
+            if let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(200), t2.recv()).await {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("members connect");
+}
+
+/// A peer whose process goes away is reported at once: the node takes
+/// back the requests it forwarded there instead of waiting them out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_goes_away_is_reported_lost() {
+    let ca = certs::new_cluster_ca(CLUSTER).unwrap();
+    let (l1, a1) = synod_tokio::bind("127.0.0.1:0").await.unwrap();
+    let (l2, a2) = synod_tokio::bind("127.0.0.1:0").await.unwrap();
+    let peers = BTreeMap::from([(NodeId(1), a1.to_string()), (NodeId(2), a2.to_string())]);
+    let t1 = node(&ca, 1, l1, &peers).await;
+    let t2 = node(&ca, 2, l2, &peers).await;
+    connected(&t1, &t2).await;
+    let early = tokio::time::timeout(Duration::from_millis(300), t1.lost()).await;
+    assert!(early.is_err(), "nothing was lost yet: {early:?}");
+
+    t2.close();
+    drop(t2);
+    let lost = tokio::time::timeout(Duration::from_secs(3), t1.lost()).await;
+    assert_eq!(lost, Ok(Some(NodeId(2))), "the lost connection was not reported");
+    t1.close();
+    assert_eq!(t1.lost().await, None, "a closed transport reports nothing more");
+}
+
 /// A peer that stops and comes back on the same address: the first frame
 /// sent to the new process arrives. The dialer watches its connection's
 /// read half, so it sees the old process go and reconnects at once; it
@@ -192,16 +228,7 @@ async fn the_first_frame_after_a_peer_restarts_is_not_lost() {
     let peers = BTreeMap::from([(NodeId(1), a1.to_string()), (NodeId(2), a2.to_string())]);
     let t1 = node(&ca, 1, l1, &peers).await;
     let t2 = node(&ca, 2, l2, &peers).await;
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let _ = t1.send(NodeId(2), request(1));
-            if let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(200), t2.recv()).await {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("members connect");
+    connected(&t1, &t2).await;
 
     t2.close();
     drop(t2);

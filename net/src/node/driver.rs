@@ -77,10 +77,16 @@ impl Driver {
         let transport = self.transport.clone();
         let inbound = Fuse::terminated();
         pin_mut!(inbound);
+        let lost = Fuse::terminated();
+        pin_mut!(lost);
+        let mut notices = true; // until the transport says it has no more
         self.carry_out();
         while self.stopping.is_none() && self.machine.failure().is_none() {
             if inbound.is_terminated() {
                 inbound.set(transport.recv().fuse());
+            }
+            if notices && lost.is_terminated() {
+                lost.set(transport.lost().fuse());
             }
             let now = self.runtime.now();
             let deadline = self.machine.poll_timeout().map_or(now + MAX_SLEEP, |t| t.min(now + MAX_SLEEP));
@@ -90,6 +96,10 @@ impl Driver {
                 frame = inbound => match frame {
                     Some((from, frame)) => self.machine.handle_frame(self.runtime.now(), from, frame),
                     None => break,
+                },
+                peer = lost => match peer {
+                    Some(peer) => self.machine.handle_unreachable(self.runtime.now(), peer),
+                    None => notices = false,
                 },
                 cmd = commands.next() => match cmd {
                     Some(cmd) => self.on_command(cmd),

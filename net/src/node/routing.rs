@@ -127,7 +127,8 @@ impl<S: Service> Machine<S> {
             match w.op {
                 RequestOp::Query(_) => self.route(w, now),
                 RequestOp::Propose(_) => {
-                    let leader_hint = self.leader.filter(|l| *l != self.cfg.id);
+                    // Never name the node that will not answer.
+                    let leader_hint = self.leader.filter(|l| *l != self.cfg.id && !gone(*l));
                     w.requester.answer(&mut self.out, Err(ClientError::LeaderChanged { leader_hint }));
                 }
             }

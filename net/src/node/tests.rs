@@ -15,16 +15,18 @@ use synod_core::service::kv::{Kv, KvCommand, KvQuery, KvReply, Limits};
 
 struct Cluster {
     paxos: bool,
+    /// Election timeout of each node but node 1 (which gets 150 ms).
+    others_election: Duration,
     net: MemNetwork,
     rt: Arc<ThreadRuntime>,
     stores: Vec<MemStore>,
     handles: Vec<Option<NodeHandle>>,
 }
 
-fn raft_factory(id: u64, n: u64) -> ReplicaFactory {
+fn raft_factory(id: u64, n: u64, election: Duration) -> ReplicaFactory {
     Box::new(move |now, recovered| {
         let mut cfg = RaftConfig::new(NodeId(id), id * 31);
-        cfg.election_timeout = Duration::from_millis(150);
+        cfg.election_timeout = election;
         cfg.heartbeat_interval = Duration::from_millis(20);
         let voters = Membership::voters_only((1..=n).map(NodeId)).map_err(|e| e.to_string())?;
         let r = Raft::new(cfg, now, recovered, voters).map_err(|e| e.to_string())?;
@@ -32,10 +34,10 @@ fn raft_factory(id: u64, n: u64) -> ReplicaFactory {
     })
 }
 
-fn paxos_factory(id: u64, n: u64) -> ReplicaFactory {
+fn paxos_factory(id: u64, n: u64, election: Duration) -> ReplicaFactory {
     Box::new(move |now, recovered| {
         let mut cfg = PaxosConfig::new(NodeId(id), id * 31);
-        cfg.election_timeout = Duration::from_millis(150);
+        cfg.election_timeout = election;
         cfg.heartbeat_interval = Duration::from_millis(20);
         let voters = Membership::voters_only((1..=n).map(NodeId)).map_err(|e| e.to_string())?;
         let r = MultiPaxos::new(cfg, now, recovered, voters).map_err(|e| e.to_string())?;
@@ -49,8 +51,13 @@ impl Cluster {
     }
 
     fn with_protocol(n: u64, paxos: bool) -> Cluster {
+        Cluster::with_elections(n, paxos, Duration::from_millis(150))
+    }
+
+    fn with_elections(n: u64, paxos: bool, others_election: Duration) -> Cluster {
         let rt = Arc::new(ThreadRuntime::new(4).unwrap());
-        let mut c = Cluster { paxos, net: MemNetwork::new(1024), rt, stores: Vec::new(), handles: Vec::new() };
+        let mut c =
+            Cluster { paxos, others_election, net: MemNetwork::new(1024), rt, stores: Vec::new(), handles: Vec::new() };
         for id in 1..=n {
             c.stores.push(MemStore::new());
             c.handles.push(None);
@@ -61,20 +68,27 @@ impl Cluster {
 
     fn start(&mut self, id: u64, n: u64) {
         let mut cfg = NodeConfig::new(NodeId(id));
-        cfg.request_timeout = Duration::from_secs(3);
+        cfg.request_timeout = self.request_timeout();
         cfg.snapshot_every = 50;
         let transport = Arc::new(self.net.endpoint(NodeId(id)));
         let store = Box::new(self.stores[id as usize - 1].clone());
+        let election = if id == 1 { Duration::from_millis(150) } else { self.others_election };
         let h = block_on(start(
             cfg,
             store,
-            if self.paxos { paxos_factory(id, n) } else { raft_factory(id, n) },
+            if self.paxos { paxos_factory(id, n, election) } else { raft_factory(id, n, election) },
             Box::new(Kv::new(Limits::default())),
             transport,
             self.rt.clone(),
         ))
         .unwrap();
         self.handles[id as usize - 1] = Some(h);
+    }
+
+    /// Outlasts the followers' election timeout, so that only a request
+    /// the node takes back is answered before it.
+    fn request_timeout(&self) -> Duration {
+        Duration::from_secs(3).max(self.others_election / 2)
     }
 
     fn h(&self, id: u64) -> &NodeHandle {
@@ -213,4 +227,33 @@ fn an_isolated_node_answers_not_leader_or_times_out_but_never_stale() {
         }
     }
     c.net.heal();
+}
+
+/// A write a follower forwarded into a connection that then ends is
+/// answered at once that the leader changed (the write may have died in
+/// the connection), not when the request times out or the follower's
+/// election timer notices the leader is gone (issue 22). Followers here
+/// never time out during the test, and requests outlast it: without the
+/// transport's notice, the answer would be `Timeout` after 15 s.
+#[test]
+fn a_write_forwarded_into_a_lost_connection_is_answered_at_once() {
+    for paxos in [false, true] {
+        let mut c = Cluster::with_elections(3, paxos, Duration::from_secs(30));
+        assert_eq!(c.leader(), 1, "node 1 is the only one whose election timer fires");
+        // Whatever node 2 forwards now is lost on the way.
+        c.net.cut(NodeId(2), NodeId(1));
+        let pending = {
+            let h = c.h(2).clone();
+            std::thread::spawn(move || block_on(h.propose(set("k", "v"))))
+        };
+        std::thread::sleep(core::time::Duration::from_millis(300));
+        // The leader's process ends: node 2's connection to it ends too.
+        block_on(c.h(1).shutdown());
+        c.handles[0] = None;
+        let got = pending.join().unwrap();
+        assert!(
+            matches!(got, Err(ClientError::LeaderChanged { leader_hint: None })),
+            "paxos {paxos}: {got:?} (Timeout means the lost connection was not noticed)"
+        );
+    }
 }

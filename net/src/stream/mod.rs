@@ -28,7 +28,7 @@ use crate::codec::{Frame, FrameCodec};
 use crate::queue::{BoundedQueue, QueueError};
 use crate::runtime::Runtime;
 use crate::sync::{Arc, Mutex, lock};
-use crate::transport::{SendError, Transport};
+use crate::transport::{LostPeers, SendError, Transport};
 use async_trait::async_trait;
 use futures::io::{AsyncRead, AsyncWrite};
 use std::collections::{BTreeMap, BTreeSet};
@@ -153,6 +153,8 @@ pub(crate) struct Shared {
     pub auth: Arc<dyn Authenticator>,
     pub runtime: Arc<dyn Runtime>,
     pub inbox: BoundedQueue<(NodeId, Frame)>,
+    /// Peers whose dialed connection ended.
+    pub lost: LostPeers,
     pub stats: Mutex<StreamStats>,
     /// Peers whose traffic is dropped both ways (fault injection).
     pub blocked: Mutex<BTreeSet<NodeId>>,
@@ -196,6 +198,7 @@ impl StreamTransport {
             hello_codec: FrameCodec::new(MAX_HELLO),
             auth,
             inbox: BoundedQueue::new(cfg.inbox_frames),
+            lost: LostPeers::new(),
             stats: Mutex::new(StreamStats::default()),
             blocked: Mutex::new(BTreeSet::new()),
             closed: Mutex::new(false),
@@ -260,10 +263,15 @@ impl Transport for StreamTransport {
         }
     }
 
+    async fn lost(&self) -> Option<NodeId> {
+        self.shared.lost.next().await
+    }
+
     fn close(&self) {
         *lock(&self.shared.closed) = true;
         self.shared.stop.fire();
         self.shared.inbox.close();
+        self.shared.lost.close();
         for q in self.queues.values() {
             q.close();
         }

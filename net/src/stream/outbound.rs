@@ -43,7 +43,12 @@ impl Dialer {
                     self.shared.count(|s| s.connects += 1);
                     match self.write_loop(stream).await {
                         Ok(()) => return, // queue closed: shutting down
-                        Err(e) => tracing::debug!(peer = %self.peer, error = %e, "connection lost"),
+                        Err(e) => {
+                            tracing::debug!(peer = %self.peer, error = %e, "connection lost");
+                            // What was written into the dead connection may
+                            // be gone: the node takes back what it awaits.
+                            self.shared.lost.report(self.peer);
+                        }
                     }
                 }
                 Err(e) => {
