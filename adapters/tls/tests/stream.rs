@@ -178,6 +178,18 @@ async fn members_talk_and_a_certificate_decides_who_a_peer_is() {
     t2.close();
 }
 
+/// Nodes 1 and 2 on loopback, once a frame from 1 has reached 2.
+async fn connected_pair() -> (Ca, BTreeMap<NodeId, String>, Arc<StreamTransport>, Arc<StreamTransport>) {
+    let ca = certs::new_cluster_ca(CLUSTER).unwrap();
+    let (l1, a1) = synod_tokio::bind("127.0.0.1:0").await.unwrap();
+    let (l2, a2) = synod_tokio::bind("127.0.0.1:0").await.unwrap();
+    let peers = BTreeMap::from([(NodeId(1), a1.to_string()), (NodeId(2), a2.to_string())]);
+    let t1 = node(&ca, 1, l1, &peers).await;
+    let t2 = node(&ca, 2, l2, &peers).await;
+    connected(&t1, &t2).await;
+    (ca, peers, t1, t2)
+}
+
 /// Waits until a frame from `t1` reaches `t2`.
 async fn connected(t1: &StreamTransport, t2: &StreamTransport) {
     tokio::time::timeout(Duration::from_secs(10), async {
@@ -196,13 +208,7 @@ async fn connected(t1: &StreamTransport, t2: &StreamTransport) {
 /// back the requests it forwarded there instead of waiting them out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_goes_away_is_reported_lost() {
-    let ca = certs::new_cluster_ca(CLUSTER).unwrap();
-    let (l1, a1) = synod_tokio::bind("127.0.0.1:0").await.unwrap();
-    let (l2, a2) = synod_tokio::bind("127.0.0.1:0").await.unwrap();
-    let peers = BTreeMap::from([(NodeId(1), a1.to_string()), (NodeId(2), a2.to_string())]);
-    let t1 = node(&ca, 1, l1, &peers).await;
-    let t2 = node(&ca, 2, l2, &peers).await;
-    connected(&t1, &t2).await;
+    let (_, _, t1, t2) = connected_pair().await;
     let early = tokio::time::timeout(Duration::from_millis(300), t1.lost()).await;
     assert!(early.is_err(), "nothing was lost yet: {early:?}");
 
@@ -222,19 +228,13 @@ async fn a_peer_that_goes_away_is_reported_lost() {
 /// extra election timeout after a leader failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_frame_after_a_peer_restarts_is_not_lost() {
-    let ca = certs::new_cluster_ca(CLUSTER).unwrap();
-    let (l1, a1) = synod_tokio::bind("127.0.0.1:0").await.unwrap();
-    let (l2, a2) = synod_tokio::bind("127.0.0.1:0").await.unwrap();
-    let peers = BTreeMap::from([(NodeId(1), a1.to_string()), (NodeId(2), a2.to_string())]);
-    let t1 = node(&ca, 1, l1, &peers).await;
-    let t2 = node(&ca, 2, l2, &peers).await;
-    connected(&t1, &t2).await;
+    let (ca, peers, t1, t2) = connected_pair().await;
 
     t2.close();
     drop(t2);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let l2 = loop {
-        match synod_tokio::bind(&a2.to_string()).await {
+        match synod_tokio::bind(&peers[&NodeId(2)]).await {
             Ok((l, _)) => break l,
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
