@@ -215,11 +215,30 @@ impl Raft {
             || (req.pre_vote && term > self.term);
         // Thesis §9.6 / §4.2.3: refuse while a live leader is known.
         let lease_ok = req.transfer || !req.pre_vote || !self.in_lease();
-        let granted = can_vote && lease_ok && m.is_voter(from) && self.log.is_up_to_date(req.last_index, req.last_term); // §5.4.1
+        let up_to_date = self.log.is_up_to_date(req.last_index, req.last_term); // §5.4.1
+        let voter = m.is_voter(from);
+        let granted = can_vote && lease_ok && voter && up_to_date;
         if req.pre_vote {
             let reply_term = if granted { term } else { self.term };
             let msg = Message { term: reply_term, body: Body::VoteResponse(VoteResponse { pre_vote: true, granted }) };
             self.durability.send_now(crate::replica::Envelope { to: from, msg: crate::replica::Message::Raft(msg) });
+            // Refused only for its stale log, by a follower that has not
+            // heard a leader for an election timeout either: the one who
+            // asked cannot win without a log like ours (§5.4.1), so left to
+            // its own timer the cluster would wait for a node with such a
+            // log to time out — up to another election timeout. Asking now
+            // is what our timer would do soon anyway, and a pre-vote round
+            // (§9.6) raises no term, so it can disrupt nobody.
+            if !granted
+                && !up_to_date
+                && can_vote
+                && lease_ok
+                && voter
+                && self.role == Role::Follower
+                && self.cfg.pre_vote
+            {
+                self.pre_campaign();
+            }
             return;
         }
         if granted {

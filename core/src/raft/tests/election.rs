@@ -142,3 +142,38 @@ fn a_single_voter_elects_itself() {
     c.stabilize();
     assert_eq!(c.applied_commands(1), alloc::vec![data("solo")]);
 }
+
+#[test]
+fn a_follower_that_refuses_a_stale_pre_vote_campaigns_at_once() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.isolate(3);
+    c.propose(1, "x").unwrap();
+    c.stabilize();
+    c.crash(1);
+    c.heal();
+    // Node 3, whose log lacks the last entry, times out first; node 2,
+    // the only one that can win (§5.4.1), would wait for its own timer.
+    let t0 = c.now;
+    c.raft(2).election_deadline = t0 + Duration::from_secs(10);
+    c.raft(3).election_deadline = t0 + Duration::from_millis(105);
+    c.advance(Duration::from_millis(110));
+    assert_eq!(c.leader(), Some(2), "node 2 campaigned when it refused node 3's pre-vote");
+    assert_eq!(c.applied_commands(2).len(), 1);
+}
+
+#[test]
+fn a_follower_that_still_hears_its_leader_refuses_a_stale_pre_vote_and_stays() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.isolate(3);
+    c.propose(1, "x").unwrap();
+    c.stabilize();
+    c.heal();
+    let term = c.term(2);
+    // Node 3 asks while node 2 heard the leader within an election timeout.
+    c.elect(3);
+    assert_eq!(c.leader(), Some(1));
+    assert_eq!(c.term(2), term);
+    assert_eq!(c.node(2).raft.role, Role::Follower);
+}
