@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use core::net::SocketAddr;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -75,7 +75,7 @@ pub struct RenewArgs {
 }
 
 /// Which consensus protocol replicates the log.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Protocol {
     /// Raft.
@@ -86,7 +86,7 @@ pub enum Protocol {
 }
 
 /// How nodes reach each other.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TransportKind {
     /// TCP with mutual TLS on the cluster CA (`--certs`): a peer is the
@@ -109,7 +109,7 @@ impl TransportKind {
 }
 
 /// Which async runtime runs the node.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RuntimeKind {
     /// tokio.
@@ -119,36 +119,71 @@ pub enum RuntimeKind {
     Smol,
 }
 
-/// Options shared by `cluster` and `node`.
+/// Options shared by `cluster` and `node`. For `synod node`, each is also
+/// a key of its config file; a flag wins over the file, the file over the
+/// default.
 #[derive(Clone, Debug, Args)]
 pub struct Common {
-    /// Consensus protocol.
-    #[arg(long, value_enum, default_value_t = Protocol::Raft)]
-    pub protocol: Protocol,
-    /// Transport between nodes.
-    #[arg(long, value_enum, default_value_t = TransportKind::Tcp)]
-    pub transport: TransportKind,
-    /// Async runtime.
-    #[arg(long, value_enum, default_value_t = RuntimeKind::Tokio)]
-    pub runtime: RuntimeKind,
+    /// Consensus protocol [default: raft].
+    #[arg(long, value_enum)]
+    pub protocol: Option<Protocol>,
+    /// Transport between nodes [default: tcp].
+    #[arg(long, value_enum)]
+    pub transport: Option<TransportKind>,
+    /// Async runtime [default: tokio].
+    #[arg(long, value_enum)]
+    pub runtime: Option<RuntimeKind>,
     /// Serve Prometheus metrics over HTTP on this address.
     #[arg(long)]
     pub metrics: Option<SocketAddr>,
     /// Clients, limits and disk.
     #[command(flatten)]
     pub server: ServerOpts,
+    /// Timing, reads and the random seed.
+    #[command(flatten)]
+    pub tuning: crate::tuning::TuningOpts,
+}
+
+impl Common {
+    /// The protocol to run.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol.unwrap_or_default()
+    }
+
+    /// The transport between nodes.
+    pub fn transport(&self) -> TransportKind {
+        self.transport.unwrap_or_default()
+    }
+
+    /// The async runtime.
+    pub fn runtime(&self) -> RuntimeKind {
+        self.runtime.unwrap_or_default()
+    }
+
+    /// These flags over `file`'s settings.
+    pub fn over(self, file: &NodeFile) -> Common {
+        Common {
+            protocol: self.protocol.or(file.protocol),
+            transport: self.transport.or(file.transport),
+            runtime: self.runtime.or(file.runtime),
+            metrics: self.metrics.or(file.metrics),
+            server: self.server.over(file.server.clone()),
+            tuning: self.tuning.over(file.tuning.clone()),
+        }
+    }
 }
 
 /// What every node's server side takes: who may connect and how much,
 /// and how much disk it may fill. Each option is also a key of the same
 /// name (with `_`) in the `[server]` table of `synod node`'s file; a flag
 /// wins over the file, the file over the default.
-#[derive(Clone, Default, Args, Deserialize)]
+#[derive(Clone, Default, Args, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerOpts {
     /// Password of the `default` user: clients must `AUTH` with it first.
     /// Named users with roles go in the config file (`[[users]]`).
     #[arg(long, env = "SYNOD_REQUIREPASS", hide_env_values = true)]
+    #[serde(skip_serializing)]
     pub requirepass: Option<String>,
     /// Most clients at once, across the process [default: 10000, lowered
     /// to what the file descriptor limit leaves once storage and peers are
@@ -281,6 +316,10 @@ pub struct NodeArgs {
     /// (`node-<id>.pem`, `node-<id>.key`), as `synod certs` writes them.
     #[arg(long)]
     pub certs: Option<PathBuf>,
+    /// Print the effective settings (flags over the file over the
+    /// defaults, as a config file) and exit.
+    #[arg(long)]
+    pub print_config: bool,
     /// Shared options.
     #[command(flatten)]
     pub common: Common,
@@ -304,7 +343,7 @@ pub struct StatusArgs {
 }
 
 /// The configuration file of `synod node`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeFile {
     /// This node's id.
@@ -331,4 +370,7 @@ pub struct NodeFile {
     /// Clients, limits and disk: the `[server]` table, keyed as the flags.
     #[serde(default)]
     pub server: ServerOpts,
+    /// Timing, reads and the seed: the `[tuning]` table, keyed as the flags.
+    #[serde(default)]
+    pub tuning: crate::tuning::TuningOpts,
 }

@@ -4,13 +4,14 @@
 use crate::args::{Protocol, ServerOpts};
 use crate::resp::{self, ClientSlots, Directory, RespLimits, Users};
 use crate::rt::Rt;
+use crate::tuning::{Tuning, TuningOpts};
 use core::net::SocketAddr;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use synod_core::id::NodeId;
-use synod_core::paxos::multi::{Config as MultiPaxosConfig, MultiPaxos};
-use synod_core::raft::{Config as RaftConfig, Raft};
+use synod_core::paxos::multi::MultiPaxos;
+use synod_core::raft::Raft;
 use synod_core::replica::{Membership, Replica};
 use synod_core::service::Store;
 use synod_core::time::Duration;
@@ -65,13 +66,16 @@ pub struct Settings {
     pub snapshot_every: u64,
     /// Exposure without authentication was asked for.
     pub trusted_network: bool,
+    /// Timing, reads and the seed.
+    pub tuning: Tuning,
 }
 
 impl Settings {
     /// Resolves `opts` for a process of `nodes` nodes with `peers` peers
     /// each: checks the users and TLS files, fits the client limit to the
     /// descriptor limit.
-    pub fn resolve(opts: &ServerOpts, nodes: usize, peers: usize) -> Result<Settings, String> {
+    pub fn resolve(opts: &ServerOpts, tuning: &TuningOpts, nodes: usize, peers: usize) -> Result<Settings, String> {
+        let tuning = tuning.resolve()?;
         let users = Users::new(opts.requirepass.as_deref(), &opts.users)?;
         let files = match (&opts.tls_cert, &opts.tls_key) {
             (Some(cert), Some(key)) => {
@@ -104,6 +108,7 @@ impl Settings {
             },
             snapshot_every: opts.snapshot_every.unwrap_or(10_000),
             trusted_network: opts.trusted_network,
+            tuning,
         })
     }
 
@@ -157,22 +162,22 @@ pub struct Running {
     pub resp: SocketAddr,
 }
 
-fn replica_factory(protocol: Protocol, id: NodeId, voters: Membership) -> Result<node::ReplicaFactory, StartError> {
+fn replica_factory(protocol: Protocol, id: NodeId, voters: Membership, tuning: &Tuning) -> node::ReplicaFactory {
     match protocol {
-        Protocol::Raft => Ok(Box::new(move |now, recovered| {
-            let mut cfg = RaftConfig::new(id, id.0.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            cfg.election_timeout = Duration::from_millis(500);
-            cfg.heartbeat_interval = Duration::from_millis(50);
-            let raft = Raft::new(cfg, now, recovered, voters).map_err(|e| e.to_string())?;
-            Ok(Box::new(raft) as Box<dyn Replica + Send>)
-        })),
-        Protocol::MultiPaxos => Ok(Box::new(move |now, recovered| {
-            // The defaults already match the Raft timings above (500 ms
-            // election timeout, 50 ms heartbeats).
-            let cfg = MultiPaxosConfig::new(id, id.0.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let paxos = MultiPaxos::new(cfg, now, recovered, voters).map_err(|e| e.to_string())?;
-            Ok(Box::new(paxos) as Box<dyn Replica + Send>)
-        })),
+        Protocol::Raft => {
+            let cfg = tuning.raft(id);
+            Box::new(move |now, recovered| {
+                let raft = Raft::new(cfg, now, recovered, voters).map_err(|e| e.to_string())?;
+                Ok(Box::new(raft) as Box<dyn Replica + Send>)
+            })
+        }
+        Protocol::MultiPaxos => {
+            let cfg = tuning.multi_paxos(id);
+            Box::new(move |now, recovered| {
+                let paxos = MultiPaxos::new(cfg, now, recovered, voters).map_err(|e| e.to_string())?;
+                Ok(Box::new(paxos) as Box<dyn Replica + Send>)
+            })
+        }
     }
 }
 
@@ -180,7 +185,8 @@ fn replica_factory(protocol: Protocol, id: NodeId, voters: Membership) -> Result
 pub async fn start(rt: &Rt, spec: Spec) -> Result<Running, StartError> {
     let voters = Membership::voters_only(spec.members.keys().copied())
         .map_err(|_| StartError::Unavailable("a cluster without members"))?;
-    let factory = replica_factory(spec.protocol, spec.id, voters)?;
+    let tuning = &spec.settings.tuning;
+    let factory = replica_factory(spec.protocol, spec.id, voters, tuning);
     let dir = spec.data_dir.clone();
     let mut storage_cfg = StorageConfig::new(spec.cluster_id.clone(), spec.id);
     // Segments small beside the quota, so that snapshots free space in
@@ -211,8 +217,9 @@ pub async fn start(rt: &Rt, spec: Spec) -> Result<Running, StartError> {
         }
     };
     let mut cfg = NodeConfig::new(spec.id);
+    cfg.request_timeout = Duration::from_millis(tuning.request_timeout_ms);
     cfg.service_tick = Some(ServiceTick {
-        every: Duration::from_millis(100),
+        every: Duration::from_millis(tuning.service_tick_ms),
         command: Arc::new(|t: TickTime| Store::clock_tick(t.term.0, t.elapsed)),
     });
     cfg.quota_bytes = spec.settings.quota_bytes;

@@ -10,3 +10,4 @@ pub mod rt;
 pub mod run;
 pub mod status;
 pub mod suspicion;
+pub mod tuning;

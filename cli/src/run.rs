@@ -46,13 +46,15 @@ pub fn cluster(a: ClusterArgs) -> Result<(), Error> {
         return Err("--nodes must be at least 1".into());
     }
     let stop = interrupt()?;
-    let settings = Settings::resolve(&a.common.server, a.nodes as usize, a.nodes as usize - 1)?;
-    let rt = Rt::start(a.common.runtime, 2).map_err(|e| format!("starting the runtime: {e}"))?;
+    let settings = Settings::resolve(&a.common.server, &a.common.tuning, a.nodes as usize, a.nodes as usize - 1)?;
+    log_seed(&settings);
+    let rt = Rt::start(a.common.runtime(), settings.tuning.worker_threads)
+        .map_err(|e| format!("starting the runtime: {e}"))?;
     rt.block_on(async {
         let mut peer_endpoints = BTreeMap::new();
         // Authenticated transports get a cluster CA and node certificates,
         // made on the first start and kept beside the nodes' data.
-        let node_certs = match a.common.transport.authenticated() {
+        let node_certs = match a.common.transport().authenticated() {
             true => Some(cluster_certs(&a.data_dir.join("certs"), &a.cluster_id, a.nodes)?),
             false => None,
         };
@@ -64,10 +66,10 @@ pub fn cluster(a: ClusterArgs) -> Result<(), Error> {
             let cert = || {
                 node_certs.as_ref().and_then(|c| c.get(&id)).cloned().map(Box::new).ok_or("missing node certificate")
             };
-            let (endpoint, paddr) = match a.common.transport {
+            let (endpoint, paddr) = match a.common.transport() {
                 TransportKind::Tcp | TransportKind::TcpInsecure => {
                     let (pl, paddr) = rt.bind("127.0.0.1:0").await.map_err(|e| format!("binding a peer port: {e}"))?;
-                    match a.common.transport {
+                    match a.common.transport() {
                         TransportKind::Tcp => (PeerEndpoint::Tcp(pl, cert()?), paddr),
                         _ => (PeerEndpoint::TcpInsecure(pl), paddr),
                     }
@@ -98,7 +100,7 @@ pub fn cluster(a: ClusterArgs) -> Result<(), Error> {
                 peer: peer_endpoints.remove(&id).ok_or("endpoint")?,
                 resp_listener: resp_listeners.remove(&id).ok_or("listener")?,
                 data_dir: a.data_dir.join(format!("node-{i}")),
-                protocol: a.common.protocol,
+                protocol: a.common.protocol(),
                 directory: directory.clone(),
                 settings: settings.clone(),
             };
@@ -107,9 +109,9 @@ pub fn cluster(a: ClusterArgs) -> Result<(), Error> {
         println!(
             "synod: {} nodes ({:?} over {:?} on {:?}), data in {}",
             a.nodes,
-            a.common.protocol,
-            a.common.transport,
-            a.common.runtime,
+            a.common.protocol(),
+            a.common.transport(),
+            a.common.runtime(),
             a.data_dir.display()
         );
         for n in &nodes {
@@ -154,22 +156,36 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
     let resp: SocketAddr = a.resp.or(file.resp).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 6379)));
     let data_dir: PathBuf =
         a.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(format!("synod-node-{id}")));
-    let common = Common {
-        protocol: file.protocol.unwrap_or(a.common.protocol),
-        transport: file.transport.unwrap_or(a.common.transport),
-        runtime: file.runtime.unwrap_or(a.common.runtime),
-        metrics: a.common.metrics.or(file.metrics),
-        server: a.common.server.clone().over(file.server.clone()),
-    };
-    let settings = Settings::resolve(&common.server, 1, members.len().saturating_sub(1))?;
-    settings.check_exposure(resp)?;
+    let common = a.common.clone().over(&file);
+    let settings = Settings::resolve(&common.server, &common.tuning, 1, members.len().saturating_sub(1))?;
     let certs_dir = a.certs.clone().or(file.certs.clone());
-    let cert =
-        peer_cert(common.transport, certs_dir.as_deref(), id, &cluster_id, &members, common.server.trusted_network)?;
+    if a.print_config {
+        let effective = NodeFile {
+            id: Some(id.0),
+            cluster_id: Some(cluster_id),
+            members: members.iter().map(|(k, v)| (k.0.to_string(), v.clone())).collect(),
+            resp: Some(resp),
+            data_dir: Some(data_dir),
+            protocol: Some(common.protocol()),
+            transport: Some(common.transport()),
+            runtime: Some(common.runtime()),
+            metrics: common.metrics,
+            certs: certs_dir,
+            server: common.server.clone(),
+            tuning: settings.tuning.as_opts(),
+        };
+        print!("{}", print_config(&effective)?);
+        return Ok(());
+    }
+    settings.check_exposure(resp)?;
+    let transport = common.transport();
+    let cert = peer_cert(transport, certs_dir.as_deref(), id, &cluster_id, &members, common.server.trusted_network)?;
+    log_seed(&settings);
     let stop = interrupt()?;
-    let rt = Rt::start(common.runtime, 2).map_err(|e| format!("starting the runtime: {e}"))?;
+    let rt = Rt::start(common.runtime(), settings.tuning.worker_threads)
+        .map_err(|e| format!("starting the runtime: {e}"))?;
     rt.block_on(async {
-        let peer = match common.transport {
+        let peer = match transport {
             TransportKind::Tcp => {
                 let (pl, _) = rt.bind(&own).await.map_err(|e| format!("binding peer address {own}: {e}"))?;
                 match &cert {
@@ -197,7 +213,7 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
             peer,
             resp_listener: (rl, raddr),
             data_dir,
-            protocol: common.protocol,
+            protocol: common.protocol(),
             directory: Arc::new(BTreeMap::from([(id, raddr)])),
             settings: settings.clone(),
         };
@@ -217,6 +233,28 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
         shutdown(&nodes).await;
         Ok(())
     })
+}
+
+/// `effective` as a config file `synod node --config` reads back; secrets
+/// are left out and said to be.
+fn print_config(effective: &NodeFile) -> Result<String, Error> {
+    let mut out = String::from("# synod node: effective settings (flags over the config file over the defaults)\n");
+    if effective.server.requirepass.is_some() {
+        out.push_str("# server.requirepass is set (not shown)\n");
+    }
+    if effective.server.users.iter().any(|u| u.password.is_some()) {
+        out.push_str("# users' clear-text passwords are set (not shown)\n");
+    }
+    out.push_str(&toml::to_string(effective).map_err(|e| format!("printing the settings: {e}"))?);
+    Ok(out)
+}
+
+/// Says which seed the replicas' random timeouts come from, so a run can
+/// be replayed.
+fn log_seed(settings: &Settings) {
+    let t = &settings.tuning;
+    let from = if t.seed_given { "given" } else { "drawn from the OS" };
+    eprintln!("synod: replica seed {} ({from}; --seed {} replays it)", t.seed, t.seed);
 }
 
 /// `synod status`.

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// What a user may run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// Reads only: GET, MGET, EXISTS, lease and lock queries, status.
@@ -30,13 +30,13 @@ pub enum Role {
 }
 
 /// A user as written in the node's configuration file.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserConfig {
     /// The name clients give to `AUTH`.
     pub name: String,
-    /// The password in clear.
-    #[serde(default)]
+    /// The password in clear (never printed back).
+    #[serde(default, skip_serializing)]
     pub password: Option<String>,
     /// Or its SHA-256, in hex.
     #[serde(default)]

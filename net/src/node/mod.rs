@@ -115,7 +115,7 @@ impl NodeConfig {
 }
 
 /// 64 bits from the OS (std seeds every `RandomState` from it).
-fn os_seed() -> u64 {
+pub fn os_seed() -> u64 {
     use core::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(0x6e6f6465);
