@@ -197,7 +197,14 @@ pub fn run(target: &mut dyn Target, cfg: &Config, progress: &mut dyn FnMut(&str)
                 FaultKind::Pause => target.pause(victim, true),
             }
             let at = shared.now();
-            progress(&format!("fault {}: {kind:?} leader {victim} at {:.3}s", f + 1, at as f64 / 1e9));
+            // Wall-clock time too, to line faults up with the nodes' logs.
+            let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            progress(&format!(
+                "fault {}: {kind:?} leader {victim} at {:.3}s (unix {:.3})",
+                f + 1,
+                at as f64 / 1e9,
+                unix.as_secs_f64()
+            ));
             match kind {
                 FaultKind::Kill => {
                     std::thread::sleep(cfg.down_for);
