@@ -99,7 +99,14 @@ impl Settings {
         let maxclients = resp::fit_clients(opts.maxclients.unwrap_or(10_000), resp::reserved_fds(nodes, peers))?;
         let store = synod_core::service::Config::default();
         Ok(Settings {
-            policy: resp::Policy { limits, users, tls, slots: ClientSlots::new(maxclients), store },
+            policy: resp::Policy {
+                limits,
+                users,
+                tls,
+                slots: ClientSlots::new(maxclients),
+                store,
+                health_window: Duration::from_millis(tuning.election_timeout_ms),
+            },
             client_certs: opts.tls_client_ca.is_some(),
             quota_bytes: match opts.quota_bytes {
                 None => Some(8 << 30),

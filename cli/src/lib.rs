@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod assemble;
+pub mod health;
 pub mod metrics;
 pub mod resp;
 pub mod rt;

@@ -1,12 +1,13 @@
-//! Prometheus metrics on an optional HTTP port.
+//! Prometheus metrics, `/health` and `/ready` on an optional HTTP port.
 
+use crate::health::{self, Health, Observed};
 use crate::resp::ClientSlots;
 use core::net::SocketAddr;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use synod_core::replica::Role;
 use synod_core::time::Duration;
 use synod_net::node::NodeHandle;
@@ -70,44 +71,106 @@ impl Metrics {
     }
 }
 
-/// Serves `/metrics` for `nodes` on `addr` (an HTTP thread), refreshing
-/// the gauges every second on `runtime`; `slots` are the process's clients.
+/// The latest verdicts, and when they were taken.
+type Verdicts = Arc<Mutex<Option<(std::time::Instant, Vec<Health>)>>>;
+
+/// How often the gauges and verdicts are refreshed.
+const REFRESH: Duration = Duration::from_millis(250);
+
+/// Verdicts older than this mean the refresh itself is stuck (a node's
+/// driver that stopped answering): then nothing is healthy.
+const STALE: core::time::Duration = core::time::Duration::from_secs(3);
+
+async fn verdict(node: &NodeHandle, runtime: &dyn Runtime, election_timeout: Duration) -> Health {
+    if let Some(why) = node.failure() {
+        return health::assess(node.id(), Observed::Failed(&why), election_timeout);
+    }
+    match node.status().await {
+        Ok(s) => health::assess(node.id(), Observed::Status(&s, runtime.now()), election_timeout),
+        Err(e) => health::assess(node.id(), Observed::Silent(&e.to_string()), election_timeout),
+    }
+}
+
+/// Serves `/metrics`, `/health` and `/ready` for `nodes` on `addr` (an
+/// HTTP thread), refreshing the gauges and verdicts every 250 ms on
+/// `runtime`; `slots` are the process's clients, `election_timeout` the
+/// window in which a leader must have heard from a quorum.
 pub fn serve(
     addr: SocketAddr,
     nodes: Vec<NodeHandle>,
     slots: Arc<ClientSlots>,
     runtime: Arc<dyn Runtime>,
+    election_timeout: Duration,
 ) -> std::io::Result<()> {
     let metrics = Metrics::default();
     let mut registry = Registry::default();
     metrics.register(&mut registry);
     let registry = Arc::new(registry);
-    let m = metrics.clone();
+    let verdicts: Verdicts = Arc::default();
+    let (m, v) = (metrics.clone(), verdicts.clone());
     let rt = runtime.clone();
     runtime.spawn(Box::pin(async move {
         loop {
+            let mut all = Vec::with_capacity(nodes.len());
             for n in &nodes {
                 m.refresh(n).await;
+                all.push(verdict(n, rt.as_ref(), election_timeout).await);
             }
+            *v.lock().unwrap_or_else(|e| e.into_inner()) = Some((std::time::Instant::now(), all));
             m.clients.set(slots.in_use() as i64);
             m.max_clients.set(slots.max() as i64);
-            rt.sleep_until(rt.now() + Duration::from_secs(1)).await;
+            rt.sleep_until(rt.now() + REFRESH).await;
         }
     }));
     let server = tiny_http::Server::http(addr).map_err(|e| std::io::Error::other(e.to_string()))?;
     std::thread::Builder::new().name("synod-metrics".into()).spawn(move || {
         for req in server.incoming_requests() {
-            let mut body = String::new();
-            let response = if req.url() == "/metrics" && encode(&mut body, &registry).is_ok() {
-                tiny_http::Response::from_string(body).with_header(
-                    tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"text/plain; version=0.0.4"[..])
-                        .expect("static header"),
-                )
-            } else {
-                tiny_http::Response::from_string("not found").with_status_code(404)
+            let path = req.url().split('?').next().unwrap_or_default();
+            let response = match path {
+                "/metrics" => {
+                    let mut body = String::new();
+                    match encode(&mut body, &registry) {
+                        Ok(()) => tiny_http::Response::from_string(body)
+                            .with_header(header("Content-Type", "text/plain; version=0.0.4")),
+                        Err(_) => tiny_http::Response::from_string("encoding failed").with_status_code(500),
+                    }
+                }
+                "/health" => verdict_response(&verdicts, |h| h.healthy),
+                "/ready" => verdict_response(&verdicts, |h| h.ready),
+                _ => tiny_http::Response::from_string("not found: /metrics, /health, /ready").with_status_code(404),
             };
             let _ = req.respond(response);
         }
     })?;
     Ok(())
+}
+
+fn header(name: &str, value: &str) -> tiny_http::Header {
+    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("a valid header")
+}
+
+/// 200 when every node of the process passes `check`, else 503; the JSON
+/// body says why either way.
+fn verdict_response(
+    verdicts: &Verdicts,
+    check: impl Fn(&Health) -> bool,
+) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let guard = verdicts.lock().unwrap_or_else(|e| e.into_inner());
+    let (ok, body) = match guard.as_ref() {
+        None => (false, serde_json::json!({ "ok": false, "reasons": ["no status taken yet: the node is starting"] })),
+        Some((at, _)) if at.elapsed() > STALE => {
+            let why = format!(
+                "the nodes' status was last taken {} ms ago: a node is not answering",
+                at.elapsed().as_millis()
+            );
+            (false, serde_json::json!({ "ok": false, "reasons": [why] }))
+        }
+        Some((at, nodes)) => {
+            let ok = nodes.iter().all(&check);
+            (ok, serde_json::json!({ "ok": ok, "checked_ms_ago": at.elapsed().as_millis() as u64, "nodes": nodes }))
+        }
+    };
+    tiny_http::Response::from_string(body.to_string())
+        .with_status_code(if ok { 200 } else { 503 })
+        .with_header(header("Content-Type", "application/json"))
 }

@@ -33,9 +33,10 @@ async fn shutdown(nodes: &[Running]) {
 fn start_metrics(common: &Common, rt: &Rt, nodes: &[Running], settings: &Settings) -> Result<(), Error> {
     if let Some(addr) = common.metrics {
         let handles = nodes.iter().map(|n| n.handle.clone()).collect();
-        crate::metrics::serve(addr, handles, settings.policy.slots.clone(), rt.runtime())
+        let election_timeout = synod_core::time::Duration::from_millis(settings.tuning.election_timeout_ms);
+        crate::metrics::serve(addr, handles, settings.policy.slots.clone(), rt.runtime(), election_timeout)
             .map_err(|e| format!("metrics on {addr}: {e}"))?;
-        eprintln!("metrics: http://{addr}/metrics");
+        eprintln!("metrics: http://{addr}/metrics, health: http://{addr}/health and /ready");
     }
     Ok(())
 }

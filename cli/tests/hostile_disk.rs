@@ -10,22 +10,9 @@ use common::*;
 use core::time::Duration;
 use std::time::Instant;
 
-fn until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The metrics page.
 fn scrape(addr: &str) -> String {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(addr) else { return String::new() };
-    let _ = s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    body
+    http_get(addr, "/metrics").1
 }
 
 #[test]
@@ -86,6 +73,16 @@ fn past_the_quota_writes_are_refused_reads_and_deletes_go_on_and_deletes_bring_w
     let node = alarmed[0] - port + 1;
     let gauge = format!("synod_alarm_nospace{{node=\"{node}\"}} 1");
     until("the alarm in the metrics", 30, || scrape(&metrics_addr).contains(&gauge));
+    // A node whose storage refuses writes is not healthy, but still ready:
+    // it serves reads.
+    let (code, body) = http_get(&metrics_addr, "/health");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("writes refused: storage passed its quota"), "{body}");
+    let (code, body) = http_get(&metrics_addr, "/ready");
+    assert_eq!(code, 200, "{body}");
+    let info = Raw::connect(alarmed[0]).text(&[b"INFO"]);
+    assert_eq!(info_field(&info, "healthy").as_deref(), Some("0"), "{info}");
+    assert_eq!(info_field(&info, "ready").as_deref(), Some("1"), "{info}");
     // Reads go on, and so do deletes.
     assert_eq!(c.settled(&[b"GET", written[0].as_bytes()]).len(), value.len());
     for k in &written {
@@ -190,6 +187,7 @@ fn a_stopped_node_answers_every_command_with_why() {
     let info = c.text(&[b"INFO"]);
     assert_eq!(info_field(&info, "node_state").as_deref(), Some("failed"), "{info}");
     assert!(info_field(&info, "node_failure").unwrap().contains("storage failed"));
+    assert_eq!(info_field(&info, "healthy").as_deref(), Some("0"), "{info}");
     assert!(c.text(&[b"SYNOD.STATUS"]).contains(r#""state":"failed""#));
     drop(proc);
 }

@@ -507,13 +507,25 @@ async fn info(ctx: &Ctx<'_>) -> Answer {
     let clients = format!("# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n", slots.in_use(), slots.max());
     let server = format!("# Server\r\nredis_version:7.0.0\r\nsynod_version:{}\r\n", env!("CARGO_PKG_VERSION"));
     if let Some(why) = ctx.node().failure() {
-        return Ok(reply::text(format!("{server}node_state:failed\r\nnode_failure:{why}\r\n\r\n{clients}")));
+        return Ok(reply::text(format!(
+            "{server}node_state:failed\r\nnode_failure:{why}\r\nhealthy:0\r\nready:0\r\nhealth_reasons:the node stopped: {why}\r\n\r\n{clients}"
+        )));
     }
     let s = ctx.node().status().await.map_err(|e| client_error(e, None))?;
     let role = if s.replica.role == synod_core::replica::Role::Leader { "master" } else { "slave" };
     let opt = |v: Option<u64>| v.map_or("none".to_string(), |v| v.to_string());
+    // The same verdict `/health` and `/ready` give.
+    let now = (ctx.server.dir.clock)();
+    let h =
+        crate::health::assess(s.replica.id, crate::health::Observed::Status(&s, now), ctx.server.policy.health_window);
+    let health = format!(
+        "healthy:{}\r\nready:{}\r\nhealth_reasons:{}\r\n",
+        u8::from(h.healthy),
+        u8::from(h.ready),
+        if h.reasons.is_empty() { "none".to_string() } else { h.reasons.join("; ") }
+    );
     let text = format!(
-        "{server}node_id:{}\r\nnode_state:ok\r\n\r\n{clients}\r\n# Replication\r\nrole:{role}\r\nconnected_slaves:{}\r\n\r\n# Synod\r\nterm:{}\r\nleader:{}\r\ncommit_index:{}\r\napplied_index:{}\r\nsnapshot_index:{}\r\nin_flight:{}\r\n\r\n# Disk\r\ndisk_used_bytes:{}\r\ndisk_quota_bytes:{}\r\nalarm:{}\r\nalarm_reason:{}\r\n",
+        "{server}node_id:{}\r\nnode_state:ok\r\n{health}\r\n{clients}\r\n# Replication\r\nrole:{role}\r\nconnected_slaves:{}\r\n\r\n# Synod\r\nterm:{}\r\nleader:{}\r\ncommit_index:{}\r\napplied_index:{}\r\nsnapshot_index:{}\r\nin_flight:{}\r\n\r\n# Disk\r\ndisk_used_bytes:{}\r\ndisk_quota_bytes:{}\r\nalarm:{}\r\nalarm_reason:{}\r\n",
         s.replica.id,
         s.peers.len(),
         s.replica.term,

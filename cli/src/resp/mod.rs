@@ -49,6 +49,9 @@ pub struct Policy {
     /// The store's configuration, to refuse what it would refuse before a
     /// command is even handed to the node (the node checks again).
     pub store: synod_core::service::Config,
+    /// A leader that has not heard from a quorum within this (the
+    /// election timeout) reports itself unhealthy in `INFO`.
+    pub health_window: synod_core::time::Duration,
 }
 
 /// What every connection of one node's front end shares.
