@@ -53,8 +53,9 @@ pub struct Config {
     pub max_pending_reads: usize,
     /// Bytes per snapshot chunk.
     pub snapshot_chunk_bytes: usize,
-    /// Largest snapshot a follower accepts.
-    pub max_snapshot_bytes: usize,
+    /// Largest snapshot a follower accepts, in bytes (`u64`: the same on
+    /// every target; 0 is refused by `validate`).
+    pub max_snapshot_bytes: u64,
 }
 
 impl Config {
@@ -75,7 +76,7 @@ impl Config {
             max_uncommitted_bytes: 256 << 20,
             max_pending_reads: 1 << 16,
             snapshot_chunk_bytes: 1 << 20,
-            max_snapshot_bytes: 4 << 30,
+            max_snapshot_bytes: crate::replica::limits::DEFAULT_MAX_SNAPSHOT_BYTES,
         }
     }
 
@@ -95,6 +96,7 @@ impl Config {
         if self.max_append_entries == 0
             || self.max_inflight_msgs == 0
             || self.snapshot_chunk_bytes == 0
+            || self.max_snapshot_bytes == 0
             || self.max_pending_reads == 0
         {
             return Err(ConfigError::ZeroLimit);
@@ -117,7 +119,9 @@ pub enum ConfigError {
     #[error("max clock drift must be below the election timeout")]
     DriftExceedsLease,
     /// A count limit of zero would stall replication.
-    #[error("append, inflight, read and snapshot limits must be non-zero")]
+    #[error(
+        "append, inflight, read and snapshot limits must be non-zero (a zero snapshot limit refuses every snapshot)"
+    )]
     ZeroLimit,
 }
 
@@ -139,8 +143,13 @@ mod tests {
         let mut bad = c.clone();
         bad.read_mode = ReadMode::Lease { max_clock_drift: c.election_timeout };
         assert_eq!(bad.validate(), Err(ConfigError::DriftExceedsLease));
-        let mut bad = c;
+        let mut bad = c.clone();
         bad.max_inflight_msgs = 0;
+        assert_eq!(bad.validate(), Err(ConfigError::ZeroLimit));
+        // A zero snapshot limit (what `4 << 30` was as a 32-bit `usize`)
+        // would refuse every snapshot, and a lagging follower forever.
+        let mut bad = c;
+        bad.max_snapshot_bytes = 0;
         assert_eq!(bad.validate(), Err(ConfigError::ZeroLimit));
     }
 }

@@ -77,6 +77,7 @@
 
 mod entry;
 mod error;
+pub(crate) mod limits;
 mod membership;
 mod message;
 mod output;

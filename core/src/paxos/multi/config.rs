@@ -52,8 +52,9 @@ pub struct Config {
     pub max_pending_reads: usize,
     /// Bytes per snapshot chunk.
     pub snapshot_chunk_bytes: usize,
-    /// Largest snapshot an acceptor takes.
-    pub max_snapshot_bytes: usize,
+    /// Largest snapshot an acceptor takes, in bytes (`u64`: the same on
+    /// every target; 0 is refused by `validate`).
+    pub max_snapshot_bytes: u64,
     /// Chosen entries a promise may carry to a lagging candidate; past it
     /// (or past the acceptor's snapshot) the candidate is refused and a
     /// better-informed node must lead.
@@ -76,7 +77,7 @@ impl Config {
             max_uncommitted_bytes: 256 << 20,
             max_pending_reads: 1 << 16,
             snapshot_chunk_bytes: 1 << 20,
-            max_snapshot_bytes: 4 << 30,
+            max_snapshot_bytes: crate::replica::limits::DEFAULT_MAX_SNAPSHOT_BYTES,
             max_promise_bytes: 8 << 20,
         }
     }
@@ -97,6 +98,7 @@ impl Config {
         if self.max_batch_entries == 0
             || self.max_inflight_batches == 0
             || self.snapshot_chunk_bytes == 0
+            || self.max_snapshot_bytes == 0
             || self.max_pending_reads == 0
         {
             return Err(ConfigError::ZeroLimit);
@@ -146,11 +148,12 @@ mod tests {
         let mut bad = c.clone();
         bad.read_mode = ReadMode::Lease { max_clock_drift: c.election_timeout };
         assert_eq!(bad.validate(), Err(ConfigError::DriftExceedsLease));
-        let zeroed: [fn(&mut Config); 4] = [
+        let zeroed: [fn(&mut Config); 5] = [
             |c| c.max_batch_entries = 0,
             |c| c.max_inflight_batches = 0,
             |c| c.snapshot_chunk_bytes = 0,
             |c| c.max_pending_reads = 0,
+            |c| c.max_snapshot_bytes = 0,
         ];
         for zero in zeroed {
             let mut bad = c.clone();

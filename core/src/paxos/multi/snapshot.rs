@@ -138,7 +138,7 @@ impl MultiPaxos {
             self.reply_after_promise(from, ballot, body);
             return Ok(());
         }
-        if inc.buf.len().saturating_add(c.data.len()) > self.cfg.max_snapshot_bytes {
+        if !crate::replica::limits::snapshot_fits(inc.buf.len(), c.data.len(), self.cfg.max_snapshot_bytes) {
             self.incoming = None;
             return Err(MessageError::Malformed("snapshot exceeds max_snapshot_bytes"));
         }
