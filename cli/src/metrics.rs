@@ -30,6 +30,8 @@ pub struct Metrics {
     failed: Family<Labels, Gauge>,
     clients: Gauge,
     max_clients: Gauge,
+    /// The peer-lag series each node of the process shows now.
+    lag_series: Arc<Mutex<std::collections::BTreeMap<u64, Vec<Labels>>>>,
 }
 
 impl Metrics {
@@ -64,9 +66,19 @@ impl Metrics {
         self.disk_used.get_or_create(&l).set(s.disk.used_bytes.unwrap_or(0) as i64);
         self.disk_quota.get_or_create(&l).set(s.disk.quota_bytes.unwrap_or(0) as i64);
         self.nospace.get_or_create(&l).set(i64::from(s.disk.alarm.is_some()));
-        for p in &s.peers {
+        // Only a leader knows its peers' lag; once it is not one, its
+        // series go rather than keep the last values it saw.
+        let peers = if s.replica.role == Role::Leader { s.peers.as_slice() } else { &[] };
+        let mut now_set = Vec::with_capacity(peers.len());
+        for p in peers {
             let pl = vec![("node".to_string(), s.replica.id.to_string()), ("peer".to_string(), p.id.to_string())];
             self.peer_lag.get_or_create(&pl).set(s.replica.last_index.0.saturating_sub(p.match_index.0) as i64);
+            now_set.push(pl);
+        }
+        let mut shown = self.lag_series.lock().unwrap_or_else(|e| e.into_inner());
+        let before = shown.insert(node.id().0, now_set.clone()).unwrap_or_default();
+        for gone in before.iter().filter(|l| !now_set.contains(l)) {
+            self.peer_lag.remove(gone);
         }
     }
 }

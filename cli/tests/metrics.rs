@@ -1,0 +1,99 @@
+//! The metrics page, parsed as Prometheus parses it, from real nodes:
+//! every gauge is there with its type, and a leader that lost its
+//! leadership stops showing its old peers' lag.
+
+mod common;
+
+use common::*;
+use prometheus_parse::{Sample, Scrape, Value};
+use std::process::{Command, Stdio};
+
+fn scrape(addr: &str) -> Option<Scrape> {
+    let (code, body) = http_get(addr, "/metrics");
+    if code != 200 {
+        return None;
+    }
+    Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).ok()
+}
+
+fn gauge(s: &Sample) -> f64 {
+    match s.value {
+        Value::Gauge(v) => v,
+        ref other => panic!("{} is not a gauge: {other:?}", s.metric),
+    }
+}
+
+fn samples<'a>(s: &'a Scrape, name: &str) -> Vec<&'a Sample> {
+    s.samples.iter().filter(|x| x.metric == name).collect()
+}
+
+#[test]
+fn gauges_parse_and_a_deposed_leader_drops_its_peer_lag() {
+    let dir = Scratch::new("metrics");
+    let (peers, resp, metrics) = (free_ports(3), free_ports(3), free_ports(3));
+    let members: Vec<String> = (0..3).map(|i| format!("{}=127.0.0.1:{}", i + 1, peers + i)).collect();
+    let addr = |i: u16| format!("127.0.0.1:{}", metrics + i);
+    let mut nodes: Vec<Proc> = (0..3u16)
+        .map(|i| {
+            let child = Command::new(bin())
+                .args(["node", "--id", &(i + 1).to_string(), "--members", &members.join(",")])
+                .args(["--transport", "tcp-insecure", "--resp", &format!("127.0.0.1:{}", resp + i)])
+                .args(["--metrics", &addr(i)])
+                .arg("--data-dir")
+                .arg(dir.0.join(format!("node-{}", i + 1)))
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("synod starts");
+            Proc(child)
+        })
+        .collect();
+    let _: String = retry(resp, redis::cmd("SET").arg("k").arg("v"));
+    let leader_of = |i: u16| {
+        scrape(&addr(i)).is_some_and(|s| samples(&s, "synod_is_leader").first().is_some_and(|x| gauge(x) == 1.0))
+    };
+    let mut leader = None;
+    until("a leader in the metrics", 30, || {
+        leader = (0..3).find(|i| leader_of(*i));
+        leader.is_some()
+    });
+    let leader = leader.unwrap();
+    let s = scrape(&addr(leader)).unwrap();
+    for name in [
+        "synod_term",
+        "synod_commit_index",
+        "synod_applied_index",
+        "synod_is_leader",
+        "synod_in_flight_requests",
+        "synod_disk_used_bytes",
+        "synod_disk_quota_bytes",
+        "synod_alarm_nospace",
+        "synod_node_failed",
+        "synod_connected_clients",
+        "synod_max_clients",
+    ] {
+        let found = samples(&s, name);
+        assert_eq!(found.len(), 1, "{name}: {found:?}");
+        gauge(found[0]);
+        assert!(s.docs.contains_key(name), "{name} has no HELP");
+    }
+    until("the leader's two peers' lag", 10, || {
+        samples(&scrape(&addr(leader)).unwrap(), "synod_peer_lag_entries").len() == 2
+    });
+
+    // Stop the leader until the others elect another, then let it go on:
+    // it comes back a follower, and must not show the lag it last saw.
+    let pid = nodes[leader as usize].0.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    let others: Vec<u16> = (0..3).filter(|i| *i != leader).collect();
+    until("a new leader", 30, || others.iter().any(|i| leader_of(*i)));
+    assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    until("the old leader to see it lost", 30, || {
+        scrape(&addr(leader)).is_some_and(|s| samples(&s, "synod_is_leader").first().is_some_and(|x| gauge(x) == 0.0))
+    });
+    until("the old leader's peer lag to go", 5, || {
+        samples(&scrape(&addr(leader)).unwrap(), "synod_peer_lag_entries").is_empty()
+    });
+    nodes.clear();
+}
