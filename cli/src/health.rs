@@ -141,6 +141,7 @@ mod tests {
             applied: LogIndex(applied),
             in_flight: 0,
             disk: DiskStatus::default(),
+            counters: Default::default(),
         }
     }
 

@@ -4,6 +4,7 @@ use crate::health::{self, Health, Observed};
 use crate::resp::ClientSlots;
 use core::net::SocketAddr;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -30,6 +31,12 @@ pub struct Metrics {
     failed: Family<Labels, Gauge>,
     clients: Gauge,
     max_clients: Gauge,
+    leader_changes: Family<Labels, Counter>,
+    elections: Family<Labels, Counter>,
+    applied_commands: Family<Labels, Counter>,
+    snapshots: Family<Labels, Counter>,
+    snapshot_bytes: Family<Labels, Counter>,
+    requests: Family<Labels, Counter>,
     /// The peer-lag series each node of the process shows now.
     lag_series: Arc<Mutex<std::collections::BTreeMap<u64, Vec<Labels>>>>,
 }
@@ -52,6 +59,16 @@ impl Metrics {
         r.register("synod_node_failed", "1 once the node stopped after a fatal error", self.failed.clone());
         r.register("synod_connected_clients", "RESP clients connected to this process", self.clients.clone());
         r.register("synod_max_clients", "The process's client limit", self.max_clients.clone());
+        r.register("synod_leader_changes", "Times the leader this node knows changed", self.leader_changes.clone());
+        r.register("synod_elections_started", "Elections this node started as a candidate", self.elections.clone());
+        r.register("synod_commands_applied", "Committed commands applied here", self.applied_commands.clone());
+        r.register("synod_snapshots", "Snapshots this node took of its state", self.snapshots.clone());
+        r.register("synod_snapshot_bytes", "Bytes of the snapshots this node took", self.snapshot_bytes.clone());
+        r.register(
+            "synod_requests",
+            "Client requests this process's clients sent through this node, by result (ok, error)",
+            self.requests.clone(),
+        );
     }
 
     async fn refresh(&self, node: &NodeHandle) {
@@ -66,6 +83,16 @@ impl Metrics {
         self.disk_used.get_or_create(&l).set(s.disk.used_bytes.unwrap_or(0) as i64);
         self.disk_quota.get_or_create(&l).set(s.disk.quota_bytes.unwrap_or(0) as i64);
         self.nospace.get_or_create(&l).set(i64::from(s.disk.alarm.is_some()));
+        let c = &s.counters;
+        total(&self.leader_changes.get_or_create(&l), c.leader_changes);
+        total(&self.elections.get_or_create(&l), c.elections_started);
+        total(&self.applied_commands.get_or_create(&l), c.commands_applied);
+        total(&self.snapshots.get_or_create(&l), c.snapshots_taken);
+        total(&self.snapshot_bytes.get_or_create(&l), c.snapshot_bytes);
+        for (result, n) in [("ok", c.requests_ok), ("error", c.requests_failed)] {
+            let rl = vec![("node".to_string(), node.id().to_string()), ("result".to_string(), result.to_string())];
+            total(&self.requests.get_or_create(&rl), n);
+        }
         // Only a leader knows its peers' lag; once it is not one, its
         // series go rather than keep the last values it saw.
         let peers = if s.replica.role == Role::Leader { s.peers.as_slice() } else { &[] };
@@ -80,6 +107,15 @@ impl Metrics {
         for gone in before.iter().filter(|l| !now_set.contains(l)) {
             self.peer_lag.remove(gone);
         }
+    }
+}
+
+/// Moves `counter` up to the node's own running `value` (a node only
+/// counts up, and its counters live as long as the process).
+fn total(counter: &Counter, value: u64) {
+    let shown = counter.get();
+    if value > shown {
+        counter.inc_by(value - shown);
     }
 }
 

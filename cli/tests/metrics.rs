@@ -78,6 +78,28 @@ fn gauges_parse_and_a_deposed_leader_drops_its_peer_lag() {
         gauge(found[0]);
         assert!(s.docs.contains_key(name), "{name} has no HELP");
     }
+    // Counters come as OpenMetrics writes them: `# TYPE x counter` and a
+    // sample `x_total`, which this parser leaves untyped.
+    let text = http_get(&addr(leader), "/metrics").1;
+    let counter = |s: &Scrape, name: &str| -> f64 {
+        let base = name.strip_suffix("_total").unwrap();
+        assert!(text.contains(&format!("# TYPE {base} counter")), "{base} is not typed a counter");
+        let found: Vec<_> = s.samples.iter().filter(|x| x.metric == name).collect();
+        assert!(!found.is_empty(), "{name} missing");
+        found
+            .iter()
+            .map(|x| match x.value {
+                Value::Counter(v) | Value::Untyped(v) => v,
+                ref other => panic!("{name} is not a counter: {other:?}"),
+            })
+            .sum()
+    };
+    assert!(counter(&s, "synod_elections_started_total") >= 0.0);
+    assert!(counter(&s, "synod_leader_changes_total") >= 1.0, "the leader knows itself as one");
+    assert!(counter(&s, "synod_commands_applied_total") >= 1.0, "the SET above");
+    assert!(counter(&s, "synod_requests_total") >= 0.0);
+    counter(&s, "synod_snapshots_total");
+    counter(&s, "synod_snapshot_bytes_total");
     until("the leader's two peers' lag", 10, || {
         samples(&scrape(&addr(leader)).unwrap(), "synod_peer_lag_entries").len() == 2
     });

@@ -21,7 +21,7 @@
 //! only once the write it depends on was reported durable.
 
 use super::requests::{Requester, Requests, Ticket, Waiting};
-use super::{DiskAlarm, DiskStatus, NodeConfig, NodeStatus, TickTime};
+use super::{DiskAlarm, DiskStatus, NodeConfig, NodeCounters, NodeStatus, TickTime};
 use crate::client::{ClientError, ClientReply, ClientRequest, RequestOp};
 use crate::codec::Frame;
 use bytes::Bytes;
@@ -102,6 +102,8 @@ pub struct Machine<S> {
     /// Why the node must stop, once something fatal happened.
     fatal: Option<String>,
     pub(super) disk: DiskStatus,
+    /// Totals since start, for metrics.
+    counters: NodeCounters,
     /// The latest time an input carried: outputs computed in
     /// [`Machine::poll_output`] are stamped with it.
     pub(super) now: Instant,
@@ -131,6 +133,7 @@ impl<S: Service> Machine<S> {
             tick_base: None,
             fatal: None,
             disk,
+            counters: NodeCounters::default(),
             now,
             scratch: Output::default(),
             out: NodeOutput::default(),
@@ -174,6 +177,7 @@ impl<S: Service> Machine<S> {
             applied: self.applied,
             in_flight: self.requests.len(),
             disk: self.disk.clone(),
+            counters: self.counters.clone(),
         }
     }
 
@@ -344,6 +348,12 @@ impl<S: Service> Machine<S> {
     /// the last poll into `out` (appended; the caller empties it).
     pub fn poll_output(&mut self, out: &mut NodeOutput) {
         self.drain();
+        for (_, r) in &self.out.replies {
+            match r {
+                Ok(_) => self.counters.requests_ok += 1,
+                Err(_) => self.counters.requests_failed += 1,
+            }
+        }
         out.persist.append(&mut self.out.persist);
         out.frames.append(&mut self.out.frames);
         out.replies.append(&mut self.out.replies);
@@ -427,6 +437,9 @@ impl<S: Service> Machine<S> {
 
     fn apply(&mut self, e: Entry) {
         self.applied = e.index;
+        if e.kind == EntryKind::Command {
+            self.counters.commands_applied += 1;
+        }
         let reply = (e.kind == EntryKind::Command).then(|| self.service.apply(e.index, &e.data));
         if let Some(p) = self.requests.proposals.remove(&e.index.0) {
             let result = p.outcome(&e, reply);
@@ -439,6 +452,12 @@ impl<S: Service> Machine<S> {
 
     fn on_event(&mut self, ev: &Event) {
         let Event::RoleChanged { role, leader, .. } = *ev else { return };
+        if role == Role::Candidate && self.role != Role::Candidate {
+            self.counters.elections_started += 1;
+        }
+        if leader.is_some() && leader != self.leader {
+            self.counters.leader_changes += 1;
+        }
         if role == Role::Leader && self.role != Role::Leader {
             self.next_tick = None;
             self.tick_base = None;
@@ -473,8 +492,11 @@ impl<S: Service> Machine<S> {
             return;
         }
         let data = self.service.snapshot();
+        let bytes = data.len() as u64;
         if self.replica.compact(self.now, self.applied, data.clone()).is_ok() {
             self.snapshot_index = self.applied;
+            self.counters.snapshots_taken += 1;
+            self.counters.snapshot_bytes += bytes;
             if self.cfg.record {
                 self.out.notes.push(Note::Compacted { index: self.applied, data });
             }

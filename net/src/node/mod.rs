@@ -135,6 +135,29 @@ pub struct NodeStatus {
     pub in_flight: usize,
     /// The node's disk: usage, quota and alarm.
     pub disk: DiskStatus,
+    /// What happened since the node started.
+    pub counters: NodeCounters,
+}
+
+/// Totals since the node started, for metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NodeCounters {
+    /// Times the leader this node knows of changed to another (known) one.
+    pub leader_changes: u64,
+    /// Elections this node started (as a candidate, past any pre-vote).
+    pub elections_started: u64,
+    /// Committed commands applied to the service here.
+    pub commands_applied: u64,
+    /// Snapshots this node took of its service.
+    pub snapshots_taken: u64,
+    /// Bytes of the snapshots it took.
+    pub snapshot_bytes: u64,
+    /// Requests of this process's clients answered with a result.
+    pub requests_ok: u64,
+    /// Requests of this process's clients answered with an error
+    /// (timeout, leader changed, busy, no space, …).
+    pub requests_failed: u64,
 }
 
 /// A node's disk, as its storage last reported it.

@@ -257,3 +257,26 @@ fn a_write_forwarded_into_a_lost_connection_is_answered_at_once() {
         );
     }
 }
+
+/// The totals a node reports for its metrics count what happened.
+#[test]
+fn counters_count_elections_leaders_commands_snapshots_and_answers() {
+    let c = Cluster::new(3);
+    let leader = c.leader();
+    for i in 0..60 {
+        retry(|| block_on(c.h(leader).propose(set(&format!("k{i}"), "v"))));
+    }
+    let lonely = if leader == 3 { 1 } else { 3 };
+    c.net.isolate(NodeId(lonely));
+    assert!(block_on(c.h(lonely).propose(set("cut", "off"))).is_err(), "an isolated node cannot commit");
+    c.net.heal();
+    let s = block_on(c.h(leader).status()).unwrap().counters;
+    assert!(s.elections_started >= 1, "{s:?}");
+    assert!(s.leader_changes >= 1, "{s:?}");
+    assert!(s.commands_applied >= 60, "{s:?}");
+    assert!(s.requests_ok >= 60, "{s:?}");
+    assert!(s.snapshots_taken >= 1 && s.snapshot_bytes > 0, "snapshot_every is 50: {s:?}");
+    let s = block_on(c.h(lonely).status()).unwrap().counters;
+    assert!(s.requests_failed >= 1, "{s:?}");
+    assert!(s.leader_changes >= 1, "{s:?}");
+}
