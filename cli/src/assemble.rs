@@ -106,6 +106,7 @@ impl Settings {
                 slots: ClientSlots::new(maxclients),
                 store,
                 health_window: Duration::from_millis(tuning.election_timeout_ms),
+                stats: Arc::default(),
             },
             client_certs: opts.tls_client_ca.is_some(),
             quota_bytes: match opts.quota_bytes {

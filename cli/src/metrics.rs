@@ -1,7 +1,7 @@
 //! Prometheus metrics, `/health` and `/ready` on an optional HTTP port.
 
 use crate::health::{self, Health, Observed};
-use crate::resp::ClientSlots;
+use crate::resp::{ClientSlots, CommandStats};
 use core::net::SocketAddr;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -25,6 +25,7 @@ pub struct Metrics {
     leader: Family<Labels, Gauge>,
     in_flight: Family<Labels, Gauge>,
     peer_lag: Family<Labels, Gauge>,
+    apply_lag: Family<Labels, Gauge>,
     disk_used: Family<Labels, Gauge>,
     disk_quota: Family<Labels, Gauge>,
     nospace: Family<Labels, Gauge>,
@@ -48,6 +49,7 @@ impl Metrics {
         r.register("synod_applied_index", "Highest index applied to the service", self.applied.clone());
         r.register("synod_is_leader", "1 if this node leads", self.leader.clone());
         r.register("synod_in_flight_requests", "Client requests in flight", self.in_flight.clone());
+        r.register("synod_apply_lag_entries", "Entries committed but not yet applied here", self.apply_lag.clone());
         r.register("synod_peer_lag_entries", "Entries a peer is behind the leader's log", self.peer_lag.clone());
         r.register("synod_disk_used_bytes", "Bytes the node's log and snapshots take", self.disk_used.clone());
         r.register("synod_disk_quota_bytes", "The node's disk quota (0: none)", self.disk_quota.clone());
@@ -80,6 +82,7 @@ impl Metrics {
         self.applied.get_or_create(&l).set(s.applied.0 as i64);
         self.leader.get_or_create(&l).set(i64::from(s.replica.role == Role::Leader));
         self.in_flight.get_or_create(&l).set(s.in_flight as i64);
+        self.apply_lag.get_or_create(&l).set(s.replica.commit.0.saturating_sub(s.applied.0) as i64);
         self.disk_used.get_or_create(&l).set(s.disk.used_bytes.unwrap_or(0) as i64);
         self.disk_quota.get_or_create(&l).set(s.disk.quota_bytes.unwrap_or(0) as i64);
         self.nospace.get_or_create(&l).set(i64::from(s.disk.alarm.is_some()));
@@ -141,18 +144,21 @@ async fn verdict(node: &NodeHandle, runtime: &dyn Runtime, election_timeout: Dur
 
 /// Serves `/metrics`, `/health` and `/ready` for `nodes` on `addr` (an
 /// HTTP thread), refreshing the gauges and verdicts every 250 ms on
-/// `runtime`; `slots` are the process's clients, `election_timeout` the
+/// `runtime`; `slots` are the process's clients, `commands` its RESP
+/// figures, `election_timeout` the
 /// window in which a leader must have heard from a quorum.
 pub fn serve(
     addr: SocketAddr,
     nodes: Vec<NodeHandle>,
     slots: Arc<ClientSlots>,
+    commands: &CommandStats,
     runtime: Arc<dyn Runtime>,
     election_timeout: Duration,
 ) -> std::io::Result<()> {
     let metrics = Metrics::default();
     let mut registry = Registry::default();
     metrics.register(&mut registry);
+    commands.register(&mut registry);
     let registry = Arc::new(registry);
     let verdicts: Verdicts = Arc::default();
     let (m, v) = (metrics.clone(), verdicts.clone());

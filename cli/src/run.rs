@@ -34,8 +34,15 @@ fn start_metrics(common: &Common, rt: &Rt, nodes: &[Running], settings: &Setting
     if let Some(addr) = common.metrics {
         let handles = nodes.iter().map(|n| n.handle.clone()).collect();
         let election_timeout = synod_core::time::Duration::from_millis(settings.tuning.election_timeout_ms);
-        crate::metrics::serve(addr, handles, settings.policy.slots.clone(), rt.runtime(), election_timeout)
-            .map_err(|e| format!("metrics on {addr}: {e}"))?;
+        crate::metrics::serve(
+            addr,
+            handles,
+            settings.policy.slots.clone(),
+            &settings.policy.stats,
+            rt.runtime(),
+            election_timeout,
+        )
+        .map_err(|e| format!("metrics on {addr}: {e}"))?;
         eprintln!("metrics: http://{addr}/metrics, health: http://{addr}/health and /ready");
     }
     Ok(())

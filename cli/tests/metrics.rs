@@ -66,6 +66,7 @@ fn gauges_parse_and_a_deposed_leader_drops_its_peer_lag() {
         "synod_applied_index",
         "synod_is_leader",
         "synod_in_flight_requests",
+        "synod_apply_lag_entries",
         "synod_disk_used_bytes",
         "synod_disk_quota_bytes",
         "synod_alarm_nospace",
@@ -100,6 +101,17 @@ fn gauges_parse_and_a_deposed_leader_drops_its_peer_lag() {
     assert!(counter(&s, "synod_requests_total") >= 0.0);
     counter(&s, "synod_snapshots_total");
     counter(&s, "synod_snapshot_bytes_total");
+    // The SET went through node 1's front end: its per-command figures.
+    let first = http_get(&addr(0), "/metrics").1;
+    assert!(first.contains("# TYPE synod_resp_command_seconds histogram"), "{first}");
+    assert!(first.contains(r#"synod_resp_command_seconds_count{command="set"}"#), "{first}");
+    let calls = scrape(&addr(0)).unwrap();
+    assert!(
+        calls.samples.iter().any(|x| x.metric == "synod_resp_commands_total"
+            && x.labels.get("command") == Some("set")
+            && matches!(x.value, Value::Counter(v) | Value::Untyped(v) if v >= 1.0)),
+        "{first}"
+    );
     until("the leader's two peers' lag", 10, || {
         samples(&scrape(&addr(leader)).unwrap(), "synod_peer_lag_entries").len() == 2
     });

@@ -223,14 +223,21 @@ fn parse_u64(b: &Bytes) -> Result<u64, BytesFrame> {
 
 /// Runs one command; returns its reply and whether to keep the connection.
 pub(crate) async fn execute(server: &Server, client: &mut Client, args: Vec<Bytes>) -> (BytesFrame, Next) {
+    let started = server.runtime.now();
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-    let rest = &args[1..];
+    let (reply, next) = answer(server, client, &name, &args[1..]).await;
+    let took = server.runtime.now().saturating_duration_since(started).as_secs_f64();
+    server.policy.stats.record(&name, matches!(reply, BytesFrame::Error(_)), took);
+    (reply, next)
+}
+
+async fn answer(server: &Server, client: &mut Client, name: &str, rest: &[Bytes]) -> (BytesFrame, Next) {
     if name == "QUIT" {
         return (ok(), Next::Close);
     }
-    let access = access(&name, rest);
+    let access = access(name, rest);
     if let Some(why) = server.backend.failure()
-        && !matches!(name.as_str(), "INFO" | "SYNOD.STATUS")
+        && !matches!(name, "INFO" | "SYNOD.STATUS")
     {
         return (err(&format!("ERR node stopped after a fatal error: {why}; restart it")), Next::Continue);
     }
@@ -241,7 +248,7 @@ pub(crate) async fn execute(server: &Server, client: &mut Client, args: Vec<Byte
             p.user,
             name.to_ascii_lowercase()
         ))),
-        _ => dispatch(&mut Ctx { server, client }, &name, rest).await,
+        _ => dispatch(&mut Ctx { server, client }, name, rest).await,
     };
     (answer.unwrap_or_else(|e| e), Next::Continue)
 }

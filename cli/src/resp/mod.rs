@@ -18,12 +18,14 @@ mod conn;
 mod limits;
 pub mod parse;
 mod reply;
+mod stats;
 mod tls;
 
 pub use auth::{Principal, Role, UserConfig, Users};
 pub use commands::{Backend, Directory};
 pub use conn::connection;
 pub use limits::{ClientSlots, FLUSH_AT, RespLimits, Slot, fit_clients, reserved_fds};
+pub use stats::CommandStats;
 pub use tls::{TlsFiles, acceptor};
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -52,6 +54,8 @@ pub struct Policy {
     /// A leader that has not heard from a quorum within this (the
     /// election timeout) reports itself unhealthy in `INFO`.
     pub health_window: synod_core::time::Duration,
+    /// Per-command figures, shared by the process's front ends.
+    pub stats: Arc<CommandStats>,
 }
 
 /// What every connection of one node's front end shares.
