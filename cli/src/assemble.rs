@@ -68,6 +68,8 @@ pub struct Settings {
     pub trusted_network: bool,
     /// Timing, reads and the seed.
     pub tuning: Tuning,
+    /// Group-commit latency of the process's nodes.
+    pub syncs: Arc<crate::sync_stats::SyncStats>,
 }
 
 impl Settings {
@@ -117,6 +119,7 @@ impl Settings {
             snapshot_every: opts.snapshot_every.unwrap_or(10_000),
             trusted_network: opts.trusted_network,
             tuning,
+            syncs: Arc::default(),
         })
     }
 
@@ -231,6 +234,7 @@ pub async fn start(rt: &Rt, spec: Spec) -> Result<Running, StartError> {
         command: Arc::new(|t: TickTime| Store::clock_tick(t.term.0, t.elapsed)),
     });
     cfg.quota_bytes = spec.settings.quota_bytes;
+    cfg.on_sync = Some(spec.settings.syncs.observer(spec.id));
     cfg.snapshot_every = spec.settings.snapshot_every;
     let store = Box::new(Store::new(spec.settings.policy.store));
     let handle = node::start(cfg, Box::new(storage), factory, store, transport.clone(), rt.runtime()).await?;

@@ -11,4 +11,5 @@ pub mod rt;
 pub mod run;
 pub mod status;
 pub mod suspicion;
+pub mod sync_stats;
 pub mod tuning;

@@ -145,13 +145,14 @@ async fn verdict(node: &NodeHandle, runtime: &dyn Runtime, election_timeout: Dur
 /// Serves `/metrics`, `/health` and `/ready` for `nodes` on `addr` (an
 /// HTTP thread), refreshing the gauges and verdicts every 250 ms on
 /// `runtime`; `slots` are the process's clients, `commands` its RESP
-/// figures, `election_timeout` the
+/// figures, `syncs` its group commits, `election_timeout` the
 /// window in which a leader must have heard from a quorum.
 pub fn serve(
     addr: SocketAddr,
     nodes: Vec<NodeHandle>,
     slots: Arc<ClientSlots>,
     commands: &CommandStats,
+    syncs: &crate::sync_stats::SyncStats,
     runtime: Arc<dyn Runtime>,
     election_timeout: Duration,
 ) -> std::io::Result<()> {
@@ -159,6 +160,7 @@ pub fn serve(
     let mut registry = Registry::default();
     metrics.register(&mut registry);
     commands.register(&mut registry);
+    syncs.register(&mut registry);
     let registry = Arc::new(registry);
     let verdicts: Verdicts = Arc::default();
     let (m, v) = (metrics.clone(), verdicts.clone());

@@ -39,6 +39,7 @@ fn start_metrics(common: &Common, rt: &Rt, nodes: &[Running], settings: &Setting
             handles,
             settings.policy.slots.clone(),
             &settings.policy.stats,
+            &settings.syncs,
             rt.runtime(),
             election_timeout,
         )

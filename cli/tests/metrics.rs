@@ -105,6 +105,9 @@ fn gauges_parse_and_a_deposed_leader_drops_its_peer_lag() {
     let first = http_get(&addr(0), "/metrics").1;
     assert!(first.contains("# TYPE synod_resp_command_seconds histogram"), "{first}");
     assert!(first.contains(r#"synod_resp_command_seconds_count{command="set"}"#), "{first}");
+    assert!(first.contains("# TYPE synod_log_sync_seconds histogram"), "{first}");
+    assert!(!first.contains(r#"synod_log_sync_seconds_count{node="1"} 0"#), "node 1 synced its log: {first}");
+    assert!(first.contains(r#"synod_log_sync_seconds_count{node="1"}"#), "{first}");
     let calls = scrape(&addr(0)).unwrap();
     assert!(
         calls.samples.iter().any(|x| x.metric == "synod_resp_commands_total"

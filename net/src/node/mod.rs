@@ -47,6 +47,18 @@ pub struct ServiceTick {
     pub command: Arc<dyn Fn(TickTime) -> Bytes + Send + Sync>,
 }
 
+/// Told how long each group commit took to write and sync (and how many
+/// batches it held): for metrics and slow-disk warnings. Called on the
+/// storage task; it must not block.
+#[derive(Clone)]
+pub struct SyncObserver(pub Arc<dyn Fn(Duration, usize) + Send + Sync>);
+
+impl core::fmt::Debug for SyncObserver {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("SyncObserver")
+    }
+}
+
 /// What a leader knows of time when it ticks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TickTime {
@@ -95,6 +107,8 @@ pub struct NodeConfig {
     /// it, so a reply a leader owed a previous process of this node cannot
     /// answer a request of this one. Drawn from the OS by default.
     pub seed: u64,
+    /// Told the duration of every group commit.
+    pub on_sync: Option<SyncObserver>,
 }
 
 impl NodeConfig {
@@ -110,6 +124,7 @@ impl NodeConfig {
             quota_bytes: None,
             record: false,
             seed: os_seed(),
+            on_sync: None,
         }
     }
 }
@@ -255,7 +270,7 @@ pub async fn start(
     let usage = store.usage();
     let (batches_tx, batches_rx) = mpsc::unbounded();
     let (reports_tx, reports_rx) = mpsc::unbounded();
-    runtime.spawn(Box::pin(storage::run(store, batches_rx, reports_tx, runtime.clone())));
+    runtime.spawn(Box::pin(storage::run(store, batches_rx, reports_tx, runtime.clone(), cfg.on_sync.clone())));
     let (tx, rx) = mpsc::channel(cfg.command_queue);
     let life = Arc::new(Life::default());
     let handle = NodeHandle::new(cfg.id, tx, runtime.clone(), cfg.request_timeout, life.clone());

@@ -37,6 +37,7 @@ pub(super) async fn run(
     mut batches: mpsc::UnboundedReceiver<Persist>,
     reports: mpsc::UnboundedSender<Report>,
     runtime: Arc<dyn Runtime>,
+    on_sync: Option<super::SyncObserver>,
 ) {
     let mut group: Vec<Persist> = Vec::new();
     loop {
@@ -53,8 +54,12 @@ pub(super) async fn run(
         let last = group.last().map(|p| p.id).unwrap_or_default();
         // Kept until durable: a refused group is written again whole. The
         // copy shares every payload.
+        let started = runtime.now();
         let report = match store.persist(group.clone()).await {
             Ok(()) => {
+                if let Some(observe) = &on_sync {
+                    (observe.0)(runtime.now().saturating_duration_since(started), group.len());
+                }
                 group.clear();
                 Report::Durable { id: last, usage: store.usage() }
             }
