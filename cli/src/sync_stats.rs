@@ -49,6 +49,10 @@ impl Default for SyncStats {
 impl SyncStats {
     /// What node `id`'s storage task reports to.
     pub fn observer(self: &Arc<Self>, id: NodeId) -> SyncObserver {
+        // Both series exist from the start: a counter at 0, not absent.
+        let l = vec![("node".to_string(), id.to_string())];
+        drop(self.latency.get_or_create(&l));
+        drop(self.slow.get_or_create(&l));
         let stats = self.clone();
         SyncObserver(Arc::new(move |took, batches| stats.record(id, took, batches)))
     }

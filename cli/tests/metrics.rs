@@ -119,6 +119,27 @@ fn gauges_parse_and_a_deposed_leader_drops_its_peer_lag() {
         samples(&scrape(&addr(leader)).unwrap(), "synod_peer_lag_entries").len() == 2
     });
 
+    // Every metric the shipped dashboard charts is on the page.
+    let _ = Raw::connect(resp).text(&[b"NO-SUCH-COMMAND"]);
+    // Node 1's page has the RESP figures (the commands went there), the
+    // leader's the peer lag.
+    let page = http_get(&addr(0), "/metrics").1 + &http_get(&addr(leader), "/metrics").1;
+    let dashboard =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../ops/grafana-dashboard.json")).unwrap();
+    let mut charted: Vec<&str> = dashboard
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("synod_"))
+        .collect();
+    charted.sort_unstable();
+    charted.dedup();
+    assert!(charted.len() >= 15, "{charted:?}");
+    for name in charted {
+        assert!(
+            page.lines().any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))),
+            "the dashboard charts {name}, which the page lacks"
+        );
+    }
+
     // Stop the leader until the others elect another, then let it go on:
     // it comes back a follower, and must not show the lag it last saw.
     let pid = nodes[leader as usize].0.id().to_string();
