@@ -109,6 +109,7 @@ impl Settings {
                 store,
                 health_window: Duration::from_millis(tuning.election_timeout_ms),
                 stats: Arc::default(),
+                read_mode: tuning.read_mode,
             },
             client_certs: opts.tls_client_ca.is_some(),
             quota_bytes: match opts.quota_bytes {

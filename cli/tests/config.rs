@@ -21,7 +21,7 @@ fn print_config_shows_each_flag_over_the_file_over_the_default() {
         &file,
         "protocol = \"multi-paxos\"\nruntime = \"smol\"\n\
          [server]\nsnapshot_every = 77\nrequirepass = \"hunter2\"\n\
-         [tuning]\nelection_timeout_ms = 900\nheartbeat_ms = 100\nread_mode = \"lease\"\n",
+         [tuning]\nelection_timeout_ms = 900\nheartbeat_ms = 100\nread_mode = \"read-index\"\n",
     )
     .unwrap();
     let out = node(&[
@@ -52,7 +52,7 @@ fn print_config_shows_each_flag_over_the_file_over_the_default() {
     assert_eq!(tuning["election_timeout_ms"].as_integer(), Some(900));
     assert_eq!(tuning["heartbeat_ms"].as_integer(), Some(60));
     assert_eq!(tuning["request_timeout_ms"].as_integer(), Some(5000));
-    assert_eq!(tuning["read_mode"].as_str(), Some("lease"));
+    assert_eq!(tuning["read_mode"].as_str(), Some("read-index"), "the file wins over the default (lease)");
     assert_eq!(tuning["max_clock_drift_ms"].as_integer(), Some(90));
     assert_eq!(tuning["seed"].as_integer(), Some(42));
 

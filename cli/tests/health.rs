@@ -28,6 +28,7 @@ fn a_serving_cluster_is_healthy_and_ready_and_says_so_per_node() {
         let info = Raw::connect(p).text(&[b"INFO"]);
         assert_eq!(info_field(&info, "healthy").as_deref(), Some("1"), "{info}");
         assert_eq!(info_field(&info, "health_reasons").as_deref(), Some("none"), "{info}");
+        assert_eq!(info_field(&info, "read_mode").as_deref(), Some("lease"), "the default: {info}");
     }
 }
 

@@ -526,10 +526,11 @@ async fn info(ctx: &Ctx<'_>) -> Answer {
     let h =
         crate::health::assess(s.replica.id, crate::health::Observed::Status(&s, now), ctx.server.policy.health_window);
     let health = format!(
-        "healthy:{}\r\nready:{}\r\nhealth_reasons:{}\r\n",
+        "healthy:{}\r\nready:{}\r\nhealth_reasons:{}\r\nread_mode:{}\r\n",
         u8::from(h.healthy),
         u8::from(h.ready),
-        if h.reasons.is_empty() { "none".to_string() } else { h.reasons.join("; ") }
+        if h.reasons.is_empty() { "none".to_string() } else { h.reasons.join("; ") },
+        ctx.server.policy.read_mode.name()
     );
     let text = format!(
         "{server}node_id:{}\r\nnode_state:ok\r\n{health}\r\n{clients}\r\n# Replication\r\nrole:{role}\r\nconnected_slaves:{}\r\n\r\n# Synod\r\nterm:{}\r\nleader:{}\r\ncommit_index:{}\r\napplied_index:{}\r\nsnapshot_index:{}\r\nin_flight:{}\r\n\r\n# Disk\r\ndisk_used_bytes:{}\r\ndisk_quota_bytes:{}\r\nalarm:{}\r\nalarm_reason:{}\r\n",

@@ -56,6 +56,8 @@ pub struct Policy {
     pub health_window: synod_core::time::Duration,
     /// Per-command figures, shared by the process's front ends.
     pub stats: Arc<CommandStats>,
+    /// How the node serves linearizable reads, for `INFO`.
+    pub read_mode: crate::tuning::ReadModeOpt,
 }
 
 /// What every connection of one node's front end shares.
