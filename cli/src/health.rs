@@ -142,6 +142,7 @@ mod tests {
             in_flight: 0,
             disk: DiskStatus::default(),
             counters: Default::default(),
+            traffic: Vec::new(),
         }
     }
 

@@ -38,6 +38,10 @@ pub struct Metrics {
     snapshots: Family<Labels, Counter>,
     snapshot_bytes: Family<Labels, Counter>,
     requests: Family<Labels, Counter>,
+    frames_sent: Family<Labels, Counter>,
+    bytes_sent: Family<Labels, Counter>,
+    frames_received: Family<Labels, Counter>,
+    bytes_received: Family<Labels, Counter>,
     /// The peer-lag series each node of the process shows now.
     lag_series: Arc<Mutex<std::collections::BTreeMap<u64, Vec<Labels>>>>,
 }
@@ -71,6 +75,10 @@ impl Metrics {
             "Client requests this process's clients sent through this node, by result (ok, error)",
             self.requests.clone(),
         );
+        r.register("synod_peer_sent_frames", "Frames written to each peer", self.frames_sent.clone());
+        r.register("synod_peer_sent_bytes", "Bytes of frames written to each peer", self.bytes_sent.clone());
+        r.register("synod_peer_received_frames", "Frames read from each peer", self.frames_received.clone());
+        r.register("synod_peer_received_bytes", "Bytes of frames read from each peer", self.bytes_received.clone());
     }
 
     async fn refresh(&self, node: &NodeHandle) {
@@ -92,6 +100,13 @@ impl Metrics {
         total(&self.applied_commands.get_or_create(&l), c.commands_applied);
         total(&self.snapshots.get_or_create(&l), c.snapshots_taken);
         total(&self.snapshot_bytes.get_or_create(&l), c.snapshot_bytes);
+        for t in &s.traffic {
+            let pl = vec![("node".to_string(), node.id().to_string()), ("peer".to_string(), t.peer.to_string())];
+            total(&self.frames_sent.get_or_create(&pl), t.frames_sent);
+            total(&self.bytes_sent.get_or_create(&pl), t.bytes_sent);
+            total(&self.frames_received.get_or_create(&pl), t.frames_received);
+            total(&self.bytes_received.get_or_create(&pl), t.bytes_received);
+        }
         for (result, n) in [("ok", c.requests_ok), ("error", c.requests_failed)] {
             let rl = vec![("node".to_string(), node.id().to_string()), ("result".to_string(), result.to_string())];
             total(&self.requests.get_or_create(&rl), n);

@@ -119,6 +119,17 @@ fn gauges_parse_and_a_deposed_leader_drops_its_peer_lag() {
         samples(&scrape(&addr(leader)).unwrap(), "synod_peer_lag_entries").len() == 2
     });
 
+    // The leader has written to and read from both peers.
+    let lead = scrape(&addr(leader)).unwrap();
+    for name in ["synod_peer_sent_bytes_total", "synod_peer_received_frames_total"] {
+        let per_peer: Vec<_> = lead.samples.iter().filter(|x| x.metric == name).collect();
+        assert_eq!(per_peer.len(), 2, "{name}: {per_peer:?}");
+        assert!(
+            per_peer.iter().all(|x| matches!(x.value, Value::Counter(v) | Value::Untyped(v) if v > 0.0)),
+            "{name}: {per_peer:?}"
+        );
+    }
+
     // Every metric the shipped dashboard charts is on the page.
     let _ = Raw::connect(resp).text(&[b"NO-SUCH-COMMAND"]);
     // Node 1's page has the RESP figures (the commands went there), the

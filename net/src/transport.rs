@@ -4,6 +4,8 @@
 use crate::codec::Frame;
 use crate::queue::BoundedQueue;
 use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use synod_core::id::NodeId;
 
 /// Why a frame was not queued.
@@ -43,6 +45,60 @@ pub trait Transport: Send + Sync + 'static {
 
     /// Stops every connection.
     fn close(&self);
+
+    /// Frames and bytes exchanged with each peer since the transport
+    /// started, for metrics; empty from a transport that does not count.
+    fn traffic(&self) -> Vec<PeerTraffic> {
+        Vec::new()
+    }
+}
+
+/// What went to and came from one peer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerTraffic {
+    /// The peer.
+    pub peer: NodeId,
+    /// Frames written to it.
+    pub frames_sent: u64,
+    /// Bytes of those frames, as encoded.
+    pub bytes_sent: u64,
+    /// Frames read from it.
+    pub frames_received: u64,
+    /// Bytes of those frames, as encoded.
+    pub bytes_received: u64,
+}
+
+/// Running [`PeerTraffic`] totals a transport keeps.
+#[derive(Default)]
+pub struct TrafficCounters(Mutex<BTreeMap<NodeId, PeerTraffic>>);
+
+impl TrafficCounters {
+    fn with(&self, peer: NodeId, f: impl FnOnce(&mut PeerTraffic)) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f(map.entry(peer).or_insert(PeerTraffic { peer, ..PeerTraffic::default() }));
+    }
+
+    /// `frames` frames of `bytes` bytes in all went to `peer`.
+    pub fn sent(&self, peer: NodeId, frames: usize, bytes: usize) {
+        self.with(peer, |t| {
+            t.frames_sent += frames as u64;
+            t.bytes_sent += bytes as u64;
+        });
+    }
+
+    /// One frame of `bytes` bytes came from `peer`.
+    pub fn received(&self, peer: NodeId, bytes: usize) {
+        self.with(peer, |t| {
+            t.frames_received += 1;
+            t.bytes_received += bytes as u64;
+        });
+    }
+
+    /// The totals, by peer.
+    pub fn totals(&self) -> Vec<PeerTraffic> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).values().copied().collect()
+    }
 }
 
 /// Notices of lost connections, for [`Transport::lost`]. Bounded: a notice

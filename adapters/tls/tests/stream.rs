@@ -256,3 +256,33 @@ async fn the_first_frame_after_a_peer_restarts_is_not_lost() {
     .await;
     assert!(got.is_ok(), "the frame sent once to the restarted peer was lost");
 }
+
+/// Frames and bytes are counted per peer on both sides, as the encoded
+/// frames, for the node's metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traffic_is_counted_per_peer_on_both_sides() {
+    let (_, _, t1, t2) = connected_pair().await;
+    let (before1, before2) = (t1.traffic(), t2.traffic());
+    let sent_before = before1.iter().find(|t| t.peer == NodeId(2)).map_or(0, |t| t.frames_sent);
+    let got_before = before2.iter().find(|t| t.peer == NodeId(1)).map_or(0, |t| t.frames_received);
+    for id in 0..10 {
+        t1.send(NodeId(2), request(100 + id)).unwrap();
+    }
+    let mut got = 0;
+    while got < 10 {
+        let (from, f) = tokio::time::timeout(Duration::from_secs(10), t2.recv()).await.unwrap().unwrap();
+        if from == NodeId(1) && matches!(f, Frame::Request(ref r) if r.id >= 100) {
+            got += 1;
+        }
+    }
+    // The sender counts once the batch is written; give it a moment.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let out = t1.traffic().into_iter().find(|t| t.peer == NodeId(2)).unwrap();
+    let inn = t2.traffic().into_iter().find(|t| t.peer == NodeId(1)).unwrap();
+    assert_eq!(out.frames_sent - sent_before, 10, "{out:?}");
+    assert!(inn.frames_received - got_before >= 10, "{inn:?}");
+    let one = frame(&request(100)).len() as u64;
+    assert!(out.bytes_sent >= 10 * one, "{out:?}");
+    assert_eq!(out.frames_sent, inn.frames_received, "every frame written was read: {out:?} {inn:?}");
+    assert_eq!(out.bytes_sent, inn.bytes_received, "{out:?} {inn:?}");
+}

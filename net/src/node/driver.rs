@@ -159,7 +159,9 @@ impl Driver {
                 self.machine.handle_query(now, ticket, q);
             }
             Command::Status(tx) => {
-                let _ = tx.send(self.machine.status());
+                let mut status = self.machine.status();
+                status.traffic = self.transport.traffic();
+                let _ = tx.send(status);
             }
             Command::Transfer(to, tx) => {
                 let _ = tx.send(self.machine.transfer_leader(now, to));

@@ -178,6 +178,7 @@ impl<S: Service> Machine<S> {
             in_flight: self.requests.len(),
             disk: self.disk.clone(),
             counters: self.counters.clone(),
+            traffic: Vec::new(),
         }
     }
 

@@ -152,6 +152,9 @@ pub struct NodeStatus {
     pub disk: DiskStatus,
     /// What happened since the node started.
     pub counters: NodeCounters,
+    /// Frames and bytes exchanged with each peer (filled by the driver
+    /// from its transport; empty from the bare machine).
+    pub traffic: Vec<crate::transport::PeerTraffic>,
 }
 
 /// Totals since the node started, for metrics.

@@ -63,7 +63,10 @@ async fn serve(shared: &Shared, stream: Box<dyn Stream>, addr: &str) -> io::Resu
                 Either::Right(_) => return Ok(()),
             };
         let frame = match next {
-            Ok(f) => f,
+            Ok((f, bytes)) => {
+                shared.traffic.received(peer, bytes);
+                f
+            }
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                 shared.count(|s| s.rejected += 1);
                 tracing::warn!(%peer, %addr, error = %e, "malformed frame; disconnecting peer");
@@ -104,7 +107,7 @@ async fn greet(
     let cfg = &shared.cfg;
     let hello = Box::pin(read_frame(stream, &shared.hello_codec, buf, scratch));
     let first = match select(hello, shared.runtime.sleep_until(deadline)).await {
-        Either::Left((r, _)) => r,
+        Either::Left((r, _)) => r.map(|(f, _)| f),
         Either::Right(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "no hello in time")),
     };
     let refuse = |e: HandshakeError| {

@@ -156,6 +156,8 @@ pub(crate) struct Shared {
     /// Peers whose dialed connection ended.
     pub lost: LostPeers,
     pub stats: Mutex<StreamStats>,
+    /// Frames and bytes by peer.
+    pub traffic: crate::transport::TrafficCounters,
     /// Peers whose traffic is dropped both ways (fault injection).
     pub blocked: Mutex<BTreeSet<NodeId>>,
     pub closed: Mutex<bool>,
@@ -200,6 +202,7 @@ impl StreamTransport {
             inbox: BoundedQueue::new(cfg.inbox_frames),
             lost: LostPeers::new(),
             stats: Mutex::new(StreamStats::default()),
+            traffic: crate::transport::TrafficCounters::default(),
             blocked: Mutex::new(BTreeSet::new()),
             closed: Mutex::new(false),
             stop: crate::signal::Signal::new(),
@@ -275,5 +278,9 @@ impl Transport for StreamTransport {
         for q in self.queues.values() {
             q.close();
         }
+    }
+
+    fn traffic(&self) -> Vec<crate::transport::PeerTraffic> {
+        self.shared.traffic.totals()
     }
 }

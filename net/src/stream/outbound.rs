@@ -97,7 +97,8 @@ impl Dialer {
         stream.write_all(&buf).await?;
         stream.flush().await?;
         // The peer answers with its own hello, which must name it.
-        let frame = read_frame(&mut stream, &self.shared.hello_codec, &mut BytesMut::new(), &mut Vec::new()).await?;
+        let (frame, _) =
+            read_frame(&mut stream, &self.shared.hello_codec, &mut BytesMut::new(), &mut Vec::new()).await?;
         let Frame::Hello(theirs) = frame else {
             self.shared.count(|s| s.rejected += 1);
             return Err(io::Error::other(HandshakeError::NotHello));
@@ -142,14 +143,17 @@ impl Dialer {
                 continue;
             }
             buf.clear();
+            let mut encoded = 0;
             for f in &frames {
-                if let Err(e) = self.shared.codec.encode(f, &mut buf) {
+                match self.shared.codec.encode(f, &mut buf) {
+                    Ok(()) => encoded += 1,
                     // Too large to send: dropped, the rest still go.
-                    tracing::warn!(peer = %self.peer, error = %e, "frame not sent");
+                    Err(e) => tracing::warn!(peer = %self.peer, error = %e, "frame not sent"),
                 }
             }
             writer.write_all(&buf).await?;
             writer.flush().await?;
+            self.shared.traffic.sent(self.peer, encoded, buf.len());
         }
     }
 }
@@ -160,15 +164,17 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Reads one frame of at most `codec`'s size from `stream`, using `buf`
 /// for bytes past it. `scratch` is the connection's read buffer, reused
 /// across calls.
+/// Returns the frame and its encoded size.
 pub(super) async fn read_frame(
     stream: &mut Box<dyn Stream>,
     codec: &FrameCodec,
     buf: &mut BytesMut,
     scratch: &mut Vec<u8>,
-) -> io::Result<Frame> {
+) -> io::Result<(Frame, usize)> {
     loop {
+        let before = buf.len();
         match codec.decode(buf) {
-            Ok(Some(f)) => return Ok(f),
+            Ok(Some(f)) => return Ok((f, before - buf.len())),
             Ok(None) => {}
             Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
         }
