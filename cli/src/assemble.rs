@@ -107,7 +107,7 @@ impl Settings {
                 tls,
                 slots: ClientSlots::new(maxclients),
                 store,
-                health_window: Duration::from_millis(tuning.election_timeout_ms),
+                health_window: tuning.election_timeout(),
                 stats: Arc::default(),
                 read_mode: tuning.read_mode,
             },

@@ -9,9 +9,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::sync::{Arc, Mutex};
+use synod_core::id::NodeId;
 use synod_core::replica::Role;
 use synod_core::time::Duration;
-use synod_net::node::NodeHandle;
+use synod_net::node::{NodeHandle, NodeStatus};
 use synod_net::runtime::Runtime;
 
 type Labels = Vec<(String, String)>;
@@ -81,34 +82,51 @@ impl Metrics {
         r.register("synod_peer_received_bytes", "Bytes of frames read from each peer", self.bytes_received.clone());
     }
 
-    async fn refresh(&self, node: &NodeHandle) {
+    /// Takes `node`'s status once: updates its series from it and returns
+    /// its health verdict (a leader must have heard a quorum within
+    /// `election_timeout`).
+    async fn refresh(&self, node: &NodeHandle, runtime: &dyn Runtime, election_timeout: Duration) -> Health {
         let l = vec![("node".to_string(), node.id().to_string())];
-        self.failed.get_or_create(&l).set(i64::from(node.failure().is_some()));
-        let Ok(s) = node.status().await else { return };
-        self.term.get_or_create(&l).set(s.replica.term.0 as i64);
-        self.commit.get_or_create(&l).set(s.replica.commit.0 as i64);
-        self.applied.get_or_create(&l).set(s.applied.0 as i64);
-        self.leader.get_or_create(&l).set(i64::from(s.replica.role == Role::Leader));
-        self.in_flight.get_or_create(&l).set(s.in_flight as i64);
-        self.apply_lag.get_or_create(&l).set(s.replica.commit.0.saturating_sub(s.applied.0) as i64);
-        self.disk_used.get_or_create(&l).set(s.disk.used_bytes.unwrap_or(0) as i64);
-        self.disk_quota.get_or_create(&l).set(s.disk.quota_bytes.unwrap_or(0) as i64);
-        self.nospace.get_or_create(&l).set(i64::from(s.disk.alarm.is_some()));
+        let failure = node.failure();
+        self.failed.get_or_create(&l).set(i64::from(failure.is_some()));
+        if let Some(why) = failure {
+            return health::assess(node.id(), Observed::Failed(&why), election_timeout);
+        }
+        match node.status().await {
+            Ok(s) => {
+                self.record(&l, &s);
+                health::assess(node.id(), Observed::Status(&s, runtime.now()), election_timeout)
+            }
+            Err(e) => health::assess(node.id(), Observed::Silent(&e.to_string()), election_timeout),
+        }
+    }
+
+    fn record(&self, l: &Labels, s: &NodeStatus) {
+        let me = s.replica.id;
+        self.term.get_or_create(l).set(s.replica.term.0 as i64);
+        self.commit.get_or_create(l).set(s.replica.commit.0 as i64);
+        self.applied.get_or_create(l).set(s.applied.0 as i64);
+        self.leader.get_or_create(l).set(i64::from(s.replica.role == Role::Leader));
+        self.in_flight.get_or_create(l).set(s.in_flight as i64);
+        self.apply_lag.get_or_create(l).set(s.replica.commit.0.saturating_sub(s.applied.0) as i64);
+        self.disk_used.get_or_create(l).set(s.disk.used_bytes.unwrap_or(0) as i64);
+        self.disk_quota.get_or_create(l).set(s.disk.quota_bytes.unwrap_or(0) as i64);
+        self.nospace.get_or_create(l).set(i64::from(s.disk.alarm.is_some()));
         let c = &s.counters;
-        total(&self.leader_changes.get_or_create(&l), c.leader_changes);
-        total(&self.elections.get_or_create(&l), c.elections_started);
-        total(&self.applied_commands.get_or_create(&l), c.commands_applied);
-        total(&self.snapshots.get_or_create(&l), c.snapshots_taken);
-        total(&self.snapshot_bytes.get_or_create(&l), c.snapshot_bytes);
+        total(&self.leader_changes.get_or_create(l), c.leader_changes);
+        total(&self.elections.get_or_create(l), c.elections_started);
+        total(&self.applied_commands.get_or_create(l), c.commands_applied);
+        total(&self.snapshots.get_or_create(l), c.snapshots_taken);
+        total(&self.snapshot_bytes.get_or_create(l), c.snapshot_bytes);
         for t in &s.traffic {
-            let pl = vec![("node".to_string(), node.id().to_string()), ("peer".to_string(), t.peer.to_string())];
+            let pl = labels(me, "peer", t.peer);
             total(&self.frames_sent.get_or_create(&pl), t.frames_sent);
             total(&self.bytes_sent.get_or_create(&pl), t.bytes_sent);
             total(&self.frames_received.get_or_create(&pl), t.frames_received);
             total(&self.bytes_received.get_or_create(&pl), t.bytes_received);
         }
         for (result, n) in [("ok", c.requests_ok), ("error", c.requests_failed)] {
-            let rl = vec![("node".to_string(), node.id().to_string()), ("result".to_string(), result.to_string())];
+            let rl = labels(me, "result", result);
             total(&self.requests.get_or_create(&rl), n);
         }
         // Only a leader knows its peers' lag; once it is not one, its
@@ -116,16 +134,21 @@ impl Metrics {
         let peers = if s.replica.role == Role::Leader { s.peers.as_slice() } else { &[] };
         let mut now_set = Vec::with_capacity(peers.len());
         for p in peers {
-            let pl = vec![("node".to_string(), s.replica.id.to_string()), ("peer".to_string(), p.id.to_string())];
+            let pl = labels(me, "peer", p.id);
             self.peer_lag.get_or_create(&pl).set(s.replica.last_index.0.saturating_sub(p.match_index.0) as i64);
             now_set.push(pl);
         }
         let mut shown = self.lag_series.lock().unwrap_or_else(|e| e.into_inner());
-        let before = shown.insert(node.id().0, now_set.clone()).unwrap_or_default();
+        let before = shown.insert(me.0, now_set.clone()).unwrap_or_default();
         for gone in before.iter().filter(|l| !now_set.contains(l)) {
             self.peer_lag.remove(gone);
         }
     }
+}
+
+/// Node `node`'s series split by `key`.
+fn labels(node: NodeId, key: &str, value: impl core::fmt::Display) -> Labels {
+    vec![("node".to_string(), node.to_string()), (key.to_string(), value.to_string())]
 }
 
 /// Moves `counter` up to the node's own running `value` (a node only
@@ -146,16 +169,6 @@ const REFRESH: Duration = Duration::from_millis(250);
 /// Verdicts older than this mean the refresh itself is stuck (a node's
 /// driver that stopped answering): then nothing is healthy.
 const STALE: core::time::Duration = core::time::Duration::from_secs(3);
-
-async fn verdict(node: &NodeHandle, runtime: &dyn Runtime, election_timeout: Duration) -> Health {
-    if let Some(why) = node.failure() {
-        return health::assess(node.id(), Observed::Failed(&why), election_timeout);
-    }
-    match node.status().await {
-        Ok(s) => health::assess(node.id(), Observed::Status(&s, runtime.now()), election_timeout),
-        Err(e) => health::assess(node.id(), Observed::Silent(&e.to_string()), election_timeout),
-    }
-}
 
 /// Serves `/metrics`, `/health` and `/ready` for `nodes` on `addr` (an
 /// HTTP thread), refreshing the gauges and verdicts every 250 ms on
@@ -184,8 +197,7 @@ pub fn serve(
         loop {
             let mut all = Vec::with_capacity(nodes.len());
             for n in &nodes {
-                m.refresh(n).await;
-                all.push(verdict(n, rt.as_ref(), election_timeout).await);
+                all.push(m.refresh(n, rt.as_ref(), election_timeout).await);
             }
             *v.lock().unwrap_or_else(|e| e.into_inner()) = Some((std::time::Instant::now(), all));
             m.clients.set(slots.in_use() as i64);

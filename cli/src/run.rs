@@ -33,7 +33,6 @@ async fn shutdown(nodes: &[Running]) {
 fn start_metrics(common: &Common, rt: &Rt, nodes: &[Running], settings: &Settings) -> Result<(), Error> {
     if let Some(addr) = common.metrics {
         let handles = nodes.iter().map(|n| n.handle.clone()).collect();
-        let election_timeout = synod_core::time::Duration::from_millis(settings.tuning.election_timeout_ms);
         crate::metrics::serve(
             addr,
             handles,
@@ -41,7 +40,7 @@ fn start_metrics(common: &Common, rt: &Rt, nodes: &[Running], settings: &Setting
             &settings.policy.stats,
             &settings.syncs,
             rt.runtime(),
-            election_timeout,
+            settings.tuning.election_timeout(),
         )
         .map_err(|e| format!("metrics on {addr}: {e}"))?;
         eprintln!("metrics: http://{addr}/metrics, health: http://{addr}/health and /ready");
@@ -249,12 +248,13 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
 fn print_config(effective: &NodeFile) -> Result<String, Error> {
     let mut out = String::from("# synod node: effective settings (flags over the config file over the defaults)\n");
     if effective.server.requirepass.is_some() {
-        out.push_str("# server.requirepass is set (not shown)\n");
+        out.push_str(
+            "# server.requirepass is set (not shown): give it again (or SYNOD_REQUIREPASS) when using this file\n",
+        );
     }
-    if effective.server.users.iter().any(|u| u.password.is_some()) {
-        out.push_str("# users' clear-text passwords are set (not shown)\n");
-    }
-    out.push_str(&toml::to_string(effective).map_err(|e| format!("printing the settings: {e}"))?);
+    let mut shown = effective.clone();
+    shown.server.users = shown.server.users.iter().map(|u| u.hashed()).collect();
+    out.push_str(&toml::to_string(&shown).map_err(|e| format!("printing the settings: {e}"))?);
     Ok(out)
 }
 

@@ -54,16 +54,15 @@ impl SyncStats {
         drop(self.latency.get_or_create(&l));
         drop(self.slow.get_or_create(&l));
         let stats = self.clone();
-        SyncObserver(Arc::new(move |took, batches| stats.record(id, took, batches)))
+        SyncObserver(Arc::new(move |took, batches| stats.record(id, &l, took, batches)))
     }
 
-    fn record(&self, id: NodeId, took: Duration, batches: usize) {
-        let l = vec![("node".to_string(), id.to_string())];
-        self.latency.get_or_create(&l).observe(took.as_secs_f64());
+    fn record(&self, id: NodeId, l: &Labels, took: Duration, batches: usize) {
+        self.latency.get_or_create(l).observe(took.as_secs_f64());
         if took < SLOW_SYNC {
             return;
         }
-        self.slow.get_or_create(&l).inc();
+        self.slow.get_or_create(l).inc();
         let now = self.started.elapsed().as_millis() as u64 + WARN_EVERY_MS;
         let last = self.last_warned.load(Ordering::Relaxed);
         if now >= last + WARN_EVERY_MS
@@ -73,7 +72,7 @@ impl SyncStats {
                 node = %id,
                 took_ms = took.as_millis() as u64,
                 batches,
-                slow_so_far = self.slow.get_or_create(&l).get(),
+                slow_so_far = self.slow.get_or_create(l).get(),
                 "slow disk: a group commit took over {} ms to write and sync; \
                  heartbeats and acknowledgements wait on it (synod_log_sync_seconds)",
                 SLOW_SYNC.as_millis()

@@ -130,12 +130,6 @@ pub struct Tuning {
     pub max_clock_drift_ms: u64,
 }
 
-impl Default for Tuning {
-    fn default() -> Tuning {
-        TuningOpts { seed: Some(0), ..TuningOpts::default() }.resolve().expect("the defaults are valid")
-    }
-}
-
 /// An election timeout longer than this is a typo, not a setting (etcd
 /// caps its own at 50 s for the same reason).
 const MAX_ELECTION_TIMEOUT_MS: u64 = 50_000;
@@ -181,6 +175,11 @@ impl Tuning {
         Ok(())
     }
 
+    /// The minimum election timeout.
+    pub fn election_timeout(&self) -> Duration {
+        Duration::from_millis(self.election_timeout_ms)
+    }
+
     /// Node `id`'s replica seed: distinct per node of a process, all of
     /// them replayed by one `--seed`.
     pub fn seed_for(&self, id: NodeId) -> u64 {
@@ -190,7 +189,7 @@ impl Tuning {
     /// Raft's configuration for node `id`.
     pub fn raft(&self, id: NodeId) -> RaftConfig {
         let mut cfg = RaftConfig::new(id, self.seed_for(id));
-        cfg.election_timeout = Duration::from_millis(self.election_timeout_ms);
+        cfg.election_timeout = self.election_timeout();
         cfg.heartbeat_interval = Duration::from_millis(self.heartbeat_ms);
         cfg.read_mode = match self.read_mode {
             ReadModeOpt::ReadIndex => RaftReadMode::ReadIndex,
@@ -204,7 +203,7 @@ impl Tuning {
     /// Multi-Paxos's configuration for node `id`.
     pub fn multi_paxos(&self, id: NodeId) -> MultiPaxosConfig {
         let mut cfg = MultiPaxosConfig::new(id, self.seed_for(id));
-        cfg.election_timeout = Duration::from_millis(self.election_timeout_ms);
+        cfg.election_timeout = self.election_timeout();
         cfg.heartbeat_interval = Duration::from_millis(self.heartbeat_ms);
         cfg.read_mode = match self.read_mode {
             ReadModeOpt::ReadIndex => PaxosReadMode::ReadIndex,

@@ -337,3 +337,23 @@ pub fn until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Node `id` of a three-node cluster as its own process, on plain TCP
+/// between the nodes: peer ports from `peer`, RESP ports from `resp`,
+/// data under `data/node-<id>`, and `extra` flags.
+pub fn cluster_node(data: &Path, id: u16, peer: u16, resp: u16, extra: &[&str]) -> Proc {
+    let members: Vec<String> = (1..=3u16).map(|i| format!("{i}=127.0.0.1:{}", peer + i - 1)).collect();
+    let child = Command::new(bin())
+        .args(["node", "--id", &id.to_string(), "--members", &members.join(",")])
+        .args(["--resp", &format!("127.0.0.1:{}", resp + id - 1)])
+        .args(insecure_flags())
+        .args(extra)
+        .arg("--data-dir")
+        .arg(data.join(format!("node-{id}")))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("synod node starts");
+    Proc(child)
+}

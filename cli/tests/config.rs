@@ -21,6 +21,7 @@ fn print_config_shows_each_flag_over_the_file_over_the_default() {
         &file,
         "protocol = \"multi-paxos\"\nruntime = \"smol\"\n\
          [server]\nsnapshot_every = 77\nrequirepass = \"hunter2\"\n\
+         [[server.users]]\nname = \"app\"\npassword = \"s3cret\"\nrole = \"read-write\"\n\
          [tuning]\nelection_timeout_ms = 900\nheartbeat_ms = 100\nread_mode = \"read-index\"\n",
     )
     .unwrap();
@@ -41,7 +42,13 @@ fn print_config_shows_each_flag_over_the_file_over_the_default() {
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!text.contains("hunter2"), "a secret was printed:\n{text}");
+    assert!(!text.contains("hunter2") && !text.contains("s3cret"), "a secret was printed:\n{text}");
+    // A user's password is printed as the digest the file also takes
+    // (sha256("s3cret")), so the printout reads back to the same users.
+    assert!(
+        text.contains(r#"password_sha256 = "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0""#),
+        "{text}"
+    );
     assert!(text.contains("requirepass is set (not shown)"), "{text}");
     let t: toml::Table = toml::from_str(&text).expect("the printout is a config file");
     let tuning = t["tuning"].as_table().unwrap();

@@ -39,18 +39,7 @@ fn a_node_that_knows_no_leader_is_neither_healthy_nor_ready() {
     let (resp, metrics) = (free_ports(1), free_ports(1));
     let addr = format!("127.0.0.1:{metrics}");
     // Node 1 of three whose peers never start: it can never elect.
-    let members = format!("1=127.0.0.1:{peers},2=127.0.0.1:{},3=127.0.0.1:{}", peers + 1, peers + 2);
-    let child = std::process::Command::new(bin())
-        .args(["node", "--id", "1", "--members", &members, "--transport", "tcp-insecure"])
-        .args(["--resp", &format!("127.0.0.1:{resp}"), "--metrics", &addr])
-        .arg("--data-dir")
-        .arg(&dir.0)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("synod starts");
-    let _node = Proc(child);
+    let _node = cluster_node(&dir.0, 1, peers, resp, &["--metrics", &addr]);
     until("/health to answer", 30, || http_get(&addr, "/health").0 != 0);
     // Past a few election timeouts it still has no leader.
     std::thread::sleep(core::time::Duration::from_secs(2));

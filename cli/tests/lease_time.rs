@@ -11,8 +11,6 @@ mod common;
 
 use common::*;
 use core::time::Duration;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 /// The new leader's grace period (the store's default `leader_grace`).
@@ -49,23 +47,6 @@ fn a_restarted_cluster_expires_a_px_key_on_time() {
     assert!(gone < Duration::from_secs(2) + GRACE + Duration::from_secs(2), "lived {gone:?}");
 }
 
-/// Node `id` of a three-node cluster as its own process.
-fn node(data: &Path, id: u16, peer: u16, resp: u16) -> Proc {
-    let members: Vec<String> = (1..=3u16).map(|i| format!("{i}=127.0.0.1:{}", peer + i - 1)).collect();
-    let child = Command::new(bin())
-        .args(["node", "--id", &id.to_string(), "--members", &members.join(",")])
-        .args(["--resp", &format!("127.0.0.1:{}", resp + id - 1)])
-        .args(insecure_flags())
-        .arg("--data-dir")
-        .arg(data.join(format!("node-{id}")))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("synod node starts");
-    Proc(child)
-}
-
 fn leader(resp: u16, among: &[u16]) -> u16 {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -84,7 +65,7 @@ fn leader(resp: u16, among: &[u16]) -> u16 {
 fn a_lease_is_neither_frozen_nor_cut_short_by_a_failover_to_a_younger_process() {
     let scratch = Scratch::new("lease-failover");
     let (peer, resp) = (free_ports(3), free_ports(3));
-    let mut procs: Vec<Option<Proc>> = (1..=3).map(|id| Some(node(&scratch.0, id, peer, resp))).collect();
+    let mut procs: Vec<Option<Proc>> = (1..=3).map(|id| Some(cluster_node(&scratch.0, id, peer, resp, &[]))).collect();
     let _: String = retry(resp, redis::cmd("SET").arg("warm").arg("1"));
     std::thread::sleep(Duration::from_secs(15));
     // Restart both followers: every process but the leader is now 15 s
@@ -92,7 +73,7 @@ fn a_lease_is_neither_frozen_nor_cut_short_by_a_failover_to_a_younger_process() 
     let old = leader(resp, &[1, 2, 3]);
     for id in (1..=3u16).filter(|i| *i != old) {
         procs[usize::from(id - 1)].take();
-        procs[usize::from(id - 1)] = Some(node(&scratch.0, id, peer, resp));
+        procs[usize::from(id - 1)] = Some(cluster_node(&scratch.0, id, peer, resp, &[]));
         let _: String = retry(resp + id - 1, redis::cmd("SET").arg(format!("back{id}")).arg("1"));
     }
     assert_eq!(leader(resp, &[1, 2, 3]), old, "the old process still leads");

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use prometheus_parse::{Sample, Scrape, Value};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn scrape(addr: &str) -> Option<Scrape> {
     let (code, body) = http_get(addr, "/metrics");
@@ -31,24 +31,9 @@ fn samples<'a>(s: &'a Scrape, name: &str) -> Vec<&'a Sample> {
 fn gauges_parse_and_a_deposed_leader_drops_its_peer_lag() {
     let dir = Scratch::new("metrics");
     let (peers, resp, metrics) = (free_ports(3), free_ports(3), free_ports(3));
-    let members: Vec<String> = (0..3).map(|i| format!("{}=127.0.0.1:{}", i + 1, peers + i)).collect();
     let addr = |i: u16| format!("127.0.0.1:{}", metrics + i);
-    let mut nodes: Vec<Proc> = (0..3u16)
-        .map(|i| {
-            let child = Command::new(bin())
-                .args(["node", "--id", &(i + 1).to_string(), "--members", &members.join(",")])
-                .args(["--transport", "tcp-insecure", "--resp", &format!("127.0.0.1:{}", resp + i)])
-                .args(["--metrics", &addr(i)])
-                .arg("--data-dir")
-                .arg(dir.0.join(format!("node-{}", i + 1)))
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("synod starts");
-            Proc(child)
-        })
-        .collect();
+    let mut nodes: Vec<Proc> =
+        (0..3u16).map(|i| cluster_node(&dir.0, i + 1, peers, resp, &["--metrics", &addr(i)])).collect();
     let _: String = retry(resp, redis::cmd("SET").arg("k").arg("v"));
     let leader_of = |i: u16| {
         scrape(&addr(i)).is_some_and(|s| samples(&s, "synod_is_leader").first().is_some_and(|x| gauge(x) == 1.0))

@@ -4,8 +4,8 @@
 use crate::codec::Frame;
 use crate::queue::BoundedQueue;
 use async_trait::async_trait;
+use core::sync::atomic::{AtomicU64, Ordering};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use synod_core::id::NodeId;
 
 /// Why a frame was not queued.
@@ -69,35 +69,54 @@ pub struct PeerTraffic {
     pub bytes_received: u64,
 }
 
-/// Running [`PeerTraffic`] totals a transport keeps.
+/// Running [`PeerTraffic`] totals a transport keeps: one set of atomics
+/// per configured peer, fixed at start, so counting takes no lock on the
+/// paths every frame travels. Traffic with anyone else is not counted (a
+/// transport only talks to configured peers).
+pub struct TrafficCounters(BTreeMap<NodeId, Counts>);
+
 #[derive(Default)]
-pub struct TrafficCounters(Mutex<BTreeMap<NodeId, PeerTraffic>>);
+struct Counts {
+    frames_sent: AtomicU64,
+    bytes_sent: AtomicU64,
+    frames_received: AtomicU64,
+    bytes_received: AtomicU64,
+}
 
 impl TrafficCounters {
-    fn with(&self, peer: NodeId, f: impl FnOnce(&mut PeerTraffic)) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        f(map.entry(peer).or_insert(PeerTraffic { peer, ..PeerTraffic::default() }));
+    /// Zero for each of `peers`.
+    pub fn new(peers: impl IntoIterator<Item = NodeId>) -> Self {
+        TrafficCounters(peers.into_iter().map(|p| (p, Counts::default())).collect())
     }
 
     /// `frames` frames of `bytes` bytes in all went to `peer`.
     pub fn sent(&self, peer: NodeId, frames: usize, bytes: usize) {
-        self.with(peer, |t| {
-            t.frames_sent += frames as u64;
-            t.bytes_sent += bytes as u64;
-        });
+        if let Some(c) = self.0.get(&peer) {
+            c.frames_sent.fetch_add(frames as u64, Ordering::Relaxed);
+            c.bytes_sent.fetch_add(bytes as u64, Ordering::Relaxed);
+        }
     }
 
     /// One frame of `bytes` bytes came from `peer`.
     pub fn received(&self, peer: NodeId, bytes: usize) {
-        self.with(peer, |t| {
-            t.frames_received += 1;
-            t.bytes_received += bytes as u64;
-        });
+        if let Some(c) = self.0.get(&peer) {
+            c.frames_received.fetch_add(1, Ordering::Relaxed);
+            c.bytes_received.fetch_add(bytes as u64, Ordering::Relaxed);
+        }
     }
 
     /// The totals, by peer.
     pub fn totals(&self) -> Vec<PeerTraffic> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).values().copied().collect()
+        self.0
+            .iter()
+            .map(|(peer, c)| PeerTraffic {
+                peer: *peer,
+                frames_sent: c.frames_sent.load(Ordering::Relaxed),
+                bytes_sent: c.bytes_sent.load(Ordering::Relaxed),
+                frames_received: c.frames_received.load(Ordering::Relaxed),
+                bytes_received: c.bytes_received.load(Ordering::Relaxed),
+            })
+            .collect()
     }
 }
 

@@ -45,6 +45,19 @@ pub struct UserConfig {
     pub role: Role,
 }
 
+impl UserConfig {
+    /// The same user with a clear-text password replaced by its SHA-256,
+    /// as the config file also takes it: safe to print, and read back it
+    /// admits the same password.
+    pub fn hashed(&self) -> UserConfig {
+        let mut u = self.clone();
+        if let Some(p) = u.password.take() {
+            u.password_sha256 = Some(sha256(p.as_bytes()).iter().map(|b| format!("{b:02x}")).collect());
+        }
+        u
+    }
+}
+
 impl core::fmt::Debug for UserConfig {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("UserConfig").field("name", &self.name).field("role", &self.role).finish_non_exhaustive()

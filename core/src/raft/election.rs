@@ -229,14 +229,7 @@ impl Raft {
             // log to time out — up to another election timeout. Asking now
             // is what our timer would do soon anyway, and a pre-vote round
             // (§9.6) raises no term, so it can disrupt nobody.
-            if !granted
-                && !up_to_date
-                && can_vote
-                && lease_ok
-                && voter
-                && self.role == Role::Follower
-                && self.cfg.pre_vote
-            {
+            if !up_to_date && can_vote && lease_ok && voter && self.role == Role::Follower && self.cfg.pre_vote {
                 self.pre_campaign();
             }
             return;

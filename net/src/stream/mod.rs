@@ -202,7 +202,7 @@ impl StreamTransport {
             inbox: BoundedQueue::new(cfg.inbox_frames),
             lost: LostPeers::new(),
             stats: Mutex::new(StreamStats::default()),
-            traffic: crate::transport::TrafficCounters::default(),
+            traffic: crate::transport::TrafficCounters::new(cfg.peers.keys().copied()),
             blocked: Mutex::new(BTreeSet::new()),
             closed: Mutex::new(false),
             stop: crate::signal::Signal::new(),
