@@ -212,7 +212,9 @@ pub async fn start(rt: &Rt, spec: Spec) -> Result<Running, StartError> {
         spec.members.iter().filter(|(p, _)| **p != spec.id).map(|(p, a)| (*p, a.clone())).collect();
     let transport: Arc<dyn Transport> = match spec.peer {
         PeerEndpoint::Tcp(listener, cert) => {
-            let auth = TlsAuthenticator::new(&cert, peers.keys().copied().collect())?;
+            // Any node of the cluster CA completes TLS; the transport then
+            // admits only the configuration's members, which change.
+            let auth = TlsAuthenticator::new(&cert, synod_tls::Dialers::AnyNode)?;
             let cfg = StreamConfig::new(spec.id, spec.cluster_id.clone(), peers);
             StreamTransport::start(cfg, rt.connector(), listener, rt.runtime(), Arc::new(auth))
         }

@@ -41,6 +41,9 @@ pub async fn json(server: &Server) -> Result<String, ClientError> {
         "snapshot_index": r.snapshot_index.0,
         "voters": r.membership.voters().iter().map(|v| v.0).collect::<Vec<_>>(),
         "learners": r.membership.learners().iter().map(|v| v.0).collect::<Vec<_>>(),
+        "outgoing": r.membership.outgoing().iter().map(|v| v.0).collect::<Vec<_>>(),
+        "joint": r.membership.is_joint(),
+        "membership": crate::resp::membership_json(&r.membership, r.leader, &s.peers),
         "in_flight": s.in_flight,
         "peers": peers,
         "state": "ok",
@@ -137,7 +140,7 @@ pub fn table(v: &Value) -> String {
         })
     };
     let mut out = format!(
-        "node {}  role {}  term {}  leader {}\ncommit {}  applied {}  last {}  persisted {}  snapshot {}  in-flight {}\nvoters {}  learners {}\n",
+        "node {}  role {}  term {}  leader {}\ncommit {}  applied {}  last {}  persisted {}  snapshot {}  in-flight {}\nvoters {}  learners {}{}\n",
         g("id"),
         g("role"),
         g("term"),
@@ -150,6 +153,7 @@ pub fn table(v: &Value) -> String {
         g("in_flight"),
         g("voters"),
         g("learners"),
+        if g("joint") == "true" { format!("  joint: leaving {}", g("outgoing")) } else { String::new() },
     );
     out.push_str(&format!(
         "disk {} of {} bytes  alarm {}  clients {} of {}\n",

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use synod_core::id::NodeId;
+use synod_core::replica::{MemberStep, StepError};
 
 /// A request, identified by the sender so the reply can find it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,13 +13,20 @@ pub struct ClientRequest {
     pub op: RequestOp,
 }
 
-/// The two kinds of request.
+/// What a request asks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RequestOp {
     /// A service command, applied through the log.
     Propose(Bytes),
     /// A read-only query, answered linearizably.
     Query(Bytes),
+    /// A membership step, planned by the leader against the configuration
+    /// it has in force and answered once the change is in force (its joint
+    /// phase left).
+    Member(MemberStep),
+    /// Hand leadership to this node; answered once the leader has started
+    /// the transfer.
+    TransferLeader(NodeId),
 }
 
 impl ClientRequest {
@@ -26,6 +34,8 @@ impl ClientRequest {
     pub fn payload_len(&self) -> usize {
         match &self.op {
             RequestOp::Propose(b) | RequestOp::Query(b) => b.len(),
+            RequestOp::Member(MemberStep::AddLearner { address, .. }) => address.len(),
+            RequestOp::Member(_) | RequestOp::TransferLeader(_) => 0,
         }
     }
 }
@@ -81,4 +91,48 @@ pub enum ClientError {
     /// was applied.
     #[error("out of disk space; only reads and deletes are served")]
     NoSpace,
+    /// The leader refused a membership step or a leadership transfer;
+    /// nothing changed.
+    #[error("refused: {0}")]
+    Refused(Refusal),
+}
+
+/// Why a leader refused a membership step or a transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// Another change is still in progress; retry once it is in force.
+    #[error("a membership change is in progress; retry")]
+    ChangePending,
+    /// The node is already a member, at another address.
+    #[error("node {0} is already a member at another address")]
+    AlreadyMember(NodeId),
+    /// The node is not a member.
+    #[error("node {0} is not a member")]
+    NotMember(NodeId),
+    /// The node is not a voter (a transfer target must be one).
+    #[error("node {0} is not a voter")]
+    NotVoter(NodeId),
+    /// The last voter cannot be removed.
+    #[error("node {0} is the last voter")]
+    LastVoter(NodeId),
+    /// The resulting configuration would be invalid (an address too long,
+    /// say).
+    #[error("the resulting configuration is invalid")]
+    Invalid,
+    /// The protocol cannot do this.
+    #[error("the protocol does not support this")]
+    Unsupported,
+}
+
+impl From<StepError> for Refusal {
+    fn from(e: StepError) -> Self {
+        match e {
+            StepError::ChangePending => Refusal::ChangePending,
+            StepError::AlreadyMember(id) => Refusal::AlreadyMember(id),
+            StepError::NotMember(id) => Refusal::NotMember(id),
+            StepError::LastVoter(id) => Refusal::LastVoter(id),
+            _ => Refusal::Invalid,
+        }
+    }
 }

@@ -96,6 +96,11 @@ impl<T> BoundedQueue<T> {
         }
     }
 
+    /// True once [`BoundedQueue::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        lock(&self.state).closed
+    }
+
     /// Items waiting.
     pub fn len(&self) -> usize {
         lock(&self.state).items.len()

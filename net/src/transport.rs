@@ -24,6 +24,15 @@ pub enum SendError {
     Closed,
 }
 
+/// Why the peer set could not change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PeersError {
+    /// This transport's peers are fixed when it starts.
+    #[error("this transport cannot change its peers while running")]
+    Unsupported,
+}
+
 /// The node's view of the network.
 #[async_trait]
 pub trait Transport: Send + Sync + 'static {
@@ -45,6 +54,16 @@ pub trait Transport: Send + Sync + 'static {
 
     /// Stops every connection.
     fn close(&self);
+
+    /// Makes `peers` (id → address) the set of peers: connections to
+    /// peers no longer named are closed, new peers are dialed, and a peer
+    /// whose address changed is dialed at the new one. The cluster's
+    /// configuration carries the addresses, so this follows membership
+    /// changes at runtime.
+    fn set_peers(&self, peers: &BTreeMap<NodeId, String>) -> Result<(), PeersError> {
+        let _ = peers;
+        Err(PeersError::Unsupported)
+    }
 
     /// Frames and bytes exchanged with each peer since the transport
     /// started, for metrics; empty from a transport that does not count.
@@ -70,13 +89,15 @@ pub struct PeerTraffic {
 }
 
 /// Running [`PeerTraffic`] totals a transport keeps: one set of atomics
-/// per configured peer, fixed at start, so counting takes no lock on the
-/// paths every frame travels. Traffic with anyone else is not counted (a
-/// transport only talks to configured peers).
-pub struct TrafficCounters(BTreeMap<NodeId, Counts>);
-
+/// per peer, which a connection takes once ([`TrafficCounters::of`]) so
+/// that counting takes no lock on the paths every frame travels. A peer's
+/// totals outlive its removal: counters only go up.
 #[derive(Default)]
-struct Counts {
+pub struct TrafficCounters(std::sync::Mutex<BTreeMap<NodeId, std::sync::Arc<PeerCounts>>>);
+
+/// One peer's running totals.
+#[derive(Default)]
+pub struct PeerCounts {
     frames_sent: AtomicU64,
     bytes_sent: AtomicU64,
     frames_received: AtomicU64,
@@ -86,28 +107,24 @@ struct Counts {
 impl TrafficCounters {
     /// Zero for each of `peers`.
     pub fn new(peers: impl IntoIterator<Item = NodeId>) -> Self {
-        TrafficCounters(peers.into_iter().map(|p| (p, Counts::default())).collect())
+        let counters = TrafficCounters::default();
+        for p in peers {
+            counters.of(p);
+        }
+        counters
     }
 
-    /// `frames` frames of `bytes` bytes in all went to `peer`.
-    pub fn sent(&self, peer: NodeId, frames: usize, bytes: usize) {
-        if let Some(c) = self.0.get(&peer) {
-            c.frames_sent.fetch_add(frames as u64, Ordering::Relaxed);
-            c.bytes_sent.fetch_add(bytes as u64, Ordering::Relaxed);
-        }
-    }
-
-    /// One frame of `bytes` bytes came from `peer`.
-    pub fn received(&self, peer: NodeId, bytes: usize) {
-        if let Some(c) = self.0.get(&peer) {
-            c.frames_received.fetch_add(1, Ordering::Relaxed);
-            c.bytes_received.fetch_add(bytes as u64, Ordering::Relaxed);
-        }
+    /// `peer`'s totals, to keep for the life of a connection.
+    pub fn of(&self, peer: NodeId) -> std::sync::Arc<PeerCounts> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(peer).or_default().clone()
     }
 
     /// The totals, by peer.
     pub fn totals(&self) -> Vec<PeerTraffic> {
         self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
             .iter()
             .map(|(peer, c)| PeerTraffic {
                 peer: *peer,
@@ -117,6 +134,20 @@ impl TrafficCounters {
                 bytes_received: c.bytes_received.load(Ordering::Relaxed),
             })
             .collect()
+    }
+}
+
+impl PeerCounts {
+    /// `frames` frames of `bytes` bytes in all were sent.
+    pub fn sent(&self, frames: usize, bytes: usize) {
+        self.frames_sent.fetch_add(frames as u64, Ordering::Relaxed);
+        self.bytes_sent.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// One frame of `bytes` bytes was received.
+    pub fn received(&self, bytes: usize) {
+        self.frames_received.fetch_add(1, Ordering::Relaxed);
+        self.bytes_received.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 }
 

@@ -10,11 +10,11 @@ use std::io;
 use std::sync::Arc;
 use synod_core::id::NodeId;
 use synod_core::raft::{Config as RaftConfig, Raft};
-use synod_core::replica::{Membership, Replica, Role};
+use synod_core::replica::{MemberStep, Membership, Replica, Role};
 use synod_core::service::kv::{KvCommand, KvQuery, KvReply};
 use synod_core::service::{Command, Op, Query, Reply, Store};
 use synod_core::time::{Duration, Instant};
-use synod_net::client::ClientError;
+use synod_net::client::{ClientError, Refusal};
 use synod_net::node::{self, NodeConfig, NodeHandle};
 use synod_net::runtime::Runtime;
 use synod_net::store::LogStore;
@@ -54,14 +54,22 @@ struct Member {
 pub struct TestCluster<'a> {
     deploy: &'a dyn Deploy,
     members: BTreeMap<NodeId, Member>,
+    /// The founding members.
+    founders: u64,
 }
 
+/// Raft for node `id` of a cluster founded by nodes 1..=`n` (0: a node
+/// that joins later, with no configuration of its own).
 fn raft(id: NodeId, n: u64) -> node::ReplicaFactory {
     Box::new(move |now: Instant, recovered| {
         let mut cfg = RaftConfig::new(id, id.0 * 977);
         cfg.election_timeout = Duration::from_millis(300);
         cfg.heartbeat_interval = Duration::from_millis(50);
-        let voters = Membership::voters_only((1..=n).map(NodeId)).map_err(|e| e.to_string())?;
+        let voters = if n == 0 {
+            Membership::default()
+        } else {
+            Membership::voters_only((1..=n).map(NodeId)).map_err(|e| e.to_string())?
+        };
         Ok(Box::new(Raft::new(cfg, now, recovered, voters).map_err(|e| e.to_string())?) as Box<dyn Replica + Send>)
     })
 }
@@ -76,7 +84,7 @@ impl<'a> TestCluster<'a> {
             endpoints.insert(NodeId(i), ep);
             members.insert(NodeId(i), Member { addr, handle: None, block: None });
         }
-        let mut c = TestCluster { deploy, members };
+        let mut c = TestCluster { deploy, members, founders: n };
         for (id, ep) in endpoints {
             c.launch(id, ep).await;
         }
@@ -88,9 +96,12 @@ impl<'a> TestCluster<'a> {
     }
 
     async fn launch(&mut self, id: NodeId, ep: Box<dyn core::any::Any + Send>) {
-        let n = self.members.len() as u64;
+        let n = if id.0 <= self.founders { self.founders } else { 0 };
         let wired = self.deploy.wire(id, self.peers(id), ep);
         let mut cfg = NodeConfig::new(id);
+        // The transport follows the configuration; these addresses serve
+        // until the node has one.
+        cfg.peers = Some(self.peers(id));
         cfg.request_timeout = Duration::from_secs(3);
         cfg.snapshot_every = 40;
         cfg.service_tick = Some(node::ServiceTick {
@@ -110,6 +121,40 @@ impl<'a> TestCluster<'a> {
         let m = self.members.get_mut(&id).expect("member");
         m.handle = Some(handle);
         m.block = Some(wired.block);
+    }
+
+    /// Starts node `id` on a fresh endpoint with no configuration: it
+    /// waits to be added, and knows the current members' addresses.
+    /// Returns its address.
+    pub async fn join(&mut self, id: NodeId) -> String {
+        let (ep, addr) = self.deploy.reserve(0).await.expect("an endpoint");
+        self.members.insert(id, Member { addr: addr.clone(), handle: None, block: None });
+        self.launch(id, ep).await;
+        addr
+    }
+
+    /// Takes a membership step through `via`, retrying across leader
+    /// changes and while a previous change is being finished.
+    pub async fn member_step(&self, via: NodeId, step: MemberStep) {
+        for _ in 0..200 {
+            match self.handle(via).member_step(step.clone()).await {
+                Ok(()) => return,
+                Err(
+                    ClientError::NotLeader { .. }
+                    | ClientError::Unavailable
+                    | ClientError::Timeout
+                    | ClientError::LeaderChanged { .. }
+                    | ClientError::Refused(Refusal::ChangePending),
+                ) => self.sleep(50).await,
+                Err(e) => panic!("{}: {step:?} failed: {e}", self.deploy.name()),
+            }
+        }
+        panic!("{}: {step:?} through {via} never succeeded", self.deploy.name());
+    }
+
+    /// Forgets node `id` (after removing it from the configuration).
+    pub fn forget(&mut self, id: NodeId) {
+        self.members.remove(&id);
     }
 
     /// Stops node `id` (its storage keeps what it made durable).
@@ -316,6 +361,38 @@ pub async fn restart_from_storage(d: &dyn Deploy) {
     for i in 0..60 {
         assert_eq!(c.read(NodeId(1 + (i + 1) % 3), &format!("d{i}")).await, v(&i.to_string()), "{}", d.name());
     }
+    c.shutdown().await;
+}
+
+/// The replace path over real connections: a fresh node joins as a
+/// learner, is promoted, and the old leader is removed and stopped for
+/// good; the peers' connections follow each configuration (the fourth
+/// node is dialed only once the configuration names its address).
+pub async fn replace_a_member(d: &dyn Deploy) {
+    let mut c = TestCluster::start(d, 3).await.expect("cluster starts");
+    for i in 0..50 {
+        c.write(NodeId(1 + i % 3), &format!("r{i}"), "x").await;
+    }
+    let addr = c.join(NodeId(4)).await;
+    let via = NodeId(if c.leader().await == NodeId(2) { 3 } else { 2 });
+    let add = MemberStep::AddLearner { id: NodeId(4), address: Bytes::from(addr) };
+    c.member_step(via, add).await;
+    c.member_step(via, MemberStep::Promote { id: NodeId(4) }).await;
+    let old = c.leader().await;
+    c.member_step(NodeId(4), MemberStep::Remove { id: old }).await;
+    c.stop(old).await;
+    c.forget(old);
+    c.write(NodeId(4), "after", "replace").await;
+    for id in c.members.keys().copied().collect::<Vec<_>>() {
+        for i in 0..50 {
+            assert_eq!(c.read(id, &format!("r{i}")).await, v("x"), "{} via {id}", d.name());
+        }
+        assert_eq!(c.read(id, "after").await, v("replace"), "{} via {id}", d.name());
+    }
+    let leader = c.leader().await;
+    let m = c.handle(leader).status().await.expect("status").replica.membership;
+    assert_eq!(m.voters().len(), 3, "{}", d.name());
+    assert!(!m.contains(old), "{}", d.name());
     c.shutdown().await;
 }
 

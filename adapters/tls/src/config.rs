@@ -124,13 +124,31 @@ pub fn client_config(node: &NodeCert, alpn: &[u8]) -> Result<rustls::ClientConfi
     Ok(tls)
 }
 
+/// Which nodes may dial this one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dialers {
+    /// Only these, whatever else the cluster CA certified.
+    Only(BTreeSet<NodeId>),
+    /// Any node the cluster CA certified: for a transport that admits
+    /// only its configured peers after the handshake, and whose peers
+    /// change with the cluster's configuration.
+    AnyNode,
+}
+
+impl From<BTreeSet<NodeId>> for Dialers {
+    fn from(ids: BTreeSet<NodeId>) -> Self {
+        Dialers::Only(ids)
+    }
+}
+
 /// The accepting side's configuration, requiring `alpn`: a client must
 /// present a certificate of the cluster CA naming one of `dialers`.
 pub fn server_config(
     node: &NodeCert,
-    dialers: BTreeSet<NodeId>,
+    dialers: impl Into<Dialers>,
     alpn: &[u8],
 ) -> Result<rustls::ServerConfig, TlsError> {
+    let dialers = dialers.into();
     let p = provider();
     let inner = WebPkiClientVerifier::builder_with_provider(roots(node)?, p.clone()).build()?;
     let verifier = Arc::new(PeerClientVerifier { inner, cluster_id: node.cluster_id().to_string(), dialers });
@@ -214,7 +232,7 @@ impl ServerCertVerifier for PeerServerVerifier {
 struct PeerClientVerifier {
     inner: Arc<dyn ClientCertVerifier>,
     cluster_id: String,
-    dialers: BTreeSet<NodeId>,
+    dialers: Dialers,
 }
 
 impl ClientCertVerifier for PeerClientVerifier {
@@ -230,7 +248,9 @@ impl ClientCertVerifier for PeerClientVerifier {
     ) -> Result<ClientCertVerified, rustls::Error> {
         self.inner.verify_client_cert(end_entity, intermediates, now)?;
         let named = identity::cert_node_id(end_entity, &self.cluster_id).map_err(refuse)?;
-        if !self.dialers.contains(&named) {
+        if let Dialers::Only(ids) = &self.dialers
+            && !ids.contains(&named)
+        {
             return Err(refuse(IdentityError::NotADialer(named)));
         }
         Ok(ClientCertVerified::assertion())

@@ -34,4 +34,5 @@ pub mod config;
 pub mod identity;
 mod stream;
 
+pub use config::Dialers;
 pub use stream::{ALPN, TlsAuthenticator};

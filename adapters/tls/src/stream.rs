@@ -9,7 +9,6 @@ use crate::identity;
 use async_trait::async_trait;
 use futures_rustls::{TlsAcceptor, TlsConnector};
 use rustls::pki_types::ServerName;
-use std::collections::BTreeSet;
 use std::io;
 use std::sync::Arc;
 use synod_core::id::NodeId;
@@ -35,9 +34,12 @@ impl core::fmt::Debug for TlsAuthenticator {
 
 impl TlsAuthenticator {
     /// Authenticates as `node`; accepts connections only from nodes of
-    /// `dialers` (over a stream transport every peer dials: all of them).
-    /// Fails if `node`'s own material does not check out.
-    pub fn new(node: &NodeCert, dialers: BTreeSet<NodeId>) -> Result<TlsAuthenticator, TlsError> {
+    /// `dialers` (over a stream transport every peer dials: all of them,
+    /// or [`Dialers::AnyNode`](crate::config::Dialers::AnyNode) when the
+    /// peers follow the cluster's configuration — the transport then
+    /// admits only configured peers past the hello). Fails if `node`'s own
+    /// material does not check out.
+    pub fn new(node: &NodeCert, dialers: impl Into<crate::config::Dialers>) -> Result<TlsAuthenticator, TlsError> {
         config::check(node)?;
         let client = config::client_config(node, ALPN)?;
         let server = config::server_config(node, dialers, ALPN)?;

@@ -25,7 +25,7 @@ async fn node(
     let cert = ca.issue_node(NodeId(id)).unwrap();
     let others: BTreeMap<NodeId, String> =
         peers.iter().filter(|(p, _)| p.0 != id).map(|(p, a)| (*p, a.clone())).collect();
-    let auth = TlsAuthenticator::new(&cert, others.keys().copied().collect()).unwrap();
+    let auth = TlsAuthenticator::new(&cert, others.keys().copied().collect::<std::collections::BTreeSet<_>>()).unwrap();
     let mut cfg = StreamConfig::new(NodeId(id), CLUSTER, others);
     // Long, so that a connection cut at once is told apart from one left
     // to time out.
@@ -285,4 +285,86 @@ async fn traffic_is_counted_per_peer_on_both_sides() {
     assert!(out.bytes_sent >= 10 * one, "{out:?}");
     assert_eq!(out.frames_sent, inn.frames_received, "every frame written was read: {out:?} {inn:?}");
     assert_eq!(out.bytes_sent, inn.bytes_received, "{out:?} {inn:?}");
+}
+
+/// Peers follow the configuration: a node of the CA that is not a
+/// configured peer is refused after TLS (any node of the CA may complete
+/// the handshake, `Dialers::AnyNode`); once `set_peers` names it, it is
+/// admitted and dialed; a peer no longer named is cut off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_peer_set_follows_set_peers() {
+    let ca = certs::new_cluster_ca(CLUSTER).unwrap();
+    let mut addrs = BTreeMap::new();
+    let mut listeners = Vec::new();
+    for id in 1..=3u64 {
+        let (l, a) = synod_tokio::bind("127.0.0.1:0").await.unwrap();
+        addrs.insert(NodeId(id), a.to_string());
+        listeners.push(l);
+    }
+    let only = |ids: &[u64]| -> BTreeMap<NodeId, String> {
+        ids.iter().map(|i| (NodeId(*i), addrs[&NodeId(*i)].clone())).collect()
+    };
+    let mut ts = Vec::new();
+    for (i, l) in listeners.into_iter().enumerate() {
+        let id = i as u64 + 1;
+        let cert = ca.issue_node(NodeId(id)).unwrap();
+        let auth = TlsAuthenticator::new(&cert, synod_tls::Dialers::AnyNode).unwrap();
+        let peers = if id == 3 { only(&[2]) } else { only(&[1, 2]) };
+        let mut cfg = StreamConfig::new(NodeId(id), CLUSTER, peers);
+        cfg.backoff_max = synod_core::time::Duration::from_millis(50);
+        ts.push(synod_tokio::tcp_transport(cfg, l, synod_tokio::TokioRuntime::current(), Arc::new(auth)));
+    }
+    let (t1, t2, t3) = (&ts[0], &ts[1], &ts[2]);
+    connected(t1, t2).await;
+
+    // Node 3 dials node 2, which does not know it: refused after TLS.
+    let before = t2.stats().rejected;
+    let arrived = |t: Arc<StreamTransport>, from: NodeId| async move {
+        tokio::time::timeout(Duration::from_secs(3), async {
+            loop {
+                match t.recv().await {
+                    Some((f, _)) if f == from => return,
+                    Some(_) => {}
+                    None => core::future::pending::<()>().await,
+                }
+            }
+        })
+        .await
+        .is_ok()
+    };
+    let _ = t3.send(NodeId(2), request(3));
+    assert!(!arrived(t2.clone(), NodeId(3)).await, "an unconfigured node's frame was delivered");
+    assert!(t2.stats().rejected > before, "the unknown peer is refused and counted");
+    assert_eq!(t3.send(NodeId(1), request(3)), Err(synod_net::transport::SendError::UnknownPeer(NodeId(1))));
+
+    // Node 2 now serves 1 and 3; node 3 gets through.
+    t2.set_peers(&only(&[1, 3])).unwrap();
+    let t2c = t2.clone();
+    let t3c = t3.clone();
+    let pump = tokio::spawn(async move {
+        loop {
+            let _ = t3c.send(NodeId(2), request(4));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    assert!(arrived(t2c, NodeId(3)).await, "a peer added at runtime was not admitted");
+    pump.abort();
+
+    // Node 2 drops node 1: node 1's connection is cut, its frames lost.
+    t2.set_peers(&only(&[3])).unwrap();
+    assert_eq!(t2.send(NodeId(1), request(5)), Err(synod_net::transport::SendError::UnknownPeer(NodeId(1))));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    while tokio::time::timeout(Duration::from_millis(50), t2.recv()).await.is_ok() {}
+    let t1c = t1.clone();
+    let pump = tokio::spawn(async move {
+        loop {
+            let _ = t1c.send(NodeId(2), request(6));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    assert!(!arrived(t2.clone(), NodeId(1)).await, "a removed peer's frames were still delivered");
+    pump.abort();
+    for t in &ts {
+        t.close();
+    }
 }

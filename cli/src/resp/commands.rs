@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use synod_core::id::NodeId;
 use synod_core::lease::{FencingToken, LeaseId};
+use synod_core::replica::MemberStep;
 use synod_core::service::kv::{KvCommand, KvError, KvQuery, KvReply};
 use synod_core::service::{Caller, Command, Op, Query, Reply};
 use synod_core::time::Duration;
@@ -42,6 +43,16 @@ pub trait Backend: Send + Sync {
     fn failure(&self) -> Option<String> {
         None
     }
+    /// Takes a membership step (at the leader); returns once in force.
+    async fn member_step(&self, step: MemberStep) -> Result<(), ClientError> {
+        let _ = step;
+        Err(ClientError::Refused(synod_net::client::Refusal::Unsupported))
+    }
+    /// Asks the leader to hand leadership to `to`.
+    async fn transfer_leader(&self, to: NodeId) -> Result<(), ClientError> {
+        let _ = to;
+        Err(ClientError::Refused(synod_net::client::Refusal::Unsupported))
+    }
 }
 
 #[async_trait::async_trait]
@@ -57,6 +68,12 @@ impl Backend for NodeHandle {
     }
     fn failure(&self) -> Option<String> {
         NodeHandle::failure(self)
+    }
+    async fn member_step(&self, step: MemberStep) -> Result<(), ClientError> {
+        NodeHandle::member_step(self, step).await
+    }
+    async fn transfer_leader(&self, to: NodeId) -> Result<(), ClientError> {
+        NodeHandle::transfer_leader(self, to).await
     }
 }
 
@@ -115,6 +132,7 @@ fn access(name: &str, a: &[Bytes]) -> Access {
         "LEASE" if matches!(a.first().map(|s| s.to_ascii_uppercase()).as_deref(), Some(b"TTL" | b"LIST")) => {
             Access::Read
         }
+        "SYNOD.MEMBER" if matches!(a.first().map(|s| s.to_ascii_uppercase()).as_deref(), Some(b"LIST")) => Access::Read,
         _ => Access::Write,
     }
 }
@@ -328,6 +346,8 @@ async fn dispatch(ctx: &mut Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
         },
         ("INFO", _) => info(ctx).await,
         ("SYNOD.STATUS", 0) => crate::status::json(ctx.server).await.map(text).map_err(|e| client_error(e, None)),
+        ("SYNOD.MEMBER", n) if n >= 1 => super::admin::member(ctx.server, ctx.client.caller().admin, a).await,
+        ("SYNOD.LEADER", n) if n >= 1 => super::admin::leader(ctx.server, ctx.client.caller().admin, a).await,
         ("DBSIZE", 0) => Err(err("ERR DBSIZE is not supported")),
         ("CONFIG", n) if n >= 1 => config(a),
         ("CLIENT", n) if n >= 1 => client(ctx, a),
@@ -336,7 +356,7 @@ async fn dispatch(ctx: &mut Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
         (
             "PING" | "ECHO" | "SELECT" | "GET" | "SET" | "DEL" | "EXISTS" | "INCR" | "DECR" | "INCRBY" | "DECRBY"
             | "MGET" | "CAS" | "LEASE" | "LOCK" | "TRYLOCK" | "UNLOCK" | "LOCKOWNER" | "SYNOD.STATUS" | "DBSIZE"
-            | "CONFIG" | "CLIENT" | "AUTH",
+            | "CONFIG" | "CLIENT" | "AUTH" | "SYNOD.MEMBER" | "SYNOD.LEADER",
             _,
         ) => Err(arity(name)),
         _ => Err(err(&format!("ERR unknown command '{}'", name.to_ascii_lowercase()))),

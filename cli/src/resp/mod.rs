@@ -12,6 +12,7 @@
 //! wrong arity, bad integers, oversized values — is an error reply and the
 //! connection stays open.
 
+mod admin;
 mod auth;
 mod commands;
 mod conn;
@@ -21,6 +22,7 @@ mod reply;
 mod stats;
 mod tls;
 
+pub(crate) use admin::membership_json;
 pub use auth::{Principal, Role, UserConfig, Users};
 pub use commands::{Backend, Directory};
 pub use conn::connection;

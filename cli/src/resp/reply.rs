@@ -66,6 +66,7 @@ pub(crate) fn client_error(e: ClientError, leader: Option<String>) -> BytesFrame
         ClientError::TooLarge => err("ERR request too large"),
         ClientError::Unavailable => err("ERR no leader available; retry"),
         ClientError::NoSpace => err("NOSPACE out of disk space: only reads and deletes are served (see INFO)"),
+        ClientError::Refused(why) => err(&format!("ERR refused: {why}")),
         _ => err("ERR request failed"),
     }
 }

@@ -19,7 +19,22 @@ pub struct Membership {
     /// left; empty unless joint. Stored in the configuration itself so that
     /// whichever leader finishes the change knows the target.
     learners_next: Vec<NodeId>,
+    /// Where members can be reached, sorted by id, one per member at most:
+    /// opaque to the protocol, carried with every configuration so that
+    /// whoever learns a configuration learns how to reach its members (the
+    /// node puts peer addresses here, as etcd puts peer URLs in its
+    /// ConfChange context).
+    addresses: Vec<(NodeId, Bytes)>,
 }
+
+/// The longest address a member may have, in bytes: a host name (at most
+/// 253) and a port fit.
+pub const MAX_ADDRESS_LEN: usize = 300;
+
+/// Marks the encoding that carries addresses: a voter count no encoding
+/// can hold, so configurations written before addresses existed (which
+/// start with the voter count) still decode.
+const WITH_ADDRESSES: u32 = u32::MAX;
 
 /// The outcome of counting votes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +54,8 @@ pub struct MembershipChange {
     pub voters: Vec<NodeId>,
     /// The learners of the new configuration.
     pub learners: Vec<NodeId>,
+    /// Addresses to record or replace; members not named keep theirs.
+    pub addresses: Vec<(NodeId, Bytes)>,
 }
 
 /// Why a membership could not be built or decoded.
@@ -54,6 +71,9 @@ pub enum MembershipError {
     /// The encoded form was cut short or had trailing bytes.
     #[error("malformed membership encoding")]
     Malformed,
+    /// An address longer than [`MAX_ADDRESS_LEN`].
+    #[error("the address of node {0} is longer than {MAX_ADDRESS_LEN} bytes")]
+    AddressTooLong(NodeId),
 }
 
 fn sorted(mut ids: Vec<NodeId>) -> Vec<NodeId> {
@@ -70,9 +90,37 @@ impl Membership {
             outgoing: Vec::new(),
             learners: sorted(learners),
             learners_next: Vec::new(),
+            addresses: Vec::new(),
         };
         m.validate()?;
         Ok(m)
+    }
+
+    /// This configuration with `addresses` recorded (replacing any a
+    /// member had); addresses of non-members are dropped.
+    pub fn with_addresses(
+        mut self,
+        addresses: impl IntoIterator<Item = (NodeId, Bytes)>,
+    ) -> Result<Self, MembershipError> {
+        let mut merged: alloc::collections::BTreeMap<NodeId, Bytes> = self.addresses.drain(..).collect();
+        for (id, addr) in addresses {
+            if addr.len() > MAX_ADDRESS_LEN {
+                return Err(MembershipError::AddressTooLong(id));
+            }
+            merged.insert(id, addr);
+        }
+        self.addresses = merged.into_iter().filter(|(id, _)| self.contains(*id)).collect();
+        Ok(self)
+    }
+
+    /// Where `id` can be reached, if the configuration says.
+    pub fn address(&self, id: NodeId) -> Option<&Bytes> {
+        self.addresses.binary_search_by_key(&id, |(i, _)| *i).ok().map(|k| &self.addresses[k].1)
+    }
+
+    /// Every recorded address, by id.
+    pub fn addresses(&self) -> &[(NodeId, Bytes)] {
+        &self.addresses
     }
 
     /// A configuration of voters only.
@@ -92,6 +140,11 @@ impl Membership {
                 return Err(MembershipError::VoterAndLearner(*l));
             }
         }
+        if self.addresses.windows(2).any(|w| w[0].0 >= w[1].0)
+            || self.addresses.iter().any(|(id, a)| !self.contains(*id) || a.len() > MAX_ADDRESS_LEN)
+        {
+            return Err(MembershipError::Malformed);
+        }
         Ok(())
     }
 
@@ -99,16 +152,25 @@ impl Membership {
     /// (thesis §4.3). If the voters do not change, the result is simple.
     pub fn enter_joint(&self, change: &MembershipChange) -> Result<Membership, MembershipError> {
         let target = Membership::new(change.voters.clone(), change.learners.clone())?;
+        // Addresses of members leaving are kept while they still vote in
+        // the outgoing half; `with_addresses` drops the rest.
+        let known = self.addresses.iter().cloned();
         if target.voters == self.voters {
-            return Ok(target);
+            return target.with_addresses(known.chain(change.addresses.iter().cloned()));
         }
         // A voter being demoted stays a voter of the outgoing half until the
         // joint configuration is left; it becomes a learner only then.
         let (learners_next, learners): (Vec<NodeId>, Vec<NodeId>) =
             target.learners.into_iter().partition(|l| self.voters.binary_search(l).is_ok());
-        let joint = Membership { voters: target.voters, outgoing: self.voters.clone(), learners, learners_next };
+        let joint = Membership {
+            voters: target.voters,
+            outgoing: self.voters.clone(),
+            learners,
+            learners_next,
+            addresses: Vec::new(),
+        };
         joint.validate()?;
-        Ok(joint)
+        joint.with_addresses(known.chain(change.addresses.iter().cloned()))
     }
 
     /// The simple configuration that ends a joint one: the incoming voters,
@@ -117,12 +179,15 @@ impl Membership {
     pub fn leave_joint(&self) -> Membership {
         let mut learners = self.learners.clone();
         learners.extend_from_slice(&self.learners_next);
-        Membership {
+        let mut next = Membership {
             voters: self.voters.clone(),
             outgoing: Vec::new(),
             learners: sorted(learners),
             learners_next: Vec::new(),
-        }
+            addresses: Vec::new(),
+        };
+        next.addresses = self.addresses.iter().filter(|(id, _)| next.contains(*id)).cloned().collect();
+        next
     }
 
     /// True while a joint configuration is in force.
@@ -203,12 +268,27 @@ impl Membership {
         self.vote_result(|id| Some(active(id))) == VoteResult::Won
     }
 
-    /// Appends the wire form: three length-prefixed lists of little-endian ids.
+    /// Appends the wire form: four length-prefixed lists of little-endian
+    /// ids; when addresses are recorded, a marker first and the addresses
+    /// (id, u16 length, bytes) after. Without addresses the form is the
+    /// one written before addresses existed.
     pub fn encode_into(&self, buf: &mut BytesMut) {
+        if !self.addresses.is_empty() {
+            buf.put_u32_le(WITH_ADDRESSES);
+        }
         for list in [&self.voters, &self.outgoing, &self.learners, &self.learners_next] {
             buf.put_u32_le(list.len() as u32);
             for id in list {
                 buf.put_u64_le(id.0);
+            }
+        }
+        if !self.addresses.is_empty() {
+            buf.put_u32_le(self.addresses.len() as u32);
+            for (id, addr) in &self.addresses {
+                buf.put_u64_le(id.0);
+                // validate() bounds every address by MAX_ADDRESS_LEN.
+                buf.put_u16_le(addr.len() as u16);
+                buf.put_slice(addr);
             }
         }
     }
@@ -222,7 +302,12 @@ impl Membership {
 
     /// The length of [`Membership::encode`]'s output.
     pub fn encoded_len(&self) -> usize {
-        16 + 8 * (self.voters.len() + self.outgoing.len() + self.learners.len() + self.learners_next.len())
+        let lists = 16 + 8 * (self.voters.len() + self.outgoing.len() + self.learners.len() + self.learners_next.len());
+        if self.addresses.is_empty() {
+            lists
+        } else {
+            lists + 8 + self.addresses.iter().map(|(_, a)| 10 + a.len()).sum::<usize>()
+        }
     }
 
     /// Decodes a membership that fills `data` exactly (a config entry's payload).
@@ -239,6 +324,11 @@ impl Membership {
     /// Lengths are checked against the bytes present before anything is
     /// allocated, so a hostile length cannot force a large allocation.
     pub fn decode(buf: &mut impl Buf) -> Result<Membership, MembershipError> {
+        let chunk = buf.chunk();
+        let with_addresses = chunk.len() >= 4 && chunk[..4] == WITH_ADDRESSES.to_le_bytes();
+        if with_addresses {
+            buf.advance(4);
+        }
         let mut lists: [Vec<NodeId>; 4] = Default::default();
         for list in &mut lists {
             if buf.remaining() < 4 {
@@ -259,10 +349,36 @@ impl Membership {
             }
         }
         let [voters, outgoing, learners, learners_next] = lists;
-        let m = Membership { voters, outgoing, learners, learners_next };
+        let addresses = if with_addresses { decode_addresses(buf)? } else { Vec::new() };
+        let m = Membership { voters, outgoing, learners, learners_next, addresses };
         m.validate().map_err(|_| MembershipError::Malformed)?;
         Ok(m)
     }
+}
+
+/// The address list of the encoding that carries one; every length is
+/// checked against the bytes present before anything is allocated.
+fn decode_addresses(buf: &mut impl Buf) -> Result<Vec<(NodeId, Bytes)>, MembershipError> {
+    if buf.remaining() < 4 {
+        return Err(MembershipError::Malformed);
+    }
+    let n = buf.get_u32_le() as usize;
+    if buf.remaining() / 10 < n {
+        return Err(MembershipError::Malformed);
+    }
+    let mut addresses = Vec::with_capacity(n);
+    for _ in 0..n {
+        if buf.remaining() < 10 {
+            return Err(MembershipError::Malformed);
+        }
+        let id = NodeId(buf.get_u64_le());
+        let len = buf.get_u16_le() as usize;
+        if len > MAX_ADDRESS_LEN || buf.remaining() < len {
+            return Err(MembershipError::Malformed);
+        }
+        addresses.push((id, buf.copy_to_bytes(len)));
+    }
+    Ok(addresses)
 }
 
 fn majority_value(voters: &[NodeId], acked: &mut impl FnMut(NodeId) -> u64) -> u64 {
@@ -339,7 +455,9 @@ mod tests {
     #[test]
     fn joint_commit_needs_both_halves() {
         let old = Membership::voters_only(ids(&[1, 2, 3])).unwrap();
-        let joint = old.enter_joint(&MembershipChange { voters: ids(&[3, 4, 5]), learners: vec![] }).unwrap();
+        let joint = old
+            .enter_joint(&MembershipChange { voters: ids(&[3, 4, 5]), learners: vec![], addresses: vec![] })
+            .unwrap();
         assert!(joint.is_joint());
         // Old half is far ahead, new half lags: the new half decides.
         let acked = |id: NodeId| LogIndex(if id.0 <= 3 { 10 } else { 2 });
@@ -369,7 +487,7 @@ mod tests {
     #[test]
     fn demoted_voter_stays_outgoing_voter_until_leave() {
         let old = Membership::voters_only(ids(&[1, 2, 3])).unwrap();
-        let change = MembershipChange { voters: ids(&[1, 2]), learners: ids(&[3]) };
+        let change = MembershipChange { voters: ids(&[1, 2]), learners: ids(&[3]), addresses: vec![] };
         let joint = old.enter_joint(&change).unwrap();
         assert!(joint.is_voter(NodeId(3)));
         assert!(joint.learners().is_empty());
@@ -381,7 +499,9 @@ mod tests {
     #[test]
     fn encoding_round_trips_and_rejects_garbage() {
         let old = Membership::voters_only(ids(&[1, 2, 3])).unwrap();
-        let joint = old.enter_joint(&MembershipChange { voters: ids(&[2, 3, 4]), learners: ids(&[9]) }).unwrap();
+        let joint = old
+            .enter_joint(&MembershipChange { voters: ids(&[2, 3, 4]), learners: ids(&[9]), addresses: vec![] })
+            .unwrap();
         let bytes = joint.encode();
         assert_eq!(bytes.len(), joint.encoded_len());
         assert_eq!(Membership::decode(&mut bytes.clone()).unwrap(), joint);
@@ -401,7 +521,9 @@ mod tests {
     #[test]
     fn members_lists_each_node_once() {
         let old = Membership::voters_only(ids(&[1, 2, 3])).unwrap();
-        let joint = old.enter_joint(&MembershipChange { voters: ids(&[2, 3, 4]), learners: ids(&[7]) }).unwrap();
+        let joint = old
+            .enter_joint(&MembershipChange { voters: ids(&[2, 3, 4]), learners: ids(&[7]), addresses: vec![] })
+            .unwrap();
         let mut all: Vec<_> = joint.members().collect();
         all.sort();
         assert_eq!(all, ids(&[1, 2, 3, 4, 7]));

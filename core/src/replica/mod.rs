@@ -81,14 +81,16 @@ pub(crate) mod limits;
 mod membership;
 mod message;
 mod output;
+mod reconfigure;
 
 pub use entry::{Entry, EntryKind, HardState, Persist, PersistId, Recovered, Snapshot, SnapshotMeta};
 pub use error::{
     CompactError, MAX_TERM_JUMP, MessageError, ProposeError, ReadError, RecoverError, TransferError, check_term_jump,
 };
-pub use membership::{Membership, MembershipChange, MembershipError, VoteResult};
+pub use membership::{MAX_ADDRESS_LEN, Membership, MembershipChange, MembershipError, VoteResult};
 pub use message::Message;
 pub use output::{Envelope, Event, Output, PeerStatus, Proposal, ReadId, ReadState, Role, Status};
+pub use reconfigure::{MemberStep, StepError};
 
 use crate::id::{LogIndex, NodeId, Term};
 use crate::time::Instant;

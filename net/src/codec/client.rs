@@ -2,8 +2,10 @@
 
 use super::DecodeError;
 use super::entry::{get_opt_node, put_opt_node};
-use crate::client::{ClientError, ClientReply, ClientRequest, RequestOp};
+use crate::client::{ClientError, ClientReply, ClientRequest, Refusal, RequestOp};
 use bytes::{BufMut, BytesMut};
+use synod_core::id::NodeId;
+use synod_core::replica::MemberStep;
 use synod_core::service::codec::{Reader, put_bytes};
 
 /// Appends a request.
@@ -18,6 +20,28 @@ pub fn put_request(b: &mut BytesMut, r: &ClientRequest) {
             b.put_u8(2);
             put_bytes(b, q);
         }
+        RequestOp::Member(step) => {
+            b.put_u8(3);
+            match step {
+                MemberStep::AddLearner { id, address } => {
+                    b.put_u8(1);
+                    b.put_u64_le(id.0);
+                    put_bytes(b, address);
+                }
+                MemberStep::Promote { id } => {
+                    b.put_u8(2);
+                    b.put_u64_le(id.0);
+                }
+                MemberStep::Remove { id } => {
+                    b.put_u8(3);
+                    b.put_u64_le(id.0);
+                }
+            }
+        }
+        RequestOp::TransferLeader(to) => {
+            b.put_u8(4);
+            b.put_u64_le(to.0);
+        }
     }
 }
 
@@ -27,6 +51,13 @@ pub fn get_request(r: &mut Reader) -> Result<ClientRequest, DecodeError> {
     let op = match r.u8()? {
         1 => RequestOp::Propose(r.bytes()?),
         2 => RequestOp::Query(r.bytes()?),
+        3 => RequestOp::Member(match r.u8()? {
+            1 => MemberStep::AddLearner { id: NodeId(r.u64()?), address: r.bytes()? },
+            2 => MemberStep::Promote { id: NodeId(r.u64()?) },
+            3 => MemberStep::Remove { id: NodeId(r.u64()?) },
+            _ => return Err(DecodeError::BadTag("member step")),
+        }),
+        4 => RequestOp::TransferLeader(NodeId(r.u64()?)),
         _ => return Err(DecodeError::BadTag("request")),
     };
     Ok(ClientRequest { id, op })
@@ -58,6 +89,10 @@ pub fn put_reply(b: &mut BytesMut, r: &ClientReply) {
                     b.put_u8(9);
                     put_opt_node(b, *leader_hint);
                 }
+                ClientError::Refused(why) => {
+                    b.put_u8(10);
+                    put_refusal(b, *why);
+                }
             }
         }
     }
@@ -78,9 +113,39 @@ pub fn get_reply(r: &mut Reader) -> Result<ClientReply, DecodeError> {
             7 => ClientError::Unavailable,
             8 => ClientError::NoSpace,
             9 => ClientError::LeaderChanged { leader_hint: get_opt_node(r)? },
+            10 => ClientError::Refused(get_refusal(r)?),
             _ => return Err(DecodeError::BadTag("client error")),
         }),
         _ => return Err(DecodeError::BadTag("reply")),
     };
     Ok(ClientReply { id, result })
+}
+
+fn put_refusal(b: &mut BytesMut, why: Refusal) {
+    let (tag, id) = match why {
+        Refusal::ChangePending => (1, None),
+        Refusal::AlreadyMember(id) => (2, Some(id)),
+        Refusal::NotMember(id) => (3, Some(id)),
+        Refusal::NotVoter(id) => (4, Some(id)),
+        Refusal::LastVoter(id) => (5, Some(id)),
+        Refusal::Invalid => (6, None),
+        Refusal::Unsupported => (7, None),
+    };
+    b.put_u8(tag);
+    if let Some(id) = id {
+        b.put_u64_le(id.0);
+    }
+}
+
+fn get_refusal(r: &mut Reader) -> Result<Refusal, DecodeError> {
+    Ok(match r.u8()? {
+        1 => Refusal::ChangePending,
+        2 => Refusal::AlreadyMember(NodeId(r.u64()?)),
+        3 => Refusal::NotMember(NodeId(r.u64()?)),
+        4 => Refusal::NotVoter(NodeId(r.u64()?)),
+        5 => Refusal::LastVoter(NodeId(r.u64()?)),
+        6 => Refusal::Invalid,
+        7 => Refusal::Unsupported,
+        _ => return Err(DecodeError::BadTag("refusal")),
+    })
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::client::{ClientError, ClientReply, ClientRequest, RequestOp};
+use crate::client::{ClientError, ClientReply, ClientRequest, Refusal, RequestOp};
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use synod_core::id::{Ballot, LogIndex, NodeId, Term};
@@ -8,7 +8,7 @@ use synod_core::raft::{
     Append, AppendResponse, Body, Heartbeat, HeartbeatResponse, Message, SnapshotChunk, SnapshotResponse, VoteRequest,
     VoteResponse,
 };
-use synod_core::replica::{self, Entry, EntryKind, Membership, SnapshotMeta};
+use synod_core::replica::{self, Entry, EntryKind, MemberStep, Membership, SnapshotMeta};
 
 fn arb_bytes() -> impl Strategy<Value = Bytes> {
     proptest::collection::vec(any::<u8>(), 0..64).prop_map(Bytes::from)
@@ -24,9 +24,17 @@ fn arb_entry() -> impl Strategy<Value = Entry> {
 }
 
 fn arb_membership() -> impl Strategy<Value = Membership> {
-    (proptest::collection::btree_set(0u64..20, 1..6), proptest::collection::btree_set(20u64..30, 0..3)).prop_map(
-        |(v, l)| Membership::new(v.into_iter().map(NodeId).collect(), l.into_iter().map(NodeId).collect()).unwrap(),
+    (
+        proptest::collection::btree_set(0u64..20, 1..6),
+        proptest::collection::btree_set(20u64..30, 0..3),
+        proptest::collection::vec((0u64..30, arb_bytes()), 0..4),
     )
+        .prop_map(|(v, l, a)| {
+            Membership::new(v.into_iter().map(NodeId).collect(), l.into_iter().map(NodeId).collect())
+                .unwrap()
+                .with_addresses(a.into_iter().map(|(id, addr)| (NodeId(id), addr)))
+                .unwrap()
+        })
 }
 
 fn arb_body() -> impl Strategy<Value = Body> {
@@ -119,6 +127,25 @@ fn arb_client_error() -> impl Strategy<Value = ClientError> {
         Just(ClientError::Unavailable),
         Just(ClientError::NoSpace),
         proptest::option::of(any::<u64>()).prop_map(|h| ClientError::LeaderChanged { leader_hint: h.map(NodeId) }),
+        Just(ClientError::Refused(Refusal::ChangePending)),
+        any::<u64>().prop_map(|id| ClientError::Refused(Refusal::AlreadyMember(NodeId(id)))),
+        any::<u64>().prop_map(|id| ClientError::Refused(Refusal::NotMember(NodeId(id)))),
+        any::<u64>().prop_map(|id| ClientError::Refused(Refusal::NotVoter(NodeId(id)))),
+        any::<u64>().prop_map(|id| ClientError::Refused(Refusal::LastVoter(NodeId(id)))),
+        Just(ClientError::Refused(Refusal::Invalid)),
+        Just(ClientError::Refused(Refusal::Unsupported)),
+    ]
+}
+
+fn arb_request_op() -> impl Strategy<Value = RequestOp> {
+    prop_oneof![
+        arb_bytes().prop_map(RequestOp::Propose),
+        arb_bytes().prop_map(RequestOp::Query),
+        (any::<u64>(), arb_bytes())
+            .prop_map(|(id, address)| RequestOp::Member(MemberStep::AddLearner { id: NodeId(id), address })),
+        any::<u64>().prop_map(|id| RequestOp::Member(MemberStep::Promote { id: NodeId(id) })),
+        any::<u64>().prop_map(|id| RequestOp::Member(MemberStep::Remove { id: NodeId(id) })),
+        any::<u64>().prop_map(|id| RequestOp::TransferLeader(NodeId(id))),
     ]
 }
 
@@ -131,10 +158,7 @@ fn arb_frame() -> impl Strategy<Value = Frame> {
         ("[a-z0-9-]{0,64}", any::<u64>(), proptest::option::of(any::<u64>())).prop_map(|(c, f, t)| Frame::Hello(
             Hello { version: frame::VERSION, cluster_id: c, from: NodeId(f), to: t.map(NodeId) }
         )),
-        (any::<u64>(), any::<bool>(), arb_bytes()).prop_map(|(id, p, b)| Frame::Request(ClientRequest {
-            id,
-            op: if p { RequestOp::Propose(b) } else { RequestOp::Query(b) }
-        })),
+        (any::<u64>(), arb_request_op()).prop_map(|(id, op)| Frame::Request(ClientRequest { id, op })),
         (any::<u64>(), prop_oneof![arb_bytes().prop_map(Ok), arb_client_error().prop_map(Err)])
             .prop_map(|(id, result)| Frame::Reply(ClientReply { id, result })),
     ]

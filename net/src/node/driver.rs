@@ -7,7 +7,7 @@ use super::machine::{Machine, NodeOutput};
 use super::requests::Ticket;
 use super::storage::Report;
 use super::{Life, NodeStatus};
-use crate::client::{ClientError, ClientReply};
+use crate::client::{ClientError, ClientReply, Refusal, RequestOp};
 use crate::codec::Frame;
 use crate::runtime::Runtime;
 use crate::transport::Transport;
@@ -17,7 +17,6 @@ use futures::future::{Fuse, FusedFuture};
 use futures::{FutureExt, StreamExt, pin_mut, select_biased};
 use std::collections::HashMap;
 use std::sync::Arc;
-use synod_core::id::NodeId;
 use synod_core::replica::{Event, Persist};
 use synod_core::service::Service;
 use synod_core::time::Duration;
@@ -27,7 +26,8 @@ pub(crate) enum Command {
     Propose(Bytes, oneshot::Sender<Result<Bytes, ClientError>>),
     Query(Bytes, oneshot::Sender<Result<Bytes, ClientError>>),
     Status(oneshot::Sender<NodeStatus>),
-    Transfer(NodeId, oneshot::Sender<Result<(), ClientError>>),
+    /// A membership step or a leadership transfer.
+    Request(RequestOp, oneshot::Sender<Result<Bytes, ClientError>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -50,6 +50,10 @@ pub(super) struct Driver {
     out: NodeOutput,
     stopping: Option<oneshot::Sender<()>>,
     life: Arc<Life>,
+    /// The node was to follow the configuration with its transport's
+    /// peers, and the transport cannot: membership steps are refused, as
+    /// the node could not reach the members they add.
+    peers_fixed: bool,
 }
 
 impl Driver {
@@ -70,6 +74,7 @@ impl Driver {
             out: NodeOutput::default(),
             stopping: None,
             life,
+            peers_fixed: false,
         }
     }
 
@@ -163,8 +168,12 @@ impl Driver {
                 status.traffic = self.transport.traffic();
                 let _ = tx.send(status);
             }
-            Command::Transfer(to, tx) => {
-                let _ = tx.send(self.machine.transfer_leader(now, to));
+            Command::Request(RequestOp::Member(_), tx) if self.peers_fixed => {
+                let _ = tx.send(Err(ClientError::Refused(Refusal::Unsupported)));
+            }
+            Command::Request(op, tx) => {
+                let ticket = self.ticket(tx);
+                self.machine.handle_request(now, ticket, op);
             }
             Command::Shutdown(tx) => self.stopping = Some(tx),
         }
@@ -204,6 +213,15 @@ impl Driver {
                 self.machine.handle_unreachable(self.runtime.now(), to);
             }
             self.complete(&mut out);
+            if let Some(peers) = out.peers.take()
+                && let Err(e) = self.transport.set_peers(&peers)
+            {
+                if !self.peers_fixed {
+                    tracing::warn!(node = %self.machine.id(), error = %e,
+                        "the transport's peers are fixed: membership steps will be refused");
+                }
+                self.peers_fixed = true;
+            }
             for ev in out.events.drain(..) {
                 if let Event::RoleChanged { role, term, leader } = ev {
                     tracing::debug!(node = %self.machine.id(), ?role, ?term, ?leader, "role changed");

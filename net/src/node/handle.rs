@@ -3,13 +3,14 @@
 
 use super::driver::Command;
 use super::{Life, NodeStatus};
-use crate::client::ClientError;
+use crate::client::{ClientError, RequestOp};
 use crate::runtime::Runtime;
 use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
 use futures::future::{Either, select};
 use std::sync::Arc;
 use synod_core::id::NodeId;
+use synod_core::replica::MemberStep;
 use synod_core::time::Duration;
 
 /// A handle to a running node; cheap to clone and share.
@@ -74,9 +75,18 @@ impl NodeHandle {
         self.ask(Command::Status).await
     }
 
-    /// Asks the node (if leader) to hand leadership to `to`.
+    /// Asks the leader (through this node) to hand leadership to `to`;
+    /// returns once the leader has started the transfer (thesis §3.10),
+    /// which completes within an election timeout or is abandoned.
     pub async fn transfer_leader(&self, to: NodeId) -> Result<(), ClientError> {
-        self.ask(|reply| Command::Transfer(to, reply)).await?
+        self.ask(|reply| Command::Request(RequestOp::TransferLeader(to), reply)).await?.map(drop)
+    }
+
+    /// Takes a membership step (through this node, at the leader);
+    /// returns once the new configuration is in force, its joint phase
+    /// left. Repeating a step that took effect is harmless.
+    pub async fn member_step(&self, step: MemberStep) -> Result<(), ClientError> {
+        self.ask(|reply| Command::Request(RequestOp::Member(step), reply)).await?.map(drop)
     }
 
     /// Stops the node; pending requests fail with `ShuttingDown`.

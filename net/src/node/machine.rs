@@ -25,6 +25,7 @@ use super::{DiskAlarm, DiskStatus, NodeConfig, NodeCounters, NodeStatus, TickTim
 use crate::client::{ClientError, ClientReply, ClientRequest, RequestOp};
 use crate::codec::Frame;
 use bytes::Bytes;
+use std::collections::BTreeMap;
 use synod_core::id::{LogIndex, NodeId, Term};
 use synod_core::replica::{Entry, EntryKind, Event, Output, Persist, PersistId, ReadError, Replica, Role};
 use synod_core::service::Service;
@@ -51,6 +52,9 @@ pub struct NodeOutput {
     /// What the machine applied, restored and compacted, only when
     /// [`NodeConfig::record`] is set: a harness checks them.
     pub notes: Vec<Note>,
+    /// The transport's peers (id → address) changed to these: the
+    /// configuration in force names other members, or other addresses.
+    pub peers: Option<BTreeMap<NodeId, String>>,
 }
 
 impl NodeOutput {
@@ -61,6 +65,7 @@ impl NodeOutput {
             && self.replies.is_empty()
             && self.events.is_empty()
             && self.notes.is_empty()
+            && self.peers.is_none()
     }
 }
 
@@ -104,6 +109,8 @@ pub struct Machine<S> {
     pub(super) disk: DiskStatus,
     /// Totals since start, for metrics.
     counters: NodeCounters,
+    /// The peers the transport was last told of, if the node manages them.
+    peers: Option<BTreeMap<NodeId, String>>,
     /// The latest time an input carried: outputs computed in
     /// [`Machine::poll_output`] are stamped with it.
     pub(super) now: Instant,
@@ -120,6 +127,8 @@ impl<S: Service> Machine<S> {
         let disk = DiskStatus { quota_bytes: cfg.quota_bytes, ..DiskStatus::default() };
         let mut requests = Requests::default();
         requests.number_forwards_from(cfg.seed);
+        let peers = peers_of(&cfg, &replica.status().membership);
+        let out = NodeOutput { peers: peers.clone(), ..NodeOutput::default() };
         Machine {
             cfg,
             replica,
@@ -136,7 +145,8 @@ impl<S: Service> Machine<S> {
             counters: NodeCounters::default(),
             now,
             scratch: Output::default(),
-            out: NodeOutput::default(),
+            peers,
+            out,
         }
     }
 
@@ -221,6 +231,13 @@ impl<S: Service> Machine<S> {
     pub fn handle_query(&mut self, now: Instant, ticket: Ticket, query: Bytes) {
         self.now = now;
         self.submit(RequestOp::Query(query), Requester::Local(ticket), now);
+    }
+
+    /// A client of this process asks a membership step or a leadership
+    /// transfer (sent on to the leader if need be).
+    pub fn handle_request(&mut self, now: Instant, ticket: Ticket, op: RequestOp) {
+        self.now = now;
+        self.submit(op, Requester::Local(ticket), now);
     }
 
     /// Storage made every write up to `id` durable and now takes `usage`
@@ -314,6 +331,9 @@ impl<S: Service> Machine<S> {
         for w in self.requests.expire(now) {
             w.requester.answer(&mut self.out, Err(ClientError::Timeout));
         }
+        for r in self.requests.expire_settling(now) {
+            r.answer(&mut self.out, Err(ClientError::Timeout));
+        }
         // Parked behind a transfer that did not happen, say: try again.
         if self.leader.is_some() && !self.requests.parked.is_empty() {
             for w in core::mem::take(&mut self.requests.parked) {
@@ -360,6 +380,9 @@ impl<S: Service> Machine<S> {
         out.replies.append(&mut self.out.replies);
         out.events.append(&mut self.out.events);
         out.notes.append(&mut self.out.notes);
+        if let Some(p) = self.out.peers.take() {
+            out.peers = Some(p);
+        }
     }
 
     /// Stops: every request held is answered `ShuttingDown`.
@@ -442,16 +465,60 @@ impl<S: Service> Machine<S> {
             self.counters.commands_applied += 1;
         }
         let reply = (e.kind == EntryKind::Command).then(|| self.service.apply(e.index, &e.data));
+        if e.kind == EntryKind::Membership {
+            self.settle_membership(&e);
+        }
         if let Some(p) = self.requests.proposals.remove(&e.index.0) {
-            let result = p.outcome(&e, reply);
-            p.requester.answer(&mut self.out, result);
+            if p.membership {
+                self.membership_committed(p, &e);
+            } else {
+                let result = p.outcome(&e, reply);
+                p.requester.answer(&mut self.out, result);
+            }
         }
         if self.cfg.record {
             self.out.notes.push(Note::Applied(e));
         }
     }
 
+    /// A membership change this node proposed reached its slot: done if
+    /// the entry is ours and simple; if ours and joint, done once the
+    /// configuration that leaves it applies (the leader appends it by
+    /// itself, thesis §4.3); if not ours, the change never happened.
+    fn membership_committed(&mut self, p: super::requests::Proposed, e: &Entry) {
+        if e.kind != EntryKind::Membership || e.term != p.term {
+            return p.requester.answer(&mut self.out, Err(ClientError::Lost));
+        }
+        match synod_core::replica::Membership::decode_exact(&e.data) {
+            Ok(m) if m.is_joint() => {
+                let deadline = self.now + self.cfg.request_timeout;
+                self.requests.settling.push((p.requester, deadline));
+            }
+            _ => p.requester.answer(&mut self.out, Ok(Bytes::new())),
+        }
+    }
+
+    /// A configuration entry applied: if it is simple, every change
+    /// waiting for its joint phase to be left is in force.
+    fn settle_membership(&mut self, e: &Entry) {
+        let simple = synod_core::replica::Membership::decode_exact(&e.data).is_ok_and(|m| !m.is_joint());
+        if simple {
+            for r in core::mem::take(&mut self.requests.settling) {
+                r.0.answer(&mut self.out, Ok(Bytes::new()));
+            }
+        }
+    }
+
     fn on_event(&mut self, ev: &Event) {
+        if let Event::MembershipChanged(m) = ev {
+            tracing::info!(node = %self.cfg.id, voters = ?m.voters(), outgoing = ?m.outgoing(),
+                learners = ?m.learners(), "configuration in force");
+            let peers = peers_of(&self.cfg, m);
+            if peers != self.peers {
+                self.peers = peers.clone();
+                self.out.peers = peers;
+            }
+        }
         let Event::RoleChanged { role, leader, .. } = *ev else { return };
         if role == Role::Candidate && self.role != Role::Candidate {
             self.counters.elections_started += 1;
@@ -508,6 +575,28 @@ impl<S: Service> Machine<S> {
     pub(super) fn route(&mut self, w: Waiting, now: Instant) {
         self.try_local(w.op, w.requester, w.deadline, now);
     }
+}
+
+/// The peers a node talks to under configuration `m`: every other member,
+/// at the address the configuration records, else at the one the node was
+/// started with. A node with no configuration yet (one joining) talks to
+/// the members it was started with.
+fn peers_of(cfg: &NodeConfig, m: &synod_core::replica::Membership) -> Option<BTreeMap<NodeId, String>> {
+    let started_with = cfg.peers.as_ref()?;
+    if m.is_empty() {
+        return Some(started_with.iter().filter(|(id, _)| **id != cfg.id).map(|(i, a)| (*i, a.clone())).collect());
+    }
+    let mut peers = BTreeMap::new();
+    for id in m.members().filter(|id| *id != cfg.id) {
+        let recorded = m.address(id).and_then(|a| core::str::from_utf8(a).ok()).map(str::to_owned);
+        match recorded.or_else(|| started_with.get(&id).cloned()) {
+            Some(addr) => {
+                peers.insert(id, addr);
+            }
+            None => tracing::warn!(node = %cfg.id, peer = %id, "no address known for a member; it cannot be reached"),
+        }
+    }
+    Some(peers)
 }
 
 impl<S> core::fmt::Debug for Machine<S> {

@@ -109,6 +109,13 @@ pub struct NodeConfig {
     pub seed: u64,
     /// Told the duration of every group commit.
     pub on_sync: Option<SyncObserver>,
+    /// `Some`: the transport's peers follow the configuration in force
+    /// (its members, at the addresses it records), and these addresses —
+    /// the ones the node was started with — serve for members whose
+    /// configuration records none and, until the node has a configuration
+    /// at all (it is joining), as its peers. `None`: the caller fixed the
+    /// transport's peers and the node never changes them.
+    pub peers: Option<std::collections::BTreeMap<NodeId, String>>,
 }
 
 impl NodeConfig {
@@ -125,6 +132,7 @@ impl NodeConfig {
             record: false,
             seed: os_seed(),
             on_sync: None,
+            peers: None,
         }
     }
 }
@@ -289,3 +297,6 @@ mod tests;
 
 #[cfg(all(test, not(loom)))]
 mod failover_tests;
+
+#[cfg(all(test, not(loom)))]
+mod membership_tests;

@@ -52,6 +52,8 @@ pub(super) struct Proposed {
     /// re-proposes it under its own ballot (see `replica::Proposal`).
     pub command: Bytes,
     pub requester: Requester,
+    /// A membership change rather than a service command.
+    pub membership: bool,
 }
 
 impl Proposed {
@@ -90,13 +92,21 @@ pub(super) struct Requests {
     pub forwarded: BTreeMap<u64, (NodeId, Waiting)>,
     /// Requests waiting for a leader to be known.
     pub parked: Vec<Waiting>,
+    /// Membership changes whose joint configuration committed, waiting
+    /// for the configuration that leaves it, with their deadlines.
+    pub settling: Vec<(Requester, Instant)>,
     next_read: u64,
     next_forward: u64,
 }
 
 impl Requests {
     pub fn len(&self) -> usize {
-        self.proposals.len() + self.reads.len() + self.ready_reads.len() + self.forwarded.len() + self.parked.len()
+        self.proposals.len()
+            + self.reads.len()
+            + self.ready_reads.len()
+            + self.forwarded.len()
+            + self.parked.len()
+            + self.settling.len()
     }
 
     pub fn next_read_id(&mut self) -> ReadId {
@@ -127,9 +137,18 @@ impl Requests {
         }
     }
 
-    /// The earliest deadline among forwarded and parked requests.
+    /// The earliest deadline among forwarded, parked and settling requests.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.forwarded.values().map(|(_, w)| w).chain(self.parked.iter()).map(|w| w.deadline).min()
+        let waiting = self.forwarded.values().map(|(_, w)| w).chain(self.parked.iter()).map(|w| w.deadline);
+        waiting.chain(self.settling.iter().map(|(_, d)| *d)).min()
+    }
+
+    /// Removes every settling change past its deadline: its joint phase
+    /// committed, so it will be left, but not in the time the client gave.
+    pub fn expire_settling(&mut self, now: Instant) -> Vec<Requester> {
+        let (gone, keep): (Vec<_>, Vec<_>) = self.settling.drain(..).partition(|(_, d)| *d <= now);
+        self.settling = keep;
+        gone.into_iter().map(|(r, _)| r).collect()
     }
 
     /// Removes every forwarded or parked request past its deadline.
@@ -156,6 +175,7 @@ impl Requests {
         out.extend(self.ready_reads.drain(..).map(|(_, _, r)| r));
         out.extend(core::mem::take(&mut self.forwarded).into_iter().map(|(_, (_, w))| w.requester));
         out.extend(self.parked.drain(..).map(|w| w.requester));
+        out.extend(self.settling.drain(..).map(|(r, _)| r));
         out
     }
 }

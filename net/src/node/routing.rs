@@ -12,10 +12,11 @@
 
 use super::machine::Machine;
 use super::requests::{Proposed, Requester, Waiting};
-use crate::client::{ClientError, ClientRequest, RequestOp};
+use crate::client::{ClientError, ClientRequest, Refusal, RequestOp};
 use crate::codec::Frame;
+use bytes::Bytes;
 use synod_core::id::NodeId;
-use synod_core::replica::{ProposeError, ReadError};
+use synod_core::replica::{MemberStep, ProposeError, ReadError, Role, TransferError};
 use synod_core::service::Service;
 use synod_core::time::Instant;
 
@@ -47,7 +48,7 @@ impl<S: Service> Machine<S> {
         let leader_hint = match op {
             RequestOp::Propose(command) => match self.replica.propose(now, command.clone()) {
                 Ok(p) => {
-                    let proposed = Proposed { term: p.term, command, requester };
+                    let proposed = Proposed { term: p.term, command, requester, membership: false };
                     self.requests.proposals.insert(p.index.0, proposed);
                     return;
                 }
@@ -77,9 +78,49 @@ impl<S: Service> Machine<S> {
                     Err(_) => return requester.answer(&mut self.out, Err(ClientError::Busy)),
                 }
             }
+            RequestOp::Member(step) => return self.member_step(step, requester, deadline, now),
+            RequestOp::TransferLeader(to) => match self.replica.transfer_leader(now, to) {
+                Ok(()) | Err(TransferError::AlreadyLeader) => return requester.answer(&mut self.out, Ok(Bytes::new())),
+                Err(TransferError::NotLeader { leader_hint }) => (leader_hint, RequestOp::TransferLeader(to)),
+                Err(TransferError::NotVoter(id)) => {
+                    return requester.answer(&mut self.out, Err(ClientError::Refused(Refusal::NotVoter(id))));
+                }
+                Err(_) => return requester.answer(&mut self.out, Err(ClientError::Refused(Refusal::Unsupported))),
+            },
         };
         let (leader_hint, op) = leader_hint;
         self.elsewhere(op, requester, leader_hint, deadline);
+    }
+
+    /// A membership step: planned here if this node leads, against the
+    /// configuration in force here, else sent on to the leader.
+    fn member_step(&mut self, step: MemberStep, requester: Requester, deadline: Instant, now: Instant) {
+        let status = self.replica.status();
+        if status.role != Role::Leader {
+            let hint = status.leader.or(self.leader);
+            return self.elsewhere(RequestOp::Member(step), requester, hint, deadline);
+        }
+        let change = match status.membership.plan(&step) {
+            Ok(Some(change)) => change,
+            // Already in force: repeating a step is harmless.
+            Ok(None) => return requester.answer(&mut self.out, Ok(Bytes::new())),
+            Err(e) => return requester.answer(&mut self.out, Err(ClientError::Refused(e.into()))),
+        };
+        let refusal = match self.replica.change_membership(now, change) {
+            Ok(p) => {
+                let proposed = Proposed { term: p.term, command: Bytes::new(), requester, membership: true };
+                self.requests.proposals.insert(p.index.0, proposed);
+                return;
+            }
+            Err(ProposeError::NotLeader { leader_hint }) => {
+                return self.elsewhere(RequestOp::Member(step), requester, leader_hint, deadline);
+            }
+            Err(ProposeError::MembershipChangePending | ProposeError::TransferInProgress) => Refusal::ChangePending,
+            Err(ProposeError::Unsupported) => Refusal::Unsupported,
+            Err(ProposeError::InvalidMembership) => Refusal::Invalid,
+            Err(_) => return requester.answer(&mut self.out, Err(ClientError::Unavailable)),
+        };
+        requester.answer(&mut self.out, Err(ClientError::Refused(refusal)));
     }
 
     /// The local replica cannot take the request: forward it to the
@@ -126,7 +167,9 @@ impl<S: Service> Machine<S> {
             let Some((_, w)) = self.requests.forwarded.remove(&id) else { continue };
             match w.op {
                 RequestOp::Query(_) => self.route(w, now),
-                RequestOp::Propose(_) => {
+                // Writes, membership steps and transfers alike: the node
+                // gone may have acted on them.
+                RequestOp::Propose(_) | RequestOp::Member(_) | RequestOp::TransferLeader(_) => {
                     // Never name the node that will not answer.
                     let leader_hint = self.leader.filter(|l| *l != self.cfg.id && !gone(*l));
                     w.requester.answer(&mut self.out, Err(ClientError::LeaderChanged { leader_hint }));

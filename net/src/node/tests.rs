@@ -13,14 +13,14 @@ use synod_core::raft::{Config as RaftConfig, Raft};
 use synod_core::replica::{Membership, Role};
 use synod_core::service::kv::{Kv, KvCommand, KvQuery, KvReply, Limits};
 
-struct Cluster {
+pub(super) struct Cluster {
     paxos: bool,
     /// Election timeout of each node but node 1 (which gets 150 ms).
     others_election: Duration,
-    net: MemNetwork,
-    rt: Arc<ThreadRuntime>,
-    stores: Vec<MemStore>,
-    handles: Vec<Option<NodeHandle>>,
+    pub(super) net: MemNetwork,
+    pub(super) rt: Arc<ThreadRuntime>,
+    pub(super) stores: Vec<MemStore>,
+    pub(super) handles: Vec<Option<NodeHandle>>,
 }
 
 fn raft_factory(id: u64, n: u64, election: Duration) -> ReplicaFactory {
@@ -46,7 +46,7 @@ fn paxos_factory(id: u64, n: u64, election: Duration) -> ReplicaFactory {
 }
 
 impl Cluster {
-    fn new(n: u64) -> Cluster {
+    pub(super) fn new(n: u64) -> Cluster {
         Cluster::with_protocol(n, false)
     }
 
@@ -66,7 +66,7 @@ impl Cluster {
         c
     }
 
-    fn start(&mut self, id: u64, n: u64) {
+    pub(super) fn start(&mut self, id: u64, n: u64) {
         let mut cfg = NodeConfig::new(NodeId(id));
         cfg.request_timeout = self.request_timeout();
         cfg.snapshot_every = 50;
@@ -87,16 +87,16 @@ impl Cluster {
 
     /// Outlasts the followers' election timeout, so that only a request
     /// the node takes back is answered before it.
-    fn request_timeout(&self) -> Duration {
+    pub(super) fn request_timeout(&self) -> Duration {
         Duration::from_secs(3).max(self.others_election / 2)
     }
 
-    fn h(&self, id: u64) -> &NodeHandle {
+    pub(super) fn h(&self, id: u64) -> &NodeHandle {
         self.handles[id as usize - 1].as_ref().unwrap()
     }
 
     /// Waits (generously: machines may be slow) for a leader all agree on.
-    fn leader(&self) -> u64 {
+    pub(super) fn leader(&self) -> u64 {
         for _ in 0..400 {
             let mut leaders = Vec::new();
             for h in self.handles.iter().flatten() {
@@ -115,16 +115,16 @@ impl Cluster {
     }
 }
 
-fn set(k: &str, v: &str) -> Bytes {
+pub(super) fn set(k: &str, v: &str) -> Bytes {
     KvCommand::Set { key: Bytes::copy_from_slice(k.as_bytes()), value: Bytes::copy_from_slice(v.as_bytes()) }.encode()
 }
 
-fn get(k: &str) -> Bytes {
+pub(super) fn get(k: &str) -> Bytes {
     KvQuery::Get { key: Bytes::copy_from_slice(k.as_bytes()) }.encode()
 }
 
 /// Retries while the cluster is between leaders.
-fn retry<T>(mut f: impl FnMut() -> Result<T, ClientError>) -> T {
+pub(super) fn retry<T>(mut f: impl FnMut() -> Result<T, ClientError>) -> T {
     for _ in 0..200 {
         match f() {
             Ok(v) => return v,

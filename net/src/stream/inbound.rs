@@ -7,7 +7,7 @@ use super::outbound::read_frame;
 use super::{Listener, Shared, Stream};
 use crate::codec::{Frame, HandshakeError, Hello};
 use crate::queue::QueueError;
-use crate::sync::Arc;
+use crate::sync::{Arc, lock};
 use bytes::BytesMut;
 use futures::future::{Either, select};
 use futures::io::AsyncWriteExt;
@@ -55,6 +55,7 @@ async fn serve(shared: &Shared, stream: Box<dyn Stream>, addr: &str) -> io::Resu
         tracing::warn!(%addr, error = %e, "peer failed to authenticate; disconnecting");
     })?;
     let peer = greet(shared, &mut stream, &mut buf, &mut scratch, addr, proven, deadline).await?;
+    let traffic = shared.traffic.of(peer);
     let mut stop = shared.stop.wait();
     loop {
         let next =
@@ -64,7 +65,7 @@ async fn serve(shared: &Shared, stream: Box<dyn Stream>, addr: &str) -> io::Resu
             };
         let frame = match next {
             Ok((f, bytes)) => {
-                shared.traffic.received(peer, bytes);
+                traffic.received(bytes);
                 f
             }
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
@@ -82,8 +83,13 @@ async fn serve(shared: &Shared, stream: Box<dyn Stream>, addr: &str) -> io::Resu
             tracing::warn!(%peer, %addr, "second hello; disconnecting peer");
             return Err(io::Error::new(io::ErrorKind::InvalidData, "unexpected hello"));
         }
-        if shared.is_blocked(peer) {
-            continue;
+        match shared.admit(peer) {
+            super::Admit::Take => {}
+            super::Admit::Drop => continue,
+            super::Admit::Removed => {
+                tracing::info!(%peer, %addr, "peer left the configuration; closing its connection");
+                return Ok(());
+            }
         }
         match shared.inbox.push((peer, frame)) {
             Ok(()) => {}
@@ -127,7 +133,7 @@ async fn greet(
     // The claim must be the proof: a peer proven to be node 2 speaks as
     // node 2, whatever its hello says.
     let peer = hello.check(&cfg.cluster_id, cfg.id, proven).map_err(refuse)?;
-    if !cfg.peers.contains_key(&peer) {
+    if !lock(&shared.peers).addrs.contains_key(&peer) {
         return Err(refuse(HandshakeError::UnknownPeer(peer)));
     }
     let ours = Hello {

@@ -145,6 +145,25 @@ pub struct StreamStats {
     pub dropped: u64,
 }
 
+/// The peers a transport serves now.
+#[derive(Default)]
+pub(crate) struct PeerSet {
+    /// Configured peers and their addresses: only these may connect.
+    pub addrs: BTreeMap<NodeId, String>,
+    /// Peers whose traffic is dropped both ways (fault injection).
+    pub blocked: BTreeSet<NodeId>,
+}
+
+/// What becomes of a frame from a connected peer.
+pub(crate) enum Admit {
+    /// Deliver it.
+    Take,
+    /// Lose it (a partition is being simulated).
+    Drop,
+    /// The peer was removed from the configuration: close its connection.
+    Removed,
+}
+
 pub(crate) struct Shared {
     pub cfg: StreamConfig,
     pub codec: FrameCodec,
@@ -158,8 +177,8 @@ pub(crate) struct Shared {
     pub stats: Mutex<StreamStats>,
     /// Frames and bytes by peer.
     pub traffic: crate::transport::TrafficCounters,
-    /// Peers whose traffic is dropped both ways (fault injection).
-    pub blocked: Mutex<BTreeSet<NodeId>>,
+    /// Who may connect, and whose traffic is dropped.
+    pub peers: Mutex<PeerSet>,
     pub closed: Mutex<bool>,
     /// Fired when the transport closes, to wake tasks blocked elsewhere.
     pub stop: crate::signal::Signal,
@@ -171,7 +190,19 @@ impl Shared {
     }
 
     pub fn is_blocked(&self, peer: NodeId) -> bool {
-        lock(&self.blocked).contains(&peer)
+        lock(&self.peers).blocked.contains(&peer)
+    }
+
+    /// What to do with a frame that just came from `peer`.
+    pub fn admit(&self, peer: NodeId) -> Admit {
+        let peers = lock(&self.peers);
+        if !peers.addrs.contains_key(&peer) {
+            Admit::Removed
+        } else if peers.blocked.contains(&peer) {
+            Admit::Drop
+        } else {
+            Admit::Take
+        }
     }
 
     pub fn count(&self, f: impl FnOnce(&mut StreamStats)) {
@@ -182,7 +213,11 @@ impl Shared {
 /// The stream transport. See the [module docs](self).
 pub struct StreamTransport {
     shared: Arc<Shared>,
-    queues: BTreeMap<NodeId, BoundedQueue<Frame>>,
+    connector: Arc<dyn Connector>,
+    /// Each peer's send queue and the address its dialer uses.
+    links: Mutex<BTreeMap<NodeId, (String, BoundedQueue<Frame>)>>,
+    /// Seeds the jitter of dialers started later.
+    rng: Mutex<synod_core::rand::Rng>,
 }
 
 impl StreamTransport {
@@ -195,6 +230,7 @@ impl StreamTransport {
         runtime: Arc<dyn Runtime>,
         auth: Arc<dyn Authenticator>,
     ) -> Arc<StreamTransport> {
+        let peers = cfg.peers.clone();
         let shared = Arc::new(Shared {
             codec: FrameCodec::new(cfg.max_frame),
             hello_codec: FrameCodec::new(MAX_HELLO),
@@ -203,25 +239,43 @@ impl StreamTransport {
             lost: LostPeers::new(),
             stats: Mutex::new(StreamStats::default()),
             traffic: crate::transport::TrafficCounters::new(cfg.peers.keys().copied()),
-            blocked: Mutex::new(BTreeSet::new()),
+            peers: Mutex::new(PeerSet::default()),
             closed: Mutex::new(false),
             stop: crate::signal::Signal::new(),
             runtime: runtime.clone(),
             cfg,
         });
-        let mut queues = BTreeMap::new();
-        let mut rng = synod_core::rand::Rng::with_seed(shared.cfg.seed);
-        for (peer, addr) in &shared.cfg.peers {
-            if *peer == shared.cfg.id {
+        let rng = Mutex::new(synod_core::rand::Rng::with_seed(shared.cfg.seed));
+        let t = StreamTransport { shared: shared.clone(), connector, links: Mutex::new(BTreeMap::new()), rng };
+        t.change_peers(&peers);
+        runtime.spawn(Box::pin(inbound::accept_loop(shared, listener)));
+        Arc::new(t)
+    }
+
+    /// Dials peers new or moved, stops dialing peers gone.
+    fn change_peers(&self, peers: &BTreeMap<NodeId, String>) {
+        let me = self.shared.cfg.id;
+        let mut links = lock(&self.links);
+        let gone: Vec<NodeId> =
+            links.iter().filter(|(id, (addr, _))| peers.get(id) != Some(addr)).map(|(id, _)| *id).collect();
+        for id in gone {
+            if let Some((_, q)) = links.remove(&id) {
+                // The dialer sees its queue closed and ends.
+                q.close();
+            }
+        }
+        for (peer, addr) in peers.iter().filter(|(id, _)| **id != me) {
+            if links.contains_key(peer) {
                 continue;
             }
-            let q = BoundedQueue::new(shared.cfg.queue_frames);
-            queues.insert(*peer, q.clone());
-            let dial = outbound::Dialer::new(shared.clone(), connector.clone(), *peer, addr.clone(), q, rng.derive());
-            runtime.spawn(Box::pin(dial.run()));
+            let q = BoundedQueue::new(self.shared.cfg.queue_frames);
+            links.insert(*peer, (addr.clone(), q.clone()));
+            let rng = lock(&self.rng).derive();
+            let dial = outbound::Dialer::new(self.shared.clone(), self.connector.clone(), *peer, addr.clone(), q, rng);
+            self.shared.runtime.spawn(Box::pin(dial.run()));
         }
-        runtime.spawn(Box::pin(inbound::accept_loop(shared.clone(), listener)));
-        Arc::new(StreamTransport { shared, queues })
+        lock(&self.shared.peers).addrs =
+            peers.iter().filter(|(id, _)| **id != me).map(|(i, a)| (*i, a.clone())).collect();
     }
 
     /// Counters so far.
@@ -232,14 +286,14 @@ impl StreamTransport {
     /// Drops all traffic to and from `peers` (and nothing else) until the
     /// next call: a network partition for fault-injection tests.
     pub fn block(&self, peers: impl IntoIterator<Item = NodeId>) {
-        *lock(&self.shared.blocked) = peers.into_iter().collect();
+        lock(&self.shared.peers).blocked = peers.into_iter().collect();
     }
 }
 
 #[async_trait]
 impl Transport for StreamTransport {
     fn send(&self, to: NodeId, frame: Frame) -> Result<(), SendError> {
-        let q = self.queues.get(&to).ok_or(SendError::UnknownPeer(to))?;
+        let q = lock(&self.links).get(&to).map(|(_, q)| q.clone()).ok_or(SendError::UnknownPeer(to))?;
         if self.shared.is_blocked(to) {
             return Ok(()); // lost on the wire
         }
@@ -275,9 +329,16 @@ impl Transport for StreamTransport {
         self.shared.stop.fire();
         self.shared.inbox.close();
         self.shared.lost.close();
-        for q in self.queues.values() {
+        for (_, q) in lock(&self.links).values() {
             q.close();
         }
+    }
+
+    fn set_peers(&self, peers: &BTreeMap<NodeId, String>) -> Result<(), crate::transport::PeersError> {
+        if !self.shared.is_closed() {
+            self.change_peers(peers);
+        }
+        Ok(())
     }
 
     fn traffic(&self) -> Vec<crate::transport::PeerTraffic> {

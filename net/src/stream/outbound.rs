@@ -36,7 +36,9 @@ impl Dialer {
 
     pub async fn run(mut self) {
         let mut failures = 0u32;
-        while !self.shared.is_closed() {
+        // A closed queue: the transport closed, or the peer left the
+        // configuration.
+        while !self.shared.is_closed() && !self.queue.is_closed() {
             match self.connect().await {
                 Ok(stream) => {
                     failures = 0;
@@ -129,6 +131,7 @@ impl Dialer {
         });
         let mut frames = Vec::new();
         let mut buf = BytesMut::new();
+        let traffic = self.shared.traffic.of(self.peer);
         loop {
             frames.clear();
             let more = match select(Box::pin(self.queue.pop_all(&mut frames)), closed.as_mut()).await {
@@ -153,7 +156,7 @@ impl Dialer {
             }
             writer.write_all(&buf).await?;
             writer.flush().await?;
-            self.shared.traffic.sent(self.peer, encoded, buf.len());
+            traffic.sent(encoded, buf.len());
         }
     }
 }

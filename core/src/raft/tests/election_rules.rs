@@ -165,6 +165,7 @@ fn learners_never_campaign() {
             crate::replica::MembershipChange {
                 voters: alloc::vec![NodeId(1), NodeId(2), NodeId(3)],
                 learners: alloc::vec![NodeId(4)],
+                addresses: alloc::vec![],
             },
         )
         .unwrap();

@@ -74,6 +74,7 @@ fn timers_follow_the_role() {
             crate::replica::MembershipChange {
                 voters: alloc::vec![NodeId(1), NodeId(2), NodeId(3)],
                 learners: alloc::vec![NodeId(4)],
+                addresses: alloc::vec![],
             },
         )
         .unwrap();

@@ -10,7 +10,12 @@ fn ids(v: &[u64]) -> Vec<NodeId> {
 
 fn change(c: &mut Cluster, at: u64, voters: &[u64], learners: &[u64]) -> Result<(), ProposeError> {
     let now = c.now;
-    c.raft(at).change_membership(now, MembershipChange { voters: ids(voters), learners: ids(learners) }).map(|_| ())
+    c.raft(at)
+        .change_membership(
+            now,
+            MembershipChange { voters: ids(voters), learners: ids(learners), addresses: Vec::new() },
+        )
+        .map(|_| ())
 }
 
 fn membership(c: &Cluster, id: u64) -> Membership {

@@ -220,7 +220,11 @@ fn chunks_of_two_different_snapshots_are_never_spliced() {
 fn three_joint_four() -> [crate::replica::Membership; 3] {
     use crate::id::NodeId;
     let three = crate::replica::Membership::voters_only([NodeId(1), NodeId(2), NodeId(3)]).unwrap();
-    let change = crate::replica::MembershipChange { voters: (1..=4).map(NodeId).collect(), learners: alloc::vec![] };
+    let change = crate::replica::MembershipChange {
+        voters: (1..=4).map(NodeId).collect(),
+        learners: alloc::vec![],
+        addresses: alloc::vec![],
+    };
     let joint = three.enter_joint(&change).unwrap();
     let four = joint.leave_joint();
     [three, joint, four]
@@ -233,8 +237,11 @@ fn a_snapshot_between_two_configuration_entries_records_the_one_in_force_and_kee
     c.add_node(test_config(4), crate::replica::Membership::default());
     c.elect(1);
     let now = c.now;
-    let change =
-        crate::replica::MembershipChange { voters: (1..=4).map(crate::id::NodeId).collect(), learners: alloc::vec![] };
+    let change = crate::replica::MembershipChange {
+        voters: (1..=4).map(crate::id::NodeId).collect(),
+        learners: alloc::vec![],
+        addresses: alloc::vec![],
+    };
     let j = c.raft(1).change_membership(now, change).unwrap().index;
     c.stabilize();
     assert!(c.last_index(1) > j, "the leave entry follows the joint one");

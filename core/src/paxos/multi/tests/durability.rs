@@ -131,7 +131,8 @@ fn recovery_checks_what_storage_hands_back() {
     };
     let r = MultiPaxos::new(test_config(1), Instant::ZERO, conf, voters.clone());
     assert_eq!(r.err(), Some(NewError::Recover(RecoverError::BadMembership(LogIndex(1)))));
-    let change = crate::replica::MembershipChange { voters: vec![NodeId(1), NodeId(3)], learners: vec![] };
+    let change =
+        crate::replica::MembershipChange { voters: vec![NodeId(1), NodeId(3)], learners: vec![], addresses: vec![] };
     let joint = voters.enter_joint(&change).unwrap();
     let r = MultiPaxos::new(test_config(1), Instant::ZERO, Recovered::default(), joint);
     assert_eq!(r.err(), Some(NewError::Config(ConfigError::JointMembership)));

@@ -1,0 +1,105 @@
+//! Membership driven from running nodes: a fresh node joins as a
+//! learner, catches up, is promoted, and an old member is removed — the
+//! replace path — with every step asked of a follower (forwarded to the
+//! leader) and no acknowledged write lost.
+
+use super::tests::{Cluster, get, retry, set};
+use super::*;
+use crate::client::{ClientError, Refusal};
+use crate::store::MemStore;
+use futures::executor::block_on;
+use synod_core::raft::{Config as RaftConfig, Raft};
+use synod_core::replica::{MemberStep, Membership, Role};
+use synod_core::service::kv::{Kv, KvReply, Limits};
+
+/// Starts node `id` with no configuration: it waits to be added.
+fn join(c: &mut Cluster, id: u64) {
+    c.stores.push(MemStore::new());
+    c.handles.push(None);
+    let mut cfg = NodeConfig::new(NodeId(id));
+    cfg.request_timeout = c.request_timeout();
+    cfg.snapshot_every = 50;
+    let factory: ReplicaFactory = Box::new(move |now, recovered| {
+        let mut rc = RaftConfig::new(NodeId(id), id * 31);
+        rc.election_timeout = Duration::from_millis(150);
+        rc.heartbeat_interval = Duration::from_millis(20);
+        let r = Raft::new(rc, now, recovered, Membership::default()).map_err(|e| e.to_string())?;
+        Ok(Box::new(r) as Box<dyn Replica + Send>)
+    });
+    let transport = Arc::new(c.net.endpoint(NodeId(id)));
+    let store = Box::new(c.stores[id as usize - 1].clone());
+    let h = block_on(start(cfg, store, factory, Box::new(Kv::new(Limits::default())), transport, c.rt.clone()));
+    c.handles[id as usize - 1] = Some(h.unwrap());
+}
+
+fn step(c: &Cluster, at: u64, s: MemberStep) {
+    retry(|| match block_on(c.h(at).member_step(s.clone())) {
+        // The previous change's joint phase may still be being left.
+        Err(ClientError::Refused(Refusal::ChangePending)) => Err(ClientError::Unavailable),
+        r => r,
+    })
+}
+
+fn value(c: &Cluster, at: u64, k: &str) -> KvReply {
+    KvReply::decode(retry(|| block_on(c.h(at).query(get(k))))).unwrap()
+}
+
+#[test]
+fn a_fresh_node_joins_is_promoted_and_replaces_a_member() {
+    let mut c = Cluster::new(3);
+    let leader = c.leader();
+    let follower = if leader == 1 { 2 } else { 1 };
+    for i in 0..120 {
+        retry(|| block_on(c.h(follower).propose(set(&format!("k{i}"), "v"))));
+    }
+    join(&mut c, 4);
+    let add = MemberStep::AddLearner { id: NodeId(4), address: Bytes::from_static(b"mem-4") };
+    step(&c, follower, add.clone());
+    // A learner catches up (by snapshot: the log was compacted past 50)
+    // but does not vote.
+    let s = block_on(c.h(leader).status()).unwrap();
+    assert_eq!(s.replica.membership.learners(), &[NodeId(4)]);
+    assert_eq!(s.replica.membership.address(NodeId(4)).map(|a| &a[..]), Some(&b"mem-4"[..]));
+    step(&c, follower, add); // repeating it changes nothing
+    step(&c, follower, MemberStep::Promote { id: NodeId(4) });
+    let s = block_on(c.h(leader).status()).unwrap();
+    assert_eq!(s.replica.membership.voters(), &[NodeId(1), NodeId(2), NodeId(3), NodeId(4)]);
+    assert!(!s.replica.membership.is_joint(), "answered only once the joint phase was left");
+
+    // Replace: remove the old leader itself, then stop it for good.
+    step(&c, 4, MemberStep::Remove { id: NodeId(leader) });
+    block_on(c.h(leader).shutdown());
+    c.handles[leader as usize - 1] = None;
+    let others: Vec<u64> = (1..=4).filter(|i| *i != leader).collect();
+    retry(|| block_on(c.h(4).propose(set("after", "replace"))));
+    for id in &others {
+        assert_eq!(value(&c, *id, "k0"), KvReply::Value(Some(Bytes::from_static(b"v"))));
+        assert_eq!(value(&c, *id, "k119"), KvReply::Value(Some(Bytes::from_static(b"v"))));
+        assert_eq!(value(&c, *id, "after"), KvReply::Value(Some(Bytes::from_static(b"replace"))));
+    }
+    let new_leader = c.leader();
+    let m = block_on(c.h(new_leader).status()).unwrap().replica.membership;
+    assert_eq!(m.voters().len(), 3);
+    assert!(!m.contains(NodeId(leader)));
+}
+
+#[test]
+fn steps_the_leader_cannot_take_are_refused_with_why() {
+    let c = Cluster::new(3);
+    let leader = c.leader();
+    let follower = if leader == 1 { 2 } else { 1 };
+    let promote = block_on(c.h(follower).member_step(MemberStep::Promote { id: NodeId(9) }));
+    assert_eq!(promote, Err(ClientError::Refused(Refusal::NotMember(NodeId(9)))));
+    let transfer = block_on(c.h(follower).transfer_leader(NodeId(9)));
+    assert_eq!(transfer, Err(ClientError::Refused(Refusal::NotVoter(NodeId(9)))));
+    // Transfer asked of a follower reaches the leader.
+    let target = (1..=3).find(|i| *i != leader).unwrap();
+    retry(|| block_on(c.h(target).transfer_leader(NodeId(target))));
+    for _ in 0..100 {
+        if block_on(c.h(target).status()).unwrap().replica.role == Role::Leader {
+            return;
+        }
+        std::thread::sleep(core::time::Duration::from_millis(20));
+    }
+    panic!("leadership did not move to {target}");
+}
