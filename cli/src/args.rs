@@ -28,6 +28,93 @@ pub enum Command {
     Status(StatusArgs),
     /// Create a cluster CA and node certificates (`--transport tcp` and `quic`).
     Certs(CertsArgs),
+    /// List, add, promote and remove members of a running cluster.
+    Member(MemberArgs),
+    /// Move leadership to another voter.
+    Leader(LeaderArgs),
+}
+
+/// How to reach a running node as an operator.
+#[derive(Debug, Clone, Args)]
+pub struct RemoteOpts {
+    /// Any node's RESP address (steps are passed on to the leader).
+    #[arg(long, default_value = "127.0.0.1:7001", global = true)]
+    pub addr: String,
+    /// The user to authenticate as (with `--password`).
+    #[arg(long, global = true)]
+    pub user: Option<String>,
+    /// The password, if the node requires one.
+    #[arg(long, env = "SYNOD_PASSWORD", hide_env_values = true, global = true)]
+    pub password: Option<String>,
+}
+
+impl RemoteOpts {
+    /// The login to send, if any.
+    pub fn login(&self) -> Option<(Option<&str>, &str)> {
+        self.password.as_deref().map(|p| (self.user.as_deref(), p))
+    }
+}
+
+/// `synod member`.
+#[derive(Debug, Args)]
+pub struct MemberArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: MemberAction,
+    /// The node to ask.
+    #[command(flatten)]
+    pub remote: RemoteOpts,
+}
+
+/// A membership step. Each waits until the new configuration is in
+/// force; asking again after a timeout is safe.
+#[derive(Debug, Subcommand)]
+pub enum MemberAction {
+    /// Show the configuration: each member's role, address and progress.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a node as a learner (it copies the log but does not vote);
+    /// prints how to start it.
+    Add {
+        /// The new node's id (never reuse the id of a removed node).
+        id: u64,
+        /// Its peer address, HOST:PORT, as the other members will dial it.
+        address: String,
+    },
+    /// Make a learner a voter (through joint consensus).
+    Promote {
+        /// The learner's id.
+        id: u64,
+    },
+    /// Remove a voter or a learner (through joint consensus).
+    Remove {
+        /// The member's id.
+        id: u64,
+    },
+}
+
+/// `synod leader`.
+#[derive(Debug, Args)]
+pub struct LeaderArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: LeaderAction,
+    /// The node to ask.
+    #[command(flatten)]
+    pub remote: RemoteOpts,
+}
+
+/// A leadership operation.
+#[derive(Debug, Subcommand)]
+pub enum LeaderAction {
+    /// Hand leadership to voter ID, and wait until it leads.
+    Transfer {
+        /// The voter to lead.
+        id: u64,
+    },
 }
 
 /// `synod certs`.
@@ -58,6 +145,9 @@ pub enum CertsAction {
     /// `ca.key` must be there), replacing their old ones; each node uses
     /// its new certificate from its next start.
     Renew(RenewArgs),
+    /// Issue certificates for nodes joining the cluster, from the CA in
+    /// `--dir`; an existing certificate is never overwritten.
+    Issue(RenewArgs),
 }
 
 /// `synod certs renew`.
@@ -302,8 +392,17 @@ pub struct NodeArgs {
     #[arg(long)]
     pub cluster_id: Option<String>,
     /// Every member as `ID=HOST:PORT` (peer addresses), this node included.
+    /// Founding members all pass the same list. Once a node's log holds a
+    /// configuration, the list must name the same members (see `synod
+    /// member list`); a mismatch is an error, not an override.
     #[arg(long, value_delimiter = ',')]
     pub members: Vec<String>,
+    /// Join a running cluster instead of founding one: start with no
+    /// configuration, reach the members named by `--members`, and wait to
+    /// be added (`synod member add`). Ignored once the log holds a
+    /// configuration.
+    #[arg(long)]
+    pub join: bool,
     /// Where to accept RESP clients [default: 127.0.0.1:6379]. An address
     /// other than loopback needs authentication (`--requirepass`, users,
     /// or TLS client certificates) or `--trusted-network`.
@@ -328,15 +427,9 @@ pub struct NodeArgs {
 /// `synod status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// A node's RESP address.
-    #[arg(long, default_value = "127.0.0.1:7001")]
-    pub addr: String,
-    /// The user to authenticate as (with `--password`).
-    #[arg(long)]
-    pub user: Option<String>,
-    /// The password, if the node requires one.
-    #[arg(long, env = "SYNOD_PASSWORD", hide_env_values = true)]
-    pub password: Option<String>,
+    /// The node to ask.
+    #[command(flatten)]
+    pub remote: RemoteOpts,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -353,6 +446,9 @@ pub struct NodeFile {
     /// Members: id → peer address.
     #[serde(default)]
     pub members: BTreeMap<String, String>,
+    /// Join a running cluster (see `--join`).
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub join: bool,
     /// RESP address.
     pub resp: Option<SocketAddr>,
     /// Data directory.

@@ -39,6 +39,8 @@ pub struct Spec {
     pub cluster_id: String,
     /// Every member's peer address, this node's included.
     pub members: BTreeMap<NodeId, String>,
+    /// Join a running cluster rather than found one with `members`.
+    pub join: bool,
     /// This node's bound peer endpoint.
     pub peer: PeerEndpoint,
     /// This node's bound RESP listener and its address.
@@ -174,11 +176,13 @@ pub struct Running {
     pub resp: SocketAddr,
 }
 
-fn replica_factory(protocol: Protocol, id: NodeId, voters: Membership, tuning: &Tuning) -> node::ReplicaFactory {
+fn replica_factory(protocol: Protocol, id: NodeId, boot: Boot, tuning: &Tuning) -> node::ReplicaFactory {
+    let voters = boot.initial.clone();
     match protocol {
         Protocol::Raft => {
             let cfg = tuning.raft(id);
             Box::new(move |now, recovered| {
+                boot.check(&recovered)?;
                 let raft = Raft::new(cfg, now, recovered, voters).map_err(|e| e.to_string())?;
                 Ok(Box::new(raft) as Box<dyn Replica + Send>)
             })
@@ -186,6 +190,7 @@ fn replica_factory(protocol: Protocol, id: NodeId, voters: Membership, tuning: &
         Protocol::MultiPaxos => {
             let cfg = tuning.multi_paxos(id);
             Box::new(move |now, recovered| {
+                boot.check(&recovered)?;
                 let paxos = MultiPaxos::new(cfg, now, recovered, voters).map_err(|e| e.to_string())?;
                 Ok(Box::new(paxos) as Box<dyn Replica + Send>)
             })
@@ -193,12 +198,70 @@ fn replica_factory(protocol: Protocol, id: NodeId, voters: Membership, tuning: &
     }
 }
 
+/// The configuration a node starts with, checked against its log's.
+struct Boot {
+    /// What a node founding a cluster bootstraps with; empty for a node
+    /// joining one.
+    initial: Membership,
+    /// The members the operator named.
+    named: BTreeMap<NodeId, String>,
+    join: bool,
+}
+
+impl Boot {
+    /// Once the log holds a configuration it is the truth, and the
+    /// members the operator named must be its members: starting a node
+    /// of {1,2,3} whose log says {2,3,4} means a stale config file or the
+    /// wrong data directory, and is refused rather than silently
+    /// overridden either way. A joining node names whom to reach, not the
+    /// configuration, and is not checked.
+    fn check(&self, recovered: &synod_core::replica::Recovered) -> Result<(), String> {
+        if self.join {
+            return Ok(());
+        }
+        let Some((index, log)) = log_configuration(recovered) else { return Ok(()) };
+        let mut theirs: Vec<NodeId> = log.members().collect();
+        theirs.sort_unstable();
+        let ours: Vec<NodeId> = self.named.keys().copied().collect();
+        if theirs == ours {
+            return Ok(());
+        }
+        let list = |ids: &[NodeId]| ids.iter().map(|i| i.0.to_string()).collect::<Vec<_>>().join(",");
+        Err(format!(
+            "--members names nodes {} but this node's log (configuration at index {}) has members {}{}: the log              decides once it holds a configuration; name its members (synod member list shows them, with their              addresses), or point --data-dir at the right directory",
+            list(&ours),
+            index.0,
+            list(&theirs),
+            if log.is_joint() { " (a change in progress)" } else { "" },
+        ))
+    }
+}
+
+/// The latest configuration in `recovered`: the last membership entry of
+/// the log, else the snapshot's.
+fn log_configuration(r: &synod_core::replica::Recovered) -> Option<(synod_core::id::LogIndex, Membership)> {
+    let from_log = r
+        .entries
+        .iter()
+        .rev()
+        .filter(|e| e.kind == synod_core::replica::EntryKind::Membership)
+        .find_map(|e| Membership::decode_exact(&e.data).ok().map(|m| (e.index, m)));
+    from_log.or_else(|| r.snapshot.as_ref().map(|s| (s.meta.index, s.meta.membership.clone())))
+}
+
 /// Starts a node from `spec` on `rt`.
 pub async fn start(rt: &Rt, spec: Spec) -> Result<Running, StartError> {
-    let voters = Membership::voters_only(spec.members.keys().copied())
-        .map_err(|_| StartError::Unavailable("a cluster without members"))?;
+    let initial = if spec.join {
+        Membership::default()
+    } else {
+        let addresses = spec.members.iter().map(|(id, a)| (*id, bytes::Bytes::from(a.clone())));
+        Membership::voters_only(spec.members.keys().copied())
+            .and_then(|m| m.with_addresses(addresses))
+            .map_err(|_| StartError::Unavailable("a cluster without members, or an address too long"))?
+    };
+    let boot = Boot { initial, named: spec.members.clone(), join: spec.join };
     let tuning = &spec.settings.tuning;
-    let factory = replica_factory(spec.protocol, spec.id, voters, tuning);
+    let factory = replica_factory(spec.protocol, spec.id, boot, tuning);
     let dir = spec.data_dir.clone();
     let mut storage_cfg = StorageConfig::new(spec.cluster_id.clone(), spec.id);
     // Segments small beside the quota, so that snapshots free space in
@@ -231,6 +294,8 @@ pub async fn start(rt: &Rt, spec: Spec) -> Result<Running, StartError> {
         }
     };
     let mut cfg = NodeConfig::new(spec.id);
+    // The transport's peers follow the configuration in the log.
+    cfg.peers = Some(spec.members.clone());
     cfg.request_timeout = Duration::from_millis(tuning.request_timeout_ms);
     cfg.service_tick = Some(ServiceTick {
         every: Duration::from_millis(tuning.service_tick_ms),

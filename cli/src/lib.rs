@@ -5,7 +5,9 @@
 pub mod args;
 pub mod assemble;
 pub mod health;
+pub mod member;
 pub mod metrics;
+pub mod remote;
 pub mod resp;
 pub mod rt;
 pub mod run;

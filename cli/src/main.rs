@@ -17,6 +17,8 @@ fn main() -> ExitCode {
         args::Command::Node(a) => run::node(a),
         args::Command::Status(a) => run::status(a),
         args::Command::Certs(a) => run::certs(a),
+        args::Command::Member(a) => synod::member::member(a),
+        args::Command::Leader(a) => synod::member::leader(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

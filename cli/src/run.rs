@@ -105,6 +105,7 @@ pub fn cluster(a: ClusterArgs) -> Result<(), Error> {
                 id,
                 cluster_id: a.cluster_id.clone(),
                 members: members.clone(),
+                join: false,
                 peer: peer_endpoints.remove(&id).ok_or("endpoint")?,
                 resp_listener: resp_listeners.remove(&id).ok_or("listener")?,
                 data_dir: a.data_dir.join(format!("node-{i}")),
@@ -161,6 +162,7 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
         members = parse_members(&list)?;
     }
     let own = members.get(&id).cloned().ok_or_else(|| format!("node {id} is not among --members"))?;
+    let join = a.join || file.join;
     let resp: SocketAddr = a.resp.or(file.resp).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 6379)));
     let data_dir: PathBuf =
         a.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(format!("synod-node-{id}")));
@@ -172,6 +174,7 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
             id: Some(id.0),
             cluster_id: Some(cluster_id),
             members: members.iter().map(|(k, v)| (k.0.to_string(), v.clone())).collect(),
+            join,
             resp: Some(resp),
             data_dir: Some(data_dir),
             protocol: Some(common.protocol()),
@@ -218,6 +221,7 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
             id,
             cluster_id,
             members,
+            join,
             peer,
             resp_listener: (rl, raddr),
             data_dir,
@@ -268,8 +272,7 @@ fn log_seed(settings: &Settings) {
 
 /// `synod status`.
 pub fn status(a: StatusArgs) -> Result<(), Error> {
-    let auth = a.password.as_deref().map(|p| (a.user.as_deref(), p));
-    let v = crate::status::fetch_as(&a.addr, auth, core::time::Duration::from_secs(10))?;
+    let v = crate::status::fetch_as(&a.remote.addr, a.remote.login(), core::time::Duration::from_secs(10))?;
     if a.json {
         println!("{v}");
     } else {
@@ -369,10 +372,12 @@ fn cluster_certs(dir: &Path, cluster_id: &str, nodes: u64) -> Result<BTreeMap<No
 }
 
 /// `synod certs`: a new cluster CA and certificates for its nodes, or
-/// `synod certs renew`.
+/// `synod certs renew` / `issue`.
 pub fn certs(a: CertsArgs) -> Result<(), Error> {
-    if let Some(CertsAction::Renew(r)) = a.action {
-        return renew(r);
+    match a.action {
+        Some(CertsAction::Renew(r)) => return renew(r),
+        Some(CertsAction::Issue(r)) => return issue(r),
+        None => {}
     }
     let (Some(cluster_id), Some(out)) = (a.cluster_id, a.out) else {
         return Err("--cluster-id and --out are required".into());
@@ -402,6 +407,23 @@ fn days(days: u64) -> Result<core::time::Duration, Error> {
 }
 
 /// `synod certs renew`: new certificates and keys from the same CA.
+fn issue(r: RenewArgs) -> Result<(), Error> {
+    let validity = days(r.days)?;
+    let ca = Ca::load(&r.dir).map_err(|e| e.to_string())?;
+    for id in &r.nodes {
+        let cert = ca.issue_node_for(NodeId(*id), validity).map_err(|e| e.to_string())?;
+        cert.write_pem(&r.dir).map_err(|e| e.to_string())?;
+    }
+    println!(
+        "synod: nodes {:?} of cluster {:?} have certificates (valid {} days) in {}",
+        r.nodes,
+        ca.cluster_id(),
+        r.days,
+        r.dir.display()
+    );
+    Ok(())
+}
+
 fn renew(r: RenewArgs) -> Result<(), Error> {
     let validity = days(r.days)?;
     let ca = Ca::load(&r.dir).map_err(|e| e.to_string())?;

@@ -75,53 +75,7 @@ pub fn fetch_as(
     auth: Option<(Option<&str>, &str)>,
     timeout: core::time::Duration,
 ) -> Result<Value, String> {
-    use std::io::{Read, Write};
-    let sock: core::net::SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
-    let mut s =
-        std::net::TcpStream::connect_timeout(&sock, timeout).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    let mut request = Vec::new();
-    if let Some((user, password)) = auth {
-        let args: Vec<&[u8]> = match user {
-            Some(u) => vec![b"AUTH", u.as_bytes(), password.as_bytes()],
-            None => vec![b"AUTH", password.as_bytes()],
-        };
-        request.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for a in args {
-            request.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            request.extend_from_slice(a);
-            request.extend_from_slice(b"\r\n");
-        }
-    }
-    request.extend_from_slice(b"*1\r\n$12\r\nSYNOD.STATUS\r\n");
-    s.write_all(&request).map_err(|e| e.to_string())?;
-    let mut authenticating = auth.is_some();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = s.read(&mut chunk).map_err(|e| format!("reading from {addr}: {e}"))?;
-        if n == 0 {
-            return Err(format!("{addr} closed the connection"));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        while let Some((frame, used)) = redis_protocol::resp2::decode::decode(&buf).map_err(|e| e.to_string())? {
-            buf.drain(..used);
-            if authenticating {
-                authenticating = false;
-                if let redis_protocol::resp2::types::OwnedFrame::Error(e) = frame {
-                    return Err(format!("{addr}: {e}"));
-                }
-                continue;
-            }
-            return match frame {
-                redis_protocol::resp2::types::OwnedFrame::BulkString(b) => {
-                    serde_json::from_slice(&b).map_err(|e| format!("bad status document: {e}"))
-                }
-                redis_protocol::resp2::types::OwnedFrame::Error(e) => Err(format!("{addr}: {e}")),
-                other => Err(format!("unexpected reply {other:?}")),
-            };
-        }
-    }
+    crate::remote::call_json(addr, auth, &[b"SYNOD.STATUS"], timeout)
 }
 
 /// Renders the status document as a table.
