@@ -112,3 +112,17 @@ fn lease_time_on_the_old_time_base_is_caught_on_true_time() {
     assert!(r.violation.is_none(), "seed {seed} with elapsed-time ticks: {:?}", r.violation);
     assert!(r.stats.lock_grants > 0);
 }
+
+#[test]
+fn raft_holds_every_invariant_while_membership_changes() {
+    let cfg = SimConfig { membership_changes: true, ..short(Protocol::Raft) };
+    let (mut steps, mut ops) = (0, 0);
+    for seed in 0..24 {
+        let r = sim::run(seed, &cfg);
+        assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
+        steps += r.stats.member_steps;
+        ops += r.stats.ops_ok;
+    }
+    assert!(steps > 10, "membership steps were taken ({steps})");
+    assert!(ops > 1000, "clients made progress ({ops} ops)");
+}

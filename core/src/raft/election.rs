@@ -216,8 +216,16 @@ impl Raft {
         // Thesis §9.6 / §4.2.3: refuse while a live leader is known.
         let lease_ok = req.transfer || !req.pre_vote || !self.in_lease();
         let up_to_date = self.log.is_up_to_date(req.last_index, req.last_term); // §5.4.1
+        // Thesis §4.1: a vote does not depend on whether the candidate is in
+        // our latest configuration. A voter just added may not have heard
+        // of its own promotion (or of anything: an empty configuration),
+        // and refusing every candidate its configuration does not name
+        // could leave a quorum of the new configuration unable to elect
+        // (found by the simulator's membership campaign). Safety rests on
+        // the up-to-date check; removed servers are kept from disrupting
+        // by the lease above (§4.2.3).
         let voter = m.is_voter(from);
-        let granted = can_vote && lease_ok && voter && up_to_date;
+        let granted = can_vote && lease_ok && up_to_date;
         if req.pre_vote {
             let reply_term = if granted { term } else { self.term };
             let msg = Message { term: reply_term, body: Body::VoteResponse(VoteResponse { pre_vote: true, granted }) };

@@ -19,6 +19,7 @@ struct Args {
     canary_old_time_base: bool,
     canary_amnesia: bool,
     canary: Option<Canary>,
+    membership: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -34,6 +35,7 @@ fn parse() -> Result<Args, String> {
         canary_old_time_base: false,
         canary_amnesia: false,
         canary: None,
+        membership: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -57,12 +59,14 @@ fn parse() -> Result<Args, String> {
             "--canary-amnesia" => a.canary_amnesia = true,
             // A fault planted to trip one named property.
             "--canary" => a.canary = Some(val()?.parse()?),
+            // Spares join, learners are promoted, voters removed.
+            "--membership" => a.membership = true,
             "-h" | "--help" => {
                 let canaries: Vec<&str> = Canary::ALL.iter().map(|c| c.name()).collect();
                 return Err(format!(
                     "usage: sim [--protocol raft|multi-paxos] [--seeds LO..HI | --seed N] [--threads T] \
                      [--fault-ms MS] [--liveness-ms MS] [--clients C] [--canary-old-time-base] [--canary-amnesia] \
-                     [--canary NAME] [--expect-violations]\n  canaries: {}",
+                     [--canary NAME] [--membership] [--expect-violations]\n  canaries: {}",
                     canaries.join(", ")
                 ));
             }
@@ -86,6 +90,7 @@ fn config(a: &Args, trace: bool) -> SimConfig {
     c.canary_old_time_base = a.canary_old_time_base;
     c.canary_amnesia = a.canary_amnesia;
     c.canary = a.canary;
+    c.membership_changes = a.membership;
     c
 }
 
@@ -97,6 +102,9 @@ fn print_failure(r: &Report, a: &Args) {
     }
     if a.canary_amnesia {
         canaries.push_str(" --canary-amnesia");
+    }
+    if a.membership {
+        canaries.push_str(" --membership");
     }
     if let Some(c) = a.canary {
         canaries.push_str(" --canary ");
@@ -174,6 +182,9 @@ fn main() {
         t.crashes, t.cluster_crashes, t.partitions, t.weather, t.transfers, t.elections, t.snapshots
     );
     println!("disks: {} lost their log, {} restarts refused for it", t.disk_losses, t.refused_starts);
+    if a.membership {
+        println!("membership: {} steps asked of leaders (add learner, promote, remove)", t.member_steps);
+    }
     println!(
         "node machines: {} requests forwarded to a leader, {} taken back when leadership moved",
         t.forwarded, t.leader_changed

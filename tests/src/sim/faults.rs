@@ -18,7 +18,11 @@ impl World {
     pub(super) fn inject_fault(&mut self) {
         let n = self.nodes.len();
         let down = self.nodes.iter().filter(|x| !x.up).count();
-        match self.rng.below(11) {
+        // Only campaigns with membership changes draw the extra cases, so
+        // every other seed replays as before.
+        let cases = if self.cfg.membership_changes { 13 } else { 11 };
+        match self.rng.below(cases) {
+            11 | 12 => self.member_step(),
             // The whole cluster crashes at once (a power cut, a bad deploy):
             // every node keeps only what its disk kept, and all come back.
             10 if down == 0 && self.rng.chance(0.5) => {

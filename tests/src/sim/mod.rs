@@ -12,6 +12,7 @@ pub mod disk;
 mod faults;
 pub(crate) mod invariants;
 pub(crate) mod locks;
+mod members;
 mod node;
 mod outputs;
 mod trace;
@@ -220,6 +221,11 @@ pub struct SimConfig {
     pub canary_amnesia: bool,
     /// A planted fault ([`Canary`]); `None` in every real campaign.
     pub canary: Option<Canary>,
+    /// Two spare nodes start empty, and the fault schedule also adds
+    /// learners, promotes them and removes voters, through the leader's
+    /// node machine as an operator would (Raft only for now: Multi-Paxos
+    /// refuses every step).
+    pub membership_changes: bool,
 }
 
 impl SimConfig {
@@ -237,6 +243,7 @@ impl SimConfig {
             canary_old_time_base: false,
             canary_amnesia: false,
             canary: None,
+            membership_changes: false,
         }
     }
 }
@@ -377,6 +384,8 @@ pub struct Stats {
     pub disk_losses: u64,
     /// Restarts refused because the log was lost.
     pub refused_starts: u64,
+    /// Membership steps asked of a leader (add, promote, remove).
+    pub member_steps: u64,
 }
 
 impl Stats {
@@ -401,6 +410,7 @@ impl Stats {
         self.lock_grants += o.lock_grants;
         self.disk_losses += o.disk_losses;
         self.refused_starts += o.refused_starts;
+        self.member_steps += o.member_steps;
     }
 }
 

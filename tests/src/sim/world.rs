@@ -94,7 +94,11 @@ pub struct World {
     pub(super) out: NodeOutput,
     violation: Option<Violation>,
     pub(super) phase: Phase,
+    /// The founding configuration.
     pub(super) membership: Membership,
+    /// Nodes removed from the configuration: never added again (a node
+    /// id is never reused).
+    pub(super) removed: Vec<NodeId>,
     end: u64,
 }
 
@@ -116,6 +120,9 @@ impl World {
         let params = Params::draw(&mut rng);
         let ids: Vec<NodeId> = (1..=params.nodes as u64).map(NodeId).collect();
         let membership = Membership::voters_only(ids.iter().copied()).expect("non-empty");
+        // Spares start with no configuration, to be added by the faults.
+        let spares = if cfg.membership_changes { 2 } else { 0 };
+        let ids: Vec<NodeId> = (1..=(params.nodes + spares) as u64).map(NodeId).collect();
         let mut nodes = Vec::new();
         for id in &ids {
             let clock = Clock {
@@ -124,7 +131,8 @@ impl World {
                 ppm: rng.range(0, 2 * params.max_ppm as u64 + 1) as i64 - params.max_ppm,
             };
             let seed = rng.next_u64();
-            let machine = super::node::start(&cfg, &params, *id, &clock, 0, Default::default(), &membership, seed);
+            let founding = if membership.contains(*id) { membership.clone() } else { Membership::default() };
+            let machine = super::node::start(&cfg, &params, *id, &clock, 0, Default::default(), &founding, seed);
             nodes.push(SimNode {
                 id: *id,
                 machine,
@@ -174,6 +182,7 @@ impl World {
             violation: None,
             phase: Phase::Faults,
             membership,
+            removed: Vec::new(),
             end,
         }
     }
@@ -600,16 +609,10 @@ impl World {
         let node = &mut self.nodes[i];
         node.wiped = false;
         let recovered = node.disk.durable.clone();
-        node.machine = super::node::start(
-            &self.cfg,
-            &self.params,
-            node.id,
-            &node.clock,
-            self.now,
-            recovered,
-            &self.membership,
-            seed,
-        );
+        // A spare restarts as it started: empty until its log says more.
+        let founding = if self.membership.contains(id) { self.membership.clone() } else { Membership::default() };
+        node.machine =
+            super::node::start(&self.cfg, &self.params, node.id, &node.clock, self.now, recovered, &founding, seed);
         node.up = true;
         node.life += 1;
         node.applied = Default::default();

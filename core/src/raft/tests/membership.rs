@@ -1,5 +1,5 @@
 use super::harness::*;
-use crate::id::NodeId;
+use crate::id::{NodeId, Term};
 use crate::replica::{Membership, MembershipChange, ProposeError, Replica, Role};
 use crate::time::Duration;
 use alloc::vec::Vec;
@@ -200,4 +200,31 @@ fn a_truncated_configuration_entry_is_undone() {
         "the reverted configuration is reported: {:?}",
         c.node(5).events
     );
+}
+
+/// Thesis §4.1: votes do not depend on the voter's own configuration. A
+/// node added and promoted before it heard of either (its configuration
+/// still empty) must help elect the leader that will send it the log;
+/// refusing left a cluster unable to elect (the simulator's membership
+/// campaign found it: a promoted voter at term 0 refusing every pre-vote
+/// after another voter lost its disk).
+#[test]
+fn a_node_without_a_configuration_votes_for_an_up_to_date_candidate() {
+    use crate::raft::{Body, Message, VoteRequest};
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.propose(1, "x").unwrap();
+    c.stabilize();
+    c.add_node(test_config(4), Membership::default());
+    c.record = true;
+    for pre_vote in [true, false] {
+        let req = VoteRequest { pre_vote, transfer: false, last_index: c.last_index(2), last_term: c.term(2) };
+        let term = Term(c.term(2).0 + 1);
+        c.deliver(NodeId(2), NodeId(4), Message { term, body: Body::Vote(req) });
+        c.poll();
+        // Only node 4's answers travel, so they are the ones counted.
+        c.deliver_only(|from, _, _| from == NodeId(4));
+    }
+    let granted = c.count_delivered(|m| matches!(&m.body, Body::VoteResponse(r) if r.granted));
+    assert_eq!(granted, 2, "node 4 refused a pre-vote or a vote because its configuration is empty");
 }
