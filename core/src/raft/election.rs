@@ -24,13 +24,23 @@ impl Raft {
             self.term = term;
             self.vote = None;
         }
-        if self.role == Role::Leader {
+        let was_leader = self.role == Role::Leader;
+        if was_leader {
             self.leave_leadership();
         }
         self.role = self.follower_role();
         self.leader = leader;
         self.votes.clear();
-        self.reset_election_deadline();
+        // Raft Figure 2: the election timer restarts on hearing from a
+        // leader or granting a vote (handle_vote), not on merely seeing a
+        // higher term. Restarting it for every candidate's request let
+        // candidates with short logs, one after another, keep the only
+        // node whose log could win from ever timing out (found by the
+        // simulator's membership campaign, seed 9032). A deposed leader
+        // restarts it, so it does not campaign the instant it steps down.
+        if leader.is_some() || was_leader {
+            self.reset_election_deadline();
+        }
         self.emit_role();
     }
 

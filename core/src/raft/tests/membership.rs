@@ -228,3 +228,28 @@ fn a_node_without_a_configuration_votes_for_an_up_to_date_candidate() {
     let granted = c.count_delivered(|m| matches!(&m.body, Body::VoteResponse(r) if r.granted));
     assert_eq!(granted, 2, "node 4 refused a pre-vote or a vote because its configuration is empty");
 }
+
+/// Raft Figure 2: a follower's election timer restarts on hearing from a
+/// leader or granting a vote, not on seeing a higher term. A candidate
+/// with a shorter log asking for a vote must not put off the election of
+/// the node that can win (the simulator's membership campaign, seed 9032:
+/// removed and stale nodes campaigning in turn kept the one voter with
+/// the longest log from ever timing out).
+#[test]
+fn a_refused_candidate_does_not_restart_the_election_timer() {
+    use crate::raft::{Body, Message, VoteRequest};
+    // Without check-quorum a follower does not ignore the candidate while
+    // its leader is live (§4.2.3), so the request is handled in full.
+    let mut c = Cluster::with(3, |cfg| cfg.check_quorum = false);
+    c.elect(1);
+    c.propose(1, "x").unwrap();
+    c.stabilize();
+    let deadline = c.node(3).raft.election_deadline;
+    c.advance(Duration::from_millis(1));
+    let stale =
+        VoteRequest { pre_vote: false, transfer: false, last_index: crate::id::LogIndex(0), last_term: Term(0) };
+    let term = Term(c.term(3).0 + 5);
+    c.deliver(NodeId(2), NodeId(3), Message { term, body: Body::Vote(stale) });
+    assert_eq!(c.term(3), term, "the higher term is adopted");
+    assert_eq!(c.node(3).raft.election_deadline, deadline, "a refused candidate restarted the timer");
+}
