@@ -13,12 +13,15 @@
 //! connection stays open.
 
 mod auth;
+mod catalog;
 mod commands;
 mod conn;
+mod keys;
 mod limits;
 pub mod parse;
 mod reply;
 mod stats;
+mod strings;
 mod tls;
 
 pub use auth::{Principal, Role, UserConfig, Users};
