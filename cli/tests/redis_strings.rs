@@ -274,6 +274,10 @@ fn string_and_key_commands_answer_as_redis_does() {
     t.s(&["DECRBY", "i", "3"], int(7));
     t.s(&["DECRBY", "i", "-9223372036854775808"], error("ERR decrement would overflow"));
     t.s(&["INCRBY", "i", "abc"], not_int());
+    t.s(&["INCRBY", "i", "+5"], not_int());
+    t.s(&["SET", "lead", "05"], ok());
+    t.s(&["INCR", "lead"], not_int());
+    t.s(&["DEL", "lead"], int(1));
     t.s(&["SET", "i", "9223372036854775807"], ok());
     t.s(&["INCR", "i"], error("ERR increment or decrement would overflow"));
     t.s(&["SET", "i", "x"], ok());

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use synod_core::id::NodeId;
 use synod_core::lease::{FencingToken, LeaseId};
-use synod_core::service::keyspace::{KeyCommand, KeyQuery};
+use synod_core::service::keyspace::{KeyCommand, KeyQuery, parse_integer};
 use synod_core::service::kv::{KvCommand, KvError, KvQuery, KvReply};
 use synod_core::service::{Caller, Command, Op, Query, Reply};
 use synod_core::time::Duration;
@@ -214,11 +214,9 @@ pub(super) fn arity(name: &str) -> BytesFrame {
     err(&format!("ERR wrong number of arguments for '{}' command", name.to_ascii_lowercase()))
 }
 
+/// An integer argument, read as Redis reads one (no `+`, no leading zero).
 pub(super) fn parse_i64(b: &Bytes) -> Result<i64, BytesFrame> {
-    core::str::from_utf8(b)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| err("ERR value is not an integer or out of range"))
+    parse_integer(b).ok_or_else(|| err("ERR value is not an integer or out of range"))
 }
 
 fn parse_u64(b: &Bytes) -> Result<u64, BytesFrame> {

@@ -3,7 +3,7 @@
 //! Every command runs to completion inside one entry, and a refusal is
 //! decided before anything changes, so a refused command changes nothing.
 
-use super::value::{add_floats, overwrite, parse_float, range};
+use super::value::{add_floats, overwrite, parse_float, parse_integer, range};
 use super::{ExpireIf, KeyCommand, KeyQuery, MAX_KEY_TTL, Presence, TtlChange};
 use crate::lease::FencingToken;
 use crate::service::kv::{KvError, KvReply};
@@ -72,7 +72,7 @@ impl Store {
             KeyCommand::IncrBy { key, by } => {
                 let current = match self.kv.get(&key) {
                     None => 0,
-                    Some(v) => match core::str::from_utf8(v).ok().and_then(|s| s.parse::<i64>().ok()) {
+                    Some(v) => match parse_integer(v) {
                         Some(n) => n,
                         None => return Reply::Kv(KvReply::Error(KvError::NotAnInteger)),
                     },

@@ -31,7 +31,7 @@ use crate::time::Duration;
 use alloc::vec::Vec;
 use bytes::Bytes;
 
-pub use value::{MAX_FLOAT_CHARS, parse_float};
+pub use value::{MAX_FLOAT_CHARS, parse_float, parse_integer};
 
 /// The longest TTL a key may be given: about 146 years, far past any
 /// client's need, and small enough that log time plus it never saturates.

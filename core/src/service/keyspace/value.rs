@@ -25,6 +25,22 @@ pub fn parse_float(text: &[u8]) -> Option<f64> {
     (!v.is_nan()).then_some(v)
 }
 
+/// Reads a decimal integer as Redis's `string2ll` does: an optional `-`,
+/// then `0` alone or digits without a leading zero, within `i64`; so
+/// `+1`, `01`, `-0` and spaces are not integers.
+pub fn parse_integer(text: &[u8]) -> Option<i64> {
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    let canonical = match digits {
+        [b'0'] => digits.len() == text.len(),
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    if !canonical {
+        return None;
+    }
+    core::str::from_utf8(text).ok()?.parse().ok()
+}
+
 /// `value + by` as `INCRBYFLOAT` stores it; `None` if the sum is not
 /// finite. Both are already known to parse.
 ///
@@ -152,6 +168,17 @@ mod tests {
         }
         assert_eq!(parse_float(&[b'1'; MAX_FLOAT_CHARS]), None);
         assert_eq!(parse_float(b".5"), Some(0.5));
+    }
+
+    #[test]
+    fn integers_are_read_as_redis_reads_them() {
+        assert_eq!(parse_integer(b"0"), Some(0));
+        assert_eq!(parse_integer(b"-15"), Some(-15));
+        assert_eq!(parse_integer(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_integer(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in ["", "-", "+1", "01", "-0", " 1", "1 ", "9223372036854775808", "1e3", "0x1"] {
+            assert_eq!(parse_integer(bad.as_bytes()), None, "{bad:?}");
+        }
     }
 
     #[test]
