@@ -57,6 +57,14 @@ enum Act {
     Rename(usize, usize, bool),
     /// `DEL` of two keys in one entry.
     Del(usize, usize),
+    GetDel(usize),
+    /// `GETEX` with a TTL in ms, `PERSIST` (`Some(0)`), or a time already
+    /// past (`None`).
+    GetEx(usize, Option<u64>),
+    /// `MSET` (or `MSETNX`) of two keys.
+    MSet(usize, usize, bool),
+    /// `APPEND`, which keeps the TTL.
+    Append(usize),
 }
 
 fn arb_act() -> impl Strategy<Value = Act> {
@@ -83,7 +91,11 @@ fn arb_act() -> impl Strategy<Value = Act> {
             .prop_map(|(k, t, c)| Act::Expire(k, t, c)),
         1 => key.clone().prop_map(Act::Persist),
         1 => (key.clone(), key.clone(), any::<bool>()).prop_map(|(a, b, nx)| Act::Rename(a, b, nx)),
-        1 => (key.clone(), key).prop_map(|(a, b)| Act::Del(a, b)),
+        1 => (key.clone(), key.clone()).prop_map(|(a, b)| Act::Del(a, b)),
+        1 => key.clone().prop_map(Act::GetDel),
+        1 => (key.clone(), option::of(prop_oneof![Just(0u64), Just(5), Just(40)])).prop_map(|(k, t)| Act::GetEx(k, t)),
+        1 => (key.clone(), key.clone(), any::<bool>()).prop_map(|(a, b, nx)| Act::MSet(a, b, nx)),
+        1 => key.prop_map(Act::Append),
     ]
 }
 
@@ -155,6 +167,19 @@ fn command(store: &Store, clock: &mut u64, act: &Act) -> Op {
         Act::Persist(k) => Op::Key(KeyCommand::Persist { key: b(KEYS[*k]) }),
         Act::Rename(a, c, nx) => Op::Key(KeyCommand::Rename { from: b(KEYS[*a]), to: b(KEYS[*c]), if_absent: *nx }),
         Act::Del(a, c) => Op::Key(KeyCommand::Delete { keys: vec![b(KEYS[*a]), b(KEYS[*c])] }),
+        Act::GetDel(k) => Op::Key(KeyCommand::GetDel { key: b(KEYS[*k]) }),
+        Act::GetEx(k, t) => Op::Key(KeyCommand::GetEx {
+            key: b(KEYS[*k]),
+            ttl: match t {
+                None => TtlChange::Past,
+                Some(0) => TtlChange::Clear,
+                Some(t) => TtlChange::Expire(ms(*t)),
+            },
+        }),
+        Act::MSet(a, c, if_none) => {
+            Op::Key(KeyCommand::MSet { pairs: vec![(b(KEYS[*a]), b("m")), (b(KEYS[*c]), b("n"))], if_none: *if_none })
+        }
+        Act::Append(k) => Op::Key(KeyCommand::Append { key: b(KEYS[*k]), value: b("+") }),
     }
 }
 
@@ -168,7 +193,12 @@ struct Model {
 fn removes_key(op: &Op, key: &[u8]) -> bool {
     match op {
         Op::Kv { cmd: KvCommand::Delete { key: k } | KvCommand::Cas { key: k, new: None, .. }, .. } => &k[..] == key,
-        Op::Key(KeyCommand::Expire { key: k, ttl: None, .. } | KeyCommand::Rename { from: k, .. }) => &k[..] == key,
+        Op::Key(
+            KeyCommand::Expire { key: k, ttl: None, .. }
+            | KeyCommand::Rename { from: k, .. }
+            | KeyCommand::GetDel { key: k }
+            | KeyCommand::GetEx { key: k, ttl: TtlChange::Past },
+        ) => &k[..] == key,
         Op::Key(KeyCommand::Delete { keys }) => keys.iter().any(|k| &k[..] == key),
         _ => false,
     }
