@@ -1,8 +1,8 @@
 //! RESP commands mapped onto the replicated store.
 
-use super::Server;
 use super::auth::{Principal, Role};
 use super::reply::{self, array, bulk, client_error, err, int, ok, opt, simple, text};
+use super::{Server, catalog, keys, strings};
 use bytes::Bytes;
 use core::net::SocketAddr;
 use redis_protocol::resp2::types::BytesFrame;
@@ -11,6 +11,7 @@ use std::sync::Arc;
 use synod_core::id::NodeId;
 use synod_core::lease::{FencingToken, LeaseId};
 use synod_core::replica::MemberStep;
+use synod_core::service::keyspace::{KeyCommand, KeyQuery, parse_integer};
 use synod_core::service::kv::{KvCommand, KvError, KvQuery, KvReply};
 use synod_core::service::{Caller, Command, Op, Query, Reply};
 use synod_core::time::Duration;
@@ -128,7 +129,8 @@ fn access(name: &str, a: &[Bytes]) -> Access {
     match name {
         "AUTH" | "HELLO" | "QUIT" => Access::Anyone,
         "PING" | "ECHO" | "SELECT" | "GET" | "EXISTS" | "MGET" | "LOCKOWNER" | "INFO" | "SYNOD.STATUS" | "DBSIZE"
-        | "CONFIG" | "CLIENT" | "COMMAND" => Access::Read,
+        | "CONFIG" | "CLIENT" | "COMMAND" | "STRLEN" | "GETRANGE" | "TTL" | "PTTL" | "EXPIRETIME" | "PEXPIRETIME"
+        | "TYPE" => Access::Read,
         "LEASE" if matches!(a.first().map(|s| s.to_ascii_uppercase()).as_deref(), Some(b"TTL" | b"LIST")) => {
             Access::Read
         }
@@ -137,12 +139,12 @@ fn access(name: &str, a: &[Bytes]) -> Access {
     }
 }
 
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     server: &'a Server,
     client: &'a mut Client,
 }
 
-type Answer = Result<BytesFrame, BytesFrame>;
+pub(super) type Answer = Result<BytesFrame, BytesFrame>;
 
 impl Ctx<'_> {
     fn node(&self) -> &dyn Backend {
@@ -160,7 +162,7 @@ impl Ctx<'_> {
         client_error(e, leader)
     }
 
-    async fn propose(&self, op: Op) -> Result<Reply, BytesFrame> {
+    pub(super) async fn propose(&self, op: Op) -> Result<Reply, BytesFrame> {
         let mut command = Command::new(op);
         if command.needs_caller() {
             command = command.by(self.client.caller());
@@ -175,7 +177,7 @@ impl Ctx<'_> {
         }
     }
 
-    async fn query(&self, q: Query) -> Result<Reply, BytesFrame> {
+    pub(super) async fn query(&self, q: Query) -> Result<Reply, BytesFrame> {
         match self.node().query(q.encode()).await {
             Ok(b) => Reply::decode(b).map_err(|_| err("ERR internal: undecodable reply")),
             Err(e) => Err(self.fail(e).await),
@@ -186,18 +188,18 @@ impl Ctx<'_> {
         kv_reply(self.propose(Op::Kv { cmd, lease }).await?)
     }
 
-    /// A write, with a fresh lease of `ttl` for its key if given: one log
-    /// entry either way.
-    async fn kv_ttl(&self, cmd: KvCommand, ttl: Option<Duration>) -> Result<KvReply, BytesFrame> {
-        let op = match ttl {
-            Some(ttl) => Op::KvLeased { cmd, ttl },
-            None => Op::Kv { cmd, lease: None },
-        };
-        kv_reply(self.propose(op).await?)
+    pub(super) async fn kv_query(&self, q: KvQuery) -> Result<KvReply, BytesFrame> {
+        kv_reply(self.query(Query::Kv(q)).await?)
     }
 
-    async fn kv_query(&self, q: KvQuery) -> Result<KvReply, BytesFrame> {
-        kv_reply(self.query(Query::Kv(q)).await?)
+    /// A string or key command: one log entry.
+    pub(super) async fn key(&self, cmd: KeyCommand) -> Result<KvReply, BytesFrame> {
+        kv_reply(self.propose(Op::Key(cmd)).await?)
+    }
+
+    /// A string or key read.
+    pub(super) async fn ask(&self, q: KeyQuery) -> Result<KvReply, BytesFrame> {
+        kv_reply(self.query(Query::Key(q)).await?)
     }
 }
 
@@ -217,19 +219,22 @@ fn kv_error(e: KvError) -> BytesFrame {
         KvError::KeyTooLarge => err("ERR key too large"),
         KvError::ValueTooLarge => err("ERR value too large"),
         KvError::ReplyTooLarge => err("ERR reply too large (max-reply-bytes); ask for fewer keys"),
+        KvError::NotAFloat => err("ERR value is not a valid float"),
+        KvError::NotFinite => err("ERR increment would produce NaN or Infinity"),
+        KvError::NoSuchKey => err("ERR no such key"),
+        // synod's value limit stands where Redis's proto-max-bulk-len does.
+        KvError::StringTooLong => err("ERR string exceeds maximum allowed size (proto-max-bulk-len)"),
         _ => err("ERR malformed request"),
     }
 }
 
-fn arity(name: &str) -> BytesFrame {
+pub(super) fn arity(name: &str) -> BytesFrame {
     err(&format!("ERR wrong number of arguments for '{}' command", name.to_ascii_lowercase()))
 }
 
-fn parse_i64(b: &Bytes) -> Result<i64, BytesFrame> {
-    core::str::from_utf8(b)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| err("ERR value is not an integer or out of range"))
+/// An integer argument, read as Redis reads one (no `+`, no leading zero).
+pub(super) fn parse_i64(b: &Bytes) -> Result<i64, BytesFrame> {
+    parse_integer(b).ok_or_else(|| err("ERR value is not an integer or out of range"))
 }
 
 fn parse_u64(b: &Bytes) -> Result<u64, BytesFrame> {
@@ -272,6 +277,12 @@ async fn answer(server: &Server, client: &mut Client, name: &str, rest: &[Bytes]
 }
 
 async fn dispatch(ctx: &mut Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
+    if let Some(answer) = strings::dispatch(ctx, name, a).await {
+        return answer;
+    }
+    if let Some(answer) = keys::dispatch(ctx, name, a).await {
+        return answer;
+    }
     match (name, a.len()) {
         ("AUTH", 1) => auth(ctx, None, &a[0]),
         ("AUTH", 2) => auth(ctx, Some(&a[0]), &a[1]),
@@ -286,32 +297,6 @@ async fn dispatch(ctx: &mut Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
             KvReply::Value(v) => Ok(opt(v)),
             _ => Err(err("ERR unexpected reply")),
         },
-        ("SET", n) if n >= 2 => set(ctx, a).await,
-        ("DEL", n) if n >= 1 => {
-            let mut count = 0;
-            for k in a {
-                if let KvReply::Bool(true) = ctx.kv(KvCommand::Delete { key: k.clone() }, None).await? {
-                    count += 1;
-                }
-            }
-            Ok(int(count))
-        }
-        ("EXISTS", n) if n >= 1 => {
-            let mut count = 0;
-            for k in a {
-                if let KvReply::Bool(true) = ctx.kv_query(KvQuery::Exists { key: k.clone() }).await? {
-                    count += 1;
-                }
-            }
-            Ok(int(count))
-        }
-        ("INCR", 1) => incr(ctx, &a[0], 1).await,
-        ("DECR", 1) => incr(ctx, &a[0], -1).await,
-        ("INCRBY", 2) => incr(ctx, &a[0], parse_i64(&a[1])?).await,
-        ("DECRBY", 2) => {
-            let by = parse_i64(&a[1])?.checked_neg().ok_or_else(|| err("ERR decrement would overflow"))?;
-            incr(ctx, &a[0], by).await
-        }
         ("MGET", n) if n >= 1 => match ctx.kv_query(KvQuery::MGet { keys: a.to_vec() }).await? {
             KvReply::Values(vs) => Ok(array(vs.into_iter().map(opt).collect())),
             _ => Err(err("ERR unexpected reply")),
@@ -348,88 +333,16 @@ async fn dispatch(ctx: &mut Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
         ("SYNOD.STATUS", 0) => crate::status::json(ctx.server).await.map(text).map_err(|e| client_error(e, None)),
         ("SYNOD.MEMBER", n) if n >= 1 => super::admin::member(ctx.server, ctx.client.caller().admin, a).await,
         ("SYNOD.LEADER", n) if n >= 1 => super::admin::leader(ctx.server, ctx.client.caller().admin, a).await,
-        ("DBSIZE", 0) => Err(err("ERR DBSIZE is not supported")),
         ("CONFIG", n) if n >= 1 => config(a),
         ("CLIENT", n) if n >= 1 => client(ctx, a),
         ("COMMAND", _) => command(a),
         ("HELLO", _) => hello(ctx, a),
         (
-            "PING" | "ECHO" | "SELECT" | "GET" | "SET" | "DEL" | "EXISTS" | "INCR" | "DECR" | "INCRBY" | "DECRBY"
-            | "MGET" | "CAS" | "LEASE" | "LOCK" | "TRYLOCK" | "UNLOCK" | "LOCKOWNER" | "SYNOD.STATUS" | "DBSIZE"
-            | "CONFIG" | "CLIENT" | "AUTH" | "SYNOD.MEMBER" | "SYNOD.LEADER",
+            "PING" | "ECHO" | "SELECT" | "GET" | "MGET" | "CAS" | "LEASE" | "LOCK" | "TRYLOCK" | "UNLOCK" | "LOCKOWNER"
+            | "SYNOD.STATUS" | "CONFIG" | "CLIENT" | "AUTH" | "SYNOD.MEMBER" | "SYNOD.LEADER",
             _,
         ) => Err(arity(name)),
         _ => Err(err(&format!("ERR unknown command '{}'", name.to_ascii_lowercase()))),
-    }
-}
-
-async fn incr(ctx: &Ctx<'_>, key: &Bytes, by: i64) -> Answer {
-    match ctx.kv(KvCommand::Incr { key: key.clone(), by }, None).await? {
-        KvReply::Int(i) => Ok(int(i)),
-        _ => Err(err("ERR unexpected reply")),
-    }
-}
-
-/// SET key value [NX|XX] [EX seconds|PX milliseconds].
-///
-/// NX is a compare-and-set against absence; XX a compare-and-set against
-/// the value read just before (retried if another writer got between);
-/// EX/PX give the key a fresh lease of that TTL in the same log entry as
-/// the write, granted only if the write happens, so the key is deleted
-/// when the lease expires — inside the log, on every replica alike — and a
-/// refused write leaves no lease behind.
-async fn set(ctx: &Ctx<'_>, a: &[Bytes]) -> Answer {
-    let (key, value) = (a[0].clone(), a[1].clone());
-    let (mut nx, mut xx, mut ttl) = (false, false, None);
-    let mut i = 2;
-    while i < a.len() {
-        match a[i].to_ascii_uppercase().as_slice() {
-            b"NX" => nx = true,
-            b"XX" => xx = true,
-            opt @ (b"EX" | b"PX") => {
-                let n = a.get(i + 1).ok_or_else(|| err("ERR syntax error"))?;
-                let n = parse_u64(n)?;
-                if n == 0 {
-                    return Err(err("ERR invalid expire time in 'set' command"));
-                }
-                let d = if opt == b"EX" {
-                    n.checked_mul(1000).map(Duration::from_millis)
-                } else {
-                    Some(Duration::from_millis(n))
-                };
-                ttl = Some(d.ok_or_else(|| err("ERR invalid expire time in 'set' command"))?);
-                i += 1;
-            }
-            _ => return Err(err("ERR syntax error")),
-        }
-        i += 1;
-    }
-    if nx && xx {
-        return Err(err("ERR syntax error"));
-    }
-    if nx {
-        let cmd = KvCommand::Cas { key, expected: None, new: Some(value) };
-        return match ctx.kv_ttl(cmd, ttl).await? {
-            KvReply::Bool(true) => Ok(ok()),
-            _ => Ok(BytesFrame::Null),
-        };
-    }
-    if xx {
-        for _ in 0..16 {
-            let current = match ctx.kv_query(KvQuery::Get { key: key.clone() }).await? {
-                KvReply::Value(Some(v)) => v,
-                _ => return Ok(BytesFrame::Null),
-            };
-            let cmd = KvCommand::Cas { key: key.clone(), expected: Some(current), new: Some(value.clone()) };
-            if let KvReply::Bool(true) = ctx.kv_ttl(cmd, ttl).await? {
-                return Ok(ok());
-            }
-        }
-        return Err(err("ERR too much contention on the key; retry"));
-    }
-    match ctx.kv_ttl(KvCommand::Set { key, value }, ttl).await? {
-        KvReply::Ok => Ok(ok()),
-        _ => Err(err("ERR unexpected reply")),
     }
 }
 
@@ -612,9 +525,32 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Answer {
     }
 }
 
+/// COMMAND [COUNT | INFO name...]: what [`catalog`] lists; DOCS and the
+/// rest answer nothing yet.
 fn command(a: &[Bytes]) -> Answer {
-    match a.first().map(|s| s.to_ascii_uppercase()) {
-        Some(s) if s == b"COUNT" => Ok(int(0)),
+    match a.first().map(|s| s.to_ascii_uppercase()).as_deref() {
+        None => Ok(array(catalog::COMMANDS.iter().map(catalog::info).collect())),
+        Some(b"COUNT") if a.len() == 1 => Ok(int(catalog::COMMANDS.len() as i64)),
+        Some(b"INFO") => Ok(array(
+            a[1..]
+                .iter()
+                .map(|n| catalog::find(&String::from_utf8_lossy(n)).map_or(BytesFrame::Null, catalog::info))
+                .collect(),
+        )),
         _ => Ok(array(Vec::new())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_catalog_calls_read_only_needs_only_read_rights() {
+        for e in catalog::COMMANDS {
+            let needs = access(&e.name.to_ascii_uppercase(), &[]);
+            let fits = if e.write { needs == Access::Write } else { needs != Access::Write };
+            assert!(fits, "{} is listed write={} but needs {needs:?}", e.name, e.write);
+        }
     }
 }

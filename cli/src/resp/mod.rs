@@ -14,12 +14,15 @@
 
 mod admin;
 mod auth;
+mod catalog;
 mod commands;
 mod conn;
+mod keys;
 mod limits;
 pub mod parse;
 mod reply;
 mod stats;
+mod strings;
 mod tls;
 
 pub(crate) use admin::membership_json;

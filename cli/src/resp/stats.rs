@@ -8,38 +8,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-/// Every command name the front end answers, as Redis's own `INFO
-/// commandstats` names them; anything else is `unknown`.
-const KNOWN: &[&str] = &[
-    "auth",
-    "cas",
-    "client",
-    "command",
-    "config",
-    "dbsize",
-    "decr",
-    "decrby",
-    "del",
-    "echo",
-    "exists",
-    "get",
-    "hello",
-    "incr",
-    "incrby",
-    "info",
-    "lease",
-    "lock",
-    "lockowner",
-    "mget",
-    "ping",
-    "quit",
-    "select",
-    "set",
-    "synod.status",
-    "trylock",
-    "unlock",
-];
-
 /// Latency buckets, in seconds: 100 µs to 10 s.
 const BUCKETS: [f64; 16] =
     [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -93,8 +61,10 @@ impl CommandStats {
     }
 }
 
+/// A command [`catalog`](super::catalog) lists, as Redis's own `INFO
+/// commandstats` names it; anything else is `unknown`.
 fn label_for(name: &str) -> &'static str {
-    KNOWN.iter().find(|k| k.eq_ignore_ascii_case(name)).copied().unwrap_or("unknown")
+    super::catalog::find(name).map_or("unknown", |e| e.name)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! bytes present before anything is sliced or allocated.
 
 use super::codec::{DecodeError, Reader, put_bytes};
+use super::keyspace::{KeyCommand, KeyQuery};
 use super::kv::{KvCommand, KvQuery};
 use super::session::{ClientId, Seq};
 use crate::lease::{FencingToken, LeaseId};
@@ -84,6 +85,9 @@ pub enum Op {
         /// The new lease's time to live, counted from the next tick.
         ttl: Duration,
     },
+    /// A string or key command in Redis's shape, TTLs included: one entry
+    /// however many keys it names. Reply: `Kv` (see [`KeyCommand`]).
+    Key(KeyCommand),
     /// Grants a lease. Reply: `Lease`.
     LeaseGrant {
         /// Its time to live, counted from the next tick.
@@ -251,6 +255,10 @@ impl Command {
                 b.put_u64_le(*term);
                 b.put_u64_le(duration_nanos(*elapsed));
             }
+            Op::Key(cmd) => {
+                b.put_u8(14);
+                put_bytes(&mut b, &cmd.encode());
+            }
         }
         b.freeze()
     }
@@ -304,6 +312,7 @@ impl Command {
                 Op::KvLeased { cmd: KvCommand::decode(r.bytes()?)?, ttl }
             }
             13 => Op::Clock { term: r.u64()?, elapsed: Duration::from_nanos(r.u64()?) },
+            14 => Op::Key(KeyCommand::decode(r.bytes()?)?),
             _ => return Err(DecodeError("unknown store command")),
         };
         r.finish()?;
@@ -333,7 +342,8 @@ impl Command {
             | Op::TryAcquire { .. }
             | Op::Release { .. }
             | Op::Cancel { .. } => true,
-            Op::SessionOpen | Op::SessionClose { .. } | Op::Tick { .. } | Op::Clock { .. } => false,
+            // A key's own TTL lease is anonymous: it needs no holder.
+            Op::Key(_) | Op::SessionOpen | Op::SessionClose { .. } | Op::Tick { .. } | Op::Clock { .. } => false,
         }
     }
 
@@ -343,6 +353,7 @@ impl Command {
     pub fn grows(&self) -> bool {
         match &self.op {
             Op::Kv { cmd, .. } => !cmd.only_removes(),
+            Op::Key(cmd) => !cmd.only_removes(),
             Op::LeaseKeepAlive { .. }
             | Op::LeaseRevoke { .. }
             | Op::Release { .. }
@@ -382,6 +393,8 @@ pub enum Query {
         /// The lock's name.
         lock: Bytes,
     },
+    /// A read of string values or key metadata. Reply: `Kv`.
+    Key(KeyQuery),
 }
 
 impl Query {
@@ -403,6 +416,10 @@ impl Query {
                 b.put_u8(4);
                 put_bytes(&mut b, lock);
             }
+            Query::Key(q) => {
+                b.put_u8(5);
+                put_bytes(&mut b, &q.encode());
+            }
         }
         b.freeze()
     }
@@ -416,6 +433,7 @@ impl Query {
             2 => Query::Leases,
             3 => Query::LeaseTtl { lease: LeaseId(r.u64()?) },
             4 => Query::LockOwner { lock: r.bytes()? },
+            5 => Query::Key(KeyQuery::decode(r.bytes()?)?),
             _ => return Err(DecodeError("unknown store query")),
         };
         r.finish()?;

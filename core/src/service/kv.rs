@@ -141,6 +141,18 @@ pub enum KvError {
     /// The answer would pass the reply limit.
     #[error("reply too large")]
     ReplyTooLarge,
+    /// A value or increment that is not a decimal floating-point number.
+    #[error("value is not a valid float")]
+    NotAFloat,
+    /// A float increment whose result is not finite.
+    #[error("increment would produce NaN or Infinity")]
+    NotFinite,
+    /// A command that needs a key (a rename's source) found none.
+    #[error("no such key")]
+    NoSuchKey,
+    /// An append or range write whose result would pass the value limit.
+    #[error("string exceeds maximum allowed size")]
+    StringTooLong,
 }
 
 impl KvError {
@@ -152,6 +164,10 @@ impl KvError {
             KvError::ValueTooLarge => 4,
             KvError::Malformed => 5,
             KvError::ReplyTooLarge => 6,
+            KvError::NotAFloat => 7,
+            KvError::NotFinite => 8,
+            KvError::NoSuchKey => 9,
+            KvError::StringTooLong => 10,
         }
     }
 
@@ -163,6 +179,10 @@ impl KvError {
             4 => KvError::ValueTooLarge,
             5 => KvError::Malformed,
             6 => KvError::ReplyTooLarge,
+            7 => KvError::NotAFloat,
+            8 => KvError::NotFinite,
+            9 => KvError::NoSuchKey,
+            10 => KvError::StringTooLong,
             _ => return None,
         })
     }
@@ -439,6 +459,17 @@ impl Kv {
     fn insert(&mut self, key: &[u8], value: &[u8]) {
         // Copy: a slice would pin the whole received frame in memory.
         self.map.insert(Bytes::copy_from_slice(key), Bytes::copy_from_slice(value));
+    }
+
+    /// Sets `key` to `value`, which the caller checked against the limits;
+    /// for the store's own commands, which decide what a write does to TTLs.
+    pub(crate) fn put(&mut self, key: &[u8], value: &[u8]) {
+        self.insert(key, value);
+    }
+
+    /// Removes `key`, returning its value.
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Bytes> {
+        self.map.remove(key)
     }
 }
 

@@ -39,11 +39,23 @@ pub struct Lease {
     holder: Bytes,
     keys: BTreeSet<Bytes>,
     locks: BTreeSet<Bytes>,
+    for_key: bool,
 }
 
 impl Lease {
-    fn new(ttl: Duration, holder: Bytes) -> Lease {
-        Lease { ttl, holder, keys: BTreeSet::new(), locks: BTreeSet::new() }
+    fn new(ttl: Duration, holder: Bytes, for_key: bool) -> Lease {
+        Lease { ttl, holder, keys: BTreeSet::new(), locks: BTreeSet::new(), for_key }
+    }
+
+    /// True for a key's own TTL ([`Leases::grant_for_key`]): it ends when
+    /// its key stops using it, so replacing a TTL leaves nothing behind.
+    pub fn for_key(&self) -> bool {
+        self.for_key
+    }
+
+    /// True if nothing is attached to it.
+    pub fn is_unused(&self) -> bool {
+        self.keys.is_empty() && self.locks.is_empty()
     }
 
     /// Who it was granted to ([`super::Caller::holder`]); empty for an
@@ -53,9 +65,10 @@ impl Lease {
     }
 
     /// True if `caller` may act on it: its holder, an admin, or anyone for
-    /// an anonymous lease.
+    /// an anonymous lease; nobody for a key's own TTL, which only its key's
+    /// commands change (so it never holds a lock or another key).
     pub fn belongs_to(&self, caller: &super::Caller) -> bool {
-        caller.admin || self.holder.is_empty() || self.holder == caller.holder
+        !self.for_key && (caller.admin || self.holder.is_empty() || self.holder == caller.holder)
     }
 
     /// The TTL it was granted (or last renewed) with.
@@ -107,7 +120,19 @@ impl Leases {
         self.granted += 1;
         let id = LeaseId(self.granted);
         // Copy: a slice would pin the whole log entry in memory.
-        self.table.insert(id, Lease::new(ttl, Bytes::copy_from_slice(&holder)));
+        self.table.insert(id, Lease::new(ttl, Bytes::copy_from_slice(&holder), false));
+        self.timers.restart(id, ttl);
+        id
+    }
+
+    /// Grants a lease of `ttl` that is one key's TTL (Redis's `EXPIRE`): no
+    /// caller may act on it ([`Lease::belongs_to`]), and [`super::Store`]
+    /// revokes it once its key lets go of it, so a client renewing a TTL in
+    /// a loop holds one lease, not one per call.
+    pub fn grant_for_key(&mut self, ttl: Duration) -> LeaseId {
+        self.granted += 1;
+        let id = LeaseId(self.granted);
+        self.table.insert(id, Lease::new(ttl, Bytes::new(), true));
         self.timers.restart(id, ttl);
         id
     }
@@ -226,10 +251,10 @@ impl Leases {
     }
 
     /// Rebuilds a table from a snapshot's parts.
-    pub(crate) fn from_parts(granted: u64, leases: Vec<(LeaseId, Duration, Bytes, Timer)>) -> Leases {
+    pub(crate) fn from_parts(granted: u64, leases: Vec<(LeaseId, Duration, Bytes, Timer, bool)>) -> Leases {
         let mut t = Leases { granted, ..Leases::default() };
-        for (id, ttl, holder, timer) in leases {
-            t.table.insert(id, Lease::new(ttl, holder));
+        for (id, ttl, holder, timer, for_key) in leases {
+            t.table.insert(id, Lease::new(ttl, holder, for_key));
             t.timers.set(id, timer);
         }
         t

@@ -16,6 +16,7 @@
 //! |---|---|
 //! | [`codec`] | bounded decoding helpers |
 //! | [`kv`] | the key-value map |
+//! | [`keyspace`] | Redis's string and key commands, TTLs as leases |
 //! | [`clock`] | log time, and why a TTL counts from the next tick |
 //! | [`leases`] | the lease table: grant, keep-alive, revoke, expiry |
 //! | [`locks`] | FIFO lock queues and fencing tokens |
@@ -28,6 +29,7 @@
 pub mod clock;
 pub mod codec;
 pub mod command;
+pub mod keyspace;
 pub mod kv;
 pub mod leases;
 pub mod locks;

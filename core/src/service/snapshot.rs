@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! u8 version | u64 applied | u64 log time | u8 has clock term, [u64 term] | bytes kv snapshot
-//! u64 leases granted | u64 n | n × (u64 id, u64 ttl ns, timer, bytes holder)
+//! u64 leases granted | u64 n | n × (u64 id, u64 ttl ns, timer, bytes holder, u8 for a key's TTL)
 //! u64 n | n × (bytes key, u64 lease)                          key attachments
 //! u64 n | n × (bytes name, u64 lease, u64 token, u64 m, m × u64 waiter)
 //! u64 sessions opened | u64 n | n × (u64 id, timer, u8 has last, [u64 seq, bytes reply])
@@ -34,10 +34,12 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use bytes::{BufMut, Bytes, BytesMut};
 
-/// The version this build writes. Version 2, without the clock's term,
-/// restores as a store whose next tick is a new leader's; version 1, also
-/// without lease holders, restores with anonymous leases.
-const SNAPSHOT_VERSION: u8 = 3;
+/// The version this build writes. Version 3, without the key-TTL mark on
+/// leases, restores with every lease unmarked (none was granted for a key
+/// before); version 2, also without the clock's term, restores as a store
+/// whose next tick is a new leader's; version 1, also without lease
+/// holders, restores with anonymous leases.
+const SNAPSHOT_VERSION: u8 = 4;
 
 impl Store {
     pub(super) fn encode_snapshot(&self) -> Bytes {
@@ -60,6 +62,7 @@ impl Store {
             b.put_u64_le(duration_nanos(lease.ttl()));
             put_timer(&mut b, self.leases.timer(id));
             put_bytes(&mut b, lease.holder());
+            b.put_u8(u8::from(lease.for_key()));
         }
         b.put_u64_le(self.key_leases.len() as u64);
         for (key, lease) in &self.key_leases {
@@ -170,7 +173,15 @@ fn parse(config: Config, version: u8, r: &mut Reader) -> Result<Store, DecodeErr
         if holder.len() > MAX_HOLDER {
             return Err(DecodeError("holder too long"));
         }
-        leases.push((id, ttl, holder, timer));
+        let for_key = match version {
+            1..=3 => false,
+            _ => match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return Err(DecodeError("bad bool")),
+            },
+        };
+        leases.push((id, ttl, holder, timer, for_key));
     }
     let mut leases = Leases::from_parts(granted, leases);
 

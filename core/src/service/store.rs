@@ -69,6 +69,7 @@
 //! applied twice; see [`super::session`].
 
 use super::command::{COMMAND_VERSION, Caller, Command, Op, Query, VERSION};
+use super::keyspace::MAX_KEY_TTL;
 use super::kv::{Kv, KvCommand, KvReply, Limits};
 use super::leases::{Lease, Leases};
 use super::locks::{Acquired, Locks};
@@ -125,6 +126,12 @@ impl Config {
         let kv = |cmd: &KvCommand| self.limits.check(cmd).map_err(|e| Reply::Kv(KvReply::Error(e)));
         match op {
             Op::Kv { cmd, .. } => kv(cmd),
+            // Key TTLs are bounded by `MAX_KEY_TTL`, not `max_ttl`: they
+            // hold no lock, and each key holds at most one.
+            Op::Key(cmd) if cmd.ttl().is_some_and(|d| d.is_zero() || d > MAX_KEY_TTL) => {
+                Err(Reply::Error(StoreError::InvalidTtl))
+            }
+            Op::Key(cmd) => cmd.check(&self.limits).map_err(|e| Reply::Kv(KvReply::Error(e))),
             Op::KvLeased { cmd, ttl: t } => ttl(t).and_then(|()| kv(cmd)),
             Op::LeaseGrant { ttl: t } => ttl(t),
             Op::Acquire { lock, .. }
@@ -227,6 +234,7 @@ impl Store {
                 Err(e) => Reply::Error(e.into()),
             },
             Query::LockOwner { lock } => Reply::Owner(self.locks.owner(lock)),
+            Query::Key(q) => self.answer_key(q),
         }
     }
 
@@ -296,10 +304,13 @@ impl Store {
         let token = FencingToken::from_index(index);
         let result = match op {
             Op::Kv { cmd, lease } => match lease.map(|l| self.lease_of(l, caller)).transpose() {
-                Ok(_) => Ok(self.write(cmd, |_| lease)),
+                Ok(_) => Ok(self.write(token, cmd, |_| lease)),
                 Err(e) => Err(e),
             },
-            Op::KvLeased { cmd, ttl } => Ok(self.write(cmd, |leases| Some(leases.grant(ttl, caller.holder.clone())))),
+            Op::KvLeased { cmd, ttl } => {
+                Ok(self.write(token, cmd, |leases| Some(leases.grant(ttl, caller.holder.clone()))))
+            }
+            Op::Key(cmd) => Ok(self.run_key(token, cmd)),
             Op::LeaseGrant { ttl } => Ok(Reply::Lease { id: self.leases.grant(ttl, caller.holder.clone()), ttl }),
             Op::LeaseKeepAlive { lease } => self
                 .lease_of(lease, caller)
@@ -360,7 +371,12 @@ impl Store {
     /// lease `lease` picks — existing, or granted now — if the write
     /// changed the key and left it in place, none otherwise. Nothing is
     /// granted for a write that changed nothing.
-    fn write(&mut self, cmd: KvCommand, lease: impl FnOnce(&mut Leases) -> Option<LeaseId>) -> Reply {
+    fn write(
+        &mut self,
+        token: FencingToken,
+        cmd: KvCommand,
+        lease: impl FnOnce(&mut Leases) -> Option<LeaseId>,
+    ) -> Reply {
         let key = cmd.key().clone();
         let reply = self.kv.execute(cmd);
         // Delete and Cas answer whether they changed anything; failures change nothing.
@@ -371,12 +387,15 @@ impl Store {
         };
         if changed {
             let attach = if self.kv.get(&key).is_some() { lease(&mut self.leases) } else { None };
-            self.set_key_lease(&key, attach);
+            self.set_key_lease(token, &key, attach);
         }
         Reply::Kv(reply)
     }
 
-    fn set_key_lease(&mut self, key: &[u8], lease: Option<LeaseId>) {
+    /// Attaches `key` to `lease` (or to none), detaching it from its old
+    /// one; a key's own TTL lease left with nothing attached ends here, in
+    /// the entry whose token is `token`.
+    pub(super) fn set_key_lease(&mut self, token: FencingToken, key: &[u8], lease: Option<LeaseId>) {
         let old = self.key_leases.get(key).copied();
         if old == lease {
             return;
@@ -384,6 +403,11 @@ impl Store {
         if let Some(old) = old {
             self.key_leases.remove(key);
             self.leases.detach_key(old, key);
+            if self.leases.get(old).is_ok_and(|l| l.for_key() && l.is_unused())
+                && let Ok(ended) = self.leases.revoke(old)
+            {
+                self.release(token, [(old, ended)]);
+            }
         }
         if let Some(new) = lease {
             let key = Bytes::copy_from_slice(key);

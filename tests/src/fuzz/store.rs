@@ -7,6 +7,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 use synod_core::id::LogIndex;
 use synod_core::lease::LeaseId;
+use synod_core::service::keyspace::{ExpireIf, KeyCommand, Presence, TtlChange};
 use synod_core::service::kv::KvCommand;
 use synod_core::service::{Command, Op, Service, Store};
 use synod_core::time::{Duration, Instant};
@@ -42,6 +43,71 @@ enum Step {
         term: u8,
         ms: u16,
     },
+    /// A string or key command on four keys.
+    Key(KeyStep),
+}
+
+/// A [`KeyCommand`] built from small numbers: keys are `0..4`, TTLs short
+/// enough that ticks end them, offsets and increments sometimes hostile.
+#[derive(Arbitrary, Debug)]
+enum KeyStep {
+    Set { key: u8, only: u8, get: bool, ttl: Option<u16> },
+    MSet { keys: Vec<u8>, if_none: bool },
+    Append { key: u8, len: u16 },
+    SetRange { key: u8, offset: u64, len: u8 },
+    IncrBy { key: u8, by: i64 },
+    IncrByFloat { key: u8, by: u8 },
+    GetDel { key: u8 },
+    GetEx { key: u8, ttl: Option<u16> },
+    Expire { key: u8, ttl: Option<u16>, only: u8 },
+    Persist { key: u8 },
+    Delete { keys: Vec<u8> },
+    Rename { from: u8, to: u8, if_absent: bool },
+}
+
+fn key_command(step: KeyStep) -> KeyCommand {
+    let key = |k: u8| Bytes::from(vec![k % 4]);
+    let ttl = |t: Option<u16>| match t {
+        None => TtlChange::Clear,
+        Some(0) => TtlChange::Past,
+        Some(1) => TtlChange::Keep,
+        Some(ms) => TtlChange::Expire(Duration::from_millis(u64::from(ms))),
+    };
+    // Texts that parse as floats, or overflow, or do not parse.
+    const FLOATS: [&[u8]; 6] = [b"0.1", b"-2.5e3", b"1.7e308", b"inf", b"x", b"10.50"];
+    match step {
+        KeyStep::Set { key: k, only, get, ttl: t } => KeyCommand::Set {
+            key: key(k),
+            value: Bytes::from_static(b"7"),
+            only: [Presence::Any, Presence::Absent, Presence::Present][usize::from(only % 3)],
+            get,
+            ttl: ttl(t),
+        },
+        KeyStep::MSet { keys, if_none } => KeyCommand::MSet {
+            pairs: keys.into_iter().take(8).map(|k| (key(k), Bytes::from_static(b"m"))).collect(),
+            if_none,
+        },
+        KeyStep::Append { key: k, len } => {
+            KeyCommand::Append { key: key(k), value: Bytes::from(vec![b'a'; usize::from(len)]) }
+        }
+        KeyStep::SetRange { key: k, offset, len } => {
+            KeyCommand::SetRange { key: key(k), offset, value: Bytes::from(vec![b'r'; usize::from(len)]) }
+        }
+        KeyStep::IncrBy { key: k, by } => KeyCommand::IncrBy { key: key(k), by },
+        KeyStep::IncrByFloat { key: k, by } => {
+            KeyCommand::IncrByFloat { key: key(k), by: Bytes::from_static(FLOATS[usize::from(by) % FLOATS.len()]) }
+        }
+        KeyStep::GetDel { key: k } => KeyCommand::GetDel { key: key(k) },
+        KeyStep::GetEx { key: k, ttl: t } => KeyCommand::GetEx { key: key(k), ttl: ttl(t) },
+        KeyStep::Expire { key: k, ttl: t, only } => KeyCommand::Expire {
+            key: key(k),
+            ttl: t.map(|ms| Duration::from_millis(u64::from(ms))),
+            only: ExpireIf { nx: only & 1 != 0, xx: only & 2 != 0, gt: only & 4 != 0, lt: only & 8 != 0 },
+        },
+        KeyStep::Persist { key: k } => KeyCommand::Persist { key: key(k) },
+        KeyStep::Delete { keys } => KeyCommand::Delete { keys: keys.into_iter().take(8).map(key).collect() },
+        KeyStep::Rename { from, to, if_absent } => KeyCommand::Rename { from: key(from), to: key(to), if_absent },
+    }
 }
 
 /// Drives a Store with arbitrary steps.
@@ -80,6 +146,7 @@ pub fn store_commands(data: &[u8]) {
             })
             .encode(),
             Step::Clock { term, ms } => Store::clock_tick(u64::from(term % 4), Duration::from_millis(u64::from(ms))),
+            Step::Key(k) => Command::new(Op::Key(key_command(k))).encode(),
             Step::Snapshot => {
                 let snap = store.snapshot();
                 let mut other = Store::default();
@@ -93,6 +160,10 @@ pub fn store_commands(data: &[u8]) {
         let _reply = store.apply(LogIndex(index), &cmd);
         if let Err(v) = locks::check(&before, &store, &cmd) {
             panic!("{}: {}", v.property, v.detail);
+        }
+        // A key's own TTL lease never outlives its key's use of it.
+        if let Some((id, _)) = store.leases().iter().find(|(_, l)| l.for_key() && l.is_unused()) {
+            panic!("{id:?}, a key's TTL, outlived its key");
         }
     }
 }

@@ -14,7 +14,7 @@
 
 use super::invariants::Violation;
 use bytes::Bytes;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use synod_core::lease::{FenceGuard, FencingToken, LeaseId};
 use synod_core::service::{Command, LockOwner, Op, Reply, Store};
 use synod_core::time::{Duration, Instant, duration_nanos};
@@ -156,6 +156,9 @@ pub struct Tables {
     pub leases: BTreeMap<LeaseId, Option<Instant>>,
     /// Each held lock's owner.
     pub owners: BTreeMap<Bytes, LockOwner>,
+    /// Leases that are a key's own TTL: they hold no lock, and end when
+    /// their key lets go of them, deadline or not.
+    pub key_ttls: BTreeSet<LeaseId>,
 }
 
 /// The tables before an apply, to [`check`] the store after it against.
@@ -169,6 +172,7 @@ pub fn tables(store: &Store) -> Tables {
         now: store.now(),
         leases: store.leases().iter().map(|(id, _)| (id, store.leases().deadline(id))).collect(),
         owners: store.locks().iter().map(|(name, o)| (name.clone(), o)).collect(),
+        key_ttls: store.leases().iter().filter(|(_, l)| l.for_key()).map(|(id, _)| id).collect(),
     }
 }
 
@@ -181,13 +185,15 @@ pub fn check(before: &Tables, store: &Store, command: &Bytes) -> Result<(), Viol
 /// Checks the lease and lock properties across one apply of `command`,
 /// from the tables before it to the tables after.
 pub fn check_tables(before: &Tables, after: &Tables, command: &Bytes) -> Result<(), Violation> {
-    let revoked = match Command::decode(command.clone()) {
-        Ok(Command { op: Op::LeaseRevoke { lease }, .. }) => Some(lease),
+    let op = Command::decode(command.clone()).map(|c| c.op).ok();
+    let revoked = match op {
+        Some(Op::LeaseRevoke { lease }) => Some(lease),
         _ => None,
     };
+    let writes_keys = matches!(op, Some(Op::Key(_) | Op::Kv { .. } | Op::KvLeased { .. }));
     let now = after.now;
     for (&id, &deadline) in &before.leases {
-        if after.leases.contains_key(&id) || revoked == Some(id) {
+        if after.leases.contains_key(&id) || revoked == Some(id) || (writes_keys && before.key_ttls.contains(&id)) {
             continue;
         }
         match deadline {

@@ -112,7 +112,7 @@ fn the_clock_term_survives_a_snapshot_and_older_snapshots_restore() {
 
     // A version-2 snapshot (no clock term) restores; the next tick is a
     // new leader's, so it counts nothing.
-    let mut v2 = snap.to_vec();
+    let mut v2 = super::snapshot::as_version_3(&h.store);
     v2[0] = 2;
     v2.remove(1 + 8 + 8); // the "has clock term" tag
     for _ in 0..8 {

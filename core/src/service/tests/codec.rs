@@ -1,6 +1,7 @@
 //! Bad input: typed error replies, never a panic, never a state change.
 
 use super::*;
+use crate::service::keyspace::{ExpireIf, KeyCommand, KeyQuery, Presence, TtlChange};
 use crate::service::{Caller, LeaseInfo, StoreError};
 use alloc::vec;
 use alloc::vec::Vec;
@@ -25,6 +26,62 @@ fn sample_commands() -> Vec<Command> {
         Command::new(Op::LeaseRevoke { lease: LeaseId(1) }).by(Caller { holder: b("conn:7"), admin: false }),
         Command::new(Op::SessionOpen).by(Caller { holder: Bytes::new(), admin: true }),
     ]
+    .into_iter()
+    .chain(key_commands().into_iter().map(|c| Command::new(Op::Key(c))))
+    .collect()
+}
+
+fn key_commands() -> Vec<KeyCommand> {
+    let expire_if = ExpireIf { nx: false, xx: true, gt: true, lt: false };
+    vec![
+        KeyCommand::Set { key: b("k"), value: b("v"), only: Presence::Absent, get: true, ttl: TtlChange::Keep },
+        KeyCommand::Set { key: b("k"), value: b(""), only: Presence::Present, get: false, ttl: TtlChange::Past },
+        KeyCommand::Set { key: b("k"), value: b("v"), only: Presence::Any, get: false, ttl: TtlChange::Expire(ms(5)) },
+        KeyCommand::MSet { pairs: vec![(b("a"), b("1")), (b("b"), b(""))], if_none: true },
+        KeyCommand::MSet { pairs: Vec::new(), if_none: false },
+        KeyCommand::Append { key: b("k"), value: b("v") },
+        KeyCommand::SetRange { key: b("k"), offset: u64::MAX, value: b("v") },
+        KeyCommand::IncrBy { key: b("k"), by: i64::MIN },
+        KeyCommand::IncrByFloat { key: b("k"), by: b("1.5") },
+        KeyCommand::GetDel { key: b("k") },
+        KeyCommand::GetEx { key: b("k"), ttl: TtlChange::Clear },
+        KeyCommand::Expire { key: b("k"), ttl: Some(ms(9)), only: expire_if },
+        KeyCommand::Expire { key: b("k"), ttl: None, only: ExpireIf::default() },
+        KeyCommand::Persist { key: b("k") },
+        KeyCommand::Delete { keys: vec![b("a"), b("b")] },
+        KeyCommand::Rename { from: b("a"), to: b("b"), if_absent: true },
+    ]
+}
+
+#[test]
+fn every_key_query_round_trips_and_every_truncation_is_refused() {
+    let queries = [
+        KeyQuery::Strlen { key: b("k") },
+        KeyQuery::GetRange { key: b("k"), start: i64::MIN, end: -1 },
+        KeyQuery::Ttl { key: b("k") },
+        KeyQuery::Type { key: b("k") },
+        KeyQuery::Count { keys: vec![b("a"), b("b")] },
+        KeyQuery::DbSize,
+    ];
+    for q in queries {
+        let wire = Query::Key(q.clone()).encode();
+        assert_eq!(Query::decode(wire.clone()), Ok(Query::Key(q.clone())));
+        for cut in 0..wire.len() {
+            assert!(Query::decode(wire.slice(..cut)).is_err(), "{q:?} cut at {cut}");
+        }
+    }
+}
+
+#[test]
+fn a_key_command_with_unknown_condition_bits_or_a_huge_count_is_refused() {
+    let expire = KeyCommand::Expire { key: b("k"), ttl: Some(ms(1)), only: ExpireIf::default() }.encode();
+    let mut bits = expire.to_vec();
+    *bits.last_mut().unwrap() = 0x10;
+    assert!(KeyCommand::decode(bits.into()).is_err());
+    let mut huge = BytesMut::new();
+    huge.put_u8(11);
+    huge.put_u32_le(u32::MAX);
+    assert!(KeyCommand::decode(huge.freeze()).is_err(), "a key count past the bytes present");
 }
 
 #[test]

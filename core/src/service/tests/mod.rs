@@ -4,12 +4,14 @@
 mod admission;
 mod clock;
 mod codec;
+mod expiry;
 mod leases;
 mod locks;
 mod ownership;
 mod properties;
 mod sessions;
 mod snapshot;
+mod strings;
 
 use super::kv::{KvCommand, KvQuery, KvReply, Limits};
 use super::{ClientId, Command, Config, LockOwner, Op, Query, Reply, Seq, Service, Store};

@@ -107,7 +107,7 @@ fn a_leased_write_grants_its_lease_only_if_the_write_happened() {
 fn a_version_1_snapshot_restores_with_anonymous_leases() {
     let mut h = Harness::new();
     let lease = h.grant(1_000);
-    let v3 = h.store.snapshot();
+    let v3 = super::snapshot::as_version_3(&h.store);
     // Version 1 is version 3 without the clock term (its one-byte "none"
     // after log time) and without the lease's holder (a u32 length of 0
     // after the lease's one-byte pending timer).

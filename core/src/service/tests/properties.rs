@@ -11,6 +11,7 @@
 
 use super::*;
 use crate::service::StoreError;
+use crate::service::keyspace::{ExpireIf, KeyCommand, Presence, TtlChange};
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::vec;
@@ -47,6 +48,23 @@ enum Act {
     /// The leader's clock moves by this many ms; negative: a new leader
     /// whose clock is behind.
     Tick(i64),
+    /// `SET` with a TTL in ms, or `KEEPTTL` (`None`).
+    KeySet(usize, Option<u64>),
+    /// `EXPIRE` (`None`: a time already past) under conditions NX, XX, GT,
+    /// LT as bits.
+    Expire(usize, Option<u64>, u8),
+    Persist(usize),
+    Rename(usize, usize, bool),
+    /// `DEL` of two keys in one entry.
+    Del(usize, usize),
+    GetDel(usize),
+    /// `GETEX` with a TTL in ms, `PERSIST` (`Some(0)`), or a time already
+    /// past (`None`).
+    GetEx(usize, Option<u64>),
+    /// `MSET` (or `MSETNX`) of two keys.
+    MSet(usize, usize, bool),
+    /// `APPEND`, which keeps the TTL.
+    Append(usize),
 }
 
 fn arb_act() -> impl Strategy<Value = Act> {
@@ -60,7 +78,7 @@ fn arb_act() -> impl Strategy<Value = Act> {
         2 => (key.clone(), option::of(lease)).prop_map(|(k, l)| Act::Set(k, l)),
         1 => (key.clone(), option::of(lease)).prop_map(|(k, l)| Act::Incr(k, l)),
         1 => key.clone().prop_map(Act::Delete),
-        1 => (key, option::of(lease), any::<bool>()).prop_map(|(k, l, d)| Act::Cas(k, l, d)),
+        1 => (key.clone(), option::of(lease), any::<bool>()).prop_map(|(k, l, d)| Act::Cas(k, l, d)),
         4 => (lock.clone(), lease).prop_map(|(k, l)| Act::Acquire(k, l)),
         1 => (lock.clone(), lease).prop_map(|(k, l)| Act::TryAcquire(k, l)),
         3 => (lock.clone(), lease, any::<bool>()).prop_map(|(k, l, r)| Act::Release(k, l, r)),
@@ -68,6 +86,16 @@ fn arb_act() -> impl Strategy<Value = Act> {
         1 => Just(Act::Open),
         1 => (1u64..=3).prop_map(Act::Close),
         5 => (-20i64..=15).prop_map(Act::Tick),
+        2 => (key.clone(), option::of(prop_oneof![Just(5u64), Just(40)])).prop_map(|(k, t)| Act::KeySet(k, t)),
+        2 => (key.clone(), option::of(prop_oneof![Just(5u64), Just(40)]), 0u8..16)
+            .prop_map(|(k, t, c)| Act::Expire(k, t, c)),
+        1 => key.clone().prop_map(Act::Persist),
+        1 => (key.clone(), key.clone(), any::<bool>()).prop_map(|(a, b, nx)| Act::Rename(a, b, nx)),
+        1 => (key.clone(), key.clone()).prop_map(|(a, b)| Act::Del(a, b)),
+        1 => key.clone().prop_map(Act::GetDel),
+        1 => (key.clone(), option::of(prop_oneof![Just(0u64), Just(5), Just(40)])).prop_map(|(k, t)| Act::GetEx(k, t)),
+        1 => (key.clone(), key.clone(), any::<bool>()).prop_map(|(a, b, nx)| Act::MSet(a, b, nx)),
+        1 => key.prop_map(Act::Append),
     ]
 }
 
@@ -124,6 +152,34 @@ fn command(store: &Store, clock: &mut u64, act: &Act) -> Op {
             *clock = clock.saturating_add_signed(*d);
             Op::Tick { now: at(*clock) }
         }
+        Act::KeySet(k, ttl) => Op::Key(KeyCommand::Set {
+            key: b(KEYS[*k]),
+            value: b("s"),
+            only: Presence::Any,
+            get: false,
+            ttl: ttl.map_or(TtlChange::Keep, |t| TtlChange::Expire(ms(t))),
+        }),
+        Act::Expire(k, ttl, c) => Op::Key(KeyCommand::Expire {
+            key: b(KEYS[*k]),
+            ttl: ttl.map(ms),
+            only: ExpireIf { nx: c & 1 != 0, xx: c & 2 != 0, gt: c & 4 != 0, lt: c & 8 != 0 },
+        }),
+        Act::Persist(k) => Op::Key(KeyCommand::Persist { key: b(KEYS[*k]) }),
+        Act::Rename(a, c, nx) => Op::Key(KeyCommand::Rename { from: b(KEYS[*a]), to: b(KEYS[*c]), if_absent: *nx }),
+        Act::Del(a, c) => Op::Key(KeyCommand::Delete { keys: vec![b(KEYS[*a]), b(KEYS[*c])] }),
+        Act::GetDel(k) => Op::Key(KeyCommand::GetDel { key: b(KEYS[*k]) }),
+        Act::GetEx(k, t) => Op::Key(KeyCommand::GetEx {
+            key: b(KEYS[*k]),
+            ttl: match t {
+                None => TtlChange::Past,
+                Some(0) => TtlChange::Clear,
+                Some(t) => TtlChange::Expire(ms(*t)),
+            },
+        }),
+        Act::MSet(a, c, if_none) => {
+            Op::Key(KeyCommand::MSet { pairs: vec![(b(KEYS[*a]), b("m")), (b(KEYS[*c]), b("n"))], if_none: *if_none })
+        }
+        Act::Append(k) => Op::Key(KeyCommand::Append { key: b(KEYS[*k]), value: b("+") }),
     }
 }
 
@@ -135,7 +191,17 @@ struct Model {
 }
 
 fn removes_key(op: &Op, key: &[u8]) -> bool {
-    matches!(op, Op::Kv { cmd: KvCommand::Delete { key: k } | KvCommand::Cas { key: k, new: None, .. }, .. } if &k[..] == key)
+    match op {
+        Op::Kv { cmd: KvCommand::Delete { key: k } | KvCommand::Cas { key: k, new: None, .. }, .. } => &k[..] == key,
+        Op::Key(
+            KeyCommand::Expire { key: k, ttl: None, .. }
+            | KeyCommand::Rename { from: k, .. }
+            | KeyCommand::GetDel { key: k }
+            | KeyCommand::GetEx { key: k, ttl: TtlChange::Past },
+        ) => &k[..] == key,
+        Op::Key(KeyCommand::Delete { keys }) => keys.iter().any(|k| &k[..] == key),
+        _ => false,
+    }
 }
 
 /// The store's tables agree with each other.
@@ -149,6 +215,7 @@ fn check_consistent(s: &Store) -> Result<(), TestCaseError> {
         for k in lease.keys() {
             prop_assert_eq!(s.key_lease(k), Some(id));
         }
+        prop_assert!(!(lease.for_key() && lease.is_unused()), "{:?}, a key's TTL, outlived its key", id);
         let mut expected = BTreeSet::new();
         for (name, owner) in s.locks().iter() {
             if owner.lease == id || s.locks().waiters(name).any(|w| w == id) {
@@ -180,9 +247,16 @@ fn check_step(
         prop_assert!(same_state(after, before), "a refusal changed state: {:?} -> {:?}", op, reply);
     }
 
-    // Lease clocks: start at the first tick after a grant or keep-alive.
+    // Lease clocks: start at the first tick after a grant or keep-alive;
+    // a key command's TTL is a grant too.
     if let Reply::Lease { id, ttl } = reply {
         model.leases.insert(*id, (*ttl, None));
+    }
+    for (id, lease) in after.leases().iter().filter(|(id, _)| !before.leases().is_live(*id)) {
+        if !matches!(reply, Reply::Lease { id: granted, .. } if *granted == id) {
+            prop_assert!(lease.for_key() && matches!(op, Op::Key(_)), "{:?} granted by {:?}", id, op);
+            model.leases.insert(id, (lease.ttl(), None));
+        }
     }
     let ended: BTreeSet<LeaseId> =
         before.leases().iter().map(|(id, _)| id).filter(|&id| !after.leases().is_live(id)).collect();
@@ -200,7 +274,15 @@ fn check_step(
         }
     } else {
         for id in &ended {
-            prop_assert!(matches!(op, Op::LeaseRevoke { lease } if lease == id), "{:?} ended by {:?}", id, op);
+            // A key's TTL ends when its key lets go of it.
+            let key_ttl =
+                before.leases().get(*id).is_ok_and(|l| l.for_key()) && matches!(op, Op::Key(_) | Op::Kv { .. });
+            prop_assert!(
+                key_ttl || matches!(op, Op::LeaseRevoke { lease } if lease == id),
+                "{:?} ended by {:?}",
+                id,
+                op
+            );
         }
     }
     model.leases.retain(|id, _| !ended.contains(id));
@@ -209,9 +291,10 @@ fn check_step(
         after.leases().iter().map(|(id, _)| id).collect::<Vec<_>>()
     );
 
-    // Keys go exactly with their lease.
+    // Keys go exactly with their lease (a key's TTL that its key let go of
+    // ends without it).
     for (key, l) in &before.key_leases {
-        if ended.contains(l) {
+        if ended.contains(l) && matches!(op, Op::Tick { .. } | Op::LeaseRevoke { .. }) {
             prop_assert!(after.kv().get(key).is_none(), "{:?} outlived {:?}", key, l);
         }
     }

@@ -1,0 +1,245 @@
+//! The binary encodings of [`KeyCommand`] and [`KeyQuery`]: a tag, then
+//! fields; lists carry a count checked against the bytes present before
+//! anything is allocated.
+
+use super::{ExpireIf, KeyCommand, KeyQuery, Presence, TtlChange};
+use crate::service::codec::{DecodeError, Reader, put_bytes};
+use crate::time::{Duration, duration_nanos};
+use alloc::vec::Vec;
+use bytes::{BufMut, Bytes, BytesMut};
+
+impl KeyCommand {
+    /// The wire form.
+    pub fn encode(&self) -> Bytes {
+        let mut b = BytesMut::new();
+        match self {
+            KeyCommand::Set { key, value, only, get, ttl } => {
+                b.put_u8(1);
+                put_bytes(&mut b, key);
+                put_bytes(&mut b, value);
+                b.put_u8(match only {
+                    Presence::Any => 0,
+                    Presence::Absent => 1,
+                    Presence::Present => 2,
+                });
+                b.put_u8(u8::from(*get));
+                put_ttl(&mut b, *ttl);
+            }
+            KeyCommand::MSet { pairs, if_none } => {
+                b.put_u8(2);
+                b.put_u8(u8::from(*if_none));
+                b.put_u32_le(pairs.len() as u32);
+                for (k, v) in pairs {
+                    put_bytes(&mut b, k);
+                    put_bytes(&mut b, v);
+                }
+            }
+            KeyCommand::Append { key, value } => {
+                b.put_u8(3);
+                put_bytes(&mut b, key);
+                put_bytes(&mut b, value);
+            }
+            KeyCommand::SetRange { key, offset, value } => {
+                b.put_u8(4);
+                put_bytes(&mut b, key);
+                b.put_u64_le(*offset);
+                put_bytes(&mut b, value);
+            }
+            KeyCommand::IncrBy { key, by } => {
+                b.put_u8(5);
+                put_bytes(&mut b, key);
+                b.put_i64_le(*by);
+            }
+            KeyCommand::IncrByFloat { key, by } => {
+                b.put_u8(6);
+                put_bytes(&mut b, key);
+                put_bytes(&mut b, by);
+            }
+            KeyCommand::GetDel { key } => {
+                b.put_u8(7);
+                put_bytes(&mut b, key);
+            }
+            KeyCommand::GetEx { key, ttl } => {
+                b.put_u8(8);
+                put_bytes(&mut b, key);
+                put_ttl(&mut b, *ttl);
+            }
+            KeyCommand::Expire { key, ttl, only } => {
+                b.put_u8(9);
+                put_bytes(&mut b, key);
+                put_ttl(&mut b, ttl.map_or(TtlChange::Past, TtlChange::Expire));
+                b.put_u8(u8::from(only.nx) | u8::from(only.xx) << 1 | u8::from(only.gt) << 2 | u8::from(only.lt) << 3);
+            }
+            KeyCommand::Persist { key } => {
+                b.put_u8(10);
+                put_bytes(&mut b, key);
+            }
+            KeyCommand::Delete { keys } => {
+                b.put_u8(11);
+                put_keys(&mut b, keys);
+            }
+            KeyCommand::Rename { from, to, if_absent } => {
+                b.put_u8(12);
+                put_bytes(&mut b, from);
+                put_bytes(&mut b, to);
+                b.put_u8(u8::from(*if_absent));
+            }
+        }
+        b.freeze()
+    }
+
+    /// Parses the wire form; slices share `buf`.
+    pub fn decode(buf: Bytes) -> Result<KeyCommand, DecodeError> {
+        let mut r = Reader::new(buf);
+        let cmd = match r.u8()? {
+            1 => {
+                let (key, value) = (r.bytes()?, r.bytes()?);
+                let only = match r.u8()? {
+                    0 => Presence::Any,
+                    1 => Presence::Absent,
+                    2 => Presence::Present,
+                    _ => return Err(DecodeError("bad presence")),
+                };
+                KeyCommand::Set { key, value, only, get: bool(&mut r)?, ttl: ttl(&mut r)? }
+            }
+            2 => {
+                let if_none = bool(&mut r)?;
+                let n = r.u32()? as usize;
+                // Each pair takes at least its two 4-byte lengths.
+                if r.remaining() / 8 < n {
+                    return Err(DecodeError("pair count past end of buffer"));
+                }
+                let mut pairs = Vec::with_capacity(n);
+                for _ in 0..n {
+                    pairs.push((r.bytes()?, r.bytes()?));
+                }
+                KeyCommand::MSet { pairs, if_none }
+            }
+            3 => KeyCommand::Append { key: r.bytes()?, value: r.bytes()? },
+            4 => KeyCommand::SetRange { key: r.bytes()?, offset: r.u64()?, value: r.bytes()? },
+            5 => KeyCommand::IncrBy { key: r.bytes()?, by: r.i64()? },
+            6 => KeyCommand::IncrByFloat { key: r.bytes()?, by: r.bytes()? },
+            7 => KeyCommand::GetDel { key: r.bytes()? },
+            8 => KeyCommand::GetEx { key: r.bytes()?, ttl: ttl(&mut r)? },
+            9 => {
+                let key = r.bytes()?;
+                let ttl = match ttl(&mut r)? {
+                    TtlChange::Expire(d) => Some(d),
+                    TtlChange::Past => None,
+                    _ => return Err(DecodeError("expire without a time")),
+                };
+                let bits = r.u8()?;
+                if bits >> 4 != 0 {
+                    return Err(DecodeError("unknown expire condition"));
+                }
+                let only = ExpireIf { nx: bits & 1 != 0, xx: bits & 2 != 0, gt: bits & 4 != 0, lt: bits & 8 != 0 };
+                KeyCommand::Expire { key, ttl, only }
+            }
+            10 => KeyCommand::Persist { key: r.bytes()? },
+            11 => KeyCommand::Delete { keys: keys(&mut r)? },
+            12 => KeyCommand::Rename { from: r.bytes()?, to: r.bytes()?, if_absent: bool(&mut r)? },
+            _ => return Err(DecodeError("unknown key command")),
+        };
+        r.finish()?;
+        Ok(cmd)
+    }
+}
+
+impl KeyQuery {
+    /// The wire form.
+    pub fn encode(&self) -> Bytes {
+        let mut b = BytesMut::new();
+        match self {
+            KeyQuery::Strlen { key } => {
+                b.put_u8(1);
+                put_bytes(&mut b, key);
+            }
+            KeyQuery::GetRange { key, start, end } => {
+                b.put_u8(2);
+                put_bytes(&mut b, key);
+                b.put_i64_le(*start);
+                b.put_i64_le(*end);
+            }
+            KeyQuery::Ttl { key } => {
+                b.put_u8(3);
+                put_bytes(&mut b, key);
+            }
+            KeyQuery::Type { key } => {
+                b.put_u8(4);
+                put_bytes(&mut b, key);
+            }
+            KeyQuery::Count { keys } => {
+                b.put_u8(5);
+                put_keys(&mut b, keys);
+            }
+            KeyQuery::DbSize => b.put_u8(6),
+        }
+        b.freeze()
+    }
+
+    /// Parses the wire form; slices share `buf`.
+    pub fn decode(buf: Bytes) -> Result<KeyQuery, DecodeError> {
+        let mut r = Reader::new(buf);
+        let q = match r.u8()? {
+            1 => KeyQuery::Strlen { key: r.bytes()? },
+            2 => KeyQuery::GetRange { key: r.bytes()?, start: r.i64()?, end: r.i64()? },
+            3 => KeyQuery::Ttl { key: r.bytes()? },
+            4 => KeyQuery::Type { key: r.bytes()? },
+            5 => KeyQuery::Count { keys: keys(&mut r)? },
+            6 => KeyQuery::DbSize,
+            _ => return Err(DecodeError("unknown key query")),
+        };
+        r.finish()?;
+        Ok(q)
+    }
+}
+
+fn put_ttl(b: &mut BytesMut, ttl: TtlChange) {
+    match ttl {
+        TtlChange::Clear => b.put_u8(0),
+        TtlChange::Keep => b.put_u8(1),
+        TtlChange::Expire(d) => {
+            b.put_u8(2);
+            b.put_u64_le(duration_nanos(d));
+        }
+        TtlChange::Past => b.put_u8(3),
+    }
+}
+
+fn ttl(r: &mut Reader) -> Result<TtlChange, DecodeError> {
+    Ok(match r.u8()? {
+        0 => TtlChange::Clear,
+        1 => TtlChange::Keep,
+        2 => TtlChange::Expire(Duration::from_nanos(r.u64()?)),
+        3 => TtlChange::Past,
+        _ => return Err(DecodeError("bad ttl change")),
+    })
+}
+
+fn bool(r: &mut Reader) -> Result<bool, DecodeError> {
+    match r.u8()? {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(DecodeError("bad bool")),
+    }
+}
+
+fn put_keys(b: &mut BytesMut, keys: &[Bytes]) {
+    b.put_u32_le(keys.len() as u32);
+    for k in keys {
+        put_bytes(b, k);
+    }
+}
+
+fn keys(r: &mut Reader) -> Result<Vec<Bytes>, DecodeError> {
+    let n = r.u32()? as usize;
+    // Each key takes at least its 4-byte length.
+    if r.remaining() / 4 < n {
+        return Err(DecodeError("key count past end of buffer"));
+    }
+    let mut keys = Vec::with_capacity(n);
+    for _ in 0..n {
+        keys.push(r.bytes()?);
+    }
+    Ok(keys)
+}
