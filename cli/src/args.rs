@@ -403,6 +403,11 @@ pub struct NodeArgs {
     /// configuration.
     #[arg(long)]
     pub join: bool,
+    /// While this node leads, promote a learner to voter by itself once
+    /// the learner has everything committed (otherwise only `synod member
+    /// promote` does).
+    #[arg(long)]
+    pub auto_promote: bool,
     /// Where to accept RESP clients [default: 127.0.0.1:6379]. An address
     /// other than loopback needs authentication (`--requirepass`, users,
     /// or TLS client certificates) or `--trusted-network`.
@@ -449,6 +454,9 @@ pub struct NodeFile {
     /// Join a running cluster (see `--join`).
     #[serde(default, skip_serializing_if = "core::ops::Not::not")]
     pub join: bool,
+    /// Promote caught-up learners automatically (see `--auto-promote`).
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub auto_promote: bool,
     /// RESP address.
     pub resp: Option<SocketAddr>,
     /// Data directory.

@@ -41,6 +41,8 @@ pub struct Spec {
     pub members: BTreeMap<NodeId, String>,
     /// Join a running cluster rather than found one with `members`.
     pub join: bool,
+    /// Promote caught-up learners while leading.
+    pub auto_promote: bool,
     /// This node's bound peer endpoint.
     pub peer: PeerEndpoint,
     /// This node's bound RESP listener and its address.
@@ -296,6 +298,7 @@ pub async fn start(rt: &Rt, spec: Spec) -> Result<Running, StartError> {
     let mut cfg = NodeConfig::new(spec.id);
     // The transport's peers follow the configuration in the log.
     cfg.peers = Some(spec.members.clone());
+    cfg.auto_promote = spec.auto_promote;
     cfg.request_timeout = Duration::from_millis(tuning.request_timeout_ms);
     cfg.service_tick = Some(ServiceTick {
         every: Duration::from_millis(tuning.service_tick_ms),

@@ -106,6 +106,7 @@ pub fn cluster(a: ClusterArgs) -> Result<(), Error> {
                 cluster_id: a.cluster_id.clone(),
                 members: members.clone(),
                 join: false,
+                auto_promote: false,
                 peer: peer_endpoints.remove(&id).ok_or("endpoint")?,
                 resp_listener: resp_listeners.remove(&id).ok_or("listener")?,
                 data_dir: a.data_dir.join(format!("node-{i}")),
@@ -163,6 +164,7 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
     }
     let own = members.get(&id).cloned().ok_or_else(|| format!("node {id} is not among --members"))?;
     let join = a.join || file.join;
+    let auto_promote = a.auto_promote || file.auto_promote;
     let resp: SocketAddr = a.resp.or(file.resp).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 6379)));
     let data_dir: PathBuf =
         a.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(format!("synod-node-{id}")));
@@ -175,6 +177,7 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
             cluster_id: Some(cluster_id),
             members: members.iter().map(|(k, v)| (k.0.to_string(), v.clone())).collect(),
             join,
+            auto_promote,
             resp: Some(resp),
             data_dir: Some(data_dir),
             protocol: Some(common.protocol()),
@@ -222,6 +225,7 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
             cluster_id,
             members,
             join,
+            auto_promote,
             peer,
             resp_listener: (rl, raddr),
             data_dir,

@@ -328,6 +328,7 @@ impl<S: Service> Machine<S> {
             self.replica.handle_timeout(now);
         }
         self.tick(now);
+        self.auto_promote(now);
         for w in self.requests.expire(now) {
             w.requester.answer(&mut self.out, Err(ClientError::Timeout));
         }
@@ -339,6 +340,32 @@ impl<S: Service> Machine<S> {
             for w in core::mem::take(&mut self.requests.parked) {
                 self.route(w, now);
             }
+        }
+    }
+
+    /// The leader promotes a learner that has caught up (everything
+    /// committed is on it), when configured to: one at a time, each
+    /// through joint consensus like an operator's step.
+    fn auto_promote(&mut self, now: Instant) {
+        if !self.cfg.auto_promote || self.role != Role::Leader {
+            return;
+        }
+        let status = self.replica.status();
+        if status.membership.learners().is_empty() || status.membership.is_joint() {
+            return;
+        }
+        let mut peers = Vec::new();
+        self.replica.peer_status(&mut peers);
+        let caught_up = peers.iter().find(|p| !p.voter && p.match_index >= status.commit).map(|p| p.id);
+        if let Some(id) = caught_up {
+            tracing::info!(node = %self.cfg.id, learner = %id, "the learner caught up: promoting it");
+            let deadline = now + self.cfg.request_timeout;
+            self.try_local(
+                RequestOp::Member(synod_core::replica::MemberStep::Promote { id }),
+                Requester::Internal,
+                deadline,
+                now,
+            );
         }
     }
 

@@ -103,3 +103,31 @@ fn steps_the_leader_cannot_take_are_refused_with_why() {
     }
     panic!("leadership did not move to {target}");
 }
+
+#[test]
+fn a_caught_up_learner_is_promoted_by_the_leader_when_configured() {
+    let mut c = Cluster::new(3);
+    c.leader();
+    // Restart every node with automatic promotion on.
+    c.auto_promote = true;
+    for id in 1..=3 {
+        block_on(c.h(id).shutdown());
+        c.start(id, 3);
+    }
+    let leader = c.leader();
+    for i in 0..20 {
+        retry(|| block_on(c.h(leader).propose(set(&format!("k{i}"), "v"))));
+    }
+    join(&mut c, 4);
+    let add = MemberStep::AddLearner { id: NodeId(4), address: Bytes::from_static(b"mem-4") };
+    step(&c, leader, add);
+    for _ in 0..200 {
+        let l = c.leader();
+        let m = block_on(c.h(l).status()).unwrap().replica.membership;
+        if m.voters().contains(&NodeId(4)) && !m.is_joint() {
+            return;
+        }
+        std::thread::sleep(core::time::Duration::from_millis(20));
+    }
+    panic!("the learner was never promoted");
+}

@@ -116,6 +116,10 @@ pub struct NodeConfig {
     /// at all (it is joining), as its peers. `None`: the caller fixed the
     /// transport's peers and the node never changes them.
     pub peers: Option<std::collections::BTreeMap<NodeId, String>>,
+    /// The leader promotes a learner to voter by itself once the learner
+    /// has everything committed (`synod node --auto-promote`); otherwise
+    /// only an operator's `Promote` does.
+    pub auto_promote: bool,
 }
 
 impl NodeConfig {
@@ -133,6 +137,7 @@ impl NodeConfig {
             seed: os_seed(),
             on_sync: None,
             peers: None,
+            auto_promote: false,
         }
     }
 }

@@ -22,6 +22,8 @@ pub(super) enum Requester {
     Local(Ticket),
     /// A peer that forwarded the request to us.
     Remote { from: NodeId, id: u64 },
+    /// The node itself (an automatic promotion): nobody waits.
+    Internal,
 }
 
 impl Requester {
@@ -29,6 +31,7 @@ impl Requester {
         match self {
             Requester::Local(ticket) => out.replies.push((ticket, result)),
             Requester::Remote { from, id } => out.frames.push((from, Frame::Reply(ClientReply { id, result }))),
+            Requester::Internal => {}
         }
     }
 

@@ -21,6 +21,8 @@ pub(super) struct Cluster {
     pub(super) rt: Arc<ThreadRuntime>,
     pub(super) stores: Vec<MemStore>,
     pub(super) handles: Vec<Option<NodeHandle>>,
+    /// Leaders promote caught-up learners by themselves.
+    pub(super) auto_promote: bool,
 }
 
 fn raft_factory(id: u64, n: u64, election: Duration) -> ReplicaFactory {
@@ -56,8 +58,15 @@ impl Cluster {
 
     fn with_elections(n: u64, paxos: bool, others_election: Duration) -> Cluster {
         let rt = Arc::new(ThreadRuntime::new(4).unwrap());
-        let mut c =
-            Cluster { paxos, others_election, net: MemNetwork::new(1024), rt, stores: Vec::new(), handles: Vec::new() };
+        let mut c = Cluster {
+            paxos,
+            others_election,
+            net: MemNetwork::new(1024),
+            rt,
+            stores: Vec::new(),
+            handles: Vec::new(),
+            auto_promote: false,
+        };
         for id in 1..=n {
             c.stores.push(MemStore::new());
             c.handles.push(None);
@@ -70,6 +79,7 @@ impl Cluster {
         let mut cfg = NodeConfig::new(NodeId(id));
         cfg.request_timeout = self.request_timeout();
         cfg.snapshot_every = 50;
+        cfg.auto_promote = self.auto_promote;
         let transport = Arc::new(self.net.endpoint(NodeId(id)));
         let store = Box::new(self.stores[id as usize - 1].clone());
         let election = if id == 1 { Duration::from_millis(150) } else { self.others_election };
