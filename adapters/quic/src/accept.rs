@@ -58,7 +58,8 @@ async fn serve(shared: Arc<Shared>, incoming: quinn::Incoming) {
             return;
         }
     };
-    link::run(&shared, peer, conn).await;
+    let Some(slot) = shared.peer(peer) else { return };
+    link::run(&shared, peer, &slot, conn).await;
 }
 
 /// Reads and checks the dialer's hello, answers with ours.
@@ -67,7 +68,7 @@ async fn greet(shared: &Shared, conn: &quinn::Connection) -> Result<NodeId, Link
     let (mut send, mut recv) = conn.accept_bi().await?;
     let hello = wire::read_hello(&mut recv).await?;
     let claimed = hello.check(&cfg.cluster_id, cfg.id, None)?;
-    if !shared.peers.contains_key(&claimed) {
+    if shared.peer(claimed).is_none() {
         return Err(HandshakeError::UnknownPeer(claimed).into());
     }
     // The certificate is the identity; the hello must claim the same node.

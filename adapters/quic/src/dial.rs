@@ -4,7 +4,7 @@
 
 use crate::identity;
 use crate::link;
-use crate::transport::Shared;
+use crate::transport::{Peer, Shared};
 use crate::wire::{self, LinkError};
 use core::net::SocketAddr;
 use std::sync::Arc;
@@ -17,12 +17,14 @@ pub(crate) async fn run(
     endpoint: quinn::Endpoint,
     client: quinn::ClientConfig,
     peer: NodeId,
+    slot: Arc<Peer>,
     mut rng: Rng,
 ) {
     let mut stop = shared.stop.wait();
     let mut failures = 0u32;
-    while !shared.is_closed() {
-        let attempt = tokio::time::timeout(shared.cfg.handshake_timeout, connect(&shared, &endpoint, &client, peer));
+    while !shared.is_closed() && !slot.is_removed() {
+        let attempt =
+            tokio::time::timeout(shared.cfg.handshake_timeout, connect(&shared, &endpoint, &client, peer, &slot.addr));
         let result = tokio::select! {
             r = attempt => r.unwrap_or(Err(LinkError::Timeout)),
             _ = &mut stop => return,
@@ -30,12 +32,12 @@ pub(crate) async fn run(
         match result {
             Ok(conn) => {
                 failures = 0;
-                link::run(&shared, peer, conn).await;
+                link::run(&shared, peer, &slot, conn).await;
             }
             Err(e) => {
                 failures = failures.saturating_add(1);
                 let loud = failures == 1 || failures.is_power_of_two();
-                let addr = &shared.peers[&peer].addr;
+                let addr = &slot.addr;
                 if e.is_refusal() {
                     shared.reject(format!("node {peer} at {addr}: {e}"));
                     if loud {
@@ -69,8 +71,9 @@ async fn connect(
     endpoint: &quinn::Endpoint,
     client: &quinn::ClientConfig,
     peer: NodeId,
+    addr: &str,
 ) -> Result<quinn::Connection, LinkError> {
-    let addr = resolve(&shared.peers[&peer].addr).await?;
+    let addr = resolve(addr).await?;
     let name = identity::node_name(&shared.cfg.cluster_id, peer);
     let conn = endpoint.connect_with(client.clone(), addr, &name)?.await?;
     match greet(shared, &conn, peer).await {

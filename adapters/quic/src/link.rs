@@ -3,7 +3,7 @@
 //! sends on whichever link is current.
 
 use crate::class::Class;
-use crate::transport::Shared;
+use crate::transport::{Peer, Shared};
 use crate::wire::{self, LinkError, code};
 use bytes::BytesMut;
 use core::sync::atomic::Ordering;
@@ -21,8 +21,11 @@ pub(crate) struct Link {
 
 /// Makes `conn` the link to `peer` (closing any older one), reads the
 /// peer's streams until the connection ends, then forgets it.
-pub(crate) async fn run(shared: &Arc<Shared>, peer: NodeId, conn: quinn::Connection) {
-    let Some(slot) = shared.peers.get(&peer) else { return };
+pub(crate) async fn run(shared: &Arc<Shared>, peer: NodeId, slot: &Arc<Peer>, conn: quinn::Connection) {
+    if slot.is_removed() {
+        conn.close(code::CLOSING, b"left the configuration");
+        return;
+    }
     let link = Link { conn: conn.clone(), id: shared.next_link.fetch_add(1, Ordering::Relaxed) };
     if let Some(old) = slot.link.send_replace(Some(link.clone())) {
         old.conn.close(code::REPLACED, b"replaced by a newer connection");
@@ -35,7 +38,7 @@ pub(crate) async fn run(shared: &Arc<Shared>, peer: NodeId, conn: quinn::Connect
         tokio::select! {
             accepted = conn.accept_uni() => match accepted {
                 Ok(recv) => {
-                    tokio::spawn(read_stream(shared.clone(), peer, conn.clone(), recv));
+                    tokio::spawn(read_stream(shared.clone(), peer, slot.clone(), conn.clone(), recv));
                 }
                 Err(e) => {
                     tracing::info!(%peer, reason = %e, "connection ended");
@@ -63,7 +66,13 @@ pub(crate) async fn run(shared: &Arc<Shared>, peer: NodeId, conn: quinn::Connect
 
 /// Reads one class stream from `peer` into the inbox; a violation cuts the
 /// whole connection, with the reason sent to the peer and logged here.
-async fn read_stream(shared: Arc<Shared>, peer: NodeId, conn: quinn::Connection, mut recv: quinn::RecvStream) {
+async fn read_stream(
+    shared: Arc<Shared>,
+    peer: NodeId,
+    slot: Arc<Peer>,
+    conn: quinn::Connection,
+    mut recv: quinn::RecvStream,
+) {
     let result = async {
         let mut tag = [0u8];
         recv.read_exact(&mut tag).await?;
@@ -76,6 +85,9 @@ async fn read_stream(shared: Arc<Shared>, peer: NodeId, conn: quinn::Connection,
             }
             if shared.is_blocked(peer) {
                 continue;
+            }
+            if slot.is_removed() {
+                return Ok(());
             }
             match shared.inbox.push((peer, frame)) {
                 Ok(()) => {}
@@ -100,8 +112,7 @@ async fn read_stream(shared: Arc<Shared>, peer: NodeId, conn: quinn::Connection,
 /// Sends `peer`'s `class` queue, batch by batch, on the current link's
 /// stream for that class (opened on first use). Runs until the transport
 /// closes; the single consumer of its queue.
-pub(crate) async fn write_class(shared: Arc<Shared>, peer: NodeId, class: Class) {
-    let Some(slot) = shared.peers.get(&peer) else { return };
+pub(crate) async fn write_class(shared: Arc<Shared>, peer: NodeId, slot: Arc<Peer>, class: Class) {
     let queue = slot.queues[class.index()].clone();
     let mut links = slot.link.subscribe();
     let mut stop = shared.stop.wait();

@@ -2,9 +2,7 @@
 //! [`synod_tls::config`], wrapped for quinn, and the endpoint keys.
 
 use crate::certs::NodeCert;
-use std::collections::BTreeSet;
 use std::sync::Arc;
-use synod_core::id::NodeId;
 
 pub use synod_tls::config::{TlsError, check, provider};
 
@@ -45,7 +43,7 @@ pub fn client_config(node: &NodeCert) -> Result<quinn::ClientConfig, TlsError> {
 
 /// The accepting side's configuration: a client must present a
 /// certificate of the cluster CA naming one of `dialers`.
-pub fn server_config(node: &NodeCert, dialers: BTreeSet<NodeId>) -> Result<quinn::ServerConfig, TlsError> {
+pub fn server_config(node: &NodeCert, dialers: impl Into<synod_tls::Dialers>) -> Result<quinn::ServerConfig, TlsError> {
     let tls = synod_tls::config::server_config(node, dialers, ALPN)?;
     let quic =
         quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| TlsError::Transport(e.to_string()))?;

@@ -54,6 +54,29 @@ pub(crate) struct Peer {
     pub addr: String,
     pub queues: [BoundedQueue<Frame>; 4],
     pub link: watch::Sender<Option<Link>>,
+    /// Set once the peer left the configuration (or moved): its tasks end.
+    pub removed: AtomicBool,
+}
+
+impl Peer {
+    fn new(cfg: &QuicConfig, addr: String) -> Peer {
+        let q = |n| BoundedQueue::new(n);
+        let queues = [q(cfg.queue_frames), q(cfg.queue_frames), q(cfg.snapshot_queue_frames), q(cfg.queue_frames)];
+        Peer { addr, queues, link: watch::Sender::new(None), removed: AtomicBool::new(false) }
+    }
+
+    pub fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Acquire)
+    }
+
+    /// Ends the peer's tasks and its connection.
+    fn remove(&self, why: &'static [u8]) {
+        self.removed.store(true, Ordering::Release);
+        self.queues.iter().for_each(BoundedQueue::close);
+        if let Some(link) = self.link.send_replace(None) {
+            link.conn.close(wire::code::CLOSING, why);
+        }
+    }
 }
 
 pub(crate) struct Shared {
@@ -62,7 +85,7 @@ pub(crate) struct Shared {
     pub inbox: BoundedQueue<(NodeId, Frame)>,
     /// Peers whose connection ended.
     pub lost: LostPeers,
-    pub peers: BTreeMap<NodeId, Peer>,
+    peers: Mutex<BTreeMap<NodeId, Arc<Peer>>>,
     stats: Mutex<QuicStats>,
     blocked: Mutex<BTreeSet<NodeId>>,
     closed: AtomicBool,
@@ -78,6 +101,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    /// Peer `id`, if it is one now.
+    pub fn peer(&self, id: NodeId) -> Option<Arc<Peer>> {
+        lock(&self.peers).get(&id).cloned()
     }
 
     pub fn is_blocked(&self, peer: NodeId) -> bool {
@@ -102,6 +130,10 @@ pub struct QuicTransport {
     shared: Arc<Shared>,
     endpoint: Mutex<Option<quinn::Endpoint>>,
     local_addr: SocketAddr,
+    /// How this node dials, for peers added later.
+    client: quinn::ClientConfig,
+    /// Seeds the jitter of dialers started later.
+    rng: Mutex<synod_core::rand::Rng>,
 }
 
 impl QuicTransport {
@@ -133,7 +165,10 @@ impl QuicTransport {
             .keep_alive_interval(Some(cfg.keep_alive))
             .max_idle_timeout(Some(cfg.idle_timeout.try_into().map_err(|_| QuicError::IdleTimeout)?));
         let transport = Arc::new(transport);
-        let mut server = tls::server_config(node, cfg.dialers().collect())?;
+        // Any node of the cluster CA with a lower id completes TLS (the
+        // lower id dials); the hello then admits only a configured peer
+        // (accept.rs), and the peers change with the configuration.
+        let mut server = tls::server_config(node, synod_tls::Dialers::Below(cfg.id))?;
         server.transport_config(transport.clone());
         let mut client = tls::client_config(node)?;
         client.transport_config(transport);
@@ -141,22 +176,12 @@ impl QuicTransport {
             quinn::Endpoint::new(tls::endpoint_config(node), Some(server), socket, Arc::new(quinn::TokioRuntime))?;
         let local_addr = endpoint.local_addr()?;
 
-        let peers = cfg
-            .peers
-            .iter()
-            .filter(|(p, _)| **p != cfg.id)
-            .map(|(p, addr)| {
-                let q = |n| BoundedQueue::new(n);
-                let queues =
-                    [q(cfg.queue_frames), q(cfg.queue_frames), q(cfg.snapshot_queue_frames), q(cfg.queue_frames)];
-                (*p, Peer { addr: addr.clone(), queues, link: watch::Sender::new(None) })
-            })
-            .collect();
+        let peers = cfg.peers.clone();
         let shared = Arc::new(Shared {
             codec: FrameCodec::new(cfg.max_frame),
             inbox: BoundedQueue::new(cfg.inbox_frames),
             lost: LostPeers::new(),
-            peers,
+            peers: Mutex::new(BTreeMap::new()),
             stats: Mutex::new(QuicStats::default()),
             blocked: Mutex::new(BTreeSet::new()),
             closed: AtomicBool::new(false),
@@ -164,17 +189,40 @@ impl QuicTransport {
             next_link: AtomicU64::new(0),
             cfg,
         });
-        let mut rng = synod_core::rand::Rng::with_seed(shared.cfg.seed);
-        for peer in shared.peers.keys().copied() {
-            for class in Class::ALL {
-                tokio::spawn(link::write_class(shared.clone(), peer, class));
+        let rng = Mutex::new(synod_core::rand::Rng::with_seed(shared.cfg.seed));
+        tokio::spawn(accept::accept_loop(shared.clone(), endpoint.clone()));
+        let t = QuicTransport { shared, endpoint: Mutex::new(Some(endpoint)), local_addr, client, rng };
+        t.change_peers(&peers);
+        Ok(Arc::new(t))
+    }
+
+    /// Starts the tasks of peers new or moved, ends those of peers gone.
+    fn change_peers(&self, wanted: &BTreeMap<NodeId, String>) {
+        let Some(endpoint) = lock(&self.endpoint).clone() else { return };
+        let me = self.shared.cfg.id;
+        let mut peers = lock(&self.shared.peers);
+        peers.retain(|id, p| {
+            let keep = wanted.get(id) == Some(&p.addr);
+            if !keep {
+                p.remove(b"left the configuration");
             }
-            if peer > shared.cfg.id {
-                tokio::spawn(dial::run(shared.clone(), endpoint.clone(), client.clone(), peer, rng.derive()));
+            keep
+        });
+        for (id, addr) in wanted.iter().filter(|(id, _)| **id != me) {
+            if peers.contains_key(id) {
+                continue;
+            }
+            let peer = Arc::new(Peer::new(&self.shared.cfg, addr.clone()));
+            peers.insert(*id, peer.clone());
+            for class in Class::ALL {
+                tokio::spawn(link::write_class(self.shared.clone(), *id, peer.clone(), class));
+            }
+            if *id > me {
+                let rng = lock(&self.rng).derive();
+                let (shared, client) = (self.shared.clone(), self.client.clone());
+                tokio::spawn(dial::run(shared, endpoint.clone(), client, *id, peer, rng));
             }
         }
-        tokio::spawn(accept::accept_loop(shared.clone(), endpoint.clone()));
-        Ok(Arc::new(QuicTransport { shared, endpoint: Mutex::new(Some(endpoint)), local_addr }))
     }
 
     /// The local UDP address.
@@ -189,7 +237,7 @@ impl QuicTransport {
 
     /// True while a connection to `peer` is up (handshake done).
     pub fn is_connected(&self, peer: NodeId) -> bool {
-        self.shared.peers.get(&peer).is_some_and(|p| p.link.borrow().is_some())
+        self.shared.peer(peer).is_some_and(|p| p.link.borrow().is_some())
     }
 
     /// Drops all traffic to and from `peers` (and nothing else) until the
@@ -202,7 +250,7 @@ impl QuicTransport {
 #[async_trait]
 impl Transport for QuicTransport {
     fn send(&self, to: NodeId, frame: Frame) -> Result<(), SendError> {
-        let peer = self.shared.peers.get(&to).ok_or(SendError::UnknownPeer(to))?;
+        let peer = self.shared.peer(to).ok_or(SendError::UnknownPeer(to))?;
         if self.shared.is_blocked(to) {
             return Ok(()); // lost on the wire
         }
@@ -232,13 +280,20 @@ impl Transport for QuicTransport {
         self.shared.lost.next().await
     }
 
+    fn set_peers(&self, peers: &BTreeMap<NodeId, String>) -> Result<(), synod_net::transport::PeersError> {
+        if !self.shared.is_closed() {
+            self.change_peers(peers);
+        }
+        Ok(())
+    }
+
     fn close(&self) {
         let s = &self.shared;
         s.closed.store(true, Ordering::Release);
         s.stop.fire();
         s.inbox.close();
         s.lost.close();
-        for p in s.peers.values() {
+        for p in lock(&s.peers).values() {
             p.queues.iter().for_each(BoundedQueue::close);
             p.link.send_replace(None);
         }

@@ -133,6 +133,10 @@ pub enum Dialers {
     /// only its configured peers after the handshake, and whose peers
     /// change with the cluster's configuration.
     AnyNode,
+    /// Any node the cluster CA certified with an id below this one: for a
+    /// transport where, of every pair of nodes, the lower id dials (QUIC),
+    /// whose peers change with the configuration.
+    Below(NodeId),
 }
 
 impl From<BTreeSet<NodeId>> for Dialers {
@@ -248,9 +252,12 @@ impl ClientCertVerifier for PeerClientVerifier {
     ) -> Result<ClientCertVerified, rustls::Error> {
         self.inner.verify_client_cert(end_entity, intermediates, now)?;
         let named = identity::cert_node_id(end_entity, &self.cluster_id).map_err(refuse)?;
-        if let Dialers::Only(ids) = &self.dialers
-            && !ids.contains(&named)
-        {
+        let allowed = match &self.dialers {
+            Dialers::Only(ids) => ids.contains(&named),
+            Dialers::AnyNode => true,
+            Dialers::Below(me) => named < *me,
+        };
+        if !allowed {
             return Err(refuse(IdentityError::NotADialer(named)));
         }
         Ok(ClientCertVerified::assertion())
