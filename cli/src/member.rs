@@ -99,9 +99,18 @@ fn step(r: &RemoteOpts, args: &[&[u8]]) -> Result<(), Error> {
 }
 
 fn retryable(e: &str) -> bool {
-    ["timeout", "in progress", "no leader", "leader changed", "not the leader", "BUSY", "before the command committed"]
-        .iter()
-        .any(|s| e.contains(s))
+    [
+        "timeout",
+        "in progress",
+        "no leader",
+        "leader changed",
+        "not the leader",
+        "BUSY",
+        "before the command committed",
+        "not caught up",
+    ]
+    .iter()
+    .any(|s| e.contains(s))
 }
 
 /// `--members` for a node joining: every member with a recorded address.

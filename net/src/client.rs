@@ -116,6 +116,10 @@ pub enum Refusal {
     /// The last voter cannot be removed.
     #[error("node {0} is the last voter")]
     LastVoter(NodeId),
+    /// A learner is promoted only once it holds the log nearly up to the
+    /// commit index; retry.
+    #[error("node {0} has not caught up with the log yet; retry")]
+    NotCaughtUp(NodeId),
     /// The resulting configuration would be invalid (an address too long,
     /// say).
     #[error("the resulting configuration is invalid")]

@@ -79,9 +79,14 @@ pub(super) async fn leader(server: &Server, admin: bool, a: &[Bytes]) -> Answer 
     }
 }
 
-/// The configuration this node has in force, with each member's role and
-/// address, and the leader's view of how far each has caught up.
+/// The configuration in force, with each member's role and address, and
+/// the leader's view of how far each has caught up. A linearizable read
+/// first: once it is answered, this node has applied everything committed
+/// before the request, every configuration included, so a step answered
+/// anywhere shows here — not an older view of a follower still catching up.
 async fn list(server: &Server) -> Answer {
+    let barrier = synod_core::service::Query::LockOwner { lock: Bytes::new() }.encode();
+    server.backend.query(barrier).await.map_err(|e| client_error(e, None))?;
     let s = server.backend.status().await.map_err(|e| client_error(e, None))?;
     Ok(text(membership_json(&s.replica.membership, s.replica.leader, &s.peers).to_string()))
 }

@@ -130,6 +130,7 @@ fn put_refusal(b: &mut BytesMut, why: Refusal) {
         Refusal::LastVoter(id) => (5, Some(id)),
         Refusal::Invalid => (6, None),
         Refusal::Unsupported => (7, None),
+        Refusal::NotCaughtUp(id) => (8, Some(id)),
     };
     b.put_u8(tag);
     if let Some(id) = id {
@@ -146,6 +147,7 @@ fn get_refusal(r: &mut Reader) -> Result<Refusal, DecodeError> {
         5 => Refusal::LastVoter(NodeId(r.u64()?)),
         6 => Refusal::Invalid,
         7 => Refusal::Unsupported,
+        8 => Refusal::NotCaughtUp(NodeId(r.u64()?)),
         _ => return Err(DecodeError::BadTag("refusal")),
     })
 }

@@ -134,6 +134,7 @@ fn arb_client_error() -> impl Strategy<Value = ClientError> {
         any::<u64>().prop_map(|id| ClientError::Refused(Refusal::LastVoter(NodeId(id)))),
         Just(ClientError::Refused(Refusal::Invalid)),
         Just(ClientError::Refused(Refusal::Unsupported)),
+        any::<u64>().prop_map(|id| ClientError::Refused(Refusal::NotCaughtUp(NodeId(id)))),
     ]
 }
 

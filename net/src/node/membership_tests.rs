@@ -131,3 +131,26 @@ fn a_caught_up_learner_is_promoted_by_the_leader_when_configured() {
     }
     panic!("the learner was never promoted");
 }
+
+#[test]
+fn a_learner_far_behind_is_not_promoted_until_it_catches_up() {
+    let mut c = Cluster::new(3);
+    let leader = c.leader();
+    join(&mut c, 4);
+    step(&c, leader, MemberStep::AddLearner { id: NodeId(4), address: Bytes::from_static(b"mem-4") });
+    c.net.isolate(NodeId(4));
+    for i in 0..100 {
+        retry(|| block_on(c.h(leader).propose(set(&format!("k{i}"), "v"))));
+    }
+    let leader = c.leader();
+    let promote = block_on(c.h(leader).member_step(MemberStep::Promote { id: NodeId(4) }));
+    assert_eq!(promote, Err(ClientError::Refused(Refusal::NotCaughtUp(NodeId(4)))));
+    c.net.heal();
+    // Once it has caught up, the same step goes through.
+    retry(|| match block_on(c.h(leader).member_step(MemberStep::Promote { id: NodeId(4) })) {
+        Err(ClientError::Refused(Refusal::NotCaughtUp(_) | Refusal::ChangePending)) => Err(ClientError::Unavailable),
+        r => r,
+    });
+    let m = block_on(c.h(c.leader()).status()).unwrap().replica.membership;
+    assert!(m.voters().contains(&NodeId(4)));
+}

@@ -20,6 +20,9 @@ use synod_core::replica::{MemberStep, ProposeError, ReadError, Role, TransferErr
 use synod_core::service::Service;
 use synod_core::time::Instant;
 
+/// How far behind the commit index a learner may be and still be promoted.
+const PROMOTE_LAG: u64 = 64;
+
 impl<S: Service> Machine<S> {
     /// A new request: refuse if overloaded, refuse a command the service
     /// would refuse anyway (it never reaches the log), refuse one that
@@ -100,6 +103,11 @@ impl<S: Service> Machine<S> {
             let hint = status.leader.or(self.leader);
             return self.elsewhere(RequestOp::Member(step), requester, hint, deadline);
         }
+        if let MemberStep::Promote { id } = step
+            && !self.caught_up(id, status.commit)
+        {
+            return requester.answer(&mut self.out, Err(ClientError::Refused(Refusal::NotCaughtUp(id))));
+        }
         let change = match status.membership.plan(&step) {
             Ok(Some(change)) => change,
             // Already in force: repeating a step is harmless.
@@ -121,6 +129,21 @@ impl<S: Service> Machine<S> {
             Err(_) => return requester.answer(&mut self.out, Err(ClientError::Unavailable)),
         };
         requester.answer(&mut self.out, Err(ClientError::Refused(refusal)));
+    }
+
+    /// Whether learner `id` holds the log to within [`PROMOTE_LAG`] of
+    /// `commit`: a voter far behind would count in every quorum while it
+    /// cannot acknowledge anything new, so a cluster that then loses one
+    /// more node stalls until it catches up (etcd refuses to promote a
+    /// learner that is not ready for the same reason). Not a learner: the
+    /// step's own planning answers.
+    pub(super) fn caught_up(&self, id: NodeId, commit: synod_core::id::LogIndex) -> bool {
+        let mut peers = Vec::new();
+        self.replica.peer_status(&mut peers);
+        match peers.iter().find(|p| p.id == id) {
+            Some(p) if !p.voter => p.match_index.0.saturating_add(PROMOTE_LAG) >= commit.0,
+            _ => true,
+        }
     }
 
     /// The local replica cannot take the request: forward it to the
