@@ -144,7 +144,7 @@ impl<'a> TestCluster<'a> {
                     | ClientError::Unavailable
                     | ClientError::Timeout
                     | ClientError::LeaderChanged { .. }
-                    | ClientError::Refused(Refusal::ChangePending),
+                    | ClientError::Refused(Refusal::ChangePending | Refusal::NotCaughtUp(_)),
                 ) => self.sleep(50).await,
                 Err(e) => panic!("{}: {step:?} failed: {e}", self.deploy.name()),
             }

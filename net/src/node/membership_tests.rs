@@ -34,8 +34,9 @@ fn join(c: &mut Cluster, id: u64) {
 
 fn step(c: &Cluster, at: u64, s: MemberStep) {
     retry(|| match block_on(c.h(at).member_step(s.clone())) {
-        // The previous change's joint phase may still be being left.
-        Err(ClientError::Refused(Refusal::ChangePending)) => Err(ClientError::Unavailable),
+        // The previous change's joint phase may still be being left, or
+        // the learner still catching up.
+        Err(ClientError::Refused(Refusal::ChangePending | Refusal::NotCaughtUp(_))) => Err(ClientError::Unavailable),
         r => r,
     })
 }
