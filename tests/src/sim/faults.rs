@@ -45,7 +45,11 @@ impl World {
                     self.crash(victim);
                     // Rarely the disk loses the log with it, once a run: a
                     // correct node then refuses to start and stays down.
-                    if !self.nodes.iter().any(|x| x.wiped) && self.rng.chance(0.1) {
+                    // The amnesia canary loses logs more often, so that it
+                    // is caught within few seeds (the draw is the same, so
+                    // other runs replay unchanged).
+                    let p = if self.cfg.canary_amnesia { 0.5 } else { 0.1 };
+                    if !self.nodes.iter().any(|x| x.wiped) && self.rng.chance(p) {
                         self.lose_log(victim);
                     }
                     let back = self.now + self.rng.range(10_000_000, 800_000_000);
