@@ -27,6 +27,11 @@ pub enum RequestOp {
     /// Hand leadership to this node; answered once the leader has started
     /// the transfer.
     TransferLeader(NodeId),
+    /// Confirm leadership and answer with the index a linearizable read
+    /// must wait for (8 bytes, little-endian): a follower serves the read
+    /// from its own state once it has applied that far (Raft thesis
+    /// §6.4, "reads from followers").
+    ReadIndex,
 }
 
 impl ClientRequest {
@@ -35,7 +40,7 @@ impl ClientRequest {
         match &self.op {
             RequestOp::Propose(b) | RequestOp::Query(b) => b.len(),
             RequestOp::Member(MemberStep::AddLearner { address, .. }) => address.len(),
-            RequestOp::Member(_) | RequestOp::TransferLeader(_) => 0,
+            RequestOp::Member(_) | RequestOp::TransferLeader(_) | RequestOp::ReadIndex => 0,
         }
     }
 }

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod client;
 pub mod codec;
 pub mod mem;

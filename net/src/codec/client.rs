@@ -42,6 +42,7 @@ pub fn put_request(b: &mut BytesMut, r: &ClientRequest) {
             b.put_u8(4);
             b.put_u64_le(to.0);
         }
+        RequestOp::ReadIndex => b.put_u8(5),
     }
 }
 
@@ -58,6 +59,7 @@ pub fn get_request(r: &mut Reader) -> Result<ClientRequest, DecodeError> {
             _ => return Err(DecodeError::BadTag("member step")),
         }),
         4 => RequestOp::TransferLeader(NodeId(r.u64()?)),
+        5 => RequestOp::ReadIndex,
         _ => return Err(DecodeError::BadTag("request")),
     };
     Ok(ClientRequest { id, op })

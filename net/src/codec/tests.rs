@@ -147,6 +147,7 @@ fn arb_request_op() -> impl Strategy<Value = RequestOp> {
         any::<u64>().prop_map(|id| RequestOp::Member(MemberStep::Promote { id: NodeId(id) })),
         any::<u64>().prop_map(|id| RequestOp::Member(MemberStep::Remove { id: NodeId(id) })),
         any::<u64>().prop_map(|id| RequestOp::TransferLeader(NodeId(id))),
+        Just(RequestOp::ReadIndex),
     ]
 }
 

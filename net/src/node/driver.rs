@@ -25,6 +25,10 @@ use synod_core::time::Duration;
 pub(crate) enum Command {
     Propose(Bytes, oneshot::Sender<Result<Bytes, ClientError>>),
     Query(Bytes, oneshot::Sender<Result<Bytes, ClientError>>),
+    /// A linearizable query served from this node's own state.
+    FollowerQuery(Bytes, oneshot::Sender<Result<Bytes, ClientError>>),
+    /// A backup of the service, consistent as a linearizable read.
+    Backup(oneshot::Sender<Result<Bytes, ClientError>>),
     Status(oneshot::Sender<NodeStatus>),
     /// A membership step or a leadership transfer.
     Request(RequestOp, oneshot::Sender<Result<Bytes, ClientError>>),
@@ -162,6 +166,14 @@ impl Driver {
             Command::Query(q, tx) => {
                 let ticket = self.ticket(tx);
                 self.machine.handle_query(now, ticket, q);
+            }
+            Command::FollowerQuery(q, tx) => {
+                let ticket = self.ticket(tx);
+                self.machine.handle_follower_query(now, ticket, q);
+            }
+            Command::Backup(tx) => {
+                let ticket = self.ticket(tx);
+                self.machine.handle_backup(now, ticket);
             }
             Command::Status(tx) => {
                 let mut status = self.machine.status();

@@ -70,6 +70,21 @@ impl NodeHandle {
         self.ask(|reply| Command::Query(query, reply)).await?
     }
 
+    /// Answers a read-only query linearizably from this node's own state:
+    /// the leader only confirms the index to wait for, so a follower takes
+    /// the work of the read off the leader (Raft thesis §6.4).
+    pub async fn follower_query(&self, query: Bytes) -> Result<Bytes, ClientError> {
+        self.ask(|reply| Command::FollowerQuery(query, reply)).await?
+    }
+
+    /// A backup of the service as this node has applied it, once it has
+    /// applied everything committed before the call (as a linearizable
+    /// read): the bytes of a [`crate::backup`] file, checksummed, naming
+    /// the index, term and configuration it covers.
+    pub async fn backup(&self) -> Result<Bytes, ClientError> {
+        self.ask(Command::Backup).await?
+    }
+
     /// The node's status.
     pub async fn status(&self) -> Result<NodeStatus, ClientError> {
         self.ask(Command::Status).await

@@ -20,14 +20,16 @@
 //! Persist-before-send holds end to end: the replica releases a message
 //! only once the write it depends on was reported durable.
 
-use super::requests::{Requester, Requests, Ticket, Waiting};
+use super::requests::{ReadWant, Requester, Requests, Ticket, Waiting};
 use super::{DiskAlarm, DiskStatus, NodeConfig, NodeCounters, NodeStatus, TickTime};
 use crate::client::{ClientError, ClientReply, ClientRequest, RequestOp};
 use crate::codec::Frame;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use synod_core::id::{LogIndex, NodeId, Term};
-use synod_core::replica::{Entry, EntryKind, Event, Output, Persist, PersistId, ReadError, Replica, Role};
+use synod_core::replica::{
+    Entry, EntryKind, Event, Output, Persist, PersistId, ReadError, Replica, Role, Snapshot, SnapshotMeta,
+};
 use synod_core::service::Service;
 use synod_core::time::{Duration, Instant};
 
@@ -98,6 +100,8 @@ pub struct Machine<S> {
     pub(super) service: S,
     pub(super) requests: Requests,
     applied: LogIndex,
+    /// The term of the entry at `applied`.
+    applied_term: Term,
     snapshot_index: LogIndex,
     pub(super) leader: Option<NodeId>,
     role: Role,
@@ -135,6 +139,7 @@ impl<S: Service> Machine<S> {
             service,
             requests,
             applied: LogIndex(0),
+            applied_term: Term(0),
             snapshot_index,
             leader: None,
             role: Role::Follower,
@@ -206,6 +211,10 @@ impl<S: Service> Machine<S> {
                 Ok(w) => match result {
                     // The leader moved on: try again from here.
                     Err(ClientError::NotLeader { .. }) if w.deadline > now => self.route(w, now),
+                    // The leader confirmed the index our own read waits for.
+                    Ok(index) if matches!(w.requester, Requester::Follower { .. }) => {
+                        self.read_confirmed(from, &index, w.requester)
+                    }
                     result => w.requester.answer(&mut self.out, result),
                 },
                 // Debug, not warn: a member sending these can send
@@ -231,6 +240,34 @@ impl<S: Service> Machine<S> {
     pub fn handle_query(&mut self, now: Instant, ticket: Ticket, query: Bytes) {
         self.now = now;
         self.submit(RequestOp::Query(query), Requester::Local(ticket), now);
+    }
+
+    /// A client of this process asks for a backup of the service: a
+    /// snapshot taken once this node has applied everything committed
+    /// before the request (the leader confirms the index, as for a
+    /// linearizable read), encoded as a [`crate::backup`] file.
+    pub fn handle_backup(&mut self, now: Instant, ticket: Ticket) {
+        self.now = now;
+        self.submit(RequestOp::ReadIndex, Requester::Follower { ticket, want: ReadWant::Backup }, now);
+    }
+
+    /// A client of this process asks a linearizable query served from
+    /// this node's own state: the leader only confirms the index to wait
+    /// for (Raft thesis §6.4), so reads spread over the followers.
+    pub fn handle_follower_query(&mut self, now: Instant, ticket: Ticket, query: Bytes) {
+        self.now = now;
+        self.submit(RequestOp::ReadIndex, Requester::Follower { ticket, want: ReadWant::Query(query) }, now);
+    }
+
+    /// The leader `from` answered our read-index request: serve the read
+    /// here once applied that far.
+    fn read_confirmed(&mut self, from: NodeId, index: &[u8], requester: Requester) {
+        let (want, requester) = requester.read_here();
+        let Ok(index) = <[u8; 8]>::try_from(index) else {
+            tracing::debug!(node = %self.cfg.id, peer = %from, "malformed read index; read refused");
+            return requester.answer(&mut self.out, Err(ClientError::Unavailable));
+        };
+        self.requests.ready_reads.push((LogIndex(u64::from_le_bytes(index)), want, requester));
     }
 
     /// A client of this process asks a membership step or a leadership
@@ -440,7 +477,7 @@ impl<S: Service> Machine<S> {
                 self.out.events.push(ev);
             }
             if let Some(snap) = out.restore.take() {
-                self.restore(snap.meta.index, snap.data);
+                self.restore(snap.meta.index, snap.meta.term, snap.data);
                 if self.fatal.is_some() {
                     // Nothing may apply on a state that did not restore
                     // (found by the simulator's truncated-snapshot canary).
@@ -453,6 +490,10 @@ impl<S: Service> Machine<S> {
             for rs in out.reads.drain(..) {
                 let Some((query, r)) = self.requests.reads.remove(&rs.id) else { continue };
                 match rs.result {
+                    // A follower asked: it waits for its own application.
+                    Ok(index) if matches!(query, ReadWant::Index) => {
+                        r.answer(&mut self.out, Ok(Bytes::copy_from_slice(&index.0.to_le_bytes())))
+                    }
                     Ok(index) => self.requests.ready_reads.push((index, query, r)),
                     Err(ReadError::NotLeader { leader_hint }) => {
                         r.answer(&mut self.out, Err(ClientError::NotLeader { leader_hint }))
@@ -467,12 +508,13 @@ impl<S: Service> Machine<S> {
         self.answer_reads();
     }
 
-    fn restore(&mut self, index: LogIndex, data: Bytes) {
+    fn restore(&mut self, index: LogIndex, term: Term, data: Bytes) {
         if let Err(e) = self.service.restore(&data) {
             self.fail(format!("snapshot does not restore: {e}"));
             return;
         }
         self.applied = index;
+        self.applied_term = term;
         self.snapshot_index = index;
         // Folded into the snapshot: applied or not, we cannot tell.
         let covered: Vec<u64> = self.requests.proposals.range(..=index.0).map(|(i, _)| *i).collect();
@@ -488,6 +530,7 @@ impl<S: Service> Machine<S> {
 
     fn apply(&mut self, e: Entry) {
         self.applied = e.index;
+        self.applied_term = e.term;
         if e.kind == EntryKind::Command {
             self.counters.commands_applied += 1;
         }
@@ -573,12 +616,23 @@ impl<S: Service> Machine<S> {
         let ready = core::mem::take(&mut self.requests.ready_reads);
         for (index, query, r) in ready {
             if index <= applied {
-                let answer = self.service.query(&query);
+                let answer = match query {
+                    ReadWant::Query(q) => self.service.query(&q),
+                    ReadWant::Index => Bytes::copy_from_slice(&index.0.to_le_bytes()),
+                    ReadWant::Backup => self.backup(),
+                };
                 r.answer(&mut self.out, Ok(answer));
             } else {
                 self.requests.ready_reads.push((index, query, r));
             }
         }
+    }
+
+    /// The service as applied so far, as a backup file.
+    fn backup(&self) -> Bytes {
+        let meta =
+            SnapshotMeta { index: self.applied, term: self.applied_term, membership: self.replica.status().membership };
+        crate::backup::encode(&Snapshot { meta, data: self.service.snapshot() })
     }
 
     fn maybe_snapshot(&mut self) {

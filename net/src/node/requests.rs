@@ -24,12 +24,26 @@ pub(super) enum Requester {
     Remote { from: NodeId, id: u64 },
     /// The node itself (an automatic promotion): nobody waits.
     Internal,
+    /// A client of this process whose read this node serves from its own
+    /// state, once it has applied up to the index the leader confirms
+    /// (asked with [`RequestOp::ReadIndex`]).
+    Follower { ticket: Ticket, want: ReadWant },
+}
+
+/// What a confirmed read does once the service reaches its index.
+pub(super) enum ReadWant {
+    /// Answer a service query.
+    Query(Bytes),
+    /// Answer with the confirmed index (a follower asked for it).
+    Index,
+    /// Answer with a backup of the service (`crate::backup`).
+    Backup,
 }
 
 impl Requester {
     pub fn answer(self, out: &mut NodeOutput, result: Result<Bytes, ClientError>) {
         match self {
-            Requester::Local(ticket) => out.replies.push((ticket, result)),
+            Requester::Local(ticket) | Requester::Follower { ticket, .. } => out.replies.push((ticket, result)),
             Requester::Remote { from, id } => out.frames.push((from, Frame::Reply(ClientReply { id, result }))),
             Requester::Internal => {}
         }
@@ -37,6 +51,16 @@ impl Requester {
 
     pub fn is_remote(&self) -> bool {
         matches!(self, Requester::Remote { .. })
+    }
+
+    /// What a read confirmed at this node does, and whom it answers: a
+    /// follower's own read is served here; anyone else asking for the
+    /// index gets the index.
+    pub fn read_here(self) -> (ReadWant, Requester) {
+        match self {
+            Requester::Follower { ticket, want } => (want, Requester::Local(ticket)),
+            r => (ReadWant::Index, r),
+        }
     }
 }
 
@@ -87,9 +111,9 @@ pub(super) struct Requests {
     /// Proposals by log index.
     pub proposals: BTreeMap<u64, Proposed>,
     /// Reads waiting for the replica to confirm them.
-    pub reads: BTreeMap<ReadId, (Bytes, Requester)>,
+    pub reads: BTreeMap<ReadId, (ReadWant, Requester)>,
     /// Confirmed reads waiting for the service to reach their index.
-    pub ready_reads: Vec<(LogIndex, Bytes, Requester)>,
+    pub ready_reads: Vec<(LogIndex, ReadWant, Requester)>,
     /// Requests sent on to the leader, by forwarding id, with the node
     /// they went to.
     pub forwarded: BTreeMap<u64, (NodeId, Waiting)>,

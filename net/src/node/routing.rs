@@ -11,7 +11,7 @@
 //! only an exactly-once session could make a second copy harmless.
 
 use super::machine::Machine;
-use super::requests::{Proposed, Requester, Waiting};
+use super::requests::{Proposed, ReadWant, Requester, Waiting};
 use crate::client::{ClientError, ClientRequest, Refusal, RequestOp};
 use crate::codec::Frame;
 use bytes::Bytes;
@@ -74,10 +74,22 @@ impl<S: Service> Machine<S> {
                 let id = self.requests.next_read_id();
                 match self.replica.read(now, id) {
                     Ok(()) => {
-                        self.requests.reads.insert(id, (query, requester));
+                        self.requests.reads.insert(id, (ReadWant::Query(query), requester));
                         return;
                     }
                     Err(ReadError::NotLeader { leader_hint }) => (leader_hint, RequestOp::Query(query)),
+                    Err(_) => return requester.answer(&mut self.out, Err(ClientError::Busy)),
+                }
+            }
+            RequestOp::ReadIndex => {
+                let id = self.requests.next_read_id();
+                match self.replica.read(now, id) {
+                    Ok(()) => {
+                        let (want, requester) = requester.read_here();
+                        self.requests.reads.insert(id, (want, requester));
+                        return;
+                    }
+                    Err(ReadError::NotLeader { leader_hint }) => (leader_hint, RequestOp::ReadIndex),
                     Err(_) => return requester.answer(&mut self.out, Err(ClientError::Busy)),
                 }
             }
@@ -189,7 +201,7 @@ impl<S: Service> Machine<S> {
         for id in ids {
             let Some((_, w)) = self.requests.forwarded.remove(&id) else { continue };
             match w.op {
-                RequestOp::Query(_) => self.route(w, now),
+                RequestOp::Query(_) | RequestOp::ReadIndex => self.route(w, now),
                 // Writes, membership steps and transfers alike: the node
                 // gone may have acted on them.
                 RequestOp::Propose(_) | RequestOp::Member(_) | RequestOp::TransferLeader(_) => {

@@ -483,6 +483,11 @@ impl World {
                     self.maybe_crash_soon(node);
                 }
             }
+            // Half the reads are served by the node asked, at the index
+            // the leader confirms (follower reads); half by the leader.
+            None if self.rng.chance(0.5) => {
+                self.nodes[node].machine.handle_follower_query(now, ticket, client::query(&op))
+            }
             None => self.nodes[node].machine.handle_query(now, ticket, client::query(&op)),
         }
         self.drain(node);
