@@ -67,7 +67,14 @@ pub(super) async fn run(
             Err(e) => Report::Failed(e.to_string()),
         };
         let (retry, failed) = (matches!(report, Report::Exhausted(_)), matches!(report, Report::Failed(_)));
-        if reports.unbounded_send(report).is_err() || failed {
+        if reports.unbounded_send(report).is_err() {
+            return;
+        }
+        if failed {
+            // The driver learns why from the report; until it reads it, it
+            // may still hand over batches. Taking them (and writing none)
+            // keeps its sends from failing first with a vaguer reason.
+            while batches.next().await.is_some() {}
             return;
         }
         if retry {
