@@ -32,6 +32,9 @@ pub enum Command {
     Member(MemberArgs),
     /// Move leadership to another voter.
     Leader(LeaderArgs),
+    /// Back up a running cluster to a file, inspect a backup, or seed new
+    /// data directories from one.
+    Snapshot(SnapshotArgs),
 }
 
 /// How to reach a running node as an operator.
@@ -114,6 +117,55 @@ pub enum LeaderAction {
     Transfer {
         /// The voter to lead.
         id: u64,
+    },
+}
+
+/// `synod snapshot`.
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: SnapshotAction,
+}
+
+/// A backup operation.
+#[derive(Debug, Subcommand)]
+pub enum SnapshotAction {
+    /// Take a backup of the running cluster (holding every write
+    /// acknowledged before it starts) and write it to FILE, checked whole
+    /// before it replaces anything.
+    Save {
+        /// Where to write the backup.
+        file: PathBuf,
+        /// The node to ask.
+        #[command(flatten)]
+        remote: RemoteOpts,
+    },
+    /// Check a backup file and show what it holds.
+    Inspect {
+        /// The backup file.
+        file: PathBuf,
+    },
+    /// Seed a new, empty data directory from a backup. Run it for every
+    /// founding member of the new cluster, each with its own id and the
+    /// same --members and --cluster-id, then start them with `synod node`
+    /// (or `synod cluster` for a local one).
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// The data directory to create (it must not exist, or be empty).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The node this directory is for.
+        #[arg(long)]
+        id: u64,
+        /// The new cluster's voters, as `ID=HOST:PORT` (peer addresses) or
+        /// just `ID` (the node's own --members then say where it is).
+        #[arg(long, value_delimiter = ',', required = true)]
+        members: Vec<String>,
+        /// The new cluster's id.
+        #[arg(long, default_value = "synod")]
+        cluster_id: String,
     },
 }
 

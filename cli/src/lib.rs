@@ -11,6 +11,7 @@ pub mod remote;
 pub mod resp;
 pub mod rt;
 pub mod run;
+pub mod snapshot;
 pub mod status;
 pub mod suspicion;
 pub mod sync_stats;

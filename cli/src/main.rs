@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         args::Command::Certs(a) => run::certs(a),
         args::Command::Member(a) => synod::member::member(a),
         args::Command::Leader(a) => synod::member::leader(a),
+        args::Command::Snapshot(a) => synod::snapshot::snapshot(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

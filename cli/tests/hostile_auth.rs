@@ -118,6 +118,10 @@ fn acl_users_get_their_role_and_only_their_own_leases() {
     let mut ops = login(resp, "ops", "ops-pw");
     assert_eq!(ops.settled(&[b"UNLOCK", b"db", lease.as_bytes(), token.as_bytes()]), "OK");
     assert_eq!(ops.settled(&[b"LEASE", b"REVOKE", lease.as_bytes()]), "OK");
+    // A backup copies every key: admins only.
+    assert_eq!(alice.text(&[b"SYNOD.BACKUP", b"TAKE"]), "NOPERM taking a backup takes an admin user");
+    assert!(reader.text(&[b"SYNOD.BACKUP", b"TAKE"]).starts_with("NOPERM"));
+    assert!(ops.settled(&[b"SYNOD.BACKUP", b"TAKE"]).split(',').all(|n| n.parse::<u64>().is_ok()));
 }
 
 #[test]

@@ -33,10 +33,15 @@ fn node_id(b: &Bytes) -> Result<NodeId, BytesFrame> {
 }
 
 fn may_change(server: &Server, admin: bool) -> Result<(), BytesFrame> {
+    admin_only(server, admin, "changing the cluster's membership or leader")
+}
+
+/// Refuses `what` to a caller who is not an admin, where users log in.
+pub(super) fn admin_only(server: &Server, admin: bool, what: &str) -> Result<(), BytesFrame> {
     if admin || !server.policy.users.required() {
         Ok(())
     } else {
-        Err(err("NOPERM changing the cluster's membership or leader takes an admin user"))
+        Err(err(&format!("NOPERM {what} takes an admin user")))
     }
 }
 

@@ -54,6 +54,10 @@ pub trait Backend: Send + Sync {
         let _ = to;
         Err(ClientError::Refused(synod_net::client::Refusal::Unsupported))
     }
+    /// A backup of the store, consistent as a linearizable read.
+    async fn backup(&self) -> Result<Bytes, ClientError> {
+        Err(ClientError::Refused(synod_net::client::Refusal::Unsupported))
+    }
 }
 
 #[async_trait::async_trait]
@@ -76,6 +80,9 @@ impl Backend for NodeHandle {
     async fn transfer_leader(&self, to: NodeId) -> Result<(), ClientError> {
         NodeHandle::transfer_leader(self, to).await
     }
+    async fn backup(&self) -> Result<Bytes, ClientError> {
+        NodeHandle::backup(self).await
+    }
 }
 
 /// What to do after a command.
@@ -92,12 +99,14 @@ pub(crate) struct Client {
     /// Who it authenticated as; `None` until it does, if it must.
     principal: Option<Principal>,
     name: Option<Bytes>,
+    /// The backup this connection took and is reading (`SYNOD.BACKUP`).
+    pub(super) backup: Option<Bytes>,
 }
 
 impl Client {
     pub(crate) fn new(server: &Server) -> Client {
         let (id, holder) = server.next_connection();
-        Client { id, holder, principal: server.policy.users.unauthenticated(), name: None }
+        Client { id, holder, principal: server.policy.users.unauthenticated(), name: None, backup: None }
     }
 
     /// Who the store sees: a named user holds its leases across its
@@ -333,13 +342,17 @@ async fn dispatch(ctx: &mut Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
         ("SYNOD.STATUS", 0) => crate::status::json(ctx.server).await.map(text).map_err(|e| client_error(e, None)),
         ("SYNOD.MEMBER", n) if n >= 1 => super::admin::member(ctx.server, ctx.client.caller().admin, a).await,
         ("SYNOD.LEADER", n) if n >= 1 => super::admin::leader(ctx.server, ctx.client.caller().admin, a).await,
+        ("SYNOD.BACKUP", n) if n >= 1 => {
+            let admin = ctx.client.caller().admin;
+            super::backup::backup(ctx.server, ctx.client, admin, a).await
+        }
         ("CONFIG", n) if n >= 1 => config(a),
         ("CLIENT", n) if n >= 1 => client(ctx, a),
         ("COMMAND", _) => command(a),
         ("HELLO", _) => hello(ctx, a),
         (
             "PING" | "ECHO" | "SELECT" | "GET" | "MGET" | "CAS" | "LEASE" | "LOCK" | "TRYLOCK" | "UNLOCK" | "LOCKOWNER"
-            | "SYNOD.STATUS" | "CONFIG" | "CLIENT" | "AUTH" | "SYNOD.MEMBER" | "SYNOD.LEADER",
+            | "SYNOD.STATUS" | "CONFIG" | "CLIENT" | "AUTH" | "SYNOD.MEMBER" | "SYNOD.LEADER" | "SYNOD.BACKUP",
             _,
         ) => Err(arity(name)),
         _ => Err(err(&format!("ERR unknown command '{}'", name.to_ascii_lowercase()))),
