@@ -35,6 +35,9 @@ pub enum Command {
     /// Back up a running cluster to a file, inspect a backup, or seed new
     /// data directories from one.
     Snapshot(SnapshotArgs),
+    /// Start a new one-voter cluster from a stopped survivor's data, when
+    /// a majority of the voters is lost for good.
+    Recover(RecoverArgs),
 }
 
 /// How to reach a running node as an operator.
@@ -167,6 +170,31 @@ pub enum SnapshotAction {
         #[arg(long, default_value = "synod")]
         cluster_id: String,
     },
+}
+
+/// `synod recover`.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// The survivor's data directory (the node must be stopped). It is
+    /// read, not changed.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// The new data directory (it must not exist, or be empty).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// The survivor's node id, which the recovered node keeps.
+    #[arg(long)]
+    pub id: u64,
+    /// The recovered node's peer address, HOST:PORT.
+    #[arg(long)]
+    pub address: String,
+    /// The old cluster's id.
+    #[arg(long, default_value = "synod")]
+    pub from_cluster_id: String,
+    /// The new cluster's id [default: the old one's]. A new id keeps old
+    /// members, started again by mistake, from ever talking to it.
+    #[arg(long)]
+    pub cluster_id: Option<String>,
 }
 
 /// `synod certs`.

@@ -7,6 +7,7 @@ pub mod assemble;
 pub mod health;
 pub mod member;
 pub mod metrics;
+pub mod recover;
 pub mod remote;
 pub mod resp;
 pub mod rt;

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         args::Command::Member(a) => synod::member::member(a),
         args::Command::Leader(a) => synod::member::leader(a),
         args::Command::Snapshot(a) => synod::snapshot::snapshot(a),
+        args::Command::Recover(a) => synod::recover::recover(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -172,14 +172,6 @@ pub fn restore(
     if !members.contains_key(&id) {
         return Err(format!("node {} is not among --members", id.0));
     }
-    if let Ok(mut entries) = std::fs::read_dir(dir)
-        && entries.next().is_some()
-    {
-        return Err(format!(
-            "{} is not empty: restore only into a new data directory (a node's old log would contradict the backup)",
-            dir.display()
-        ));
-    }
     let addresses = members.iter().filter_map(|(m, a)| a.clone().map(|a| (*m, Bytes::from(a))));
     snap.meta.membership = Membership::voters_only(members.keys().copied())
         .and_then(|m| m.with_addresses(addresses))
@@ -187,9 +179,23 @@ pub fn restore(
     // The term the backup's last entry had: the new cluster's first
     // election moves past it. No vote: nobody has asked for one yet.
     let hard_state = HardState { term: snap.meta.term, vote: None, commit: snap.meta.index };
-    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    let mut store =
-        Storage::open(dir, StorageConfig::new(cluster_id, id)).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut store = open_fresh(dir, cluster_id, id)?;
     let batch = Persist { id: PersistId(1), snapshot: Some(snap), hard_state: Some(hard_state), ..Default::default() };
     futures::executor::block_on(store.persist(vec![batch])).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+/// A store on a new data directory for node `id` of `cluster_id`: `dir`
+/// must not exist or be empty, since a node's old log would contradict
+/// what is written into it.
+pub(crate) fn open_fresh(dir: &Path, cluster_id: &str, id: NodeId) -> Result<Storage, Error> {
+    if let Ok(mut entries) = std::fs::read_dir(dir)
+        && entries.next().is_some()
+    {
+        return Err(format!(
+            "{} is not empty: seed only a new data directory (a node's old log would contradict what is written)",
+            dir.display()
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    Storage::open(dir, StorageConfig::new(cluster_id, id)).map_err(|e| format!("{}: {e}", dir.display()))
 }
