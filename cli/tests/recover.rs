@@ -1,7 +1,7 @@
 //! `synod recover`: two of three voters die for good while a client
 //! writes; the survivor (the leader) alone can commit nothing. Recovered
 //! into a one-voter cluster it serves every acknowledged write, takes new
-//! ones, and grows back with `synod member add` / `promote`.
+//! ones, and grows back to three voters with `synod member add` / `promote`.
 
 mod common;
 
@@ -137,17 +137,27 @@ fn a_survivor_recovers_a_cluster_that_lost_its_majority_with_every_acknowledged_
     }
     assert_eq!(c.settled(&[b"SET", b"after", b"recovery"]), "OK");
 
-    // It grows back: a new node 4 joins as a learner and is promoted.
-    let four = format!("127.0.0.1:{}", base + 3);
-    let _four = node(4, "new", &format!("{l}={address},4={four}"), &dir.0.join("node-4"), base + 7, &["--join"]);
+    // It grows back to three voters: new nodes 4 and 5 join as learners
+    // and are promoted, one at a time.
     let admin = format!("127.0.0.1:{}", resp(l));
-    let (ok, out) = synod(&["member", "add", "4", &four, "--addr", &admin]);
-    assert!(ok, "add: {out}");
-    let (ok, out) = synod(&["member", "promote", "4", "--addr", &admin]);
-    assert!(ok, "promote: {out}");
-    assert_eq!(c.settled(&[b"SET", b"with", b"four"]), "OK", "two voters commit");
-    let mut c4 = Raw::connect(base + 7);
-    assert_eq!(c4.settled(&[b"GET", b"after"]), "recovery");
+    let mut joined = Vec::new();
+    let mut named = format!("{l}={address}");
+    for (id, p) in [(4u64, base + 3), (5, base + 7)] {
+        let addr = format!("127.0.0.1:{p}");
+        named += &format!(",{id}={addr}");
+        let port = free_ports(1);
+        joined.push((node(id, "new", &named, &dir.0.join(format!("node-{id}")), port, &["--join"]), port));
+        let (ok, out) = synod(&["member", "add", &id.to_string(), &addr, "--addr", &admin]);
+        assert!(ok, "add {id}: {out}");
+        let (ok, out) = synod(&["member", "promote", &id.to_string(), "--addr", &admin]);
+        assert!(ok, "promote {id}: {out}");
+    }
+    assert_eq!(c.settled(&[b"SET", b"with", b"three"]), "OK");
+    for (_, port) in &joined {
+        let mut r = Raw::connect(*port);
+        assert_eq!(r.settled(&[b"GET", b"after"]), "recovery");
+        assert_eq!(r.settled(&[b"GET", &acked[acked.len() / 2].as_bytes()[..]]), "v");
+    }
     let (ok, out) = synod(&["member", "list", "--addr", &admin]);
-    assert!(ok && out.lines().filter(|l| l.contains("voter")).count() == 2, "{out}");
+    assert!(ok && out.lines().filter(|l| l.contains("voter")).count() == 3, "{out}");
 }

@@ -58,6 +58,12 @@ pub trait Backend: Send + Sync {
     async fn backup(&self) -> Result<Bytes, ClientError> {
         Err(ClientError::Refused(synod_net::client::Refusal::Unsupported))
     }
+    /// Answers a store query linearizably from this node's own state (the
+    /// leader confirms the index to wait for); where the backend has no
+    /// followers, as [`Backend::query`].
+    async fn follower_query(&self, query: Bytes) -> Result<Bytes, ClientError> {
+        self.query(query).await
+    }
 }
 
 #[async_trait::async_trait]
@@ -83,6 +89,9 @@ impl Backend for NodeHandle {
     async fn backup(&self) -> Result<Bytes, ClientError> {
         NodeHandle::backup(self).await
     }
+    async fn follower_query(&self, query: Bytes) -> Result<Bytes, ClientError> {
+        NodeHandle::follower_query(self, query).await
+    }
 }
 
 /// What to do after a command.
@@ -101,12 +110,23 @@ pub(crate) struct Client {
     name: Option<Bytes>,
     /// The backup this connection took and is reading (`SYNOD.BACKUP`).
     pub(super) backup: Option<Bytes>,
+    /// `READONLY`: reads are served from this node's own state once it
+    /// has applied what the leader confirms (still linearizable), instead
+    /// of by the leader.
+    follower_reads: bool,
 }
 
 impl Client {
     pub(crate) fn new(server: &Server) -> Client {
         let (id, holder) = server.next_connection();
-        Client { id, holder, principal: server.policy.users.unauthenticated(), name: None, backup: None }
+        Client {
+            id,
+            holder,
+            principal: server.policy.users.unauthenticated(),
+            name: None,
+            backup: None,
+            follower_reads: false,
+        }
     }
 
     /// Who the store sees: a named user holds its leases across its
@@ -137,6 +157,7 @@ enum Access {
 fn access(name: &str, a: &[Bytes]) -> Access {
     match name {
         "AUTH" | "HELLO" | "QUIT" => Access::Anyone,
+        "READONLY" | "READWRITE" => Access::Read,
         "PING" | "ECHO" | "SELECT" | "GET" | "EXISTS" | "MGET" | "LOCKOWNER" | "INFO" | "SYNOD.STATUS" | "DBSIZE"
         | "CONFIG" | "CLIENT" | "COMMAND" | "STRLEN" | "GETRANGE" | "TTL" | "PTTL" | "EXPIRETIME" | "PEXPIRETIME"
         | "TYPE" => Access::Read,
@@ -187,7 +208,11 @@ impl Ctx<'_> {
     }
 
     pub(super) async fn query(&self, q: Query) -> Result<Reply, BytesFrame> {
-        match self.node().query(q.encode()).await {
+        let answer = match self.client.follower_reads {
+            true => self.node().follower_query(q.encode()).await,
+            false => self.node().query(q.encode()).await,
+        };
+        match answer {
             Ok(b) => Reply::decode(b).map_err(|_| err("ERR internal: undecodable reply")),
             Err(e) => Err(self.fail(e).await),
         }
@@ -346,13 +371,24 @@ async fn dispatch(ctx: &mut Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
             let admin = ctx.client.caller().admin;
             super::backup::backup(ctx.server, ctx.client, admin, a).await
         }
+        // Redis Cluster's names for reading from a replica; here the reads
+        // stay linearizable (Raft thesis §6.4), only the work moves.
+        ("READONLY", 0) => {
+            ctx.client.follower_reads = true;
+            Ok(ok())
+        }
+        ("READWRITE", 0) => {
+            ctx.client.follower_reads = false;
+            Ok(ok())
+        }
         ("CONFIG", n) if n >= 1 => config(a),
         ("CLIENT", n) if n >= 1 => client(ctx, a),
         ("COMMAND", _) => command(a),
         ("HELLO", _) => hello(ctx, a),
         (
             "PING" | "ECHO" | "SELECT" | "GET" | "MGET" | "CAS" | "LEASE" | "LOCK" | "TRYLOCK" | "UNLOCK" | "LOCKOWNER"
-            | "SYNOD.STATUS" | "CONFIG" | "CLIENT" | "AUTH" | "SYNOD.MEMBER" | "SYNOD.LEADER" | "SYNOD.BACKUP",
+            | "SYNOD.STATUS" | "CONFIG" | "CLIENT" | "AUTH" | "SYNOD.MEMBER" | "SYNOD.LEADER" | "SYNOD.BACKUP"
+            | "READONLY" | "READWRITE",
             _,
         ) => Err(arity(name)),
         _ => Err(err(&format!("ERR unknown command '{}'", name.to_ascii_lowercase()))),
@@ -472,11 +508,12 @@ async fn info(ctx: &Ctx<'_>) -> Answer {
     let h =
         crate::health::assess(s.replica.id, crate::health::Observed::Status(&s, now), ctx.server.policy.health_window);
     let health = format!(
-        "healthy:{}\r\nready:{}\r\nhealth_reasons:{}\r\nread_mode:{}\r\n",
+        "healthy:{}\r\nready:{}\r\nhealth_reasons:{}\r\nread_mode:{}\r\nconnection_reads:{}\r\n",
         u8::from(h.healthy),
         u8::from(h.ready),
         if h.reasons.is_empty() { "none".to_string() } else { h.reasons.join("; ") },
-        ctx.server.policy.read_mode.name()
+        ctx.server.policy.read_mode.name(),
+        if ctx.client.follower_reads { "this-node" } else { "leader" },
     );
     let text = format!(
         "{server}node_id:{}\r\nnode_state:ok\r\n{health}\r\n{clients}\r\n# Replication\r\nrole:{role}\r\nconnected_slaves:{}\r\n\r\n# Synod\r\nterm:{}\r\nleader:{}\r\ncommit_index:{}\r\napplied_index:{}\r\nsnapshot_index:{}\r\nin_flight:{}\r\n\r\n# Disk\r\ndisk_used_bytes:{}\r\ndisk_quota_bytes:{}\r\nalarm:{}\r\nalarm_reason:{}\r\n",
