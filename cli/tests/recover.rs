@@ -156,7 +156,7 @@ fn a_survivor_recovers_a_cluster_that_lost_its_majority_with_every_acknowledged_
     for (_, port) in &joined {
         let mut r = Raw::connect(*port);
         assert_eq!(r.settled(&[b"GET", b"after"]), "recovery");
-        assert_eq!(r.settled(&[b"GET", &acked[acked.len() / 2].as_bytes()[..]]), "v");
+        assert_eq!(r.settled(&[b"GET", acked[acked.len() / 2].as_bytes()]), "v");
     }
     let (ok, out) = synod(&["member", "list", "--addr", &admin]);
     assert!(ok && out.lines().filter(|l| l.contains("voter")).count() == 3, "{out}");
