@@ -114,6 +114,7 @@ impl Settings {
                 health_window: tuning.election_timeout(),
                 stats: Arc::default(),
                 read_mode: tuning.read_mode,
+                reads_at: tuning.reads_at,
             },
             client_certs: opts.tls_client_ca.is_some(),
             quota_bytes: match opts.quota_bytes {

@@ -35,6 +35,31 @@ impl ReadModeOpt {
     }
 }
 
+/// Which node serves a connection's reads (until it sends `READONLY` or
+/// `READWRITE`). Both are linearizable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadsAt {
+    /// The leader answers (a read sent to a follower is passed on to it).
+    #[default]
+    Leader,
+    /// The node the client is connected to answers from its own state,
+    /// once it has applied the index the leader confirms (Raft thesis
+    /// §6.4): reads spread over the members, the leader sends an index
+    /// instead of the value.
+    ThisNode,
+}
+
+impl ReadsAt {
+    /// The name flags, files and `INFO` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadsAt::Leader => "leader",
+            ReadsAt::ThisNode => "this-node",
+        }
+    }
+}
+
 /// The knobs as given: flags, or keys of the file's `[tuning]` table.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Args, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -70,6 +95,10 @@ pub struct TuningOpts {
     /// of the election timeout].
     #[arg(long)]
     pub max_clock_drift_ms: Option<u64>,
+    /// Which node serves a connection's reads until it sends `READONLY`
+    /// (this node) or `READWRITE` (the leader) [default: leader].
+    #[arg(long, value_enum)]
+    pub reads_at: Option<ReadsAt>,
 }
 
 impl TuningOpts {
@@ -84,6 +113,7 @@ impl TuningOpts {
             seed: self.seed.or(file.seed),
             read_mode: self.read_mode.or(file.read_mode),
             max_clock_drift_ms: self.max_clock_drift_ms.or(file.max_clock_drift_ms),
+            reads_at: self.reads_at.or(file.reads_at),
         }
     }
 
@@ -101,6 +131,7 @@ impl TuningOpts {
             seed_given: self.seed.is_some(),
             read_mode: self.read_mode.unwrap_or_default(),
             max_clock_drift_ms: self.max_clock_drift_ms.unwrap_or(election_timeout_ms / 10),
+            reads_at: self.reads_at.unwrap_or_default(),
         };
         t.check()?;
         Ok(t)
@@ -128,6 +159,8 @@ pub struct Tuning {
     pub read_mode: ReadModeOpt,
     /// Clock drift bound for lease reads, ms.
     pub max_clock_drift_ms: u64,
+    /// Which node serves a connection's reads by default.
+    pub reads_at: ReadsAt,
 }
 
 /// An election timeout longer than this is a typo, not a setting (etcd
@@ -226,6 +259,7 @@ impl Tuning {
             seed: Some(self.seed),
             read_mode: Some(self.read_mode),
             max_clock_drift_ms: Some(self.max_clock_drift_ms),
+            reads_at: Some(self.reads_at),
         }
     }
 }

@@ -3,6 +3,7 @@
 use super::auth::{Principal, Role};
 use super::reply::{self, array, bulk, client_error, err, int, ok, opt, simple, text};
 use super::{Server, catalog, keys, strings};
+use crate::tuning::ReadsAt;
 use bytes::Bytes;
 use core::net::SocketAddr;
 use redis_protocol::resp2::types::BytesFrame;
@@ -125,7 +126,7 @@ impl Client {
             principal: server.policy.users.unauthenticated(),
             name: None,
             backup: None,
-            follower_reads: false,
+            follower_reads: server.policy.reads_at == ReadsAt::ThisNode,
         }
     }
 
@@ -513,7 +514,7 @@ async fn info(ctx: &Ctx<'_>) -> Answer {
         u8::from(h.ready),
         if h.reasons.is_empty() { "none".to_string() } else { h.reasons.join("; ") },
         ctx.server.policy.read_mode.name(),
-        if ctx.client.follower_reads { "this-node" } else { "leader" },
+        if ctx.client.follower_reads { ReadsAt::ThisNode } else { ReadsAt::Leader }.name(),
     );
     let text = format!(
         "{server}node_id:{}\r\nnode_state:ok\r\n{health}\r\n{clients}\r\n# Replication\r\nrole:{role}\r\nconnected_slaves:{}\r\n\r\n# Synod\r\nterm:{}\r\nleader:{}\r\ncommit_index:{}\r\napplied_index:{}\r\nsnapshot_index:{}\r\nin_flight:{}\r\n\r\n# Disk\r\ndisk_used_bytes:{}\r\ndisk_quota_bytes:{}\r\nalarm:{}\r\nalarm_reason:{}\r\n",

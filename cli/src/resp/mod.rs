@@ -64,6 +64,8 @@ pub struct Policy {
     pub stats: Arc<CommandStats>,
     /// How the node serves linearizable reads, for `INFO`.
     pub read_mode: crate::tuning::ReadModeOpt,
+    /// Which node serves a new connection's reads.
+    pub reads_at: crate::tuning::ReadsAt,
 }
 
 /// What every connection of one node's front end shares.

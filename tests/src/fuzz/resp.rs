@@ -127,6 +127,7 @@ pub fn resp_front_end(data: &[u8]) {
         health_window: synod_core::time::Duration::from_millis(500),
         stats: Arc::default(),
         read_mode: synod::tuning::ReadModeOpt::default(),
+        reads_at: synod::tuning::ReadsAt::default(),
     };
     let server = Server::new(Arc::new(Local::default()), dir, Arc::new(NoClock), policy);
     let pipe = Pipe { input: data.to_vec(), read: 0, step, output: Vec::new() };
