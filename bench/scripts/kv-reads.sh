@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Linearizable GETs: synod with lease reads (the default), synod with
-# read-index, and a 3-member etcd, same kvbench workload, one run.
+# read-index, synod with lease reads and reads served where they land
+# (--reads-at this-node), and a 3-member etcd, same kvbench workload, one run.
 # Usage: bench/scripts/kv-reads.sh [OPS] — needs etcd-server, etcd-client,
 # protobuf-compiler, and ../shared/tools/kvbench.
 set -euo pipefail
@@ -25,8 +26,11 @@ echo "# $(date -u +%FT%TZ) $(nproc) cores, $(lscpu | grep 'Model name' | sed 's/
 
 # One synod cluster per read mode; the keys are written first, so every
 # GET finds a 256-byte value.
-for mode in lease read-index; do
-  target/release/synod cluster --nodes 3 --data-dir "$work/synod-$mode" --resp-port 17401 --read-mode "$mode" >"$work/synod-$mode.log" 2>&1 &
+for mode in lease read-index lease-this-node; do
+  flags="--read-mode ${mode%-this-node}"
+  [ "$mode" = lease-this-node ] && flags="$flags --reads-at this-node"
+  # shellcheck disable=SC2086
+  target/release/synod cluster --nodes 3 --data-dir "$work/synod-$mode" --resp-port 17401 $flags >"$work/synod-$mode.log" 2>&1 &
   synod_pid=$!
   for _ in $(seq 1 100); do redis-cli -p 17401 SET ready 1 2>/dev/null | grep -q OK && break; sleep 0.2; done
   "$kv" --target resp --endpoints $synod_endpoints --clients 64 --ops $((KEYS * 2)) --keyspace $KEYS --value-size 256 >/dev/null

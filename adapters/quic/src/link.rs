@@ -79,7 +79,9 @@ async fn read_stream(
         let class = Class::from_tag(tag[0]).ok_or(LinkError::BadClass(tag[0]))?;
         tracing::debug!(%peer, %class, "stream opened");
         let mut buf = BytesMut::new();
-        while let Some(frame) = wire::read_frame(&mut recv, &shared.codec, &mut buf).await? {
+        let traffic = shared.traffic.of(peer);
+        while let Some((frame, bytes)) = wire::read_frame(&mut recv, &shared.codec, &mut buf).await? {
+            traffic.received(bytes);
             if matches!(frame, Frame::Hello(_)) {
                 return Err(LinkError::SecondHello);
             }
@@ -118,6 +120,7 @@ pub(crate) async fn write_class(shared: Arc<Shared>, peer: NodeId, slot: Arc<Pee
     let mut stop = shared.stop.wait();
     let mut frames = Vec::new();
     let mut buf = BytesMut::new();
+    let traffic = shared.traffic.of(peer);
     'links: loop {
         let current = links.borrow_and_update().clone();
         let Some(link) = current else {
@@ -143,10 +146,12 @@ pub(crate) async fn write_class(shared: Arc<Shared>, peer: NodeId, slot: Arc<Pee
                 continue;
             }
             buf.clear();
+            let mut encoded = 0;
             for f in &frames {
-                if let Err(e) = shared.codec.encode(f, &mut buf) {
+                match shared.codec.encode(f, &mut buf) {
+                    Ok(()) => encoded += 1,
                     // Too large to send: dropped, the rest still go.
-                    tracing::warn!(%peer, %class, error = %e, "frame not sent");
+                    Err(e) => tracing::warn!(%peer, %class, error = %e, "frame not sent"),
                 }
             }
             if buf.is_empty() {
@@ -165,6 +170,7 @@ pub(crate) async fn write_class(shared: Arc<Shared>, peer: NodeId, slot: Arc<Pee
                 }
                 continue 'links;
             }
+            traffic.sent(encoded, buf.len());
         }
     }
 }

@@ -85,6 +85,8 @@ pub(crate) struct Shared {
     pub inbox: BoundedQueue<(NodeId, Frame)>,
     /// Peers whose connection ended.
     pub lost: LostPeers,
+    /// Frames and bytes each way, by peer.
+    pub traffic: synod_net::transport::TrafficCounters,
     peers: Mutex<BTreeMap<NodeId, Arc<Peer>>>,
     stats: Mutex<QuicStats>,
     blocked: Mutex<BTreeSet<NodeId>>,
@@ -181,6 +183,7 @@ impl QuicTransport {
             codec: FrameCodec::new(cfg.max_frame),
             inbox: BoundedQueue::new(cfg.inbox_frames),
             lost: LostPeers::new(),
+            traffic: synod_net::transport::TrafficCounters::new(cfg.peers.keys().copied()),
             peers: Mutex::new(BTreeMap::new()),
             stats: Mutex::new(QuicStats::default()),
             blocked: Mutex::new(BTreeSet::new()),
@@ -274,6 +277,10 @@ impl Transport for QuicTransport {
                 return None;
             }
         }
+    }
+
+    fn traffic(&self) -> Vec<synod_net::transport::PeerTraffic> {
+        self.shared.traffic.totals()
     }
 
     async fn lost(&self) -> Option<NodeId> {

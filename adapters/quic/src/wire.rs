@@ -103,16 +103,18 @@ impl From<quinn::ReadExactError> for LinkError {
     }
 }
 
-/// Reads one frame, using `buf` for bytes past it; `None` at a clean end
-/// of stream. An oversized length is refused before anything is buffered.
+/// Reads one frame and how many bytes it took, using `buf` for bytes past
+/// it; `None` at a clean end of stream. An oversized length is refused
+/// before anything is buffered.
 pub(crate) async fn read_frame(
     recv: &mut quinn::RecvStream,
     codec: &FrameCodec,
     buf: &mut BytesMut,
-) -> Result<Option<Frame>, LinkError> {
+) -> Result<Option<(Frame, usize)>, LinkError> {
     loop {
+        let before = buf.len();
         if let Some(frame) = codec.decode(buf)? {
-            return Ok(Some(frame));
+            return Ok(Some((frame, before - buf.len())));
         }
         match recv.read_chunk(64 * 1024, true).await? {
             Some(chunk) => buf.extend_from_slice(&chunk.bytes),
@@ -152,7 +154,7 @@ const MAX_HELLO: usize = 256;
 /// Reads the peer's hello off the handshake stream.
 pub(crate) async fn read_hello(recv: &mut quinn::RecvStream) -> Result<Hello, LinkError> {
     match read_frame(recv, &FrameCodec::new(MAX_HELLO), &mut BytesMut::new()).await? {
-        Some(Frame::Hello(h)) => Ok(h),
+        Some((Frame::Hello(h), _)) => Ok(h),
         Some(_) => Err(HandshakeError::NotHello.into()),
         None => Err(LinkError::Truncated),
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use synod_core::id::NodeId;
 use synod_net::codec::Frame;
 use synod_net::transport::Transport;
-use synod_quic::{Class, certs, tls};
+use synod_quic::{Class, QuicTransport, certs, tls};
 
 #[test]
 fn every_class_arrives_over_one_connection_per_pair() {
@@ -40,6 +40,16 @@ fn every_class_arrives_over_one_connection_per_pair() {
         assert_eq!(n1.stats().connects, 1);
         assert_eq!(n2.stats().connects, 1);
         assert_eq!(n1.stats().rejected + n2.stats().rejected, 0);
+        // Frames and bytes are counted per peer on both sides, as encoded
+        // (the sender counts once a batch is written).
+        let of = |t: &QuicTransport, peer| t.traffic().into_iter().find(|c| c.peer == NodeId(peer)).unwrap();
+        eventually("the sends counted", || of(&n1, 2).frames_sent == 4 && of(&n2, 1).frames_sent == 4).await;
+        for (a, b, peer_of_a, peer_of_b) in [(&n1, &n2, 2, 1), (&n2, &n1, 1, 2)] {
+            let (out, inn) = (of(a, peer_of_a), of(b, peer_of_b));
+            assert_eq!((out.frames_sent, inn.frames_received), (4, 4), "{out:?} {inn:?}");
+            assert_eq!(out.bytes_sent, inn.bytes_received, "{out:?} {inn:?}");
+            assert!(out.bytes_sent > 300_000, "the snapshot's bytes count: {out:?}");
+        }
     });
 }
 

@@ -2,6 +2,7 @@
 //! `cargo test`, which replays every committed corpus file through them.
 //! Each body must never panic on any input; a panic is a finding.
 
+mod backup;
 mod cluster;
 mod net;
 mod placement;
@@ -9,6 +10,7 @@ mod resp;
 mod store;
 mod wal;
 
+pub use backup::backup_file;
 pub use cluster::{multi_paxos_cluster, raft_cluster};
 pub use net::{frame_stream, handshake};
 pub use placement::placement;
@@ -29,4 +31,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("placement", placement),
     ("resp_front_end", resp_front_end),
     ("wal_recovery", wal_recovery),
+    ("backup_file", backup_file),
 ];
