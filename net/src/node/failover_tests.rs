@@ -216,3 +216,36 @@ fn a_reply_owed_to_a_previous_process_answers_nothing() {
         assert_eq!(!out.replies.is_empty(), stale_answers, "seed {second_seed}: {:?}", out.replies);
     }
 }
+
+/// Reads a follower serves itself that arrive together share one
+/// read-index request to the leader (as etcd batches them): the leader
+/// sees one request, not one per read, and every read is answered with
+/// the write acknowledged before it.
+#[test]
+fn follower_reads_asked_together_share_one_read_index_request() {
+    let mut net = Net::new();
+    net.run_until(|n| n.leader().is_some(), Duration::from_secs(3));
+    let leader = net.leader().unwrap();
+    let follower = if leader == 1 { 2 } else { 1 };
+    net.run_until(|n| n.nodes[follower as usize - 1].leader == Some(NodeId(leader)), Duration::from_secs(1));
+    let now = net.now;
+    net.node(leader).handle_propose(now, Ticket(100), set("a"));
+    net.run_until(|n| n.reply(leader, Ticket(100)).is_some(), Duration::from_secs(1));
+    let now = net.now;
+    for t in 1..=20 {
+        net.node(follower).handle_follower_query(now, Ticket(t), get("a"));
+    }
+    let mut out = NodeOutput::default();
+    net.node(follower).poll_output(&mut out);
+    let requests: Vec<_> = out.frames.iter().filter(|(_, f)| matches!(f, Frame::Request(_))).collect();
+    assert_eq!(requests.len(), 1, "one read-index request for 20 reads: {requests:?}");
+    for (to, frame) in out.frames.drain(..) {
+        net.wire.push_back((now + Duration::from_millis(1), NodeId(follower), to, frame));
+    }
+    net.run_until(|n| (1..=20).all(|t| n.reply(follower, Ticket(t)).is_some()), Duration::from_secs(1));
+    for t in 1..=20 {
+        let (_, _, r, _) = net.reply(follower, Ticket(t)).unwrap().clone();
+        let want = KvReply::Value(Some(Bytes::from_static(b"v")));
+        assert_eq!(KvReply::decode(r.expect("answered")).unwrap(), want, "read {t}");
+    }
+}

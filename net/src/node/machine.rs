@@ -211,8 +211,8 @@ impl<S: Service> Machine<S> {
                 Ok(w) => match result {
                     // The leader moved on: try again from here.
                     Err(ClientError::NotLeader { .. }) if w.deadline > now => self.route(w, now),
-                    // The leader confirmed the index our own read waits for.
-                    Ok(index) if matches!(w.requester, Requester::Follower { .. }) => {
+                    // The leader confirmed the index our own reads wait for.
+                    Ok(index) if matches!(w.requester, Requester::Readers(_)) => {
                         self.read_confirmed(from, &index, w.requester)
                     }
                     result => w.requester.answer(&mut self.out, result),
@@ -247,27 +247,59 @@ impl<S: Service> Machine<S> {
     /// before the request (the leader confirms the index, as for a
     /// linearizable read), encoded as a [`crate::backup`] file.
     pub fn handle_backup(&mut self, now: Instant, ticket: Ticket) {
-        self.now = now;
-        self.submit(RequestOp::ReadIndex, Requester::Follower { ticket, want: ReadWant::Backup }, now);
+        self.read_here(now, ticket, ReadWant::Backup);
     }
 
     /// A client of this process asks a linearizable query served from
     /// this node's own state: the leader only confirms the index to wait
     /// for (Raft thesis §6.4), so reads spread over the followers.
     pub fn handle_follower_query(&mut self, now: Instant, ticket: Ticket, query: Bytes) {
-        self.now = now;
-        self.submit(RequestOp::ReadIndex, Requester::Follower { ticket, want: ReadWant::Query(query) }, now);
+        self.read_here(now, ticket, ReadWant::Query(query));
     }
 
-    /// The leader `from` answered our read-index request: serve the read
+    /// Holds a read to serve here until the output is next taken, when one
+    /// read-index request goes out for every read held (`ask_read_index`).
+    fn read_here(&mut self, now: Instant, ticket: Ticket, want: ReadWant) {
+        self.now = now;
+        if self.requests.len() >= self.cfg.max_in_flight {
+            return Requester::Local(ticket).answer(&mut self.out, Err(ClientError::Busy));
+        }
+        self.requests.readers.push((ticket, want));
+    }
+
+    /// One read-index request for the reads held: each arrived before it
+    /// is asked, so the index the leader confirms after receiving it
+    /// covers every write acknowledged before any of them (Raft thesis
+    /// §6.4).
+    fn ask_read_index(&mut self) {
+        if self.requests.readers.is_empty() || self.fatal.is_some() {
+            return;
+        }
+        let readers = Requester::Readers(core::mem::take(&mut self.requests.readers));
+        self.submit(RequestOp::ReadIndex, readers, self.now);
+    }
+
+    /// The leader `from` answered our read-index request: serve the reads
     /// here once applied that far.
     fn read_confirmed(&mut self, from: NodeId, index: &[u8], requester: Requester) {
-        let (want, requester) = requester.read_here();
         let Ok(index) = <[u8; 8]>::try_from(index) else {
             tracing::debug!(node = %self.cfg.id, peer = %from, "malformed read index; read refused");
             return requester.answer(&mut self.out, Err(ClientError::Unavailable));
         };
-        self.requests.ready_reads.push((LogIndex(u64::from_le_bytes(index)), want, requester));
+        self.index_confirmed(LogIndex(u64::from_le_bytes(index)), requester);
+    }
+
+    /// Reads at `index` confirmed for `requester`: this node's own readers
+    /// wait to apply that far; anyone else asked for the index itself.
+    pub(super) fn index_confirmed(&mut self, index: LogIndex, requester: Requester) {
+        match requester {
+            Requester::Readers(readers) => {
+                for (ticket, want) in readers {
+                    self.requests.ready_reads.push((index, want, Requester::Local(ticket)));
+                }
+            }
+            r => r.answer(&mut self.out, Ok(Bytes::copy_from_slice(&index.0.to_le_bytes()))),
+        }
     }
 
     /// A client of this process asks a membership step or a leadership
@@ -432,6 +464,7 @@ impl<S: Service> Machine<S> {
     /// Moves everything the replica and the request table produced since
     /// the last poll into `out` (appended; the caller empties it).
     pub fn poll_output(&mut self, out: &mut NodeOutput) {
+        self.ask_read_index();
         self.drain();
         for (_, r) in &self.out.replies {
             match r {
@@ -490,10 +523,9 @@ impl<S: Service> Machine<S> {
             for rs in out.reads.drain(..) {
                 let Some((query, r)) = self.requests.reads.remove(&rs.id) else { continue };
                 match rs.result {
-                    // A follower asked: it waits for its own application.
-                    Ok(index) if matches!(query, ReadWant::Index) => {
-                        r.answer(&mut self.out, Ok(Bytes::copy_from_slice(&index.0.to_le_bytes())))
-                    }
+                    // Reads served where they were asked wait for that
+                    // node's own application.
+                    Ok(index) if matches!(query, ReadWant::Index) => self.index_confirmed(index, r),
                     Ok(index) => self.requests.ready_reads.push((index, query, r)),
                     Err(ReadError::NotLeader { leader_hint }) => {
                         r.answer(&mut self.out, Err(ClientError::NotLeader { leader_hint }))

@@ -24,10 +24,12 @@ pub(super) enum Requester {
     Remote { from: NodeId, id: u64 },
     /// The node itself (an automatic promotion): nobody waits.
     Internal,
-    /// A client of this process whose read this node serves from its own
-    /// state, once it has applied up to the index the leader confirms
-    /// (asked with [`RequestOp::ReadIndex`]).
-    Follower { ticket: Ticket, want: ReadWant },
+    /// Clients of this process whose reads this node serves from its own
+    /// state, once it has applied up to the index the leader confirms:
+    /// every read that arrived before one [`RequestOp::ReadIndex`] was
+    /// asked shares its answer (etcd batches its read-index requests the
+    /// same way), so the leader sees one request per batch, not per read.
+    Readers(Vec<(Ticket, ReadWant)>),
 }
 
 /// What a confirmed read does once the service reaches its index.
@@ -43,7 +45,10 @@ pub(super) enum ReadWant {
 impl Requester {
     pub fn answer(self, out: &mut NodeOutput, result: Result<Bytes, ClientError>) {
         match self {
-            Requester::Local(ticket) | Requester::Follower { ticket, .. } => out.replies.push((ticket, result)),
+            Requester::Local(ticket) => out.replies.push((ticket, result)),
+            Requester::Readers(readers) => {
+                out.replies.extend(readers.into_iter().map(|(ticket, _)| (ticket, result.clone())));
+            }
             Requester::Remote { from, id } => out.frames.push((from, Frame::Reply(ClientReply { id, result }))),
             Requester::Internal => {}
         }
@@ -51,16 +56,6 @@ impl Requester {
 
     pub fn is_remote(&self) -> bool {
         matches!(self, Requester::Remote { .. })
-    }
-
-    /// What a read confirmed at this node does, and whom it answers: a
-    /// follower's own read is served here; anyone else asking for the
-    /// index gets the index.
-    pub fn read_here(self) -> (ReadWant, Requester) {
-        match self {
-            Requester::Follower { ticket, want } => (want, Requester::Local(ticket)),
-            r => (ReadWant::Index, r),
-        }
     }
 }
 
@@ -114,6 +109,9 @@ pub(super) struct Requests {
     pub reads: BTreeMap<ReadId, (ReadWant, Requester)>,
     /// Confirmed reads waiting for the service to reach their index.
     pub ready_reads: Vec<(LogIndex, ReadWant, Requester)>,
+    /// Reads to serve here that arrived since the last read-index request
+    /// went out; asked for together when the machine's output is taken.
+    pub readers: Vec<(Ticket, ReadWant)>,
     /// Requests sent on to the leader, by forwarding id, with the node
     /// they went to.
     pub forwarded: BTreeMap<u64, (NodeId, Waiting)>,
@@ -134,6 +132,7 @@ impl Requests {
             + self.forwarded.len()
             + self.parked.len()
             + self.settling.len()
+            + self.readers.len()
     }
 
     pub fn next_read_id(&mut self) -> ReadId {
@@ -203,6 +202,9 @@ impl Requests {
         out.extend(core::mem::take(&mut self.forwarded).into_iter().map(|(_, (_, w))| w.requester));
         out.extend(self.parked.drain(..).map(|w| w.requester));
         out.extend(self.settling.drain(..).map(|(r, _)| r));
+        if !self.readers.is_empty() {
+            out.push(Requester::Readers(core::mem::take(&mut self.readers)));
+        }
         out
     }
 }

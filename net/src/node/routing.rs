@@ -85,8 +85,7 @@ impl<S: Service> Machine<S> {
                 let id = self.requests.next_read_id();
                 match self.replica.read(now, id) {
                     Ok(()) => {
-                        let (want, requester) = requester.read_here();
-                        self.requests.reads.insert(id, (want, requester));
+                        self.requests.reads.insert(id, (ReadWant::Index, requester));
                         return;
                     }
                     Err(ReadError::NotLeader { leader_hint }) => (leader_hint, RequestOp::ReadIndex),
