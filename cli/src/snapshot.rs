@@ -116,7 +116,10 @@ pub fn save(remote: &RemoteOpts, file: &Path) -> Result<Snapshot, Error> {
     }
     // Dropping it now frees the node's copy; the connection's end would too.
     let _ = s.call(&[b"SYNOD.BACKUP", b"DONE"]);
-    let snap = synod_net::backup::decode(Bytes::from(bytes.clone()))
+    // Checked whole before anything is written; the snapshot shares the
+    // bytes rather than copying a possibly large state.
+    let bytes = Bytes::from(bytes);
+    let snap = synod_net::backup::decode(bytes.clone())
         .map_err(|e| format!("the backup {} sent does not check: {e}", remote.addr))?;
     write_durably(file, &bytes)?;
     Ok(snap)

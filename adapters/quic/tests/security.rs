@@ -227,3 +227,30 @@ fn anonymous_client(ca: &certs::Ca) -> quinn::ClientConfig {
     cfg.alpn_protocols = vec![tls::ALPN.to_vec()];
     quinn::ClientConfig::new(std::sync::Arc::new(quinn::crypto::rustls::QuicClientConfig::try_from(cfg).unwrap()))
 }
+
+/// Any lower-id node of the cluster CA completes TLS (a node added to the
+/// configuration later must be able to dial), but only a configured peer
+/// gets past the hello: a valid certificate of a node that is not a
+/// member is refused with the reason, and the members' link carries on.
+#[test]
+fn a_valid_certificate_of_a_node_that_is_not_a_member_is_refused_at_the_hello() {
+    runtime().block_on(async {
+        let ca = certs::new_cluster_ca(CLUSTER).unwrap();
+        let (s5, a5) = reserve();
+        let (s6, a6) = reserve();
+        let peers = BTreeMap::from([(5, a5), (6, a6)]);
+        let n5 = start(&ca, 5, s5, &peers);
+        let n6 = start(&ca, 6, s6, &peers);
+        exchange((5, &n5), (6, &n6), 0).await;
+
+        let rogue = rogue_endpoint();
+        let cert4 = ca.issue_node(NodeId(4)).unwrap();
+        let conn = rogue_dial(&rogue, tls::client_config(&cert4).unwrap(), a6, 6).await.expect("TLS passes: 4 < 6");
+        assert_eq!(rogue_hello(&conn, CLUSTER, 4, 6).await, None, "no hello back");
+        let why = close_reason(&conn).await;
+        assert!(why.contains("node 4 is not a configured peer"), "{why}");
+        eventually("node 6 records it", || n6.stats().last_rejection.is_some_and(|w| w.contains(&why))).await;
+        assert!(!n6.is_connected(NodeId(4)));
+        exchange((5, &n5), (6, &n6), 1).await;
+    });
+}
