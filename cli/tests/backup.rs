@@ -5,16 +5,9 @@
 
 mod common;
 
-use common::{Raw, Scratch, bin, cluster, free_ports};
+use common::{Raw, Scratch, cluster, free_ports, synod};
 use core::sync::atomic::{AtomicBool, Ordering};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
-
-fn synod(args: &[&str]) -> (bool, String) {
-    let out = Command::new(bin()).args(args).env("RUST_LOG", "warn").output().expect("synod runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
 
 #[test]
 fn a_backup_taken_under_load_restores_every_acknowledged_write_into_a_new_cluster() {

@@ -81,6 +81,14 @@ pub fn insecure_flags() -> Vec<String> {
     }
 }
 
+/// Runs `synod ARGS` to the end: whether it succeeded, and what it printed
+/// (stdout, then stderr).
+pub fn synod(args: &[&str]) -> (bool, String) {
+    let out = Command::new(bin()).args(args).env("RUST_LOG", "warn").output().expect("synod runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
 /// `synod cluster` with `extra` flags (say `--protocol multi-paxos`).
 pub fn cluster_with(data: &Path, port: u16, nodes: u16, extra: &[&str]) -> Proc {
     let child = Command::new(bin())

@@ -5,18 +5,12 @@
 
 mod common;
 
-use common::{Proc, Raw, Scratch, bin, free_ports, insecure_flags, text};
+use common::{Proc, Raw, Scratch, bin, free_ports, insecure_flags, synod, text};
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-
-fn synod(args: &[&str]) -> (bool, String) {
-    let out = Command::new(bin()).args(args).env("RUST_LOG", "warn").output().expect("synod runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
 
 fn node(id: u64, cluster: &str, members: &str, data: &std::path::Path, resp: u16, extra: &[&str]) -> Proc {
     let child = Command::new(bin())
@@ -39,18 +33,13 @@ fn leader(resp: u16) -> u64 {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let status = Raw::connect(resp).text(&[b"SYNOD.STATUS"]);
-        if let Some(l) = serde_like_leader(&status) {
+        let doc: serde_json::Value = serde_json::from_str(&status).unwrap_or_default();
+        if let Some(l) = doc["leader"].as_u64() {
             return l;
         }
         assert!(Instant::now() < deadline, "no leader: {status}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// `"leader":N` from the status document.
-fn serde_like_leader(doc: &str) -> Option<u64> {
-    let rest = &doc[doc.find("\"leader\":")? + "\"leader\":".len()..];
-    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
 #[test]

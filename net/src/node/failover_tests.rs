@@ -100,6 +100,16 @@ impl Net {
         }
     }
 
+    /// Runs until a leader is elected and a follower knows it: (leader,
+    /// follower).
+    fn settled(&mut self) -> (u64, u64) {
+        self.run_until(|n| n.leader().is_some(), Duration::from_secs(3));
+        let leader = self.leader().unwrap();
+        let follower = if leader == 1 { 2 } else { 1 };
+        self.run_until(|n| n.nodes[follower as usize - 1].leader == Some(NodeId(leader)), Duration::from_secs(1));
+        (leader, follower)
+    }
+
     fn leader(&self) -> Option<u64> {
         (0..3).find(|i| self.up[*i] && self.nodes[*i].replica().status().role == Role::Leader).map(|i| i as u64 + 1)
     }
@@ -126,11 +136,7 @@ fn get(k: &str) -> Bytes {
 #[test]
 fn a_dead_leader_does_not_hold_forwarded_requests_until_their_deadline() {
     let mut net = Net::new();
-    net.run_until(|n| n.leader().is_some(), Duration::from_secs(3));
-    let old = net.leader().unwrap();
-    let follower = if old == 1 { 2 } else { 1 };
-    // Let everyone learn who leads.
-    net.run_until(|n| n.nodes[follower as usize - 1].leader == Some(NodeId(old)), Duration::from_secs(1));
+    let (old, follower) = net.settled();
     let now = net.now;
     net.node(follower).handle_propose(now, Ticket(1), set("a"));
     net.node(follower).handle_query(now, Ticket(2), get("a"));
@@ -158,10 +164,7 @@ fn a_dead_leader_does_not_hold_forwarded_requests_until_their_deadline() {
 #[test]
 fn a_request_to_an_unreachable_leader_is_taken_back_at_once() {
     let mut net = Net::new();
-    net.run_until(|n| n.leader().is_some(), Duration::from_secs(3));
-    let leader = net.leader().unwrap();
-    let follower = if leader == 1 { 2 } else { 1 };
-    net.run_until(|n| n.nodes[follower as usize - 1].leader == Some(NodeId(leader)), Duration::from_secs(1));
+    let (leader, follower) = net.settled();
     let now = net.now;
     let f = net.node(follower);
     f.handle_propose(now, Ticket(7), set("b"));
@@ -224,10 +227,7 @@ fn a_reply_owed_to_a_previous_process_answers_nothing() {
 #[test]
 fn follower_reads_asked_together_share_one_read_index_request() {
     let mut net = Net::new();
-    net.run_until(|n| n.leader().is_some(), Duration::from_secs(3));
-    let leader = net.leader().unwrap();
-    let follower = if leader == 1 { 2 } else { 1 };
-    net.run_until(|n| n.nodes[follower as usize - 1].leader == Some(NodeId(leader)), Duration::from_secs(1));
+    let (leader, follower) = net.settled();
     let now = net.now;
     net.node(leader).handle_propose(now, Ticket(100), set("a"));
     net.run_until(|n| n.reply(leader, Ticket(100)).is_some(), Duration::from_secs(1));
