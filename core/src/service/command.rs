@@ -332,6 +332,10 @@ impl Command {
     /// True if the store consults the caller for this command: it grants,
     /// uses or acts on a lease. Other commands need not carry one.
     pub fn needs_caller(&self) -> bool {
+        // A session is its opener's: the store checks who uses it.
+        if self.session.is_some() {
+            return true;
+        }
         match &self.op {
             Op::Kv { lease, .. } => lease.is_some(),
             Op::KvLeased { .. }
@@ -343,7 +347,8 @@ impl Command {
             | Op::Release { .. }
             | Op::Cancel { .. } => true,
             // A key's own TTL lease is anonymous: it needs no holder.
-            Op::Key(_) | Op::SessionOpen | Op::SessionClose { .. } | Op::Tick { .. } | Op::Clock { .. } => false,
+            Op::SessionOpen | Op::SessionClose { .. } => true,
+            Op::Key(_) | Op::Tick { .. } | Op::Clock { .. } => false,
         }
     }
 

@@ -45,7 +45,7 @@ pub use command::{Caller, ClientSeq, Command, Op, Query};
 pub use leases::{Lease, LeaseError, LeaseInfo, Leases};
 pub use locks::{Acquired, LockError, LockOwner, Locks};
 pub use reply::{Reply, StoreError};
-pub use session::{ClientId, Seq, SessionError, Sessions};
+pub use session::{Bounds as SessionBounds, ClientId, Seq, SessionError, Sessions};
 pub use store::{Config, Store};
 
 use crate::id::LogIndex;
@@ -74,7 +74,7 @@ pub trait Service {
     /// everything.
     fn check(&self, command: &Bytes) -> Result<Admitted, Bytes> {
         let _ = command;
-        Ok(Admitted { grows: true })
+        Ok(Admitted::new(true))
     }
 
     /// The whole state, for a snapshot.
@@ -117,12 +117,24 @@ pub struct Admitted {
     /// False if the command can only remove state or keep what exists
     /// alive: a node out of disk still admits those.
     pub grows: bool,
+    /// True if a second copy of the command in the log is harmless (it
+    /// is numbered in a client session, so a copy is answered from the
+    /// session and applied at most once): a node may then send it again
+    /// to a new leader itself when the old one goes, instead of answering
+    /// "maybe applied".
+    pub resend_safe: bool,
 }
 
 impl Admitted {
-    /// A command that may (`true`) or cannot (`false`) grow the state.
+    /// A command that may (`true`) or cannot (`false`) grow the state, not
+    /// safe to send twice.
     pub fn new(grows: bool) -> Admitted {
-        Admitted { grows }
+        Admitted { grows, resend_safe: false }
+    }
+
+    /// The same, marked safe (or not) to send again.
+    pub fn resend_safe(self, safe: bool) -> Admitted {
+        Admitted { resend_safe: safe, ..self }
     }
 }
 

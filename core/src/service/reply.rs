@@ -103,6 +103,13 @@ pub enum StoreError {
     /// The answer would pass the reply limit.
     #[error("reply too large")]
     ReplyTooLarge,
+    /// The session was opened by another holder ([`super::Caller`]).
+    #[error("the session belongs to another client")]
+    SessionNotOwner,
+    /// A retry of a command that was applied once, whose reply was too
+    /// large to keep in its session ([`super::session::Bounds`]).
+    #[error("the command was applied; its reply was too large to keep for retries")]
+    ReplyNotKept,
 }
 
 impl From<LeaseError> for StoreError {
@@ -128,11 +135,12 @@ impl From<SessionError> for StoreError {
             SessionError::Unknown => StoreError::UnknownSession,
             SessionError::Expired => StoreError::SessionExpired,
             SessionError::StaleSequence => StoreError::StaleSequence,
+            SessionError::NotOwner => StoreError::SessionNotOwner,
         }
     }
 }
 
-const ERRORS: [StoreError; 14] = [
+const ERRORS: [StoreError; 16] = [
     StoreError::Malformed,
     StoreError::UnsupportedVersion,
     StoreError::StaleIndex,
@@ -147,6 +155,8 @@ const ERRORS: [StoreError; 14] = [
     StoreError::NotLeaseHolder,
     StoreError::InternalCommand,
     StoreError::ReplyTooLarge,
+    StoreError::SessionNotOwner,
+    StoreError::ReplyNotKept,
 ];
 
 impl StoreError {

@@ -14,7 +14,7 @@
 //! u64 leases granted | u64 n | n × (u64 id, u64 ttl ns, timer, bytes holder, u8 for a key's TTL)
 //! u64 n | n × (bytes key, u64 lease)                          key attachments
 //! u64 n | n × (bytes name, u64 lease, u64 token, u64 m, m × u64 waiter)
-//! u64 sessions opened | u64 n | n × (u64 id, timer, u8 has last, [u64 seq, bytes reply])
+//! u64 sessions opened | u64 n | n × (u64 id, timer, u8 has last, [u64 seq, bytes reply], bytes owner, u64 used)
 //! ```
 
 use super::clock::Timer;
@@ -34,12 +34,14 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use bytes::{BufMut, Bytes, BytesMut};
 
-/// The version this build writes. Version 3, without the key-TTL mark on
+/// The version this build writes. Version 4, without session owners and
+/// last use, restores with every session anyone's and unused since index 0
+/// (the first evicted); version 3, without the key-TTL mark on
 /// leases, restores with every lease unmarked (none was granted for a key
 /// before); version 2, also without the clock's term, restores as a store
 /// whose next tick is a new leader's; version 1, also without lease
 /// holders, restores with anonymous leases.
-const SNAPSHOT_VERSION: u8 = 4;
+const SNAPSHOT_VERSION: u8 = 5;
 
 impl Store {
     pub(super) fn encode_snapshot(&self) -> Bytes {
@@ -92,6 +94,8 @@ impl Store {
                     put_bytes(&mut b, &reply.encode());
                 }
             }
+            put_bytes(&mut b, &session.owner);
+            b.put_u64_le(session.used);
         }
         b.freeze()
     }
@@ -168,11 +172,8 @@ fn parse(config: Config, version: u8, r: &mut Reader) -> Result<Store, DecodeErr
         let timer = timer(r, ttl)?;
         let holder = match version {
             1 => Bytes::new(),
-            _ => Bytes::copy_from_slice(&r.bytes()?),
+            _ => holder(r)?,
         };
-        if holder.len() > MAX_HOLDER {
-            return Err(DecodeError("holder too long"));
-        }
         let for_key = match version {
             1..=3 => false,
             _ => match r.u8()? {
@@ -237,7 +238,14 @@ fn parse(config: Config, version: u8, r: &mut Reader) -> Result<Store, DecodeErr
             1 => Some((Seq(r.u64()?), Reply::decode(r.bytes()?)?)),
             _ => return Err(DecodeError("bad option tag")),
         };
-        sessions.push((id, Session { last }, t));
+        let (owner, used) = match version {
+            ..=4 => (Bytes::new(), 0),
+            _ => (holder(r)?, r.u64()?),
+        };
+        if used > applied.0 {
+            return Err(DecodeError("session used after the snapshot's index"));
+        }
+        sessions.push((id, Session { last, owner, used }, t));
     }
 
     let mut store = Store::new(config);
@@ -248,6 +256,15 @@ fn parse(config: Config, version: u8, r: &mut Reader) -> Result<Store, DecodeErr
     store.key_leases = key_leases;
     store.leases = leases;
     store.locks = Locks::from_parts(locks);
-    store.sessions = Sessions::from_parts(config.session_idle, opened, sessions);
+    store.sessions = Sessions::from_parts(config.session_idle, config.sessions, opened, sessions);
     Ok(store)
+}
+
+/// A lease's or session's holder: at most [`MAX_HOLDER`] bytes.
+fn holder(r: &mut Reader) -> Result<Bytes, DecodeError> {
+    let h = r.bytes()?;
+    if h.len() > MAX_HOLDER {
+        return Err(DecodeError("holder too long"));
+    }
+    Ok(Bytes::copy_from_slice(&h))
 }

@@ -74,7 +74,7 @@ use super::kv::{Kv, KvCommand, KvReply, Limits};
 use super::leases::{Lease, Leases};
 use super::locks::{Acquired, Locks};
 use super::reply::{Reply, StoreError};
-use super::session::Sessions;
+use super::session::{Bounds, Sessions};
 use super::{Admitted, RestoreError, Service};
 use crate::id::LogIndex;
 use crate::lease::{FencingToken, LeaseId};
@@ -93,6 +93,8 @@ pub struct Config {
     pub max_ttl: Duration,
     /// A session expires after this much log time without a command.
     pub session_idle: Duration,
+    /// How many sessions, and how large a saved reply, the table keeps.
+    pub sessions: Bounds,
     /// When a new leader's first tick applies, every lease and session has
     /// at least this long left (Chubby §2.8's grace period, etcd's lease
     /// renewal on promotion): holders get time to find the new leader.
@@ -153,6 +155,7 @@ impl Default for Config {
             limits: Limits::default(),
             max_ttl: Duration::from_secs(24 * 3600),
             session_idle: Duration::from_secs(60),
+            sessions: Bounds::default(),
             leader_grace: Duration::from_secs(2),
         }
     }
@@ -192,7 +195,7 @@ impl Store {
             key_leases: BTreeMap::new(),
             leases: Leases::new(),
             locks: Locks::new(),
-            sessions: Sessions::new(config.session_idle),
+            sessions: Sessions::bounded(config.session_idle, config.sessions),
             now: Instant::ZERO,
             clock_term: None,
             applied: LogIndex(0),
@@ -286,7 +289,7 @@ impl Store {
         };
         let Some(s) = cmd.session else { return self.run(index, &cmd.caller, cmd.op) };
         // Raft thesis §6.3: apply a session's command once; answer retries from the cache.
-        match self.sessions.begin(s.client, s.seq) {
+        match self.sessions.begin(s.client, s.seq, &cmd.caller, index.0) {
             Err(e) => Reply::Error(e.into()),
             Ok(Some(cached)) => cached,
             Ok(None) => {
@@ -336,8 +339,8 @@ impl Store {
                 }
                 Reply::Bool(waiting)
             }),
-            Op::SessionOpen => Ok(Reply::Session { client: self.sessions.open() }),
-            Op::SessionClose { client } => Ok(Reply::Bool(self.sessions.close(client))),
+            Op::SessionOpen => Ok(Reply::Session { client: self.sessions.open(caller.holder.clone(), index.0).0 }),
+            Op::SessionClose { client } => self.sessions.close(client, caller).map(Reply::Bool).map_err(Into::into),
             Op::Tick { now } => {
                 self.advance(token, now);
                 Ok(Reply::Ok)
@@ -520,7 +523,7 @@ impl Service for Store {
     fn check(&self, command: &Bytes) -> Result<Admitted, Bytes> {
         let cmd = decode_command(command).map_err(|e| Reply::Error(e).encode())?;
         self.config.admit(&cmd).map_err(|r| r.encode())?;
-        Ok(Admitted::new(cmd.grows()))
+        Ok(Admitted::new(cmd.grows()).resend_safe(cmd.session.is_some()))
     }
 
     fn snapshot(&self) -> Bytes {

@@ -10,13 +10,14 @@ use std::collections::VecDeque;
 use synod_core::raft::{Config as RaftConfig, Raft};
 use synod_core::replica::{Membership, Role};
 use synod_core::service::kv::{Kv, KvCommand, KvQuery, KvReply, Limits};
+use synod_core::service::{ClientId, Command, Op, Reply, Seq, Service, Store};
 
 const ELECTION: Duration = Duration::from_millis(150);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-struct Net {
+struct Net<S = Kv> {
     now: Instant,
-    nodes: Vec<Machine<Kv>>,
+    nodes: Vec<Machine<S>>,
     up: Vec<bool>,
     /// (deliver at, from, to, frame)
     wire: VecDeque<(Instant, NodeId, NodeId, Frame)>,
@@ -24,6 +25,10 @@ struct Net {
 }
 
 fn machine(id: u64, now: Instant, seed: u64) -> Machine<Kv> {
+    machine_with(id, now, seed, Kv::new(Limits::default()))
+}
+
+fn machine_with<S: Service>(id: u64, now: Instant, seed: u64, service: S) -> Machine<S> {
     let mut cfg = RaftConfig::new(NodeId(id), id * 7919);
     cfg.election_timeout = ELECTION;
     cfg.heartbeat_interval = Duration::from_millis(20);
@@ -32,17 +37,23 @@ fn machine(id: u64, now: Instant, seed: u64) -> Machine<Kv> {
     let mut ncfg = NodeConfig::new(NodeId(id));
     ncfg.request_timeout = REQUEST_TIMEOUT;
     ncfg.seed = seed;
-    Machine::new(ncfg, Box::new(raft), Kv::new(Limits::default()), now)
+    Machine::new(ncfg, Box::new(raft), service, now)
 }
 
 impl Net {
     fn new() -> Net {
+        Net::with(|| Kv::new(Limits::default()))
+    }
+}
+
+impl<S: Service> Net<S> {
+    fn with(service: impl Fn() -> S) -> Net<S> {
         let now = Instant::from_nanos(1_000_000_000);
-        let nodes = (1..=3u64).map(|id| machine(id, now, id)).collect();
+        let nodes = (1..=3u64).map(|id| machine_with(id, now, id, service())).collect();
         Net { now, nodes, up: vec![true; 3], wire: VecDeque::new(), replies: Vec::new() }
     }
 
-    fn node(&mut self, id: u64) -> &mut Machine<Kv> {
+    fn node(&mut self, id: u64) -> &mut Machine<S> {
         &mut self.nodes[id as usize - 1]
     }
 
@@ -92,7 +103,7 @@ impl Net {
         }
     }
 
-    fn run_until(&mut self, mut done: impl FnMut(&Net) -> bool, limit: Duration) {
+    fn run_until(&mut self, mut done: impl FnMut(&Net<S>) -> bool, limit: Duration) {
         let end = self.now + limit;
         while !done(self) {
             assert!(self.now < end, "nothing happened within {limit:?}");
@@ -248,4 +259,98 @@ fn follower_reads_asked_together_share_one_read_index_request() {
         let want = KvReply::Value(Some(Bytes::from_static(b"v")));
         assert_eq!(KvReply::decode(r.expect("answered")).unwrap(), want, "read {t}");
     }
+}
+
+/// `INCR n` as command `seq` of session `c`, or outside any session.
+fn incr(session: Option<(ClientId, u64)>) -> Bytes {
+    let op = Op::Kv { cmd: KvCommand::Incr { key: Bytes::from_static(b"n"), by: 1 }, lease: None };
+    match session {
+        Some((c, seq)) => Command::in_session(c, Seq(seq), op).encode(),
+        None => Command::new(op).encode(),
+    }
+}
+
+fn store_reply(r: &Result<Bytes, ClientError>) -> Result<Reply, ClientError> {
+    r.clone().map(|b| Reply::decode(b).expect("a store reply"))
+}
+
+/// A store cluster with a leader, a follower that knows it, and a session
+/// opened through the leader.
+fn store_net() -> (Net<Store>, u64, u64, ClientId) {
+    let mut net = Net::with(Store::default);
+    let (leader, follower) = net.settled();
+    let now = net.now;
+    net.node(leader).handle_propose(now, Ticket(100), Command::new(Op::SessionOpen).encode());
+    net.run_until(|n| n.reply(leader, Ticket(100)).is_some(), Duration::from_secs(1));
+    let c = match store_reply(&net.reply(leader, Ticket(100)).unwrap().2) {
+        Ok(Reply::Session { client }) => client,
+        other => panic!("no session: {other:?}"),
+    };
+    (net, leader, follower, c)
+}
+
+/// The follower forwards `INCR n` to the leader, which appends it and
+/// replicates it to the follower — and dies before it answers. The new
+/// leader commits the copy it holds. What is the follower's client told,
+/// and how often was the counter incremented?
+fn leader_dies_holding(session: bool) -> (Result<Reply, ClientError>, KvReply) {
+    let (mut net, old, follower, c) = store_net();
+    let now = net.now;
+    let before = net.node(follower).replica().status().last_index;
+    net.node(follower).handle_propose(now, Ticket(1), incr(session.then_some((c, 1))));
+    net.pump(follower as usize - 1);
+    net.run_until(|n| n.nodes[follower as usize - 1].replica().status().last_index > before, Duration::from_secs(1));
+    net.up[old as usize - 1] = false;
+    net.run_until(|n| n.reply(follower, Ticket(1)).is_some(), REQUEST_TIMEOUT);
+    let answer = store_reply(&net.reply(follower, Ticket(1)).unwrap().2);
+    let now = net.now;
+    net.node(follower).handle_query(
+        now,
+        Ticket(2),
+        synod_core::service::Query::Kv(KvQuery::Get { key: Bytes::from_static(b"n") }).encode(),
+    );
+    net.run_until(|n| n.reply(follower, Ticket(2)).is_some(), Duration::from_secs(1));
+    let value = match store_reply(&net.reply(follower, Ticket(2)).unwrap().2) {
+        Ok(Reply::Kv(v)) => v,
+        other => panic!("read refused: {other:?}"),
+    };
+    (answer, value)
+}
+
+/// A write numbered in a client session is safe to send twice, so when the
+/// leader it was forwarded to dies, the node sends it to the new leader
+/// itself: the client gets its answer instead of "maybe applied", and the
+/// second copy in the log is answered from the session, not applied
+/// (Raft thesis §6.3). Without a session the same fault can only be
+/// answered `LeaderChanged`.
+#[test]
+fn a_sessioned_write_is_sent_again_to_the_new_leader_and_applied_once() {
+    let (answer, value) = leader_dies_holding(true);
+    assert_eq!(answer, Ok(Reply::Kv(KvReply::Int(1))));
+    assert_eq!(value, KvReply::Value(Some(Bytes::from_static(b"1"))), "applied once, though in the log twice");
+    let (answer, value) = leader_dies_holding(false);
+    assert!(matches!(answer, Err(ClientError::LeaderChanged { .. })), "{answer:?}");
+    assert_eq!(value, KvReply::Value(Some(Bytes::from_static(b"1"))));
+}
+
+/// A leader takes a sessioned write and is cut off before it commits; the
+/// others elect a new leader, whose entries overwrite it. When the old
+/// leader learns its slot went to another value, it sends the write to the
+/// new leader instead of answering "not applied" — and it is applied once.
+#[test]
+fn a_sessioned_write_whose_slot_is_lost_goes_to_the_new_leader() {
+    let (mut net, old, _, c) = store_net();
+    let now = net.now;
+    net.node(old).handle_propose(now, Ticket(1), incr(Some((c, 1))));
+    net.up[old as usize - 1] = false;
+    let cut = net.now;
+    net.run_until(|n| n.leader().is_some_and(|l| l != old), Duration::from_secs(3));
+    let new = net.leader().unwrap();
+    // The new leader commits something of its own over the old slot.
+    let now = net.now;
+    net.node(new).handle_propose(now, Ticket(5), incr(None));
+    net.run_until(|n| n.reply(new, Ticket(5)).is_some(), Duration::from_secs(1));
+    net.up[old as usize - 1] = true;
+    net.run_until(|n| n.reply(old, Ticket(1)).is_some(), REQUEST_TIMEOUT - (net.now - cut));
+    assert_eq!(store_reply(&net.reply(old, Ticket(1)).unwrap().2), Ok(Reply::Kv(KvReply::Int(2))));
 }

@@ -211,6 +211,12 @@ impl<S: Service> Machine<S> {
                 Ok(w) => match result {
                     // The leader moved on: try again from here.
                     Err(ClientError::NotLeader { .. }) if w.deadline > now => self.route(w, now),
+                    // Maybe applied there, but a copy is harmless: send it again.
+                    Err(ClientError::LeaderChanged { .. } | ClientError::Lost | ClientError::Timeout)
+                        if w.resend && w.deadline > now =>
+                    {
+                        self.route(w, now)
+                    }
                     // The leader confirmed the index our own reads wait for.
                     Ok(index) if matches!(w.requester, Requester::Readers(_)) => {
                         self.read_confirmed(from, &index, w.requester)
@@ -429,12 +435,8 @@ impl<S: Service> Machine<S> {
         if let Some(id) = caught_up {
             tracing::info!(node = %self.cfg.id, learner = %id, "the learner caught up: promoting it");
             let deadline = now + self.cfg.request_timeout;
-            self.try_local(
-                RequestOp::Member(synod_core::replica::MemberStep::Promote { id }),
-                Requester::Internal,
-                deadline,
-                now,
-            );
+            let op = RequestOp::Member(synod_core::replica::MemberStep::Promote { id });
+            self.try_local(Waiting { op, requester: Requester::Internal, deadline, resend: false }, now);
         }
     }
 
@@ -552,7 +554,7 @@ impl<S: Service> Machine<S> {
         let covered: Vec<u64> = self.requests.proposals.range(..=index.0).map(|(i, _)| *i).collect();
         for i in covered {
             if let Some(p) = self.requests.proposals.remove(&i) {
-                p.requester.answer(&mut self.out, Err(ClientError::Timeout));
+                self.settle(p, Err(ClientError::Timeout));
             }
         }
         if self.cfg.record {
@@ -575,11 +577,24 @@ impl<S: Service> Machine<S> {
                 self.membership_committed(p, &e);
             } else {
                 let result = p.outcome(&e, reply);
-                p.requester.answer(&mut self.out, result);
+                self.settle(p, result);
             }
         }
         if self.cfg.record {
             self.out.notes.push(Note::Applied(e));
+        }
+    }
+
+    /// Answers a proposal of ours — unless it was not applied, or may not
+    /// have been, and a second copy is harmless: then it goes to the
+    /// leader again (see `routing`).
+    fn settle(&mut self, p: super::requests::Proposed, result: Result<Bytes, ClientError>) {
+        match (result, p.resend) {
+            (Err(ClientError::Lost | ClientError::Timeout), Some(deadline)) if deadline > self.now => {
+                let op = RequestOp::Propose(p.command);
+                self.route(Waiting { op, requester: p.requester, deadline, resend: true }, self.now);
+            }
+            (result, _) => p.requester.answer(&mut self.out, result),
         }
     }
 
@@ -686,7 +701,7 @@ impl<S: Service> Machine<S> {
 
     /// A request the machine holds, sent back through the routing rules.
     pub(super) fn route(&mut self, w: Waiting, now: Instant) {
-        self.try_local(w.op, w.requester, w.deadline, now);
+        self.try_local(w, now);
     }
 }
 

@@ -64,6 +64,9 @@ pub(super) struct Waiting {
     pub op: RequestOp,
     pub requester: Requester,
     pub deadline: Instant,
+    /// A write safe to send again (see `routing`): sent again to the next
+    /// leader instead of answered "maybe applied".
+    pub resend: bool,
 }
 
 /// A proposal the replica took, waiting for its slot to commit.
@@ -76,6 +79,9 @@ pub(super) struct Proposed {
     pub requester: Requester,
     /// A membership change rather than a service command.
     pub membership: bool,
+    /// For a write safe to send again, the deadline until which it is
+    /// sent again should its slot go to another value.
+    pub resend: Option<Instant>,
 }
 
 impl Proposed {
@@ -224,6 +230,7 @@ mod tests {
             op: RequestOp::Propose(cmd("set")),
             requester: Requester::Local(Ticket(1)),
             deadline: Instant::MAX,
+            resend: false,
         };
         let id = r.next_forward_id();
         r.forwarded.insert(id, (NodeId(2), w));

@@ -8,7 +8,12 @@
 //! leader and writes are answered at once with
 //! [`ClientError::LeaderChanged`], naming the new leader. A write is not
 //! re-sent by the node: the old leader may already have appended it, and
-//! only an exactly-once session could make a second copy harmless.
+//! only an exactly-once session could make a second copy harmless — so a
+//! write the service marks [`resend_safe`](synod_core::service::Admitted)
+//! (numbered in a client session, Raft thesis §6.3) is the exception: the
+//! node that took it from its client sends it again to the new leader,
+//! until it is answered or its deadline passes, and a second copy in the
+//! log is answered from the session, never applied.
 
 use super::machine::Machine;
 use super::requests::{Proposed, ReadWant, Requester, Waiting};
@@ -32,34 +37,47 @@ impl<S: Service> Machine<S> {
         if self.requests.len() >= self.cfg.max_in_flight {
             return requester.answer(&mut self.out, Err(ClientError::Busy));
         }
+        let mut resend = false;
         if let RequestOp::Propose(command) = &op {
             match self.service.check(command) {
                 Err(refusal) => return requester.answer(&mut self.out, Ok(refusal)),
                 Ok(admitted) if admitted.grows && self.disk.alarm.is_some() => {
                     return requester.answer(&mut self.out, Err(ClientError::NoSpace));
                 }
-                Ok(_) => {}
+                // Only the node that took the request from its client sends
+                // it again; a forwarded one is answered, and its sender
+                // decides.
+                Ok(admitted) => resend = admitted.resend_safe && !requester.is_remote(),
             }
         }
         let deadline = now + self.cfg.request_timeout;
-        self.try_local(op, requester, deadline, now);
+        self.try_local(Waiting { op, requester, deadline, resend }, now);
     }
 
     /// Hands the request to the local replica; if it is not the leader,
     /// forwards it (once) or parks it.
-    pub(super) fn try_local(&mut self, op: RequestOp, requester: Requester, deadline: Instant, now: Instant) {
+    pub(super) fn try_local(&mut self, w: Waiting, now: Instant) {
+        let Waiting { op, requester, deadline, resend } = w;
         let leader_hint = match op {
             RequestOp::Propose(command) => match self.replica.propose(now, command.clone()) {
                 Ok(p) => {
-                    let proposed = Proposed { term: p.term, command, requester, membership: false };
+                    let proposed = Proposed {
+                        term: p.term,
+                        command,
+                        requester,
+                        membership: false,
+                        resend: resend.then_some(deadline),
+                    };
                     self.requests.proposals.insert(p.index.0, proposed);
                     return;
                 }
                 Err(ProposeError::NotLeader { leader_hint }) => {
-                    return self.elsewhere(RequestOp::Propose(command), requester, leader_hint, deadline);
+                    let w = Waiting { op: RequestOp::Propose(command), requester, deadline, resend };
+                    return self.elsewhere(w, leader_hint);
                 }
                 Err(ProposeError::TransferInProgress) => {
-                    return self.elsewhere(RequestOp::Propose(command), requester, None, deadline);
+                    let w = Waiting { op: RequestOp::Propose(command), requester, deadline, resend };
+                    return self.elsewhere(w, None);
                 }
                 Err(e) => {
                     let err = match e {
@@ -103,7 +121,7 @@ impl<S: Service> Machine<S> {
             },
         };
         let (leader_hint, op) = leader_hint;
-        self.elsewhere(op, requester, leader_hint, deadline);
+        self.elsewhere(Waiting { op, requester, deadline, resend }, leader_hint);
     }
 
     /// A membership step: planned here if this node leads, against the
@@ -112,7 +130,7 @@ impl<S: Service> Machine<S> {
         let status = self.replica.status();
         if status.role != Role::Leader {
             let hint = status.leader.or(self.leader);
-            return self.elsewhere(RequestOp::Member(step), requester, hint, deadline);
+            return self.elsewhere(Waiting { op: RequestOp::Member(step), requester, deadline, resend: false }, hint);
         }
         if let MemberStep::Promote { id } = step
             && !self.caught_up(id, status.commit)
@@ -127,12 +145,14 @@ impl<S: Service> Machine<S> {
         };
         let refusal = match self.replica.change_membership(now, change) {
             Ok(p) => {
-                let proposed = Proposed { term: p.term, command: Bytes::new(), requester, membership: true };
+                let proposed =
+                    Proposed { term: p.term, command: Bytes::new(), requester, membership: true, resend: None };
                 self.requests.proposals.insert(p.index.0, proposed);
                 return;
             }
             Err(ProposeError::NotLeader { leader_hint }) => {
-                return self.elsewhere(RequestOp::Member(step), requester, leader_hint, deadline);
+                let w = Waiting { op: RequestOp::Member(step), requester, deadline, resend: false };
+                return self.elsewhere(w, leader_hint);
             }
             Err(ProposeError::MembershipChangePending | ProposeError::TransferInProgress) => Refusal::ChangePending,
             Err(ProposeError::Unsupported) => Refusal::Unsupported,
@@ -159,12 +179,11 @@ impl<S: Service> Machine<S> {
 
     /// The local replica cannot take the request: forward it to the
     /// leader, or park it until one is known.
-    fn elsewhere(&mut self, op: RequestOp, requester: Requester, leader_hint: Option<NodeId>, deadline: Instant) {
-        if requester.is_remote() {
+    fn elsewhere(&mut self, w: Waiting, leader_hint: Option<NodeId>) {
+        if w.requester.is_remote() {
             // Forwarded once already: never chain forwards (no loops).
-            return requester.answer(&mut self.out, Err(ClientError::NotLeader { leader_hint }));
+            return w.requester.answer(&mut self.out, Err(ClientError::NotLeader { leader_hint }));
         }
-        let w = Waiting { op, requester, deadline };
         match leader_hint.filter(|l| *l != self.cfg.id) {
             Some(leader) => {
                 let id = self.requests.next_forward_id();
@@ -201,6 +220,7 @@ impl<S: Service> Machine<S> {
             let Some((_, w)) = self.requests.forwarded.remove(&id) else { continue };
             match w.op {
                 RequestOp::Query(_) | RequestOp::ReadIndex => self.route(w, now),
+                RequestOp::Propose(_) if w.resend && w.deadline > now => self.route(w, now),
                 // Writes, membership steps and transfers alike: the node
                 // gone may have acted on them.
                 RequestOp::Propose(_) | RequestOp::Member(_) | RequestOp::TransferLeader(_) => {

@@ -222,5 +222,5 @@ fn every_reply_round_trips() {
         }
     }
     assert!(Reply::decode(Bytes::from_static(&[1, 11, 0])).is_err(), "error code 0 is not an error");
-    assert!(Reply::decode(Bytes::from_static(&[1, 11, 15])).is_err());
+    assert!(Reply::decode(Bytes::from_static(&[1, 11, 17])).is_err());
 }

@@ -1,7 +1,8 @@
 //! Session rules: exactly-once under retries, idle expiry in log time.
 
 use super::*;
-use crate::service::StoreError;
+use crate::service::keyspace::{KeyCommand, Presence, TtlChange};
+use crate::service::{Caller, StoreError};
 
 fn incr(key: &str) -> Op {
     Op::Kv { cmd: KvCommand::Incr { key: b(key), by: 1 }, lease: None }
@@ -107,4 +108,75 @@ fn sessions_and_their_cached_replies_survive_a_snapshot() {
     assert_eq!(r.session(c, 3, incr("n")), Reply::Kv(KvReply::Int(1)));
     assert_eq!(r.session(c, 2, incr("n")), Reply::Error(StoreError::StaleSequence));
     assert_eq!(r.get("n"), Some(b("1")));
+}
+
+fn open_as(h: &mut Harness, holder: &str) -> ClientId {
+    let caller = Caller { holder: b(holder), admin: false };
+    match h.apply(&Command::new(Op::SessionOpen).by(caller)) {
+        Reply::Session { client } => client,
+        other => panic!("open refused: {other:?}"),
+    }
+}
+
+fn as_holder(client: ClientId, seq: u64, op: Op, holder: &str, admin: bool) -> Command {
+    Command::in_session(client, Seq(seq), op).by(Caller { holder: b(holder), admin })
+}
+
+#[test]
+fn only_the_opener_or_an_admin_uses_or_closes_a_session() {
+    let mut h = Harness::new();
+    let c = open_as(&mut h, "user:a");
+    assert_eq!(h.apply(&as_holder(c, 1, incr("n"), "user:a", false)), Reply::Kv(KvReply::Int(1)));
+    let before = h.store.clone();
+    // Another client could read the saved reply, or push the sequence on.
+    assert_eq!(h.apply(&as_holder(c, 1, incr("n"), "user:b", false)), Reply::Error(StoreError::SessionNotOwner));
+    assert_eq!(h.apply(&as_holder(c, 9, incr("n"), "user:b", false)), Reply::Error(StoreError::SessionNotOwner));
+    let close = Command::new(Op::SessionClose { client: c });
+    assert_eq!(
+        h.apply(&close.clone().by(Caller { holder: b("user:b"), admin: false })),
+        Reply::Error(StoreError::SessionNotOwner)
+    );
+    assert!(same_state(&h.store, &before));
+    assert_eq!(h.apply(&as_holder(c, 2, incr("n"), "user:root", true)), Reply::Kv(KvReply::Int(2)));
+    assert_eq!(h.apply(&close.by(Caller { holder: b("user:a"), admin: false })), Reply::Bool(true));
+    // Opened anonymously: anyone's.
+    let anon = h.open();
+    assert_eq!(h.apply(&as_holder(anon, 1, incr("n"), "user:b", false)), Reply::Kv(KvReply::Int(3)));
+}
+
+#[test]
+fn a_full_table_evicts_the_least_recently_used_session() {
+    let bounds = crate::service::SessionBounds { max_sessions: 2, ..Default::default() };
+    let mut h = Harness::with(Config { sessions: bounds, ..Config::default() });
+    let (old, used) = (h.open(), h.open());
+    h.session(used, 1, incr("n"));
+    h.session(old, 1, incr("n"));
+    // `used` was used before `old`'s last command: it goes.
+    let new = h.open();
+    assert_eq!(h.store.sessions().len(), 2);
+    assert!(!h.store.sessions().is_open(used));
+    // Its client learns its command may have been applied; nothing twice.
+    assert_eq!(h.session(used, 1, incr("n")), Reply::Error(StoreError::SessionExpired));
+    assert_eq!(h.session(old, 1, incr("n")), Reply::Kv(KvReply::Int(2)));
+    assert_eq!(h.session(new, 1, incr("n")), Reply::Kv(KvReply::Int(3)));
+    assert_eq!(h.get("n"), Some(b("3")));
+}
+
+#[test]
+fn a_reply_too_large_to_keep_is_applied_once_and_its_retry_says_so() {
+    let bounds = crate::service::SessionBounds { max_reply_bytes: 64, ..Default::default() };
+    let mut h = Harness::with(Config { sessions: bounds, ..Config::default() });
+    let c = h.open();
+    let big = "x".repeat(100);
+    h.set("k", &big, None);
+    let getset = |v: &str| {
+        Op::Key(KeyCommand::Set { key: b("k"), value: b(v), only: Presence::Any, get: true, ttl: TtlChange::Clear })
+    };
+    assert_eq!(h.session(c, 1, getset("y")), Reply::Kv(KvReply::Value(Some(b(&big)))));
+    h.set("k", "z", None);
+    assert_eq!(h.session(c, 1, getset("y")), Reply::Error(StoreError::ReplyNotKept));
+    assert_eq!(h.get("k"), Some(b("z")), "the retry applied nothing");
+    // A small reply is kept as before.
+    assert_eq!(h.session(c, 2, getset("w")), Reply::Kv(KvReply::Value(Some(b("z")))));
+    assert_eq!(h.session(c, 2, getset("w")), Reply::Kv(KvReply::Value(Some(b("z")))));
 }

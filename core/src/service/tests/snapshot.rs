@@ -1,7 +1,7 @@
 //! Snapshot rules: the whole state, canonical, refused when damaged.
 
 use super::*;
-use crate::service::RestoreError;
+use crate::service::{Caller, RestoreError, StoreError};
 use alloc::vec::Vec;
 
 /// A store with something in every table.
@@ -60,9 +60,9 @@ fn a_damaged_snapshot_is_refused_and_leaves_the_store_alone() {
     let mut trailing = snap.to_vec();
     trailing.push(0);
     assert!(other.store.restore(&trailing.into()).is_err());
-    let mut v5 = snap.to_vec();
-    v5[0] = 5;
-    assert_eq!(other.store.restore(&v5.into()), Err(RestoreError::UnsupportedVersion(5)));
+    let mut v6 = snap.to_vec();
+    v6[0] = 6;
+    assert_eq!(other.store.restore(&v6.into()), Err(RestoreError::UnsupportedVersion(6)));
     assert_eq!(other.store, before);
 }
 
@@ -145,12 +145,63 @@ fn a_version_3_snapshot_restores_with_no_lease_taken_for_a_key_ttl() {
     assert_eq!(again, h.store);
 }
 
-/// `store`'s snapshot in version 3: this version's without each lease's
+/// `store`'s snapshot in version 4: this version's without each session's
+/// owner and last use (the fields after its saved reply). The sessions are
+/// last: the prefix before them is the snapshot of the store without
+/// sessions, less its two zero counts.
+pub(super) fn as_version_4(store: &Store) -> Vec<u8> {
+    use crate::service::codec::Reader;
+    let snap = store.snapshot();
+    let mut bare = store.clone();
+    bare.sessions = crate::service::Sessions::new(store.config.session_idle);
+    let at = bare.snapshot().len() - 16;
+    let mut v4 = snap[..at].to_vec();
+    let mut r = Reader::new(snap.slice(at..));
+    let read = (|| {
+        let opened = r.u64()?;
+        let n = r.u64()?;
+        v4.extend_from_slice(&opened.to_le_bytes());
+        v4.extend_from_slice(&n.to_le_bytes());
+        for _ in 0..n {
+            let start = snap.len() - r.remaining();
+            r.u64()?;
+            if r.u8()? == 1 {
+                r.u64()?;
+            }
+            if r.u8()? == 1 {
+                r.u64()?;
+                r.bytes()?;
+            }
+            v4.extend_from_slice(&snap[start..snap.len() - r.remaining()]);
+            r.bytes()?;
+            r.u64()?;
+        }
+        Ok::<(), crate::service::codec::DecodeError>(())
+    })();
+    read.unwrap();
+    v4[0] = 4;
+    v4
+}
+
+/// `store` as a version 4 snapshot restores it: every session anyone's and
+/// last used at index 0.
+pub(super) fn sessions_unmarked(store: &Store) -> Store {
+    let mut s = store.clone();
+    let parts = store.sessions.iter().map(|(id, session, timer)| {
+        let session = crate::service::session::Session { owner: Bytes::new(), used: 0, ..session.clone() };
+        (id, session, timer.expect("a restored session has a timer"))
+    });
+    let (idle, bounds) = (store.config.session_idle, store.config.sessions);
+    s.sessions = crate::service::Sessions::from_parts(idle, bounds, store.sessions.opened(), parts.collect());
+    s
+}
+
+/// `store`'s snapshot in version 3: version 4's without each lease's
 /// key-TTL mark (the byte after its holder). Fails on a key's own lease,
 /// which version 3 could not hold.
 pub(super) fn as_version_3(store: &Store) -> Vec<u8> {
     use crate::service::codec::Reader;
-    let snap = store.snapshot();
+    let snap = Bytes::from(as_version_4(store));
     let mut r = Reader::new(snap.clone());
     let mut marks = Vec::new();
     let read = (|| {
@@ -188,5 +239,25 @@ fn this_versions_snapshot_without_key_ttl_marks_restores_as_version_3() {
     let h = busy();
     let mut r = Store::new(h.store.config);
     r.restore(&Bytes::from(as_version_3(&h.store))).unwrap();
-    assert_eq!(r, h.store);
+    assert_eq!(r, sessions_unmarked(&h.store));
+}
+
+#[test]
+fn a_version_4_snapshot_restores_with_every_session_anyones() {
+    let mut h = busy();
+    let mine = Caller { holder: b("user:a"), admin: false };
+    let c = match h.apply(&Command::new(Op::SessionOpen).by(mine.clone())) {
+        Reply::Session { client } => client,
+        other => panic!("open refused: {other:?}"),
+    };
+    let mut r = Harness { store: Store::new(h.store.config), index: h.index };
+    r.store.restore(&Bytes::from(as_version_4(&h.store))).unwrap();
+    assert_eq!(r.store, sessions_unmarked(&h.store));
+    // Version 5 keeps the owner: only its opener may use the session.
+    let mut v5 = Harness { store: Store::new(h.store.config), index: h.index };
+    v5.store.restore(&h.store.snapshot()).unwrap();
+    assert_eq!(v5.store, h.store);
+    let theirs = Command::in_session(c, Seq(1), Op::SessionClose { client: c });
+    assert_eq!(v5.apply(&theirs.clone().by(Caller::default())), Reply::Error(StoreError::SessionNotOwner));
+    assert_eq!(r.apply(&theirs.by(Caller::default())), Reply::Bool(true));
 }
