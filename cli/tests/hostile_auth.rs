@@ -118,6 +118,24 @@ fn acl_users_get_their_role_and_only_their_own_leases() {
     let mut ops = login(resp, "ops", "ops-pw");
     assert_eq!(ops.settled(&[b"UNLOCK", b"db", lease.as_bytes(), token.as_bytes()]), "OK");
     assert_eq!(ops.settled(&[b"LEASE", b"REVOKE", lease.as_bytes()]), "OK");
+    // A session is its user's: alice's other connections may retry in it;
+    // mallory may neither read its saved replies nor push its numbers on.
+    let session = alice.settled(&[b"SYNOD.SESSION", b"OPEN"]);
+    let s = session.as_bytes();
+    assert_eq!(alice.settled(&[b"SYNOD.SEQ", s, b"1", b"INCR", b"n"]), "1");
+    assert_eq!(alice2.settled(&[b"SYNOD.SEQ", s, b"1", b"INCR", b"n"]), "1");
+    for cmd in [&[&b"SYNOD.SEQ"[..], s, b"1", b"INCR", b"n"][..], &[b"SYNOD.SEQ", s, b"9", b"INCR", b"n"]] {
+        assert_eq!(mallory.settled(cmd), "NOPERM the session belongs to another user", "{cmd:?}");
+    }
+    assert_eq!(mallory.settled(&[b"SYNOD.SESSION", b"CLOSE", s]), "NOPERM the session belongs to another user");
+    assert_eq!(
+        reader.text(&[b"SYNOD.SEQ", s, b"2", b"INCR", b"n"]),
+        "NOPERM User reader has no permissions to run the 'incr' command"
+    );
+    assert!(reader.text(&[b"SYNOD.SESSION", b"OPEN"]).starts_with("NOPERM"));
+    assert_eq!(nobody.text(&[b"SYNOD.SEQ", s, b"2", b"INCR", b"n"]), "NOAUTH Authentication required.");
+    assert_eq!(ops.settled(&[b"SYNOD.SEQ", s, b"2", b"INCR", b"n"]), "2", "an admin may use any session");
+    assert_eq!(alice.settled(&[b"GET", b"n"]), "2");
     // A backup copies every key: admins only.
     assert_eq!(alice.text(&[b"SYNOD.BACKUP", b"TAKE"]), "NOPERM taking a backup takes an admin user");
     assert!(reader.text(&[b"SYNOD.BACKUP", b"TAKE"]).starts_with("NOPERM"));

@@ -86,6 +86,8 @@ pub(crate) const COMMANDS: &[Entry] = &[
     write("synod.backup", -2, NONE),
     write("synod.leader", -3, NONE),
     write("synod.member", -2, NONE),
+    write("synod.seq", -4, NONE),
+    write("synod.session", -2, NONE),
     read("synod.status", 1, NONE),
     write("trylock", 3, NONE),
     read("ttl", 2, ONE),

@@ -14,7 +14,7 @@ use synod_core::lease::{FencingToken, LeaseId};
 use synod_core::replica::MemberStep;
 use synod_core::service::keyspace::{KeyCommand, KeyQuery, parse_integer};
 use synod_core::service::kv::{KvCommand, KvError, KvQuery, KvReply};
-use synod_core::service::{Caller, Command, Op, Query, Reply};
+use synod_core::service::{Caller, ClientSeq, Command, Op, Query, Reply};
 use synod_core::time::Duration;
 use synod_net::client::ClientError;
 use synod_net::node::{NodeHandle, NodeStatus};
@@ -140,6 +140,18 @@ impl Client {
             _ => Caller { holder: self.holder.clone(), admin },
         }
     }
+
+    /// Who owns a session this connection opens: its named user, whose
+    /// other connections may then retry in it; with the shared `default`
+    /// user, nobody in particular (anyone's), since a retry comes on
+    /// another connection.
+    fn session_owner(&self) -> Caller {
+        let admin = self.principal.as_ref().is_some_and(|p| p.role == Role::Admin);
+        match &self.principal {
+            Some(p) if !p.is_default() => Caller { holder: Bytes::from(format!("user:{}", p.user)), admin },
+            _ => Caller { holder: Bytes::new(), admin },
+        }
+    }
 }
 
 /// What running a command takes.
@@ -173,6 +185,11 @@ fn access(name: &str, a: &[Bytes]) -> Access {
 pub(super) struct Ctx<'a> {
     server: &'a Server,
     client: &'a mut Client,
+    /// `SYNOD.SEQ`: the command's place in a client session.
+    session: Option<ClientSeq>,
+    /// A command in a session makes one proposal: a second would be
+    /// answered with the first's saved reply.
+    proposed: core::sync::atomic::AtomicBool,
 }
 
 pub(super) type Answer = Result<BytesFrame, BytesFrame>;
@@ -194,8 +211,14 @@ impl Ctx<'_> {
     }
 
     pub(super) async fn propose(&self, op: Op) -> Result<Reply, BytesFrame> {
-        let mut command = Command::new(op);
-        if command.needs_caller() {
+        if self.session.is_some() && self.proposed.swap(true, core::sync::atomic::Ordering::Relaxed) {
+            return Err(err("ERR internal: one command in a session proposed twice"));
+        }
+        let opens = op == Op::SessionOpen;
+        let mut command = Command { session: self.session, ..Command::new(op) };
+        if opens {
+            command = command.by(self.client.session_owner());
+        } else if command.needs_caller() {
             command = command.by(self.client.caller());
         }
         // Refused here, a command costs no copy and no trip to the node.
@@ -203,7 +226,11 @@ impl Ctx<'_> {
             return Ok(refusal);
         }
         match self.node().propose(command.encode()).await {
-            Ok(b) => Reply::decode(b).map_err(|_| err("ERR internal: undecodable reply")),
+            Ok(b) => match Reply::decode(b) {
+                Ok(reply) if self.session.is_some() => super::session::refused(&reply).map_or(Ok(reply), Err),
+                Ok(reply) => Ok(reply),
+                Err(_) => Err(err("ERR internal: undecodable reply")),
+            },
             Err(e) => Err(self.fail(e).await),
         }
     }
@@ -272,7 +299,7 @@ pub(super) fn parse_i64(b: &Bytes) -> Result<i64, BytesFrame> {
     parse_integer(b).ok_or_else(|| err("ERR value is not an integer or out of range"))
 }
 
-fn parse_u64(b: &Bytes) -> Result<u64, BytesFrame> {
+pub(super) fn parse_u64(b: &Bytes) -> Result<u64, BytesFrame> {
     core::str::from_utf8(b)
         .ok()
         .and_then(|s| s.parse().ok())
@@ -293,6 +320,16 @@ async fn answer(server: &Server, client: &mut Client, name: &str, rest: &[Bytes]
     if name == "QUIT" {
         return (ok(), Next::Close);
     }
+    // SYNOD.SEQ id seq COMMAND args: the inner command, in a session, with
+    // the inner command's rights.
+    let (name, rest, session) = match name {
+        "SYNOD.SEQ" if client.principal.is_some() => match super::session::unwrap(rest) {
+            Ok((session, inner, rest)) => (inner, rest, Some(session)),
+            Err(e) => return (e, Next::Continue),
+        },
+        _ => (name.to_string(), rest, None),
+    };
+    let name = name.as_str();
     let access = access(name, rest);
     if let Some(why) = server.backend.failure()
         && !matches!(name, "INFO" | "SYNOD.STATUS")
@@ -306,7 +343,7 @@ async fn answer(server: &Server, client: &mut Client, name: &str, rest: &[Bytes]
             p.user,
             name.to_ascii_lowercase()
         ))),
-        _ => dispatch(&mut Ctx { server, client }, name, rest).await,
+        _ => dispatch(&mut Ctx { server, client, session, proposed: Default::default() }, name, rest).await,
     };
     (answer.unwrap_or_else(|e| e), Next::Continue)
 }
@@ -368,6 +405,7 @@ async fn dispatch(ctx: &mut Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
         ("SYNOD.STATUS", 0) => crate::status::json(ctx.server).await.map(text).map_err(|e| client_error(e, None)),
         ("SYNOD.MEMBER", n) if n >= 1 => super::admin::member(ctx.server, ctx.client.caller().admin, a).await,
         ("SYNOD.LEADER", n) if n >= 1 => super::admin::leader(ctx.server, ctx.client.caller().admin, a).await,
+        ("SYNOD.SESSION", n) if n >= 1 => super::session::session(ctx, a).await,
         ("SYNOD.BACKUP", n) if n >= 1 => {
             let admin = ctx.client.caller().admin;
             super::backup::backup(ctx.server, ctx.client, admin, a).await
@@ -389,7 +427,7 @@ async fn dispatch(ctx: &mut Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
         (
             "PING" | "ECHO" | "SELECT" | "GET" | "MGET" | "CAS" | "LEASE" | "LOCK" | "TRYLOCK" | "UNLOCK" | "LOCKOWNER"
             | "SYNOD.STATUS" | "CONFIG" | "CLIENT" | "AUTH" | "SYNOD.MEMBER" | "SYNOD.LEADER" | "SYNOD.BACKUP"
-            | "READONLY" | "READWRITE",
+            | "SYNOD.SESSION" | "READONLY" | "READWRITE",
             _,
         ) => Err(arity(name)),
         _ => Err(err(&format!("ERR unknown command '{}'", name.to_ascii_lowercase()))),

@@ -22,6 +22,7 @@ mod keys;
 mod limits;
 pub mod parse;
 mod reply;
+mod session;
 mod stats;
 mod strings;
 mod tls;
