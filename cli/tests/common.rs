@@ -365,3 +365,12 @@ pub fn cluster_node(data: &Path, id: u16, peer: u16, resp: u16, extra: &[&str]) 
         .expect("synod node starts");
     Proc(child)
 }
+
+/// Which of three nodes with RESP ports from `resp` leads (0-based), asking
+/// only those `up`.
+pub fn leader_of(resp: u16, up: &[bool]) -> Option<u16> {
+    (0..3u16).filter(|i| up[*i as usize]).find(|i| {
+        let mut c = Raw::connect(resp + i);
+        info_field(&c.text(&[b"INFO"]), "role").as_deref() == Some("master")
+    })
+}

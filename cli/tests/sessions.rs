@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Proc, Raw, Scratch, cluster, cluster_node, free_ports, info_field, until};
+use common::{Proc, Raw, Scratch, cluster, cluster_node, free_ports, leader_of, until};
 use core::time::Duration;
 use std::time::Instant;
 
@@ -58,14 +58,6 @@ fn a_retried_sessioned_write_is_applied_once_and_a_plain_retry_twice() {
     assert_eq!(one.settled(&[b"GET", b"n"]), "1");
 }
 
-/// The node that leads, of three separate processes with RESP from `resp`.
-fn leader(resp: u16, up: &[bool]) -> Option<u16> {
-    (0..3u16).filter(|i| up[*i as usize]).find(|i| {
-        let mut c = Raw::connect(resp + i);
-        info_field(&c.text(&[b"INFO"]), "role").as_deref() == Some("master")
-    })
-}
-
 /// One client increments a counter 300 times through a follower, each as
 /// the next command of its session, retrying every error with the same
 /// number; the leader is killed (SIGKILL) a third of the way in. Every
@@ -80,7 +72,7 @@ fn sessioned_increments_through_a_leader_kill_apply_exactly_once() {
     let mut up = [true; 3];
     let mut old = None;
     until("a leader", 60, || {
-        old = leader(resp, &up);
+        old = leader_of(resp, &up);
         old.is_some()
     });
     let old = old.unwrap();
@@ -108,7 +100,7 @@ fn sessioned_increments_through_a_leader_kill_apply_exactly_once() {
         assert_eq!(answer, seq, "increment {i} was answered with another count");
     }
     assert_eq!(c.settled(&[b"GET", b"n"]), "300");
-    let new = leader(resp, &up);
+    let new = leader_of(resp, &up);
     assert!(new.is_some_and(|n| n != old), "a new leader took over");
     // The node sent the write on to the new leader itself: the client
     // never had to retry.

@@ -1,0 +1,107 @@
+//! `synod-client` against real nodes: every write exactly once through
+//! kills of the leader and of the node the client is connected to, typed
+//! errors for refusals and for a lost session.
+
+mod common;
+
+use bytes::Bytes;
+use common::{Proc, Raw, Scratch, cluster, cluster_node, free_ports, leader_of, until};
+use core::time::Duration;
+use std::sync::Arc;
+use synod_client::{Client, Config, Error};
+use synod_tokio::{TcpConnector, TokioRuntime};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()
+}
+
+fn client(endpoints: impl IntoIterator<Item = String>) -> Client {
+    let cfg = Config::new(endpoints).with_seed(1).with_retry_budget(Duration::from_secs(60));
+    Client::new(cfg, TokioRuntime::current(), Arc::new(TcpConnector)).unwrap()
+}
+
+/// 300 increments through the client. A third of the way in the leader is
+/// SIGKILLed; it restarts; two thirds in, the node the client is connected
+/// to is SIGKILLed while writes are in flight. Each increment must return
+/// its own count: none lost, none applied twice.
+#[test]
+fn increments_apply_exactly_once_through_kills_of_the_leader_and_of_the_clients_node() {
+    let dir = Scratch::new("client-kill");
+    let (peer, resp) = (free_ports(3), free_ports(3));
+    let mut nodes: Vec<Proc> = (1..=3).map(|id| cluster_node(&dir.0, id, peer, resp, &[])).collect();
+    let mut up = [true; 3];
+    let mut first = None;
+    until("a leader", 60, || {
+        first = leader_of(resp, &up);
+        first.is_some()
+    });
+    let first = first.unwrap() as usize;
+    let rt = runtime();
+    rt.block_on(async {
+        let c = client((0..3).map(|i| format!("127.0.0.1:{}", resp + i)));
+        let mut killer = None;
+        for i in 1..=300i64 {
+            if i == 100 {
+                nodes[first].kill();
+                up[first] = false;
+            }
+            if i == 150 {
+                nodes[first] = cluster_node(&dir.0, first as u16 + 1, peer, resp, &[]);
+                up[first] = true;
+            }
+            if i == 200 {
+                let addr = c.endpoint().await.expect("connected");
+                let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+                let pid = nodes[(port - resp) as usize].0.id().to_string();
+                killer = Some(std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(5));
+                    let killed = std::process::Command::new("kill").args(["-9", &pid]).status().unwrap();
+                    assert!(killed.success());
+                }));
+            }
+            assert_eq!(c.incr("n").await.unwrap(), i, "increment {i} answered with another count");
+        }
+        killer.unwrap().join().unwrap();
+        assert_eq!(c.get("n").await.unwrap(), Some(Bytes::from_static(b"300")));
+    });
+}
+
+#[test]
+fn calls_answer_and_refusals_and_a_lost_session_are_typed() {
+    let dir = Scratch::new("client-calls");
+    let port = free_ports(3);
+    let _c = cluster(&dir.0, port, 3);
+    let rt = runtime();
+    rt.block_on(async {
+        let c = client((0..3).map(|i| format!("127.0.0.1:{}", port + i)));
+        c.set("k", "v", None).await.unwrap();
+        assert_eq!(c.get("k").await.unwrap(), Some(Bytes::from_static(b"v")));
+        assert!(!c.cas("k", "nope", "w").await.unwrap());
+        assert!(c.cas("k", "v", "w").await.unwrap());
+        c.set("t", "1", Some(Duration::from_millis(300))).await.unwrap();
+        assert_eq!(c.get("t").await.unwrap(), Some(Bytes::from_static(b"1")));
+        assert_eq!(c.del(["k", "t", "none"]).await.unwrap(), 2);
+        c.set("s", "text", None).await.unwrap();
+        match c.incr("s").await {
+            Err(Error::Refused(why)) => assert_eq!(why, "ERR value is not an integer or out of range"),
+            other => panic!("{other:?}"),
+        }
+        c.set("t", "1", Some(Duration::from_millis(300))).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(c.get("t").await.unwrap(), None, "the TTL ran out");
+        // Someone closes the client's session: its next write cannot tell
+        // whether an earlier copy was applied, and says so; the one after
+        // goes in a new session.
+        let session = c.session().await.expect("a session").to_string();
+        let mut raw = Raw::connect(port);
+        assert_eq!(raw.settled(&[b"SYNOD.SESSION", b"CLOSE", session.as_bytes()]), "1");
+        assert!(matches!(c.incr("n").await, Err(Error::MaybeApplied)));
+        assert_eq!(c.incr("n").await.unwrap(), 1);
+        assert_ne!(c.session().await.unwrap().to_string(), session);
+        c.close().await.unwrap();
+        assert_eq!(c.session().await, None);
+    });
+    let cfg = Config::new(Vec::<String>::new());
+    let none = Client::new(cfg, TokioRuntime::with_handle(rt.handle().clone()), Arc::new(TcpConnector));
+    assert!(matches!(none, Err(Error::NoEndpoints)));
+}
