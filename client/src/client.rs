@@ -124,6 +124,11 @@ impl Client {
         self.incr_by(key, 1).await
     }
 
+    /// `APPEND key value`: the value's new length; exactly once.
+    pub async fn append(&self, key: impl Into<Bytes>, value: impl Into<Bytes>) -> Result<u64, Error> {
+        integer(self.write(vec![b("APPEND"), key.into(), value.into()]).await?).map(|n| n as u64)
+    }
+
     /// `DEL key …`: how many existed; exactly once.
     pub async fn del(&self, keys: impl IntoIterator<Item = impl Into<Bytes>>) -> Result<u64, Error> {
         let mut args = vec![b("DEL")];

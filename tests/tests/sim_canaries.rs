@@ -37,7 +37,7 @@ fn property(canary: Canary, protocol: Protocol) -> &'static str {
         Canary::EarlyLeaseExpiry => "no early lease expiry",
         Canary::StaleLockTable => "lock held under a live lease",
         Canary::ReusedToken => "fencing tokens increase",
-        Canary::StaleReads => "linearizable history",
+        Canary::StaleReads | Canary::PlainRetries => "linearizable history",
         Canary::Mute => "liveness",
     }
 }
@@ -120,6 +120,7 @@ canaries! {
     a_lock_table_that_lags_its_leases_holds_a_lock_under_an_ended_lease: StaleLockTable,
     a_lock_handed_on_under_the_old_token_breaks_fencing: ReusedToken,
     reads_from_the_last_tick_break_linearizability: StaleReads,
+    writes_retried_without_their_session_are_applied_twice: PlainRetries,
     replicas_that_go_silent_break_liveness: Mute,
 }
 

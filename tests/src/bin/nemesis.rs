@@ -15,6 +15,7 @@ fn main() {
     let mut clients = 5;
     let mut keys = 8;
     let mut binary: Option<PathBuf> = None;
+    let mut plain_retries = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut val = || args.next().unwrap_or_else(|| fail(&format!("{flag} needs a value")));
@@ -36,9 +37,15 @@ fn main() {
             "--clients" => clients = val().parse().unwrap_or_else(|_| fail("bad --clients")),
             "--keys" => keys = val().parse().unwrap_or_else(|_| fail("bad --keys")),
             "--binary" => binary = Some(PathBuf::from(val())),
+            // The exactly-once check's canary: writes retried without a
+            // session must be caught applied twice.
+            "--canary" => match val().as_str() {
+                "plain-retries" => plain_retries = true,
+                other => fail(&format!("unknown canary {other}; the one canary is plain-retries")),
+            },
             _ => fail(&format!(
                 "unknown flag {flag}\nusage: nemesis [--seed N | --seeds A..B] [--duration SECS] [--protocol raft|multi-paxos] \
-                 [--transport tcp|tcp-insecure|quic] [--clients N] [--keys N] [--binary PATH]"
+                 [--transport tcp|tcp-insecure|quic] [--clients N] [--keys N] [--binary PATH] [--canary plain-retries]"
             )),
         }
     }
@@ -68,6 +75,7 @@ fn main() {
             duration: Duration::from_secs(duration),
             clients,
             keys,
+            plain_retries,
         };
         let result = nemesis::run(&cfg);
         let _ = std::fs::remove_dir_all(&dir);
@@ -75,7 +83,8 @@ fn main() {
             Ok(r) => {
                 println!(
                     "seed {seed} ({protocol}/{transport}): {} ops ({} ok, {} unknown), {} kills, {} cluster crashes, {} pauses, {} partitions, \
-                     {} acknowledged writes checked, {} lock grants checked, recovered in {:.1}s, {} violations",
+                     {} transfers, {} acknowledged writes checked, {} lock grants checked, exactly-once writes {} done / {} failed \
+                     ({} of them applied once), recovered in {:.1}s, {} violations",
                     r.ops,
                     r.ok,
                     r.unknown,
@@ -83,8 +92,12 @@ fn main() {
                     r.cluster_crashes,
                     r.pauses,
                     r.partitions,
+                    r.transfers,
                     r.acked_checked,
                     r.grants,
+                    r.eo_done,
+                    r.eo_failed,
+                    r.eo_failed_applied,
                     r.recovery.as_secs_f64(),
                     r.violations.len()
                 );
@@ -104,13 +117,18 @@ fn main() {
         }
     }
     println!(
-        "total: {} ops, {} kills, {} cluster crashes, {} pauses, {} partitions, {} acknowledged writes checked, {} violations, {:.0}s",
+        "total: {} ops, {} kills, {} cluster crashes, {} pauses, {} partitions, {} transfers, {} acknowledged writes checked, \
+         exactly-once writes {} done / {} failed ({} applied once), {} violations, {:.0}s",
         totals.ops,
         totals.kills,
         totals.cluster_crashes,
         totals.pauses,
         totals.partitions,
+        totals.transfers,
         totals.acked_checked,
+        totals.eo_done,
+        totals.eo_failed,
+        totals.eo_failed_applied,
         totals.violations.len(),
         begun.elapsed().as_secs_f64()
     );

@@ -190,11 +190,12 @@ fn main() {
         t.forwarded, t.leader_changed
     );
     println!(
-        "ops: {} ok, {} refused, {} unknown; lock grants: {} checked on true time, {} acted on ({} stale holders \
-         fenced off); violations: {}",
+        "ops: {} ok, {} refused, {} unknown, {} sessioned writes sent again; lock grants: {} checked on true time, \
+         {} acted on ({} stale holders fenced off); violations: {}",
         t.ops_ok,
         t.ops_failed,
         t.ops_unknown,
+        t.ops_retried,
         t.lock_grants,
         t.lock_actions,
         t.stale_holders,

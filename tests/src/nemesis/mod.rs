@@ -2,12 +2,15 @@
 //! `synod node` processes on loopback behind proxies the harness owns,
 //! concurrent RESP clients recording a history, and a seeded schedule of
 //! `kill -9` and restart of one node or of every node at once,
-//! `SIGSTOP`/`SIGCONT` of the leader, and network partitions; then healing, and the checks: every acknowledged write is
-//! present, the history is linearizable, fencing tokens increase, and the
-//! cluster answers again in bounded time.
+//! `SIGSTOP`/`SIGCONT` of the leader, network partitions, and leadership
+//! transfers; then healing, and the checks: every acknowledged write is
+//! present, the history is linearizable, fencing tokens increase, writes
+//! through `synod-client` apply exactly once, and the cluster answers
+//! again in bounded time.
 
 pub mod clients;
 pub mod cluster;
+pub mod exactly_once;
 pub mod proxy;
 
 use crate::history::{Op, Outcome};
@@ -39,6 +42,9 @@ pub struct Config {
     pub clients: u64,
     /// Key space.
     pub keys: u64,
+    /// The canary: the exactly-once workload retries plainly, without a
+    /// session, and must be caught applying a write twice.
+    pub plain_retries: bool,
 }
 
 /// What happened.
@@ -60,6 +66,14 @@ pub struct Report {
     pub pauses: u64,
     /// Partitions.
     pub partitions: u64,
+    /// Leadership transfers asked for.
+    pub transfers: u64,
+    /// Exactly-once writes (`synod-client`) reported done.
+    pub eo_done: u64,
+    /// Exactly-once writes reported failed (maybe applied).
+    pub eo_failed: u64,
+    /// Of those, applied nonetheless (once).
+    pub eo_failed_applied: u64,
     /// Acknowledged ledger writes checked after healing.
     pub acked_checked: usize,
     /// Lock grants checked for increasing fencing tokens.
@@ -80,6 +94,10 @@ impl Report {
         self.cluster_crashes += o.cluster_crashes;
         self.pauses += o.pauses;
         self.partitions += o.partitions;
+        self.transfers += o.transfers;
+        self.eo_done += o.eo_done;
+        self.eo_failed += o.eo_failed;
+        self.eo_failed_applied += o.eo_failed_applied;
         self.acked_checked += o.acked_checked;
         self.grants += o.grants;
         self.violations.extend(o.violations.iter().cloned());
@@ -119,6 +137,11 @@ fn wait_for_write(c: &Cluster, bound: Duration) -> Option<Duration> {
 
 /// Reads `key` from any node, retrying for a few seconds.
 pub fn read_back(c: &Cluster, key: &str) -> Result<Option<i64>, String> {
+    read_back_as(c, key)
+}
+
+/// Reads `key` as a `T` from any node, retrying for a few seconds.
+pub fn read_back_as<T: redis::FromRedisValue>(c: &Cluster, key: &str) -> Result<Option<T>, String> {
     let mut last = String::new();
     for attempt in 0..60 {
         let i = 1 + attempt % c.len();
@@ -127,7 +150,7 @@ pub fn read_back(c: &Cluster, key: &str) -> Result<Option<i64>, String> {
         {
             Ok(mut conn) => {
                 let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
-                match redis::cmd("GET").arg(key).query::<Option<i64>>(&mut conn) {
+                match redis::cmd("GET").arg(key).query::<Option<T>>(&mut conn) {
                     Ok(v) => return Ok(v),
                     Err(e) => last = e.to_string(),
                 }
@@ -172,6 +195,9 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
         let seed = cfg.seed ^ (0x10c4 + l);
         threads.push(std::thread::spawn(move || clients::lock_client(s, seed, "nemesis-lock", 1_000_000)));
     }
+    let tally = Arc::new(Mutex::new(exactly_once::Tally::default()));
+    let (s, t, seed, plain) = (shared.clone(), tally.clone(), cfg.seed ^ 0xe0, cfg.plain_retries);
+    threads.push(std::thread::spawn(move || exactly_once::run(s, seed, t, plain)));
     // The fault schedule.
     let mut rng = Rng::with_seed(cfg.seed);
     let mut down: Vec<(u64, Instant)> = Vec::new();
@@ -234,6 +260,17 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
                 healed_at = Some(now + Duration::from_millis(rng.range(1000, 4000)));
                 report.partitions += 1;
             }
+            3 => {
+                // Leadership moves with no fault at all (thesis §3.10):
+                // writes in flight at the old leader must still apply once.
+                let live: Vec<u64> = cluster.live().into_iter().filter(|i| !paused.iter().any(|(p, _)| p == i)).collect();
+                if let (Some(l), false) = (leader(&cluster), live.is_empty()) {
+                    let to = live[rng.below(live.len() as u64) as usize];
+                    if to != l && transfer(&cluster, l, to) {
+                        report.transfers += 1;
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -255,6 +292,22 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
             Ok(other) => report.violations.push(format!("acknowledged write ledger:{n} reads back as {other:?}")),
             Err(e) => report.violations.push(format!("cannot read ledger:{n} after healing: {e}")),
         }
+    }
+    // Writes through synod-client: each applied once.
+    let tally = tally.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let logs: Result<Vec<Option<String>>, String> = (0..=exactly_once::blocks(&tally))
+        .map(|b| read_back_as::<String>(&cluster, &exactly_once::log_key(b * exactly_once::BLOCK)))
+        .collect();
+    let counter = read_back(&cluster, exactly_once::COUNTER_KEY);
+    match (logs, counter) {
+        (Ok(logs), Ok(counter)) => {
+            let f = exactly_once::check(&tally, &logs, counter);
+            report.eo_done = f.done;
+            report.eo_failed = f.failed;
+            report.eo_failed_applied = f.failed_applied;
+            report.violations.extend(f.violations.into_iter().map(|v| format!("exactly once: {v}")));
+        }
+        (Err(e), _) | (_, Err(e)) => report.violations.push(format!("cannot read the exactly-once keys: {e}")),
     }
     // Final reads join the history, so lost writes show as violations too.
     let history = {
@@ -297,4 +350,10 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
         }
     }
     Ok(report)
+}
+
+/// Asks node `via` to hand leadership to node `to`; true if it started.
+fn transfer(c: &Cluster, via: u64, to: u64) -> bool {
+    let Some(mut conn) = clients::connect_with(c.resp(via), Duration::from_secs(2)) else { return false };
+    redis::cmd("SYNOD.LEADER").arg("TRANSFER").arg(to).query::<()>(&mut conn).is_ok()
 }

@@ -4,15 +4,30 @@ use crate::history::{Key, Op, Ret, Value};
 use bytes::Bytes;
 use synod_core::rand::Rng;
 use synod_core::service::kv::{KvCommand, KvQuery, KvReply};
-use synod_core::service::{Command, Op as StoreOp, Query};
+use synod_core::service::{ClientId, Command, Op as StoreOp, Query, Seq};
 
 /// A client with at most one operation outstanding.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Client {
     /// The operation in flight: history id and the op.
     pub current: Option<(usize, Op)>,
     /// Where it believes the leader is (node position).
     pub leader_hint: Option<usize>,
+    /// Numbers its writes in a session and retries one that got no
+    /// answer with the same number (Raft thesis §6.3), instead of
+    /// recording it as unknown.
+    pub sessioned: bool,
+    /// Its session, once opened.
+    pub session: Option<ClientId>,
+    /// An open is in flight.
+    pub opening: bool,
+    /// The number of its current write in the session.
+    pub seq: u64,
+    /// Sends of the current request (or open); a timeout of an earlier
+    /// send is stale.
+    pub attempt: u32,
+    /// Sends of the current operation.
+    pub tries: u32,
 }
 
 /// Picks a random operation.
@@ -49,9 +64,14 @@ pub fn query(op: &Op) -> Bytes {
     Query::Kv(KvQuery::Get { key }).encode()
 }
 
-/// The encoded store command for a write; `None` for a read.
-pub fn command(op: &Op) -> Option<Bytes> {
-    kv_command(op).map(|cmd| Command::new(StoreOp::Kv { cmd, lease: None }).encode())
+/// The encoded store command for a write, as command `seq` of a session
+/// if given; `None` for a read.
+pub fn command(op: &Op, session: Option<(ClientId, u64)>) -> Option<Bytes> {
+    let op = StoreOp::Kv { cmd: kv_command(op)?, lease: None };
+    Some(match session {
+        Some((client, seq)) => Command::in_session(client, Seq(seq), op).encode(),
+        None => Command::new(op).encode(),
+    })
 }
 
 fn kv_command(op: &Op) -> Option<KvCommand> {

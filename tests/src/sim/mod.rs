@@ -15,6 +15,7 @@ pub(crate) mod locks;
 mod members;
 mod node;
 mod outputs;
+mod sessions;
 mod trace;
 mod world;
 
@@ -128,6 +129,10 @@ pub enum Canary {
     /// "linearizable history": reads are answered from the state as of the
     /// last tick, missing writes acknowledged since.
     StaleReads,
+    /// "linearizable history", exactly once: the clients that number
+    /// their writes in a session send them, retries included, without it —
+    /// a plain retry, which may apply a write twice.
+    PlainRetries,
     /// "liveness": every process drops all its outgoing protocol messages
     /// once it has run for 500 ms.
     Mute,
@@ -135,7 +140,7 @@ pub enum Canary {
 
 impl Canary {
     /// Every canary.
-    pub const ALL: [Canary; 14] = [
+    pub const ALL: [Canary; 15] = [
         Canary::FalseLeader,
         Canary::BlindVotes,
         Canary::CorruptApply,
@@ -149,6 +154,7 @@ impl Canary {
         Canary::StaleLockTable,
         Canary::ReusedToken,
         Canary::StaleReads,
+        Canary::PlainRetries,
         Canary::Mute,
     ];
 
@@ -168,6 +174,7 @@ impl Canary {
             Canary::StaleLockTable => "stale-lock-table",
             Canary::ReusedToken => "reused-token",
             Canary::StaleReads => "stale-reads",
+            Canary::PlainRetries => "plain-retries",
             Canary::Mute => "mute",
         }
     }
@@ -369,6 +376,9 @@ pub struct Stats {
     pub ops_failed: u64,
     /// Operations that timed out.
     pub ops_unknown: u64,
+    /// Sends of a sessioned write again after no answer (the operation
+    /// stays one, applied at most once).
+    pub ops_retried: u64,
     /// Snapshots taken.
     pub snapshots: u64,
     /// Lock grants a holder acted on (admitted by the fenced resource).
@@ -403,6 +413,7 @@ impl Stats {
         self.ops_ok += o.ops_ok;
         self.ops_failed += o.ops_failed;
         self.ops_unknown += o.ops_unknown;
+        self.ops_retried += o.ops_retried;
         self.snapshots += o.snapshots;
         self.lock_actions += o.lock_actions;
         self.stale_holders += o.stale_holders;

@@ -25,6 +25,13 @@ pub enum Pending {
         /// The history id of the operation.
         op: usize,
     },
+    /// A KV client opening its session.
+    Open {
+        /// The client (position).
+        client: usize,
+        /// Which send of the open.
+        attempt: u32,
+    },
     /// A lock client's step.
     Lock {
         /// The lock client (position).

@@ -9,7 +9,7 @@ use super::node::Pending;
 use super::world::{CLIENT_LATENCY, Kind, Phase, World};
 use crate::history::Outcome;
 use synod_core::replica::{Event, Role};
-use synod_core::service::Reply;
+use synod_core::service::{Reply, StoreError};
 use synod_net::client::ClientError;
 use synod_net::codec::Frame;
 use synod_net::node::{NodeOutput, Note, Ticket};
@@ -151,12 +151,25 @@ impl World {
                         Ok(Reply::Kv(kv)) => {
                             client::ret(&self.history.ops[op].op, &kv).map_or(Outcome::Unknown, Outcome::Ok)
                         }
+                        // Expired or closed: a copy may have been applied
+                        // once; the next write opens a new session.
+                        Ok(Reply::Error(StoreError::SessionExpired | StoreError::UnknownSession)) => {
+                            self.session_gone(client);
+                            Outcome::Unknown
+                        }
                         _ => Outcome::Unknown,
                     },
                     Err(e) if not_applied(e) => Outcome::Failed,
                     Err(_) => Outcome::Unknown,
                 };
                 self.schedule(at, Kind::ClientDone { client, op, outcome, hint });
+            }
+            Pending::Open { client, attempt } => {
+                let session = match result.ok().map(Reply::decode) {
+                    Some(Ok(Reply::Session { client })) => Some(client),
+                    _ => None,
+                };
+                self.schedule(at, Kind::OpenDone { client, attempt, session });
             }
             Pending::Lock { client, seq } => {
                 let reply = result.ok().and_then(|b| Reply::decode(b).ok());

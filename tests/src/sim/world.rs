@@ -25,9 +25,11 @@ pub(crate) enum Kind {
     Timer { node: usize },
     Sync { node: usize },
     ClientGo { client: usize },
-    ClientArrive { client: usize, op: usize, node: usize },
+    ClientArrive { client: usize, op: usize, node: usize, seq: u64 },
     ClientDone { client: usize, op: usize, outcome: Outcome, hint: Option<usize> },
-    ClientTimeout { client: usize, op: usize },
+    ClientTimeout { client: usize, op: usize, attempt: u32 },
+    OpenArrive { client: usize, node: usize, attempt: u32 },
+    OpenDone { client: usize, attempt: u32, session: Option<synod_core::service::ClientId> },
     Fault,
     Restart { node: usize },
     Crash { node: usize },
@@ -79,7 +81,7 @@ pub struct World {
     events: BinaryHeap<Reverse<Ev>>,
     pub(super) nodes: Vec<SimNode>,
     pub(super) net: Network,
-    clients: Vec<Client>,
+    pub(super) clients: Vec<Client>,
     lock_clients: Vec<LockClient>,
     /// The resource the locks protect, checking fencing tokens.
     pub resource: Resource,
@@ -102,7 +104,7 @@ pub struct World {
     end: u64,
 }
 
-const CLIENT_TIMEOUT: u64 = 600_000_000;
+pub(super) const CLIENT_TIMEOUT: u64 = 600_000_000;
 /// How long a node holds a request it forwarded or parked: less than a
 /// client waits, so the node's own answer can reach it.
 pub(super) const REQUEST_TIMEOUT: u64 = 500_000_000;
@@ -148,7 +150,9 @@ impl World {
                 life: 0,
             });
         }
-        let clients = (0..cfg.clients).map(|_| Client { current: None, leader_hint: None }).collect();
+        // Every other client numbers its writes in a session and retries
+        // them; the rest record a write without an answer as unknown.
+        let clients = (0..cfg.clients).map(|c| Client { sessioned: c % 2 == 0, ..Client::default() }).collect();
         let lock_clients = (0..cfg.lock_clients)
             .map(|i| {
                 let ttl = synod_core::time::Duration::from_millis(300 + 100 * (i as u64 % 5));
@@ -334,13 +338,16 @@ impl World {
                 self.drain(node);
             }
             Kind::ClientGo { client } => self.client_go(client),
-            Kind::ClientArrive { client, op, node } => self.client_arrive(client, op, node),
+            Kind::ClientArrive { client, op, node, seq } => self.client_arrive(client, op, node, seq),
             Kind::ClientDone { client, op, outcome, hint } => self.client_done(client, op, outcome, hint),
-            Kind::ClientTimeout { client, op } => {
-                if self.clients[client].current.as_ref().is_some_and(|(id, _)| *id == op) {
+            Kind::ClientTimeout { client, op, attempt } => {
+                let c = &self.clients[client];
+                if c.attempt == attempt && c.current.as_ref().is_some_and(|(id, _)| *id == op) {
                     self.client_done(client, op, Outcome::Unknown, None);
                 }
             }
+            Kind::OpenArrive { client, node, attempt } => self.open_arrive(client, node, attempt),
+            Kind::OpenDone { client, attempt, session } => self.open_done(client, attempt, session),
             Kind::Fault => self.inject_fault(),
             Kind::Restart { node } => self.restart(node),
             Kind::Crash { node } => {
@@ -399,7 +406,7 @@ impl World {
     }
 
     /// A ticket for a request handed to node `node`'s machine.
-    fn ticket(&mut self, node: usize, p: Pending) -> Ticket {
+    pub(super) fn ticket(&mut self, node: usize, p: Pending) -> Ticket {
         self.next_ticket += 1;
         let t = Ticket(self.next_ticket);
         self.tickets.insert((node, t), p);
@@ -457,26 +464,52 @@ impl World {
         if self.clients[c].current.is_some() {
             return;
         }
+        if self.clients[c].sessioned && self.clients[c].session.is_none() {
+            return self.open_go(c);
+        }
         let op = client::random_op(&mut self.rng, self.cfg.keys);
+        let id = self.history.invoke(c as u64, op.clone(), self.now);
+        let cl = &mut self.clients[c];
+        if !op.is_read() {
+            cl.seq += 1;
+        }
+        cl.current = Some((id, op));
+        cl.tries = 0;
+        self.client_send(c, id);
+    }
+
+    /// Sends the client's current operation `id` (again, if it is a
+    /// sessioned write that got no answer) to the node it believes leads,
+    /// or to any node.
+    pub(super) fn client_send(&mut self, c: usize, id: usize) {
         let node = match self.clients[c].leader_hint {
             Some(n) if self.rng.chance(0.9) => n,
             _ => self.rng.below(self.nodes.len() as u64) as usize,
         };
-        let id = self.history.invoke(c as u64, op.clone(), self.now);
-        self.clients[c].current = Some((id, op));
+        let cl = &mut self.clients[c];
+        cl.attempt += 1;
+        cl.tries += 1;
+        // The number travels with the request: a late copy of an earlier
+        // write keeps its own (and is refused as stale).
+        let (attempt, seq) = (cl.attempt, cl.seq);
         let arrive = self.now + self.rng.range(0, CLIENT_LATENCY);
-        self.schedule(arrive, Kind::ClientArrive { client: c, op: id, node });
-        self.schedule(self.now + CLIENT_TIMEOUT, Kind::ClientTimeout { client: c, op: id });
+        self.schedule(arrive, Kind::ClientArrive { client: c, op: id, node, seq });
+        self.schedule(self.now + CLIENT_TIMEOUT, Kind::ClientTimeout { client: c, op: id, attempt });
     }
 
-    fn client_arrive(&mut self, c: usize, op_id: usize, node: usize) {
+    fn client_arrive(&mut self, c: usize, op_id: usize, node: usize, seq: u64) {
         if !self.nodes[node].up {
             return; // lost with the node; the client times out
         }
         let op = self.history.ops[op_id].op.clone();
         let now = self.local(node);
         let ticket = self.ticket(node, Pending::Kv { client: c, op: op_id });
-        match client::command(&op) {
+        let cl = &self.clients[c];
+        // The canary sends a sessioned client's writes, retries included,
+        // without the session: a plain retry.
+        let plain = self.cfg.canary == Some(super::Canary::PlainRetries);
+        let session = cl.session.filter(|_| cl.sessioned && !plain).map(|s| (s, seq));
+        match client::command(&op, session) {
             Some(cmd) => {
                 self.nodes[node].machine.handle_propose(now, ticket, cmd);
                 if self.nodes[node].leading.is_some() {
@@ -514,6 +547,18 @@ impl World {
         if self.clients[c].current.as_ref().is_none_or(|(id, _)| *id != op_id) {
             return; // answered after it timed out: the history already says unknown
         }
+        if matches!(outcome, Outcome::Unknown | Outcome::Failed) && self.retries(c, op_id) {
+            self.stats.ops_retried += 1;
+            let hint = hint.or(self.clients[c].leader_hint);
+            self.clients[c].leader_hint = hint;
+            return self.client_send(c, op_id);
+        }
+        // Out of tries: "not applied" speaks for the last copy only; an
+        // earlier one may have been.
+        let outcome = match outcome {
+            Outcome::Failed if self.clients[c].tries > 1 => Outcome::Unknown,
+            o => o,
+        };
         match &outcome {
             Outcome::Ok(_) => self.stats.ops_ok += 1,
             Outcome::Failed => self.stats.ops_failed += 1,
