@@ -14,13 +14,13 @@
 //! own session, retried on failure.
 
 use bytes::{Bytes, BytesMut};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::time::Duration;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use redis_protocol::resp2::decode::decode_bytes_mut;
 use redis_protocol::resp2::encode::extend_encode;
 use redis_protocol::resp2::types::BytesFrame;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use synod_client::{Client, Config};
 use synod_net::stream::Connector;
 use synod_tokio::{TcpConnector, TokioRuntime};
@@ -81,7 +81,13 @@ async fn raw(addr: String, task: usize, value: Bytes, stop: Arc<AtomicBool>, don
 }
 
 /// One client: `set` until `stop`.
-async fn through_client(endpoints: Vec<String>, task: usize, value: Bytes, stop: Arc<AtomicBool>, done: Arc<AtomicU64>) {
+async fn through_client(
+    endpoints: Vec<String>,
+    task: usize,
+    value: Bytes,
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicU64>,
+) {
     let cfg = Config::new(endpoints).with_seed(task as u64);
     let c = Client::new(cfg, TokioRuntime::current(), Arc::new(TcpConnector)).expect("client");
     let mut n = 0u64;

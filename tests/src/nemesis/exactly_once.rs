@@ -163,7 +163,8 @@ pub fn check(t: &Tally, logs: &[Option<String>], counter: Option<i64>) -> Findin
     }
     for (n, len) in &t.appended {
         let log = logs.get((n / BLOCK) as usize).and_then(|l| l.as_deref()).unwrap_or("");
-        let ends_there = log.get(..*len as usize).is_some_and(|p| p.ends_with(&format!(",{n},")) || p == format!("{n},"));
+        let ends_there =
+            log.get(..*len as usize).is_some_and(|p| p.ends_with(&format!(",{n},")) || p == format!("{n},"));
         if !seen.contains_key(n) {
             f.violations.push(format!("acknowledged append {n} is missing"));
         } else if !ends_there {
@@ -226,7 +227,11 @@ mod tests {
         let counter = check(&tally(), &log("1,2,4,"), Some(5));
         assert!(counter.violations.iter().any(|v| v.starts_with("the counter is 5")), "{:?}", counter.violations);
         let shifted = check(&tally(), &log("1,2,3,4,"), Some(3));
-        assert!(shifted.violations.iter().any(|v| v.starts_with("append 4 was answered length 6")), "{:?}", shifted.violations);
+        assert!(
+            shifted.violations.iter().any(|v| v.starts_with("append 4 was answered length 6")),
+            "{:?}",
+            shifted.violations
+        );
         let forged = check(&tally(), &log("1,2,4,9,"), Some(3));
         assert!(forged.violations.iter().any(|v| v == "append 9 was never issued"), "{:?}", forged.violations);
     }

@@ -263,7 +263,8 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
             3 => {
                 // Leadership moves with no fault at all (thesis §3.10):
                 // writes in flight at the old leader must still apply once.
-                let live: Vec<u64> = cluster.live().into_iter().filter(|i| !paused.iter().any(|(p, _)| p == i)).collect();
+                let live: Vec<u64> =
+                    cluster.live().into_iter().filter(|i| !paused.iter().any(|(p, _)| p == i)).collect();
                 if let (Some(l), false) = (leader(&cluster), live.is_empty()) {
                     let to = live[rng.below(live.len() as u64) as usize];
                     if to != l && transfer(&cluster, l, to) {
