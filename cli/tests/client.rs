@@ -105,3 +105,49 @@ fn calls_answer_and_refusals_and_a_lost_session_are_typed() {
     let none = Client::new(cfg, TokioRuntime::with_handle(rt.handle().clone()), Arc::new(TcpConnector));
     assert!(matches!(none, Err(Error::NoEndpoints)));
 }
+
+/// A lease and a lock taken through the client belong to its session, not
+/// to its connection: when the node the client is connected to is
+/// SIGKILLed, the keep-alives go on through another node and the lease
+/// stays held. A second client waits for the lock and gets it, with a
+/// larger fencing token, when the first drops its guard.
+#[test]
+fn a_lease_and_its_lock_outlive_the_clients_node() {
+    let dir = Scratch::new("client-lease");
+    let (peer, resp) = (free_ports(3), free_ports(3));
+    let nodes: Vec<Proc> = (1..=3).map(|id| cluster_node(&dir.0, id, peer, resp, &[])).collect();
+    until("a leader", 60, || leader_of(resp, &[true; 3]).is_some());
+    let endpoints: Vec<String> = (0..3).map(|i| format!("127.0.0.1:{}", resp + i)).collect();
+    let rt = runtime();
+    rt.block_on(async {
+        let c = Arc::new(client(endpoints.clone()));
+        let lease = c.grant(Duration::from_secs(2)).await.unwrap();
+        let guard = c.lock("job", &lease).await.unwrap();
+        let first = guard.token();
+        let addr = c.endpoint().await.expect("connected");
+        let node = (addr.rsplit(':').next().unwrap().parse::<u16>().unwrap() - resp) as usize;
+        let killed = std::process::Command::new("kill").args(["-9", &nodes[node].0.id().to_string()]).status();
+        assert!(killed.unwrap().success());
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(lease.may_act(), "the lease is {:?} 5 s (2.5 TTLs) after the client's node died", lease.state());
+        let survivor = resp + (node as u16 + 1) % 3;
+        let owner = Raw::connect(survivor).settled(&[b"LOCKOWNER", b"job"]);
+        assert_eq!(owner, format!("{},{first}", lease.id()));
+
+        let mut others = endpoints.clone();
+        others.rotate_left(node + 1);
+        let c2 = Arc::new(client(others));
+        let waiter = tokio::spawn(async move {
+            let lease2 = c2.grant(Duration::from_secs(2)).await.unwrap();
+            let g = c2.lock("job", &lease2).await.unwrap();
+            g.token()
+        });
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert!(!waiter.is_finished(), "the lock went to a second holder while the first held it");
+        drop(guard);
+        let second =
+            tokio::time::timeout(Duration::from_secs(20), waiter).await.expect("the waiter got the lock").unwrap();
+        assert!(second > first, "token {second} after {first}");
+    });
+    drop(nodes);
+}

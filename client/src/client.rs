@@ -18,8 +18,8 @@ use synod_net::stream::Connector;
 /// A client of a synod cluster. Calls on one client run one at a time
 /// (a session has one write in flight); for parallel work, make several.
 pub struct Client {
-    cfg: Config,
-    runtime: Arc<dyn Runtime>,
+    pub(crate) cfg: Config,
+    pub(crate) runtime: Arc<dyn Runtime>,
     connector: Arc<dyn Connector>,
     state: Mutex<State>,
 }
@@ -142,7 +142,7 @@ impl Client {
         let mut st = self.state.lock().await;
         if let Some((id, _)) = st.session.take() {
             let args = [b("SYNOD.SESSION"), b("CLOSE"), Bytes::from(id.to_string())];
-            self.run(&mut st, &args).await.map_err(fail)?;
+            self.run(&mut st, &args, self.cfg.retry_budget).await.map_err(fail)?;
         }
         Ok(())
     }
@@ -150,20 +150,25 @@ impl Client {
     /// A read: retried as it is, since it changes nothing.
     async fn read(&self, args: Vec<Bytes>) -> Result<BytesFrame, Error> {
         let mut st = self.state.lock().await;
-        self.run(&mut st, &args).await.map_err(fail)
+        self.run(&mut st, &args, self.cfg.retry_budget).await.map_err(fail)
     }
 
     /// A write, as the next command of the client's session (opened the
     /// first time): every retry carries the same number, so the cluster
     /// applies it once (Raft thesis §6.3).
-    async fn write(&self, args: Vec<Bytes>) -> Result<BytesFrame, Error> {
+    pub(crate) async fn write(&self, args: Vec<Bytes>) -> Result<BytesFrame, Error> {
+        self.write_within(args, self.cfg.retry_budget).await
+    }
+
+    /// The same, giving up after `budget`.
+    pub(crate) async fn write_within(&self, args: Vec<Bytes>, budget: Duration) -> Result<BytesFrame, Error> {
         let mut st = self.state.lock().await;
         let (id, seq) = match st.session {
             Some(s) => s,
             None => {
                 // A retried open may open a second session; the spare one
                 // idles out, holding nothing.
-                match self.run(&mut st, &[b("SYNOD.SESSION"), b("OPEN")]).await.map_err(fail)? {
+                match self.run(&mut st, &[b("SYNOD.SESSION"), b("OPEN")], budget).await.map_err(fail)? {
                     BytesFrame::Integer(id) if id > 0 => (id as u64, 1),
                     other => return Err(unexpected(&other)),
                 }
@@ -172,7 +177,7 @@ impl Client {
         st.session = Some((id, seq + 1));
         let mut full = vec![b("SYNOD.SEQ"), Bytes::from(id.to_string()), Bytes::from(seq.to_string())];
         full.extend(args);
-        match self.run(&mut st, &full).await {
+        match self.run(&mut st, &full, budget).await {
             Ok(reply) => Ok(reply),
             Err(Fail::SessionGone) => {
                 st.session = None;
@@ -184,8 +189,8 @@ impl Client {
 
     /// Sends `args` until a node answers, the server refuses it, or the
     /// retry budget is spent.
-    async fn run(&self, st: &mut State, args: &[Bytes]) -> Result<BytesFrame, Fail> {
-        let deadline = self.runtime.now() + self.cfg.retry_budget;
+    async fn run(&self, st: &mut State, args: &[Bytes], budget: Duration) -> Result<BytesFrame, Fail> {
+        let deadline = self.runtime.now() + budget;
         let mut attempt = 0u32;
         loop {
             let why = match self.attempt(st, args).await {
@@ -210,7 +215,7 @@ impl Client {
             };
             let now = self.runtime.now();
             if now >= deadline {
-                return Err(Fail::Error(Error::Unavailable(self.cfg.retry_budget, why)));
+                return Err(Fail::Error(Error::Unavailable(budget, why)));
             }
             tracing::debug!(attempt, %why, "retrying");
             let pause = st.backoff(&self.cfg, attempt);

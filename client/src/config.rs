@@ -29,6 +29,10 @@ pub struct Config {
     pub auth: Option<(String, String)>,
     /// The longest reply the client buffers.
     pub max_reply_bytes: usize,
+    /// How a lease is counted locally: subtracted drift, and how long the
+    /// client keeps trying after its local lease ran out before it calls
+    /// the lease lost (Chubby §2.8's grace period).
+    pub lease: synod_core::lease::TrackerConfig,
 }
 
 impl Config {
@@ -47,6 +51,11 @@ impl Config {
             seed,
             auth: None,
             max_reply_bytes: 64 << 20,
+            lease: synod_core::lease::TrackerConfig {
+                drift: Duration::from_millis(100),
+                drift_ppm: 1000,
+                grace: Duration::from_secs(45),
+            },
         }
     }
 

@@ -21,6 +21,10 @@ pub enum Error {
     /// The server answered something this client does not understand.
     #[error("unexpected reply: {0}")]
     Protocol(String),
+    /// The lease a lock was asked under is lost (expired, revoked, or
+    /// its keep-alives failed past the grace period).
+    #[error("the lease is lost")]
+    LeaseLost,
     /// The client was built without endpoints.
     #[error("no endpoints configured")]
     NoEndpoints,

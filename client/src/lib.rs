@@ -12,6 +12,12 @@
 //!   write is only ever reported failed-but-maybe-applied
 //!   ([`Error::MaybeApplied`]) when its session itself was lost.
 //!
+//! - **Leases and locks.** [`Client::grant`] keeps a lease alive in the
+//!   background, counted conservatively by core's lease tracker
+//!   ([`LeaseState`]: safe, jeopardy, grace, expired — Chubby §2.8);
+//!   [`Client::lock`] waits for a lock and returns a [`LockGuard`] with
+//!   its fencing token, released when dropped.
+//!
 //! A counter incremented exactly once under fail-over (a cluster from
 //! `synod cluster`, the tokio adapter):
 //!
@@ -29,12 +35,34 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! A worker that does its job only while it holds the lock, fencing each
+//! write with the token:
+//!
+//! ```no_run
+//! # async fn run(client: std::sync::Arc<synod_client::Client>) -> Result<(), synod_client::Error> {
+//! use core::time::Duration;
+//!
+//! let lease = client.grant(Duration::from_secs(10)).await?;
+//! let guard = client.lock("reports", &lease).await?;
+//! while lease.may_act() {
+//!     // Hand the token to what the lock protects with every write, so it
+//!     // can refuse a holder that was replaced while it paused.
+//!     client.set("report:token", guard.token().to_string(), None).await?;
+//!     # break;
+//! }
+//! guard.release().await?;
+//! # Ok(()) }
+//! ```
 
 mod client;
 mod config;
 mod conn;
 mod error;
+mod lease;
 
 pub use client::Client;
 pub use config::Config;
 pub use error::Error;
+pub use lease::{Lease, LockGuard};
+pub use synod_core::lease::LeaseState;

@@ -210,6 +210,21 @@ impl Ctx<'_> {
         client_error(e, leader)
     }
 
+    /// Who the store sees for this command: the connection's caller —
+    /// except that, without a named user, a command in a session acts as
+    /// the session (`session:<id>`), so leases and locks it takes survive
+    /// the connection, as Chubby ties them to the session: the client's
+    /// next connection, to any node, keeps them alive.
+    fn caller(&self) -> Caller {
+        let named = self.client.principal.as_ref().is_some_and(|p| !p.is_default());
+        match self.session {
+            Some(s) if !named => {
+                Caller { holder: Bytes::from(format!("session:{}", s.client.0)), ..self.client.caller() }
+            }
+            _ => self.client.caller(),
+        }
+    }
+
     pub(super) async fn propose(&self, op: Op) -> Result<Reply, BytesFrame> {
         if self.session.is_some() && self.proposed.swap(true, core::sync::atomic::Ordering::Relaxed) {
             return Err(err("ERR internal: one command in a session proposed twice"));
@@ -219,7 +234,7 @@ impl Ctx<'_> {
         if opens {
             command = command.by(self.client.session_owner());
         } else if command.needs_caller() {
-            command = command.by(self.client.caller());
+            command = command.by(self.caller());
         }
         // Refused here, a command costs no copy and no trip to the node.
         if let Err(refusal) = self.server.policy.store.admit(&command) {
