@@ -8,7 +8,7 @@ use bytes::Bytes;
 use common::{Proc, Raw, Scratch, cluster, cluster_node, free_ports, leader_of, until};
 use core::time::Duration;
 use std::sync::Arc;
-use synod_client::{Client, Config, Error};
+use synod_client::{Client, Config, Error, Reads};
 use synod_tokio::{TcpConnector, TokioRuntime};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -150,4 +150,64 @@ fn a_lease_and_its_lock_outlive_the_clients_node() {
         assert!(second > first, "token {second} after {first}");
     });
     drop(nodes);
+}
+
+/// With `Reads::Spread`, reads go to every node through the balancer and
+/// stay linearizable: each sees the write acknowledged just before it. A
+/// SIGKILLed node is ejected: the reads after it all succeed elsewhere.
+#[test]
+fn spread_reads_use_every_node_see_every_write_and_skip_a_dead_one() {
+    let dir = Scratch::new("client-reads");
+    let (peer, resp) = (free_ports(3), free_ports(3));
+    let mut nodes: Vec<Proc> = (1..=3).map(|id| cluster_node(&dir.0, id, peer, resp, &[])).collect();
+    let mut leader = None;
+    until("a leader", 60, || {
+        leader = leader_of(resp, &[true; 3]);
+        leader.is_some()
+    });
+    let victim = (leader.unwrap() as usize + 1) % 3;
+    let rt = runtime();
+    rt.block_on(async {
+        let endpoints = (0..3).map(|i| format!("127.0.0.1:{}", resp + i));
+        let cfg = Config::new(endpoints).with_seed(3).with_reads(Reads::Spread);
+        let c = Client::new(cfg, TokioRuntime::current(), Arc::new(TcpConnector)).unwrap();
+        write_then_read(&c, 1..=150).await;
+        let before = c.reads_served();
+        assert!(before.iter().filter(|n| **n > 0).count() >= 2, "reads went to one node only: {before:?}");
+        nodes[victim].kill();
+        write_then_read(&c, 151..=300).await;
+        let after = c.reads_served();
+        assert_eq!(after[victim], before[victim], "the dead node answered reads: {before:?} then {after:?}");
+        assert_eq!(after.iter().sum::<u64>() - before.iter().sum::<u64>(), 150, "{before:?} then {after:?}");
+    });
+}
+
+/// Writes `k = i` and reads it back, for each `i`.
+async fn write_then_read(c: &Client, range: core::ops::RangeInclusive<u32>) {
+    for i in range {
+        c.set("k", i.to_string(), None).await.unwrap();
+        let read = c.get("k").await.unwrap_or_else(|e| panic!("read {i}: {e}"));
+        assert_eq!(read, Some(Bytes::from(i.to_string())), "read {i} missed the write before it");
+    }
+}
+
+/// The same client on smol: the smol adapter's runtime and dialer, the
+/// lease's keep-alive task on its executor.
+#[test]
+fn the_client_runs_on_smol_too() {
+    let dir = Scratch::new("client-smol");
+    let port = free_ports(3);
+    let _c = cluster(&dir.0, port, 3);
+    let runtime = synod_smol::SmolRuntime::with_threads(1).unwrap();
+    smol::block_on(async {
+        let endpoints = (0..3).map(|i| format!("127.0.0.1:{}", port + i));
+        let cfg = Config::new(endpoints).with_seed(5).with_retry_budget(Duration::from_secs(60));
+        let c = Arc::new(Client::new(cfg, runtime, Arc::new(synod_smol::TcpConnector)).unwrap());
+        for i in 1..=20 {
+            assert_eq!(c.incr("n").await.unwrap(), i);
+        }
+        let lease = c.grant(Duration::from_secs(1)).await.unwrap();
+        smol::Timer::after(Duration::from_secs(3)).await;
+        assert!(lease.may_act(), "the lease is {:?} after 3 TTLs", lease.state());
+    });
 }

@@ -9,13 +9,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-/// A free block of `n` consecutive ports on loopback.
+/// A free block of `n` consecutive ports on loopback, below the kernel's
+/// ephemeral range: a port is free here only until the server binds it,
+/// and a port from the ephemeral range could meanwhile be handed to some
+/// other process's `bind(0)` — the peer ports of a cluster another test
+/// starts — so that server would fail to start.
 pub fn free_ports(n: u16) -> u16 {
-    for _ in 0..200 {
-        let base = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if base > 60000 {
-            continue;
-        }
+    use core::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next().and_then(|p| p.parse::<u16>().ok()))
+        .unwrap_or(32768);
+    let (floor, span) = (10_000u16, low.saturating_sub(10_000 + n).max(1000));
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let mut x = (nanos ^ (u64::from(std::process::id()) << 20) ^ (CALLS.fetch_add(1, Ordering::Relaxed) << 40)) | 1;
+    for _ in 0..500 {
+        // xorshift: a different block on every try, call and process.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let base = floor + (x % u64::from(span)) as u16;
         if (0..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
             return base;
         }

@@ -22,6 +22,8 @@ pub struct Client {
     pub(crate) runtime: Arc<dyn Runtime>,
     connector: Arc<dyn Connector>,
     state: Mutex<State>,
+    /// With [`crate::Reads::Spread`]: the read connections and balancer.
+    spread: Option<crate::reads::Spread>,
 }
 
 struct State {
@@ -64,7 +66,17 @@ impl Client {
             return Err(Error::NoEndpoints);
         }
         let state = State { conn: None, next: 0, leader: None, session: None, rng: Rng::with_seed(cfg.seed) };
-        Ok(Client { cfg, runtime, connector, state: Mutex::new(state) })
+        let spread = (cfg.reads == crate::Reads::Spread)
+            .then(|| crate::reads::Spread::new(cfg.endpoints.len(), cfg.seed, runtime.now()));
+        Ok(Client { cfg, runtime, connector, state: Mutex::new(state), spread })
+    }
+
+    /// How many reads each endpoint answered through the balancer (with
+    /// [`crate::Reads::Spread`]; empty otherwise).
+    pub fn reads_served(&self) -> Vec<u64> {
+        self.spread
+            .as_ref()
+            .map_or_else(Vec::new, |s| s.served.iter().map(|n| n.load(core::sync::atomic::Ordering::Relaxed)).collect())
     }
 
     /// The endpoint the client is connected to, if any.
@@ -147,8 +159,18 @@ impl Client {
         Ok(())
     }
 
-    /// A read: retried as it is, since it changes nothing.
+    /// A read: spread over the nodes if configured, else through the
+    /// main connection.
     async fn read(&self, args: Vec<Bytes>) -> Result<BytesFrame, Error> {
+        match &self.spread {
+            Some(spread) => self.spread_read(spread, &args).await,
+            None => self.read_leader(args).await,
+        }
+    }
+
+    /// A read through the main connection: retried as it is, since it
+    /// changes nothing.
+    pub(crate) async fn read_leader(&self, args: Vec<Bytes>) -> Result<BytesFrame, Error> {
         let mut st = self.state.lock().await;
         self.run(&mut st, &args, self.cfg.retry_budget).await.map_err(fail)
     }
@@ -244,7 +266,7 @@ impl Client {
         reply.map_err(|e| format!("{addr}: {e}"))
     }
 
-    async fn connect(&self, addr: String) -> Result<Conn, String> {
+    pub(crate) async fn connect(&self, addr: String) -> Result<Conn, String> {
         let stream = self.connector.connect(&addr).await.map_err(|e| e.to_string())?;
         let mut conn = Conn::new(stream, addr, self.cfg.max_reply_bytes);
         if let Some((user, password)) = &self.cfg.auth {
@@ -258,7 +280,7 @@ impl Client {
     }
 
     /// `fut`, or an error once `until` passes.
-    async fn timed<T>(
+    pub(crate) async fn timed<T>(
         &self,
         until: Instant,
         fut: impl core::future::Future<Output = Result<T, String>>,
@@ -316,6 +338,20 @@ fn classify(reply: BytesFrame) -> Outcome {
             retry(false)
         }
         () => Outcome::Refused(e),
+    }
+}
+
+/// True if `frame` is an error worth another try (elsewhere).
+pub(crate) fn retryable(frame: &BytesFrame) -> bool {
+    matches!(classify(frame.clone()), Outcome::Retry { .. } | Outcome::SessionGone)
+}
+
+/// `frame` as a call's result: a refusal is an error.
+pub(crate) fn answer(frame: BytesFrame) -> Result<BytesFrame, Error> {
+    match classify(frame) {
+        Outcome::Answer(f) => Ok(f),
+        Outcome::Refused(why) => Err(Error::Refused(why)),
+        _ => Err(Error::Protocol("a retryable error taken as an answer".into())),
     }
 }
 

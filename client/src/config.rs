@@ -33,6 +33,9 @@ pub struct Config {
     /// client keeps trying after its local lease ran out before it calls
     /// the lease lost (Chubby §2.8's grace period).
     pub lease: synod_core::lease::TrackerConfig,
+    /// Where reads go: to the leader (the default), or spread over every
+    /// node by the balancer.
+    pub reads: crate::Reads,
 }
 
 impl Config {
@@ -56,6 +59,7 @@ impl Config {
                 drift_ppm: 1000,
                 grace: Duration::from_secs(45),
             },
+            reads: crate::Reads::Leader,
         }
     }
 
@@ -68,6 +72,12 @@ impl Config {
     /// The same, with this jitter seed.
     pub fn with_seed(mut self, seed: u64) -> Config {
         self.seed = seed;
+        self
+    }
+
+    /// The same, sending reads as `reads` says.
+    pub fn with_reads(mut self, reads: crate::Reads) -> Config {
+        self.reads = reads;
         self
     }
 

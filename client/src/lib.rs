@@ -18,6 +18,11 @@
 //!   [`Client::lock`] waits for a lock and returns a [`LockGuard`] with
 //!   its fencing token, released when dropped.
 //!
+//! - **Spread reads.** With [`Reads::Spread`], reads go to every node,
+//!   picked by core's peak-EWMA balancer, and nodes that keep failing are
+//!   ejected by core's outlier ejection; each node serves them after a
+//!   read-index round, so they stay linearizable.
+//!
 //! A counter incremented exactly once under fail-over (a cluster from
 //! `synod cluster`, the tokio adapter):
 //!
@@ -60,9 +65,11 @@ mod config;
 mod conn;
 mod error;
 mod lease;
+mod reads;
 
 pub use client::Client;
 pub use config::Config;
 pub use error::Error;
 pub use lease::{Lease, LockGuard};
+pub use reads::Reads;
 pub use synod_core::lease::LeaseState;
