@@ -23,7 +23,7 @@ pub struct Client {
     connector: Arc<dyn Connector>,
     state: Mutex<State>,
     /// With [`crate::Reads::Spread`]: the read connections and balancer.
-    spread: Option<crate::reads::Spread>,
+    spread: Option<Arc<crate::reads::Spread>>,
 }
 
 struct State {
@@ -66,9 +66,20 @@ impl Client {
             return Err(Error::NoEndpoints);
         }
         let state = State { conn: None, next: 0, leader: None, session: None, rng: Rng::with_seed(cfg.seed) };
-        let spread = (cfg.reads == crate::Reads::Spread)
-            .then(|| crate::reads::Spread::new(cfg.endpoints.len(), cfg.seed, runtime.now()));
+        let spread = (cfg.reads == crate::Reads::Spread).then(|| {
+            let spread = Arc::new(crate::reads::Spread::new(cfg.endpoints.len(), cfg.seed, runtime.now()));
+            let probe = crate::reads::probe(spread.clone(), cfg.clone(), runtime.clone(), connector.clone());
+            runtime.spawn(Box::pin(probe));
+            spread
+        });
         Ok(Client { cfg, runtime, connector, state: Mutex::new(state), spread })
+    }
+
+    /// Which endpoints the client's failure detector suspects now (with
+    /// [`crate::Reads::Spread`]; empty otherwise): suspected ones get no
+    /// reads until they answer probes again.
+    pub fn suspected(&self) -> Vec<bool> {
+        self.spread.as_ref().map_or_else(Vec::new, |s| s.suspected(self.runtime.now()))
     }
 
     /// How many reads each endpoint answered through the balancer (with
@@ -267,16 +278,7 @@ impl Client {
     }
 
     pub(crate) async fn connect(&self, addr: String) -> Result<Conn, String> {
-        let stream = self.connector.connect(&addr).await.map_err(|e| e.to_string())?;
-        let mut conn = Conn::new(stream, addr, self.cfg.max_reply_bytes);
-        if let Some((user, password)) = &self.cfg.auth {
-            let args = [b("AUTH"), Bytes::from(user.clone()), Bytes::from(password.clone())];
-            match conn.call(&args).await.map_err(|e| e.to_string())? {
-                BytesFrame::SimpleString(_) => {}
-                other => return Err(format!("AUTH refused: {}", text(&other))),
-            }
-        }
-        Ok(conn)
+        dial(self.connector.as_ref(), &self.cfg, addr).await
     }
 
     /// `fut`, or an error once `until` passes.
@@ -339,6 +341,20 @@ fn classify(reply: BytesFrame) -> Outcome {
         }
         () => Outcome::Refused(e),
     }
+}
+
+/// A connection to `addr`, authenticated as `cfg` says.
+pub(crate) async fn dial(connector: &dyn Connector, cfg: &Config, addr: String) -> Result<Conn, String> {
+    let stream = connector.connect(&addr).await.map_err(|e| e.to_string())?;
+    let mut conn = Conn::new(stream, addr, cfg.max_reply_bytes);
+    if let Some((user, password)) = &cfg.auth {
+        let args = [b("AUTH"), Bytes::from(user.clone()), Bytes::from(password.clone())];
+        match conn.call(&args).await.map_err(|e| e.to_string())? {
+            BytesFrame::SimpleString(_) => {}
+            other => return Err(format!("AUTH refused: {}", text(&other))),
+        }
+    }
+    Ok(conn)
 }
 
 /// True if `frame` is an error worth another try (elsewhere).

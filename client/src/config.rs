@@ -36,6 +36,9 @@ pub struct Config {
     /// Where reads go: to the leader (the default), or spread over every
     /// node by the balancer.
     pub reads: crate::Reads,
+    /// With spread reads, how often every endpoint is pinged for the
+    /// failure detector.
+    pub probe_interval: Duration,
 }
 
 impl Config {
@@ -60,6 +63,7 @@ impl Config {
                 grace: Duration::from_secs(45),
             },
             reads: crate::Reads::Leader,
+            probe_interval: Duration::from_millis(500),
         }
     }
 

@@ -19,9 +19,10 @@
 //!   its fencing token, released when dropped.
 //!
 //! - **Spread reads.** With [`Reads::Spread`], reads go to every node,
-//!   picked by core's peak-EWMA balancer, and nodes that keep failing are
-//!   ejected by core's outlier ejection; each node serves them after a
-//!   read-index round, so they stay linearizable.
+//!   picked by core's peak-EWMA balancer; nodes that keep failing are
+//!   ejected by core's outlier ejection, and nodes core's φ-accrual
+//!   detector suspects (fed by pings) are skipped. Each node serves reads
+//!   after a read-index round, so they stay linearizable.
 //!
 //! A counter incremented exactly once under fail-over (a cluster from
 //! `synod cluster`, the tokio adapter):

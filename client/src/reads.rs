@@ -5,18 +5,27 @@
 //! leader has confirmed the index to wait for — still linearizable (Raft
 //! thesis §6.4), with the work off the leader. Nodes that fail reads in a
 //! row are ejected for a while by core's outlier ejection (as Envoy
-//! does); a read that no node answers falls back to the client's main
-//! connection.
+//! does), and a background task pings every endpoint each
+//! [`Config::probe_interval`](crate::Config::probe_interval) to feed one
+//! φ-accrual detector per endpoint (core's `detect::PhiAccrual`, as Akka
+//! and Cassandra judge nodes): an endpoint it suspects gets no reads until
+//! it answers again. A read that no node answers falls back to the
+//! client's main connection.
 
 use crate::conn::Conn;
-use crate::{Client, Error};
+use crate::{Client, Config, Error};
 use bytes::Bytes;
+use futures::future::{Either, join_all, select};
 use futures::lock::Mutex;
 use redis_protocol::resp2::types::BytesFrame;
+use std::sync::Arc;
 use synod_core::balance::{Balancer, Outcome, OutlierConfig, OutlierEjection, PeakEwma, PeakEwmaConfig};
+use synod_core::detect::{PhiAccrual, PhiConfig};
 use synod_core::id::NodeId;
 use synod_core::rand::Rng;
 use synod_core::time::Instant;
+use synod_net::runtime::Runtime;
+use synod_net::stream::Connector;
 
 /// Where the client sends reads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -33,6 +42,8 @@ pub enum Reads {
 /// The read connections and the balancer over them.
 pub(crate) struct Spread {
     slots: Vec<Mutex<Option<Conn>>>,
+    /// One detector per endpoint, fed by the probe task.
+    phi: std::sync::Mutex<Vec<PhiAccrual>>,
     lb: std::sync::Mutex<(OutlierEjection<PeakEwma>, Rng)>,
     /// Reads each endpoint answered.
     pub(crate) served: Vec<core::sync::atomic::AtomicU64>,
@@ -52,17 +63,34 @@ impl Spread {
             ..OutlierConfig::default()
         };
         let lb = OutlierEjection::new(ewma, &nodes, cfg, now).expect("a valid outlier configuration");
+        let detector = PhiAccrual::new(PhiConfig::default()).expect("the default φ configuration is valid");
         Spread {
             slots: (0..endpoints).map(|_| Mutex::new(None)).collect(),
+            phi: std::sync::Mutex::new(vec![detector; endpoints]),
             lb: std::sync::Mutex::new((lb, Rng::with_seed(seed ^ 0x5eed))),
             served: (0..endpoints).map(|_| Default::default()).collect(),
         }
     }
 
     fn pick(&self, now: Instant) -> Option<usize> {
+        let suspected = self.suspected(now);
         let mut g = self.lb.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (lb, rng) = &mut *g;
+        for (i, s) in suspected.into_iter().enumerate() {
+            lb.set_available(NodeId(i as u64 + 1), !s);
+        }
         lb.pick(now, rng).map(|n| n.0 as usize - 1)
+    }
+
+    /// Which endpoints the detectors suspect at `now`.
+    pub(crate) fn suspected(&self, now: Instant) -> Vec<bool> {
+        let phi = self.phi.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        phi.iter().map(|d| !d.is_available(now)).collect()
+    }
+
+    fn heartbeat(&self, i: usize, now: Instant) {
+        let mut phi = self.phi.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        phi[i].heartbeat(now);
     }
 
     fn report(&self, i: usize, now: Instant, outcome: Outcome) {
@@ -117,5 +145,42 @@ impl Client {
             *slot = None;
         }
         result
+    }
+}
+
+/// Pings every endpoint each probe interval, all at once, each within the
+/// interval, and feeds the detectors; ends once the client is gone (the
+/// task holds the last reference to `spread`).
+pub(crate) async fn probe(spread: Arc<Spread>, cfg: Config, runtime: Arc<dyn Runtime>, connector: Arc<dyn Connector>) {
+    let mut conns: Vec<Option<Conn>> = (0..cfg.endpoints.len()).map(|_| None).collect();
+    loop {
+        if Arc::strong_count(&spread) <= 1 {
+            return;
+        }
+        let start = runtime.now();
+        let until = start + cfg.probe_interval;
+        let pings = conns.iter_mut().enumerate().map(|(i, slot)| {
+            let (runtime, connector, cfg, spread) = (&runtime, &connector, &cfg, &spread);
+            async move {
+                let ping = async {
+                    if slot.is_none() {
+                        *slot = Some(crate::client::dial(connector.as_ref(), cfg, cfg.endpoints[i].clone()).await?);
+                    }
+                    let conn = slot.as_mut().expect("connected above");
+                    conn.call(&[Bytes::from_static(b"PING")]).await.map_err(|e| e.to_string())
+                };
+                let answered = {
+                    let ping = core::pin::pin!(ping);
+                    let reply = select(ping, runtime.sleep_until(until)).await;
+                    matches!(reply, Either::Left((Ok(BytesFrame::SimpleString(_)), _)))
+                };
+                match answered {
+                    true => spread.heartbeat(i, runtime.now()),
+                    false => *slot = None,
+                }
+            }
+        });
+        join_all(pings).await;
+        runtime.sleep_until(until).await;
     }
 }
