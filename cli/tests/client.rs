@@ -5,7 +5,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Proc, Raw, Scratch, cluster, cluster_node, free_ports, leader_of, until};
+use common::{Raw, Scratch, cluster, cluster_node, free_ports, three_nodes};
 use core::time::Duration;
 use std::sync::Arc;
 use synod_client::{Client, Config, Error, Reads};
@@ -28,14 +28,8 @@ fn client(endpoints: impl IntoIterator<Item = String>) -> Client {
 fn increments_apply_exactly_once_through_kills_of_the_leader_and_of_the_clients_node() {
     let dir = Scratch::new("client-kill");
     let (peer, resp) = (free_ports(3), free_ports(3));
-    let mut nodes: Vec<Proc> = (1..=3).map(|id| cluster_node(&dir.0, id, peer, resp, &[])).collect();
-    let mut up = [true; 3];
-    let mut first = None;
-    until("a leader", 60, || {
-        first = leader_of(resp, &up);
-        first.is_some()
-    });
-    let first = first.unwrap() as usize;
+    let (mut nodes, first) = three_nodes(&dir.0, peer, resp);
+    let first = first as usize;
     let rt = runtime();
     rt.block_on(async {
         let c = client((0..3).map(|i| format!("127.0.0.1:{}", resp + i)));
@@ -43,11 +37,9 @@ fn increments_apply_exactly_once_through_kills_of_the_leader_and_of_the_clients_
         for i in 1..=300i64 {
             if i == 100 {
                 nodes[first].kill();
-                up[first] = false;
             }
             if i == 150 {
                 nodes[first] = cluster_node(&dir.0, first as u16 + 1, peer, resp, &[]);
-                up[first] = true;
             }
             if i == 200 {
                 let addr = c.endpoint().await.expect("connected");
@@ -115,8 +107,7 @@ fn calls_answer_and_refusals_and_a_lost_session_are_typed() {
 fn a_lease_and_its_lock_outlive_the_clients_node() {
     let dir = Scratch::new("client-lease");
     let (peer, resp) = (free_ports(3), free_ports(3));
-    let nodes: Vec<Proc> = (1..=3).map(|id| cluster_node(&dir.0, id, peer, resp, &[])).collect();
-    until("a leader", 60, || leader_of(resp, &[true; 3]).is_some());
+    let (nodes, _) = three_nodes(&dir.0, peer, resp);
     let endpoints: Vec<String> = (0..3).map(|i| format!("127.0.0.1:{}", resp + i)).collect();
     let rt = runtime();
     rt.block_on(async {
@@ -160,13 +151,8 @@ fn a_lease_and_its_lock_outlive_the_clients_node() {
 fn spread_reads_use_every_node_see_every_write_and_skip_a_dead_one() {
     let dir = Scratch::new("client-reads");
     let (peer, resp) = (free_ports(3), free_ports(3));
-    let mut nodes: Vec<Proc> = (1..=3).map(|id| cluster_node(&dir.0, id, peer, resp, &[])).collect();
-    let mut leader = None;
-    until("a leader", 60, || {
-        leader = leader_of(resp, &[true; 3]);
-        leader.is_some()
-    });
-    let victim = (leader.unwrap() as usize + 1) % 3;
+    let (mut nodes, leader) = three_nodes(&dir.0, peer, resp);
+    let victim = (leader as usize + 1) % 3;
     let rt = runtime();
     rt.block_on(async {
         let endpoints = (0..3).map(|i| format!("127.0.0.1:{}", resp + i));

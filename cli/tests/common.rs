@@ -388,3 +388,15 @@ pub fn leader_of(resp: u16, up: &[bool]) -> Option<u16> {
         info_field(&c.text(&[b"INFO"]), "role").as_deref() == Some("master")
     })
 }
+
+/// Three nodes as separate processes (see [`cluster_node`]), once one of
+/// them leads: the processes, and the leader's index (0-based).
+pub fn three_nodes(data: &Path, peer: u16, resp: u16) -> (Vec<Proc>, u16) {
+    let nodes: Vec<Proc> = (1..=3).map(|id| cluster_node(data, id, peer, resp, &[])).collect();
+    let mut leader = None;
+    until("a leader", 60, || {
+        leader = leader_of(resp, &[true; 3]);
+        leader.is_some()
+    });
+    (nodes, leader.expect("a leader"))
+}

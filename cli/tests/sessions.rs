@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Proc, Raw, Scratch, cluster, cluster_node, free_ports, leader_of, until};
+use common::{Raw, Scratch, cluster, free_ports, leader_of, three_nodes};
 use core::time::Duration;
 use std::time::Instant;
 
@@ -42,6 +42,15 @@ fn a_retried_sessioned_write_is_applied_once_and_a_plain_retry_twice() {
             &[b"SYNOD.SEQ", c, b"3", b"SYNOD.SESSION", b"CLOSE", c],
             "ERR SYNOD.SEQ takes a store write; 'synod.session' is not one",
         ),
+        (
+            &[b"SYNOD.SEQ", c, b"3", b"SYNOD.SEQ", c, b"4", b"INCR", b"n"],
+            "ERR SYNOD.SEQ takes a store write; 'synod.seq' is not one",
+        ),
+        (
+            &[b"SYNOD.SEQ", c, b"18446744073709551616", b"INCR", b"n"],
+            "ERR session ids and sequence numbers are integers from 1",
+        ),
+        (&[b"SYNOD.SEQ", c, b"-1", b"INCR", b"n"], "ERR session ids and sequence numbers are integers from 1"),
         (&[b"SYNOD.SEQ", c, b"3", b"NOPE"], "ERR unknown command 'nope'"),
         (&[b"SYNOD.SEQ", c, b"0", b"INCR", b"n"], "ERR session ids and sequence numbers are integers from 1"),
         (&[b"SYNOD.SEQ", b"x", b"3", b"INCR", b"n"], "ERR session ids and sequence numbers are integers from 1"),
@@ -68,14 +77,8 @@ fn a_retried_sessioned_write_is_applied_once_and_a_plain_retry_twice() {
 fn sessioned_increments_through_a_leader_kill_apply_exactly_once() {
     let dir = Scratch::new("sessions-kill");
     let (peer, resp) = (free_ports(3), free_ports(3));
-    let mut nodes: Vec<Proc> = (1..=3).map(|id| cluster_node(&dir.0, id, peer, resp, &[])).collect();
+    let (mut nodes, old) = three_nodes(&dir.0, peer, resp);
     let mut up = [true; 3];
-    let mut old = None;
-    until("a leader", 60, || {
-        old = leader_of(resp, &up);
-        old.is_some()
-    });
-    let old = old.unwrap();
     let follower = (old + 1) % 3;
     let mut c = Raw::connect(resp + follower);
     let session = c.settled(&[b"SYNOD.SESSION", b"OPEN"]);

@@ -46,7 +46,7 @@ enum Fail {
 }
 
 /// What one reply means.
-enum Outcome {
+pub(crate) enum Verdict {
     Answer(BytesFrame),
     /// Try again, at the named leader if any; `switch`: elsewhere.
     Retry {
@@ -228,10 +228,10 @@ impl Client {
         loop {
             let why = match self.attempt(st, args).await {
                 Ok(reply) => match classify(reply) {
-                    Outcome::Answer(frame) => return Ok(frame),
-                    Outcome::SessionGone => return Err(Fail::SessionGone),
-                    Outcome::Refused(why) => return Err(Fail::Error(Error::Refused(why))),
-                    Outcome::Retry { why, leader, switch } => {
+                    Verdict::Answer(frame) => return Ok(frame),
+                    Verdict::SessionGone => return Err(Fail::SessionGone),
+                    Verdict::Refused(why) => return Err(Fail::Error(Error::Refused(why))),
+                    Verdict::Retry { why, leader, switch } => {
                         if let Some(addr) = leader.filter(|a| st.conn.as_ref().is_none_or(|c| c.addr != *a)) {
                             st.leader = Some(addr);
                             st.conn = None;
@@ -314,15 +314,15 @@ impl State {
 /// Reads a reply: an answer, a refusal, or a reason to try again. The
 /// retryable errors are the node's own (see `synod`'s RESP front end):
 /// none of them applied anything that a session would not catch.
-fn classify(reply: BytesFrame) -> Outcome {
-    let BytesFrame::Error(e) = &reply else { return Outcome::Answer(reply) };
+pub(crate) fn classify(reply: BytesFrame) -> Verdict {
+    let BytesFrame::Error(e) = &reply else { return Verdict::Answer(reply) };
     let e = e.to_string();
     if e.starts_with("SESSIONGONE") {
-        return Outcome::SessionGone;
+        return Verdict::SessionGone;
     }
     let retry = |switch: bool| {
         let leader = e.split_once("leader is at ").map(|(_, addr)| addr.trim().to_string());
-        Outcome::Retry { why: e.clone(), leader, switch }
+        Verdict::Retry { why: e.clone(), leader, switch }
     };
     match () {
         () if e.starts_with("BUSY") => retry(false),
@@ -339,7 +339,7 @@ fn classify(reply: BytesFrame) -> Outcome {
         {
             retry(false)
         }
-        () => Outcome::Refused(e),
+        () => Verdict::Refused(e),
     }
 }
 
@@ -355,20 +355,6 @@ pub(crate) async fn dial(connector: &dyn Connector, cfg: &Config, addr: String) 
         }
     }
     Ok(conn)
-}
-
-/// True if `frame` is an error worth another try (elsewhere).
-pub(crate) fn retryable(frame: &BytesFrame) -> bool {
-    matches!(classify(frame.clone()), Outcome::Retry { .. } | Outcome::SessionGone)
-}
-
-/// `frame` as a call's result: a refusal is an error.
-pub(crate) fn answer(frame: BytesFrame) -> Result<BytesFrame, Error> {
-    match classify(frame) {
-        Outcome::Answer(f) => Ok(f),
-        Outcome::Refused(why) => Err(Error::Refused(why)),
-        _ => Err(Error::Protocol("a retryable error taken as an answer".into())),
-    }
 }
 
 fn fail(f: Fail) -> Error {
@@ -414,22 +400,22 @@ mod tests {
         match classify(error(
             "ERR leader changed; the command may or may not have been applied; leader is at 127.0.0.1:7001",
         )) {
-            Outcome::Retry { leader, switch: false, .. } => assert_eq!(leader.as_deref(), Some("127.0.0.1:7001")),
+            Verdict::Retry { leader, switch: false, .. } => assert_eq!(leader.as_deref(), Some("127.0.0.1:7001")),
             _ => panic!("not retried"),
         }
         assert!(matches!(
             classify(error("ERR node stopped after a fatal error: x; restart it")),
-            Outcome::Retry { switch: true, .. }
+            Verdict::Retry { switch: true, .. }
         ));
-        assert!(matches!(classify(error("BUSY node overloaded; retry later")), Outcome::Retry { .. }));
+        assert!(matches!(classify(error("BUSY node overloaded; retry later")), Verdict::Retry { .. }));
         assert!(matches!(
             classify(error("ERR timeout: the command may or may not have been applied")),
-            Outcome::Retry { .. }
+            Verdict::Retry { .. }
         ));
-        assert!(matches!(classify(error("SESSIONGONE session expired")), Outcome::SessionGone));
-        assert!(matches!(classify(error("WRONGTYPE Operation against a key")), Outcome::Refused(_)));
-        assert!(matches!(classify(error("NOPERM the session belongs to another user")), Outcome::Refused(_)));
-        assert!(matches!(classify(BytesFrame::Integer(3)), Outcome::Answer(BytesFrame::Integer(3))));
+        assert!(matches!(classify(error("SESSIONGONE session expired")), Verdict::SessionGone));
+        assert!(matches!(classify(error("WRONGTYPE Operation against a key")), Verdict::Refused(_)));
+        assert!(matches!(classify(error("NOPERM the session belongs to another user")), Verdict::Refused(_)));
+        assert!(matches!(classify(BytesFrame::Integer(3)), Verdict::Answer(BytesFrame::Integer(3))));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! it answers again. A read that no node answers falls back to the
 //! client's main connection.
 
+use crate::client::{Verdict, classify};
 use crate::conn::Conn;
 use crate::{Client, Config, Error};
 use bytes::Bytes;
@@ -109,14 +110,19 @@ impl Client {
             let result = self.read_at(spread, i, args).await;
             let now = self.runtime.now();
             let latency = now.saturating_duration_since(started);
-            match result {
-                Ok(frame) if !crate::client::retryable(&frame) => {
-                    spread.report(i, now, Outcome::success(latency));
-                    spread.served[i].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-                    return crate::client::answer(frame);
+            // A refusal is an answer the node served; a retryable error is
+            // the node failing the read.
+            let answer = match result.map(classify) {
+                Ok(Verdict::Answer(frame)) => Ok(frame),
+                Ok(Verdict::Refused(why)) => Err(Error::Refused(why)),
+                Ok(Verdict::Retry { .. } | Verdict::SessionGone) | Err(_) => {
+                    spread.report(i, now, Outcome::failure(latency));
+                    continue;
                 }
-                Ok(_) | Err(_) => spread.report(i, now, Outcome::failure(latency)),
-            }
+            };
+            spread.report(i, now, Outcome::success(latency));
+            spread.served[i].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            return answer;
         }
         self.read_leader(args.to_vec()).await
     }

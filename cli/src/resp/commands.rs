@@ -146,10 +146,9 @@ impl Client {
     /// user, nobody in particular (anyone's), since a retry comes on
     /// another connection.
     fn session_owner(&self) -> Caller {
-        let admin = self.principal.as_ref().is_some_and(|p| p.role == Role::Admin);
-        match &self.principal {
-            Some(p) if !p.is_default() => Caller { holder: Bytes::from(format!("user:{}", p.user)), admin },
-            _ => Caller { holder: Bytes::new(), admin },
+        match self.principal.as_ref().is_some_and(|p| !p.is_default()) {
+            true => self.caller(),
+            false => Caller { holder: Bytes::new(), ..self.caller() },
         }
     }
 }

@@ -125,8 +125,8 @@ impl Sessions {
     }
 
     /// Opens a session for `owner` by the entry at `index`; a full table
-    /// first evicts its least recently used session, returned second.
-    pub fn open(&mut self, owner: Bytes, index: u64) -> (ClientId, Option<ClientId>) {
+    /// first evicts its least recently used session.
+    pub fn open(&mut self, owner: Bytes, index: u64) -> ClientId {
         let evicted = match self.table.len() >= self.bounds.max_sessions.max(1) {
             // Raft thesis §6.3: bound the table, evicting least recently used.
             true => self.table.iter().min_by_key(|(id, s)| (s.used, **id)).map(|(id, _)| *id),
@@ -139,7 +139,7 @@ impl Sessions {
         let id = ClientId(self.opened);
         self.table.insert(id, Session { last: None, owner, used: index });
         self.timers.restart(id, self.idle);
-        (id, evicted)
+        id
     }
 
     /// Closes a session for `caller`: true if it was open.
@@ -167,7 +167,8 @@ impl Sessions {
         caller: &Caller,
         index: u64,
     ) -> Result<Option<Reply>, SessionError> {
-        let s = self.get(client)?;
+        let missing = self.missing(client);
+        let s = self.table.get_mut(&client).ok_or(missing)?;
         if !may_use(s, caller) {
             return Err(SessionError::NotOwner);
         }
@@ -176,10 +177,8 @@ impl Sessions {
             Some((last, _)) if seq < *last => return Err(SessionError::StaleSequence),
             _ => None,
         };
+        s.used = index;
         self.timers.restart(client, self.idle);
-        if let Some(s) = self.table.get_mut(&client) {
-            s.used = index;
-        }
         Ok(outcome)
     }
 
@@ -242,10 +241,14 @@ impl Sessions {
     }
 
     fn get(&self, id: ClientId) -> Result<&Session, SessionError> {
-        match self.table.get(&id) {
-            Some(s) => Ok(s),
-            None if id.0 >= 1 && id.0 <= self.opened => Err(SessionError::Expired),
-            None => Err(SessionError::Unknown),
+        self.table.get(&id).ok_or_else(|| self.missing(id))
+    }
+
+    /// Why `id` has no entry: expired or closed if it was ever opened.
+    fn missing(&self, id: ClientId) -> SessionError {
+        match id.0 >= 1 && id.0 <= self.opened {
+            true => SessionError::Expired,
+            false => SessionError::Unknown,
         }
     }
 

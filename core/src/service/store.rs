@@ -339,7 +339,7 @@ impl Store {
                 }
                 Reply::Bool(waiting)
             }),
-            Op::SessionOpen => Ok(Reply::Session { client: self.sessions.open(caller.holder.clone(), index.0).0 }),
+            Op::SessionOpen => Ok(Reply::Session { client: self.sessions.open(caller.holder.clone(), index.0) }),
             Op::SessionClose { client } => self.sessions.close(client, caller).map(Reply::Bool).map_err(Into::into),
             Op::Tick { now } => {
                 self.advance(token, now);

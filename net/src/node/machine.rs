@@ -211,17 +211,11 @@ impl<S: Service> Machine<S> {
                 Ok(w) => match result {
                     // The leader moved on: try again from here.
                     Err(ClientError::NotLeader { .. }) if w.deadline > now => self.route(w, now),
-                    // Maybe applied there, but a copy is harmless: send it again.
-                    Err(ClientError::LeaderChanged { .. } | ClientError::Lost | ClientError::Timeout)
-                        if w.resend && w.deadline > now =>
-                    {
-                        self.route(w, now)
-                    }
                     // The leader confirmed the index our own reads wait for.
                     Ok(index) if matches!(w.requester, Requester::Readers(_)) => {
                         self.read_confirmed(from, &index, w.requester)
                     }
-                    result => w.requester.answer(&mut self.out, result),
+                    result => self.resend_or_answer(w, result),
                 },
                 // Debug, not warn: a member sending these can send
                 // thousands a second, and must not fill the log too.
@@ -585,17 +579,12 @@ impl<S: Service> Machine<S> {
         }
     }
 
-    /// Answers a proposal of ours — unless it was not applied, or may not
-    /// have been, and a second copy is harmless: then it goes to the
-    /// leader again (see `routing`).
+    /// Answers a proposal of ours, or sends it again (see
+    /// `routing::resend_or_answer`).
     fn settle(&mut self, p: super::requests::Proposed, result: Result<Bytes, ClientError>) {
-        match (result, p.resend) {
-            (Err(ClientError::Lost | ClientError::Timeout), Some(deadline)) if deadline > self.now => {
-                let op = RequestOp::Propose(p.command);
-                self.route(Waiting { op, requester: p.requester, deadline, resend: true }, self.now);
-            }
-            (result, _) => p.requester.answer(&mut self.out, result),
-        }
+        let (resend, deadline) = (p.resend.is_some(), p.resend.unwrap_or(self.now));
+        let w = Waiting { op: RequestOp::Propose(p.command), requester: p.requester, deadline, resend };
+        self.resend_or_answer(w, result);
     }
 
     /// A membership change this node proposed reached its slot: done if

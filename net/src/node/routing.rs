@@ -194,6 +194,20 @@ impl<S: Service> Machine<S> {
         }
     }
 
+    /// Answers a request with `result` — unless `result` leaves a write
+    /// maybe not applied, the write is safe to send again (`w.resend`) and
+    /// its deadline has not passed: then it goes to the leader again. The
+    /// one place the resend rule lives, for every way a write can be left
+    /// unanswered (a forward lost, a leader's refusal, our own slot lost).
+    pub(super) fn resend_or_answer(&mut self, w: Waiting, result: Result<Bytes, ClientError>) {
+        let unsettled =
+            matches!(result, Err(ClientError::LeaderChanged { .. } | ClientError::Lost | ClientError::Timeout));
+        if unsettled && w.resend && w.deadline > self.now {
+            return self.route(w, self.now);
+        }
+        w.requester.answer(&mut self.out, result);
+    }
+
     /// The leader this node knows changed (or became unknown): requests
     /// forwarded to any other node will not be answered in time.
     pub(super) fn leadership_changed(&mut self) {
@@ -220,13 +234,12 @@ impl<S: Service> Machine<S> {
             let Some((_, w)) = self.requests.forwarded.remove(&id) else { continue };
             match w.op {
                 RequestOp::Query(_) | RequestOp::ReadIndex => self.route(w, now),
-                RequestOp::Propose(_) if w.resend && w.deadline > now => self.route(w, now),
                 // Writes, membership steps and transfers alike: the node
                 // gone may have acted on them.
                 RequestOp::Propose(_) | RequestOp::Member(_) | RequestOp::TransferLeader(_) => {
                     // Never name the node that will not answer.
                     let leader_hint = self.leader.filter(|l| *l != self.cfg.id && !gone(*l));
-                    w.requester.answer(&mut self.out, Err(ClientError::LeaderChanged { leader_hint }));
+                    self.resend_or_answer(w, Err(ClientError::LeaderChanged { leader_hint }));
                 }
             }
         }
