@@ -41,6 +41,8 @@ pub use message::{
 
 use crate::id::{LogIndex, NodeId, Term};
 use crate::rand::Rng;
+use crate::replica::reads::Reads;
+use crate::replica::snapshot_transfer::Incoming;
 use crate::replica::{
     self, CompactError, Entry, EntryKind, Envelope, Event, HardState, Membership, MembershipChange, MessageError,
     Output, PeerStatus, PersistId, Proposal, ProposeError, ReadError, ReadId, ReadState, RecoverError, Recovered,
@@ -53,8 +55,6 @@ use bytes::Bytes;
 use durability::Durability;
 use log::RaftLog;
 use progress::Progress;
-use read::Reads;
-use snapshot::Incoming;
 
 /// Why a Raft replica could not be built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]

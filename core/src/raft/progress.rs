@@ -2,6 +2,7 @@
 //! snapshot states follow etcd's raft design).
 
 use crate::id::{LogIndex, NodeId};
+use crate::replica::snapshot_transfer::ChunkWindow;
 use crate::time::Instant;
 use alloc::collections::VecDeque;
 
@@ -17,10 +18,8 @@ pub(super) enum State {
     Snapshot {
         /// The snapshot's last index.
         index: LogIndex,
-        /// Bytes sent so far.
-        sent: u64,
-        /// Bytes the follower confirmed.
-        acked: u64,
+        /// Chunks sent and confirmed.
+        window: ChunkWindow,
     },
 }
 
@@ -128,7 +127,7 @@ impl Progress {
     }
 
     pub fn become_snapshot(&mut self, index: LogIndex) {
-        self.state = State::Snapshot { index, sent: 0, acked: 0 };
+        self.state = State::Snapshot { index, window: ChunkWindow::default() };
         self.probe_sent = false;
         self.inflights.clear();
     }
@@ -231,7 +230,9 @@ mod tests {
     fn every_change_of_state_empties_the_window() {
         // What was in flight belonged to the old way of sending; keeping it
         // would leave the new state with a window that never frees.
-        for to in [State::Probe, State::Replicate, State::Snapshot { index: LogIndex(9), sent: 0, acked: 0 }] {
+        for to in
+            [State::Probe, State::Replicate, State::Snapshot { index: LogIndex(9), window: ChunkWindow::default() }]
+        {
             let mut p = Progress::new(NodeId(2), true, LogIndex(1), 2);
             p.become_replicate();
             p.inflights.add(LogIndex(3));

@@ -323,7 +323,7 @@ impl Raft {
                     pr.inflights.free_first();
                 }
             }
-            State::Snapshot { sent, acked, .. } => *sent = *acked, // resume a stalled transfer
+            State::Snapshot { window, .. } => window.resume(), // a stalled transfer
         }
         if pr.match_index < last && (pr.state == State::Probe || pr.next_index > last) {
             pr.needs_probe = true;

@@ -4,20 +4,9 @@ use super::Raft;
 use super::message::{Body, SnapshotChunk, SnapshotResponse};
 use super::progress::State;
 use crate::id::{LogIndex, NodeId};
+use crate::replica::snapshot_transfer::{Chunk, ChunkWindow, Received, receive};
 use crate::replica::{CompactError, Membership, MessageError, Snapshot, SnapshotMeta};
-use alloc::vec::Vec;
 use bytes::Bytes;
-
-/// Chunks in flight to one follower.
-const SNAPSHOT_WINDOW: u64 = 4;
-
-/// A snapshot being received from `leader`.
-#[derive(Debug)]
-pub(super) struct Incoming {
-    pub leader: NodeId,
-    meta: SnapshotMeta,
-    buf: Vec<u8>,
-}
 
 impl Raft {
     fn membership_at(&self, index: LogIndex) -> Membership {
@@ -56,8 +45,8 @@ impl Raft {
     /// peer in this state: `has_output` must not promise output that the
     /// window holds back, or a driver polling on it would spin.
     pub(super) fn snapshot_chunk_due(&self, state: &State) -> bool {
-        let State::Snapshot { index, sent, acked } = *state else { return false };
-        index != self.log.snapshot.meta.index || (sent < self.snapshot_chunks() && sent < acked + SNAPSHOT_WINDOW)
+        let State::Snapshot { index, window } = *state else { return false };
+        index != self.log.snapshot.meta.index || window.has_room(self.snapshot_chunks())
     }
 
     pub(super) fn send_snapshot_chunks(&mut self, i: usize) {
@@ -67,19 +56,15 @@ impl Raft {
         let total = self.snapshot_chunks();
         loop {
             let pr = &mut self.peers[i];
-            let State::Snapshot { index, sent, acked } = &mut pr.state else { return };
+            let State::Snapshot { index, window } = &mut pr.state else { return };
             if *index != snap_index {
                 // Compacted again meanwhile: send the newer snapshot instead.
                 *index = snap_index;
-                *sent = 0;
-                *acked = 0;
+                *window = ChunkWindow::default();
             }
-            if *sent >= total || *sent >= *acked + SNAPSHOT_WINDOW {
-                return;
-            }
-            let offset = *sent * chunk;
+            let Some(n) = window.next_to_send(total) else { return };
+            let offset = n * chunk;
             let end = (offset + chunk).min(len);
-            *sent += 1;
             let to = pr.id;
             let data = self.log.snapshot.data.slice(offset as usize..end as usize);
             let meta = self.log.snapshot.meta.clone();
@@ -102,20 +87,10 @@ impl Raft {
             self.maybe_commit();
             return;
         }
-        let State::Snapshot { index, sent, acked } = &mut pr.state else { return };
-        if *index != r.index {
-            return;
+        let State::Snapshot { index, window } = &mut pr.state else { return };
+        if *index == r.index {
+            window.on_answer(r.next_offset, chunk);
         }
-        if !r.next_offset.is_multiple_of(chunk) {
-            // Chunk boundaries differ from an earlier sender's: restart.
-            *sent = 0;
-            *acked = 0;
-            return;
-        }
-        let next = r.next_offset / chunk;
-        *acked = next;
-        // The follower may be missing chunks we sent: resume from its offset.
-        *sent = next;
     }
 
     pub(super) fn handle_snapshot_chunk(&mut self, from: NodeId, c: SnapshotChunk) -> Result<(), MessageError> {
@@ -128,44 +103,19 @@ impl Raft {
             self.reply_after_writes(from, body);
             return Ok(());
         }
-        let fresh = c.offset == 0 || self.incoming.as_ref().is_none_or(|inc| inc.meta != c.meta);
-        if fresh {
-            if c.offset != 0 {
-                let body = Body::SnapshotResponse(SnapshotResponse { index, next_offset: 0, done: false });
+        let chunk = Chunk { meta: c.meta, offset: c.offset, data: c.data, done: c.done };
+        match receive(&mut self.incoming, from, chunk, self.cfg.max_snapshot_bytes)? {
+            Received::Partial(next_offset) => {
+                let body = Body::SnapshotResponse(SnapshotResponse { index, next_offset, done: false });
                 self.reply_after_term(from, body);
-                return Ok(());
             }
-            self.incoming = Some(Incoming { leader: from, meta: c.meta.clone(), buf: Vec::new() });
+            Received::Complete(snap) => {
+                let next_offset = snap.data.len() as u64;
+                self.install_snapshot(snap);
+                let body = Body::SnapshotResponse(SnapshotResponse { index, next_offset, done: true });
+                self.reply_after_writes(from, body);
+            }
         }
-        let Some(inc) = self.incoming.as_mut() else { return Ok(()) };
-        let have = inc.buf.len() as u64;
-        if c.offset != have {
-            let body = Body::SnapshotResponse(SnapshotResponse { index, next_offset: have, done: false });
-            self.reply_after_term(from, body);
-            return Ok(());
-        }
-        if !crate::replica::limits::snapshot_fits(inc.buf.len(), c.data.len(), self.cfg.max_snapshot_bytes) {
-            self.incoming = None;
-            return Err(MessageError::Malformed("snapshot exceeds max_snapshot_bytes"));
-        }
-        if !c.done {
-            inc.buf.extend_from_slice(&c.data);
-            let next_offset = inc.buf.len() as u64;
-            let body = Body::SnapshotResponse(SnapshotResponse { index, next_offset, done: false });
-            self.reply_after_term(from, body);
-            return Ok(());
-        }
-        let data = if inc.buf.is_empty() {
-            c.data // a one-chunk snapshot: no copy
-        } else {
-            inc.buf.extend_from_slice(&c.data);
-            Bytes::from(core::mem::take(&mut inc.buf))
-        };
-        self.incoming = None;
-        let next_offset = data.len() as u64;
-        self.install_snapshot(Snapshot { meta: c.meta, data });
-        let body = Body::SnapshotResponse(SnapshotResponse { index, next_offset, done: true });
-        self.reply_after_writes(from, body);
         Ok(())
     }
 

@@ -23,6 +23,10 @@ impl Raft {
         // Proposals stop meanwhile, so the target can catch up; the attempt
         // is abandoned after an election timeout.
         self.transfer = Some((to, self.now + self.cfg.election_timeout));
+        // The target's election overrides followers' leases, so ours ends
+        // here — for the whole term, not only while the transfer lasts: a
+        // vote request sent before we abandon it may still arrive after.
+        self.reads.forfeit();
         if let Some(pr) = self.peer_mut(to) {
             // Probe at once rather than at the next heartbeat.
             pr.probe_sent = false;

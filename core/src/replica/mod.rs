@@ -81,7 +81,9 @@ pub(crate) mod limits;
 mod membership;
 mod message;
 mod output;
+pub(crate) mod reads;
 mod reconfigure;
+pub(crate) mod snapshot_transfer;
 
 pub use entry::{Entry, EntryKind, HardState, Persist, PersistId, Recovered, Snapshot, SnapshotMeta};
 pub use error::{

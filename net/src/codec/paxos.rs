@@ -22,6 +22,10 @@ const HEARTBEAT: u8 = 6;
 const HEARTBEAT_RESPONSE: u8 = 7;
 const SNAPSHOT: u8 = 8;
 const SNAPSHOT_RESPONSE: u8 = 9;
+/// A prepare with a transfer ballot: a tag of its own, so a plain
+/// prepare's encoding is unchanged.
+const PREPARE_TRANSFER: u8 = 10;
+const TIMEOUT_NOW: u8 = 11;
 
 /// The smallest encoded entry: index, term, kind and an empty payload.
 const MIN_ENTRY: usize = 8 + 8 + 1 + 4;
@@ -60,9 +64,13 @@ pub fn put(b: &mut BytesMut, m: &Message) {
     put_ballot(b, m.ballot);
     match &m.body {
         Body::Prepare(p) => {
-            b.put_u8(PREPARE);
+            b.put_u8(if p.transfer.is_some() { PREPARE_TRANSFER } else { PREPARE });
             b.put_u64_le(p.commit.0);
+            if let Some(from) = p.transfer {
+                put_ballot(b, from);
+            }
         }
+        Body::TimeoutNow => b.put_u8(TIMEOUT_NOW),
         Body::Promise(p) => {
             b.put_u8(PROMISE);
             b.put_u64_le(p.commit.0);
@@ -127,7 +135,12 @@ pub fn len_hint(m: &Message) -> usize {
 pub fn get(r: &mut Reader) -> Result<Message, DecodeError> {
     let ballot = get_ballot(r)?;
     let body = match r.u8()? {
-        PREPARE => Body::Prepare(Prepare { commit: LogIndex(r.u64()?) }),
+        PREPARE => Body::Prepare(Prepare { commit: LogIndex(r.u64()?), transfer: None }),
+        PREPARE_TRANSFER => {
+            let commit = LogIndex(r.u64()?);
+            Body::Prepare(Prepare { commit, transfer: Some(get_ballot(r)?) })
+        }
+        TIMEOUT_NOW => Body::TimeoutNow,
         PROMISE => {
             let commit = LogIndex(r.u64()?);
             Body::Promise(Promise { commit, entries: get_entries(r)? })

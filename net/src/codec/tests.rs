@@ -86,7 +86,9 @@ fn arb_ballot() -> impl Strategy<Value = Ballot> {
 fn arb_paxos_body() -> impl Strategy<Value = multi::Body> {
     use multi::Body as B;
     prop_oneof![
-        any::<u64>().prop_map(|c| B::Prepare(multi::Prepare { commit: LogIndex(c) })),
+        (any::<u64>(), proptest::option::of(arb_ballot()))
+            .prop_map(|(c, transfer)| B::Prepare(multi::Prepare { commit: LogIndex(c), transfer })),
+        Just(B::TimeoutNow),
         (any::<u64>(), proptest::collection::vec(arb_entry(), 0..5))
             .prop_map(|(c, entries)| B::Promise(multi::Promise { commit: LogIndex(c), entries })),
         (arb_ballot(), 0u8..3).prop_map(|(promised, r)| B::Nack(multi::Nack {

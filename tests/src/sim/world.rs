@@ -231,6 +231,13 @@ impl World {
             }
             self.now = ev.at;
             self.stats.steps += 1;
+            if self.stats.steps > MAX_STEPS {
+                // A run takes tens of thousands of steps: this many is a
+                // message storm (each message begetting more), which would
+                // otherwise fill memory rather than end.
+                self.fail(Violation::new("runaway", format!("over {MAX_STEPS} events: a message storm")));
+                break;
+            }
             self.handle(ev.kind);
         }
         if self.violation.is_none() {
@@ -693,6 +700,9 @@ impl World {
         duration_nanos(self.cfg.fault_time)
     }
 }
+
+/// Events one run may take before it counts as a message storm.
+const MAX_STEPS: u64 = 2_000_000;
 
 fn short(s: &str) -> String {
     if s.len() > 160 { format!("{}…", &s[..160]) } else { s.to_string() }

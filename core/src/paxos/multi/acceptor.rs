@@ -18,7 +18,10 @@ impl MultiPaxos {
             self.send(from, ballot, Body::Nack(Nack { promised, reason: NackReason::Stale }));
             return;
         }
-        if ballot > promised && self.in_lease(from) {
+        // The leader we follow asked this candidate to take over and gave
+        // up its lease when it did: our lease protects nobody else.
+        let handed_over = p.transfer == Some(promised);
+        if ballot > promised && !handed_over && self.in_lease(from) {
             self.send(from, ballot, Body::Nack(Nack { promised, reason: NackReason::LeaderAlive }));
             return;
         }

@@ -34,14 +34,15 @@ impl MultiPaxos {
             self.reset_election_deadline();
             return;
         }
-        self.campaign();
+        self.campaign(None);
     }
 
     /// Phase 1a with the smallest ballot of ours above every ballot seen,
     /// for every slot above our commit index. Our own acceptor promises
     /// first; prepares leave once that promise is durable, so a restart
-    /// can never reuse the ballot (PMS §2.5).
-    pub(super) fn campaign(&mut self) {
+    /// can never reuse the ballot (PMS §2.5). `transfer` is the ballot of
+    /// the leader that asked us to take over, if one did.
+    pub(super) fn campaign(&mut self, transfer: Option<Ballot>) {
         let ballot = Ballot::above(self.promised.max(self.highest_seen), self.id);
         if !packable(ballot) {
             self.reset_election_deadline();
@@ -64,7 +65,7 @@ impl MultiPaxos {
         }
         let commit = self.log.commit;
         for id in self.voters_but_me() {
-            self.reply_after_promise(id, ballot, Body::Prepare(Prepare { commit }));
+            self.reply_after_promise(id, ballot, Body::Prepare(Prepare { commit, transfer }));
         }
     }
 
@@ -99,7 +100,7 @@ impl MultiPaxos {
             // starts a new scout). Acceptors that follow us promise at
             // once; if another node really leads, its followers refuse
             // and we step down.
-            (Role::Leader, NackReason::Stale) => self.campaign(),
+            (Role::Leader, NackReason::Stale) => self.campaign(None),
             // Pre-empted as candidate (PTP §2.2): wait a randomized time.
             (Role::Candidate, NackReason::Stale) => self.step_down(),
             (Role::Candidate, _) => {
@@ -130,6 +131,7 @@ impl MultiPaxos {
 
     pub(super) fn leave_leadership(&mut self) {
         self.peers.clear();
+        self.transfer = None;
         self.uncommitted_bytes = 0;
         self.commit_unsent = false;
         self.heartbeat_deadline = Instant::MAX;
@@ -204,7 +206,11 @@ impl MultiPaxos {
                 // Cut off from a quorum: let clients go elsewhere (and
                 // leases lapse) rather than linger (Raft thesis §6.2).
                 self.step_down();
+                return;
             }
+        }
+        if self.transfer.is_some_and(|(_, deadline)| self.now >= deadline) {
+            self.transfer = None;
         }
     }
 

@@ -15,6 +15,9 @@ impl MultiPaxos {
         if self.role != Role::Leader {
             return Err(ProposeError::NotLeader { leader_hint: self.leader });
         }
+        if self.transfer.is_some() {
+            return Err(ProposeError::TransferInProgress);
+        }
         if data.len() > self.cfg.max_entry_bytes {
             return Err(ProposeError::ProposalTooLarge { size: data.len(), max: self.cfg.max_entry_bytes });
         }
@@ -39,9 +42,7 @@ impl MultiPaxos {
         (self.commit_unsent && streaming)
             || (self.reads.has_waiting() && self.can_serve_reads())
             || self.peers.iter().any(|p| match p.state {
-                State::Snapshot { index, sent, acked } => {
-                    index != snap || (sent < chunks && sent < acked + super::snapshot::WINDOW)
-                }
+                State::Snapshot { index, window } => index != snap || window.has_room(chunks),
                 _ if p.next_index <= snap => true,
                 State::Probe => !p.probe_sent && p.next_index <= last,
                 State::Replicate => !p.is_full() && p.next_index <= last,
@@ -184,8 +185,8 @@ impl MultiPaxos {
                         }
                     }
                     State::Snapshot { .. } => {
-                        if let State::Snapshot { sent, acked, .. } = &mut pr.state {
-                            *sent = *acked; // resume a stalled transfer
+                        if let State::Snapshot { window, .. } = &mut pr.state {
+                            window.resume(); // a stalled transfer
                         }
                     }
                 }
@@ -196,6 +197,7 @@ impl MultiPaxos {
         if read_round.is_some() {
             self.confirm_reads();
         }
+        self.maybe_send_timeout_now(from);
         Ok(())
     }
 

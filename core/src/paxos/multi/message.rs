@@ -43,6 +43,9 @@ pub enum Body {
     Snapshot(SnapshotChunk),
     /// The answer to a [`Body::Snapshot`] chunk.
     SnapshotResponse(SnapshotResponse),
+    /// The leader hands over: campaign now (leadership transfer, as Raft
+    /// thesis §3.10's TimeoutNow). Carries the leader's ballot.
+    TimeoutNow,
 }
 
 /// Phase 1a.
@@ -51,6 +54,11 @@ pub enum Body {
 pub struct Prepare {
     /// The candidate's commit index: it asks about every slot above.
     pub commit: LogIndex,
+    /// Set when the leader of this ballot asked the candidate to take
+    /// over ([`Body::TimeoutNow`]): an acceptor that follows exactly that
+    /// ballot promises although it heard from its leader recently, since
+    /// the leader gave up its lease when it asked.
+    pub transfer: Option<Ballot>,
 }
 
 /// Phase 1b.

@@ -47,8 +47,9 @@
 //! for why that is correct (if not optimal). Every answer that claims
 //! a promise or an acceptance is held back until it is durable.
 //!
-//! Membership is fixed: [`Replica::change_membership`] and
-//! [`Replica::transfer_leader`] return `Unsupported`.
+//! Leadership moves on request ([`Replica::transfer_leader`]; see the
+//! transfer module). Membership is fixed: [`Replica::change_membership`]
+//! returns `Unsupported`.
 //!
 //! ```
 //! use synod_core::id::NodeId;
@@ -72,6 +73,7 @@ mod progress;
 mod read;
 mod snapshot;
 mod step;
+mod transfer;
 
 #[cfg(test)]
 mod tests;
@@ -85,6 +87,8 @@ pub use message::{
 use super::{MAX_NODES, ballot_term, term_ballot};
 use crate::id::{Ballot, LogIndex, NodeId, Term};
 use crate::rand::Rng;
+use crate::replica::reads::Reads;
+use crate::replica::snapshot_transfer::Incoming;
 use crate::replica::{
     self, CompactError, Entry, EntryKind, Envelope, Event, HardState, Membership, MembershipChange, MessageError,
     Output, PeerStatus, PersistId, Proposal, ProposeError, ReadError, ReadId, ReadState, RecoverError, Recovered,
@@ -96,8 +100,6 @@ use bytes::Bytes;
 use durability::Durability;
 use log::PaxosLog;
 use progress::Progress;
-use read::Reads;
-use snapshot::Incoming;
 
 /// Why a Multi-Paxos replica could not be built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -158,6 +160,8 @@ pub struct MultiPaxos {
     /// Leader only: the last slot recovered at election; reads wait until
     /// it is chosen.
     recovery_end: LogIndex,
+    /// Leader only: an ongoing transfer to `.0`, abandoned at `.1`.
+    transfer: Option<(NodeId, Instant)>,
     /// Leader only: payload bytes proposed and not yet chosen.
     uncommitted_bytes: usize,
     /// Leader only: the commit index moved since acceptors were last told.
@@ -229,6 +233,7 @@ impl MultiPaxos {
             campaign: None,
             peers: Vec::new(),
             recovery_end: LogIndex(0),
+            transfer: None,
             uncommitted_bytes: 0,
             commit_unsent: false,
             reads: Reads::default(),
@@ -404,8 +409,9 @@ impl Replica for MultiPaxos {
         Err(ProposeError::Unsupported)
     }
 
-    fn transfer_leader(&mut self, _now: Instant, _to: NodeId) -> Result<(), TransferError> {
-        Err(TransferError::Unsupported)
+    fn transfer_leader(&mut self, now: Instant, to: NodeId) -> Result<(), TransferError> {
+        self.now = now;
+        self.start_transfer(to)
     }
 
     fn status(&self) -> Status {

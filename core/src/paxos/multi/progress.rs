@@ -1,6 +1,7 @@
 //! The leader's view of each acceptor: what it holds, what to send next.
 
 use crate::id::{LogIndex, NodeId};
+use crate::replica::snapshot_transfer::ChunkWindow;
 use crate::time::Instant;
 use alloc::collections::VecDeque;
 
@@ -16,10 +17,8 @@ pub(super) enum State {
     Snapshot {
         /// The snapshot's last index.
         index: LogIndex,
-        /// Chunks sent so far.
-        sent: u64,
-        /// Chunks the acceptor confirmed.
-        acked: u64,
+        /// Chunks sent and confirmed.
+        window: ChunkWindow,
     },
 }
 
@@ -91,7 +90,7 @@ impl Progress {
     }
 
     pub fn become_snapshot(&mut self, index: LogIndex) {
-        self.state = State::Snapshot { index, sent: 0, acked: 0 };
+        self.state = State::Snapshot { index, window: ChunkWindow::default() };
         self.inflights.clear();
         self.probe_sent = false;
     }
@@ -116,6 +115,6 @@ mod tests {
         p.free_to(LogIndex(7));
         assert!(!p.is_full());
         p.become_snapshot(LogIndex(50));
-        assert_eq!(p.state, State::Snapshot { index: LogIndex(50), sent: 0, acked: 0 });
+        assert_eq!(p.state, State::Snapshot { index: LogIndex(50), window: ChunkWindow::default() });
     }
 }

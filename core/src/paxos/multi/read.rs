@@ -18,102 +18,7 @@
 //! §5.2).
 
 use super::{MultiPaxos, ReadMode};
-use crate::id::LogIndex;
 use crate::replica::{ReadError, ReadId, ReadState, Role};
-use crate::time::Instant;
-use alloc::collections::VecDeque;
-use alloc::vec::Vec;
-
-/// Rounds kept for lease bookkeeping; older unconfirmed rounds are
-/// superseded by newer ones anyway.
-const MAX_ROUNDS: usize = 1024;
-
-#[derive(Debug, Default)]
-pub(super) struct Reads {
-    /// The latest round started in this leadership.
-    round: u64,
-    /// The latest round a quorum confirmed.
-    confirmed: u64,
-    /// Unconfirmed rounds: (round, sent at).
-    rounds: VecDeque<(u64, Instant)>,
-    /// Send time of the latest confirmed round.
-    lease_start: Option<Instant>,
-    /// Reads that need a round started after they arrived.
-    waiting: Vec<ReadId>,
-    /// Reads attached to a round: (id, round, read index).
-    pending: VecDeque<(ReadId, u64, LogIndex)>,
-}
-
-impl Reads {
-    /// A new leadership: rounds restart, waiting reads stay.
-    pub fn reset(&mut self) {
-        *self = Reads { waiting: core::mem::take(&mut self.waiting), ..Reads::default() };
-    }
-
-    pub fn len(&self) -> usize {
-        self.waiting.len() + self.pending.len()
-    }
-
-    pub fn has_waiting(&self) -> bool {
-        !self.waiting.is_empty()
-    }
-
-    pub fn fail_all(&mut self, err: ReadError, out: &mut Vec<ReadState>) {
-        out.extend(self.waiting.drain(..).map(|id| ReadState { id, result: Err(err) }));
-        out.extend(self.pending.drain(..).map(|(id, ..)| ReadState { id, result: Err(err) }));
-        self.rounds.clear();
-        self.lease_start = None;
-    }
-
-    /// Starts a round at `now`; waiting reads join it at `commit` if
-    /// `take_waiting`.
-    pub fn start_round(&mut self, now: Instant, commit: LogIndex, take_waiting: bool) -> u64 {
-        self.round += 1;
-        if self.rounds.len() >= MAX_ROUNDS {
-            self.rounds.pop_front();
-        }
-        self.rounds.push_back((self.round, now));
-        if take_waiting {
-            let round = self.round;
-            self.pending.extend(self.waiting.drain(..).map(|id| (id, round, commit)));
-        }
-        self.round
-    }
-
-    /// A quorum has confirmed every round up to `round`.
-    pub fn confirm(&mut self, round: u64, out: &mut Vec<ReadState>) {
-        if round <= self.confirmed {
-            return;
-        }
-        self.confirmed = round;
-        while let Some(&(r, sent)) = self.rounds.front() {
-            if r > round {
-                break;
-            }
-            self.rounds.pop_front();
-            if r == round {
-                self.lease_start = Some(sent);
-            }
-        }
-        while let Some(&(id, r, index)) = self.pending.front() {
-            if r > round {
-                break;
-            }
-            self.pending.pop_front();
-            out.push(ReadState { id, result: Ok(index) });
-        }
-    }
-
-    pub fn round(&self) -> u64 {
-        self.round
-    }
-
-    /// When the current lease started, for tests of its boundary.
-    #[cfg(test)]
-    pub fn lease_start(&self) -> Option<Instant> {
-        self.lease_start
-    }
-}
 
 impl MultiPaxos {
     pub(super) fn start_read(&mut self, id: ReadId) -> Result<(), ReadError> {
@@ -127,7 +32,7 @@ impl MultiPaxos {
             self.read_states.push(ReadState { id, result: Ok(self.log.commit) });
             return Ok(());
         }
-        self.reads.waiting.push(id);
+        self.reads.wait(id);
         Ok(())
     }
 
@@ -140,7 +45,7 @@ impl MultiPaxos {
     fn lease_valid(&self) -> bool {
         let ReadMode::Lease { max_clock_drift } = self.cfg.read_mode else { return false };
         self.reads
-            .lease_start
+            .lease()
             .is_some_and(|start| self.now < start + self.cfg.election_timeout.saturating_sub(max_clock_drift))
     }
 

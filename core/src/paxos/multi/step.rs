@@ -32,6 +32,7 @@ impl MultiPaxos {
                 return self.handle_accepted(from, r.match_index, Some(r.read_round));
             }
             Body::SnapshotResponse(r) if leading => self.handle_snapshot_response(from, r),
+            Body::TimeoutNow => self.handle_timeout_now(from, ballot),
             // Answers to a leadership we no longer hold (or never held).
             Body::Accepted(_) | Body::HeartbeatResponse(_) | Body::SnapshotResponse(_) => {}
         }
@@ -49,7 +50,15 @@ fn validate(from: NodeId, msg: &Message) -> Result<(), MessageError> {
         if b.node != from || b.round == 0 { Err(MessageError::Malformed("ballot of another node")) } else { Ok(()) }
     };
     match &msg.body {
-        Body::Prepare(_) | Body::Heartbeat(_) => own(b)?,
+        Body::Prepare(p) => {
+            own(b)?;
+            // A transfer names the ballot of the leader that asked, which
+            // the candidate's ballot goes above.
+            if p.transfer.is_some_and(|t| !packable(t) || t >= b) {
+                return Err(MessageError::Malformed("transfer ballot not below the candidate's"));
+            }
+        }
+        Body::Heartbeat(_) | Body::TimeoutNow => own(b)?,
         Body::Accept(a) => {
             own(b)?;
             let term = ballot_term(b);

@@ -164,6 +164,26 @@ fn lease_reads_stop_during_a_leadership_transfer() {
 }
 
 #[test]
+fn lease_reads_stay_off_for_the_term_after_an_abandoned_transfer() {
+    let drift = Duration::from_millis(20);
+    let mut c = Cluster::with(3, |cfg| cfg.read_mode = ReadMode::Lease { max_clock_drift: drift });
+    c.elect(1);
+    c.isolate(2);
+    c.propose(1, "x").unwrap(); // node 2 lags: the transfer cannot finish
+    c.stabilize();
+    let now = c.now;
+    crate::replica::Replica::transfer_leader(c.raft(1), now, NodeId(2)).unwrap();
+    c.advance(Duration::from_millis(150)); // abandoned; node 3 confirmed rounds since
+    assert_eq!(c.leader(), Some(1));
+    // A vote request node 2 sent before the abandonment could still arrive
+    // and win over node 3's lease: no lease for the rest of the term.
+    c.read(1, 9).unwrap();
+    assert!(c.node(1).raft.read_states.is_empty(), "not served without a round");
+    c.stabilize();
+    assert!(read_result(&c, 1, 9).is_some_and(|r| r.is_ok()), "served after a round");
+}
+
+#[test]
 fn a_single_node_confirms_reads_by_itself() {
     let mut c = Cluster::new(1);
     c.elect(1);

@@ -54,7 +54,7 @@ fn a_duplicated_prepare_gets_the_same_promise_and_changes_nothing() {
     let b = c.ballot(1);
     let before = c.node(2).disk.clone();
     c.queue.clear();
-    send(&mut c, 1, 2, b, Body::Prepare(Prepare { commit: LogIndex(0) }));
+    send(&mut c, 1, 2, b, Body::Prepare(Prepare { commit: LogIndex(0), transfer: None }));
     let out = sent(&mut c, 2, 1);
     assert!(matches!(&out[..], [Body::Promise(p)] if p.entries.len() == 1), "{out:?}");
     assert_eq!(c.node(2).disk, before, "nothing to write");
@@ -89,11 +89,11 @@ fn the_lease_ends_exactly_one_election_timeout_after_the_leader_was_heard() {
     c.now = (heard + et).saturating_sub(Duration::from_nanos(1));
     c.px(3).promised = Ballot::ZERO;
     let b = Ballot::new(c.ballot(2).round + 1, NodeId(3));
-    send(&mut c, 3, 2, b, Body::Prepare(Prepare { commit: LogIndex(0) }));
+    send(&mut c, 3, 2, b, Body::Prepare(Prepare { commit: LogIndex(0), transfer: None }));
     assert!(matches!(&sent(&mut c, 2, 3)[..], [Body::Nack(n)] if n.reason == NackReason::LeaderAlive));
     c.queue.clear();
     c.now = heard + et;
-    send(&mut c, 3, 2, b, Body::Prepare(Prepare { commit: LogIndex(0) }));
+    send(&mut c, 3, 2, b, Body::Prepare(Prepare { commit: LogIndex(0), transfer: None }));
     assert!(matches!(&sent(&mut c, 2, 3)[..], [Body::Promise(_)]));
 }
 
@@ -109,12 +109,12 @@ fn a_promise_budget_exactly_met_is_not_behind() {
     c.px(2).last_leader_contact = None;
     c.queue.clear();
     let b = Ballot::new(c.ballot(2).round + 1, NodeId(3));
-    send(&mut c, 3, 2, b, Body::Prepare(Prepare { commit: LogIndex(0) }));
+    send(&mut c, 3, 2, b, Body::Prepare(Prepare { commit: LogIndex(0), transfer: None }));
     assert!(matches!(&sent(&mut c, 2, 3)[..], [Body::Promise(p)] if p.entries.len() == 2));
     c.queue.clear();
     c.px(2).cfg.max_promise_bytes = size - 1;
     let b2 = Ballot::new(b.round + 1, NodeId(3));
-    send(&mut c, 3, 2, b2, Body::Prepare(Prepare { commit: LogIndex(0) }));
+    send(&mut c, 3, 2, b2, Body::Prepare(Prepare { commit: LogIndex(0), transfer: None }));
     assert!(matches!(&sent(&mut c, 2, 3)[..], [Body::Nack(n)] if n.reason == NackReason::Behind));
 }
 
@@ -137,7 +137,7 @@ fn a_learner_follows_without_voting_or_campaigning() {
     assert!(peers.iter().filter(|p| p.voter).all(|p| p.next_index == LogIndex(2)));
     assert_eq!(c.count_delivered(|m| matches!(m.body, Body::Prepare(_))), 0);
     let now = c.now;
-    assert_eq!(c.px(1).transfer_leader(now, NodeId(2)), Err(replica::TransferError::Unsupported));
+    assert_eq!(c.px(1).transfer_leader(now, NodeId(4)), Err(replica::TransferError::NotVoter(NodeId(4))));
     let change = replica::MembershipChange { voters: vec![NodeId(1)], learners: vec![], addresses: vec![] };
     assert_eq!(c.px(1).change_membership(now, change), Err(replica::ProposeError::Unsupported));
 }
@@ -148,7 +148,7 @@ fn a_follower_that_missed_its_leaders_new_prepare_takes_the_new_ballot_from_its_
     c.elect(1);
     let b1 = c.ballot(1);
     c.isolate(3);
-    c.px(1).campaign(); // re-elected with node 2 alone
+    c.px(1).campaign(None); // re-elected with node 2 alone
     c.stabilize();
     let b2 = c.ballot(1);
     assert!(b2 > b1 && c.role(1) == Role::Leader);

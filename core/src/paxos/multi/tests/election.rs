@@ -158,7 +158,7 @@ fn promises_for_an_earlier_ballot_or_twice_from_one_acceptor_do_not_count() {
     let now = c.now;
     let prepare = crate::paxos::multi::Message {
         ballot: b,
-        body: Body::Prepare(crate::paxos::multi::Prepare { commit: crate::id::LogIndex(0) }),
+        body: Body::Prepare(crate::paxos::multi::Prepare { commit: crate::id::LogIndex(0), transfer: None }),
     };
     c.px(2).handle_message(now, NodeId(1), crate::replica::Message::MultiPaxos(prepare)).unwrap();
     c.poll();

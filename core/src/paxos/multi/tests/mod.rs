@@ -10,3 +10,4 @@ mod recovery;
 mod replication;
 mod robustness;
 mod snapshot;
+mod transfer;

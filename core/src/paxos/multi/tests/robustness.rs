@@ -37,11 +37,23 @@ fn malformed_messages_are_errors_and_change_nothing() {
     assert!(malformed(send(&mut c, 1, 2, b, accept(alloc::vec![conf]))), "membership entry");
     assert!(malformed(send(&mut c, 3, 2, b, accept(alloc::vec![e(2, t)]))), "someone else's ballot");
     let huge = Ballot::new(u64::MAX, NodeId(1));
-    assert!(malformed(send(&mut c, 1, 2, huge, Body::Prepare(Prepare { commit: LogIndex(0) }))), "unpackable");
+    assert!(
+        malformed(send(&mut c, 1, 2, huge, Body::Prepare(Prepare { commit: LogIndex(0), transfer: None }))),
+        "unpackable"
+    );
     let zero = Ballot::new(0, NodeId(3));
-    assert!(malformed(send(&mut c, 3, 2, zero, Body::Prepare(Prepare { commit: LogIndex(0) }))), "round 0");
-    assert_eq!(send(&mut c, 2, 2, b, Body::Prepare(Prepare { commit: LogIndex(0) })), Err(MessageError::FromSelf));
-    assert!(malformed(send(&mut c, 9, 2, b, Body::Prepare(Prepare { commit: LogIndex(0) }))), "stranger");
+    assert!(
+        malformed(send(&mut c, 3, 2, zero, Body::Prepare(Prepare { commit: LogIndex(0), transfer: None }))),
+        "round 0"
+    );
+    assert_eq!(
+        send(&mut c, 2, 2, b, Body::Prepare(Prepare { commit: LogIndex(0), transfer: None })),
+        Err(MessageError::FromSelf)
+    );
+    assert!(
+        malformed(send(&mut c, 9, 2, b, Body::Prepare(Prepare { commit: LogIndex(0), transfer: None }))),
+        "stranger"
+    );
     let stale = Nack { promised: Ballot::ZERO, reason: NackReason::Stale };
     assert!(malformed(send(&mut c, 2, 1, b, Body::Nack(stale))));
     let up = Body::Promise(Promise { commit: LogIndex(0), entries: alloc::vec![e(1, Term(t.0 + 1))] });
@@ -124,7 +136,7 @@ fn arb_body() -> impl Strategy<Value = Body> {
         });
     let entries = proptest::collection::vec(entry, 0..4);
     prop_oneof![
-        (0u64..12).prop_map(|c| Body::Prepare(Prepare { commit: LogIndex(c) })),
+        (0u64..12).prop_map(|c| Body::Prepare(Prepare { commit: LogIndex(c), transfer: None })),
         (0u64..12, entries.clone()).prop_map(|(c, entries)| Body::Promise(Promise { commit: LogIndex(c), entries })),
         (0u64..6, 0u64..4, 0u8..3).prop_map(|(r, n, k)| Body::Nack(Nack {
             promised: Ballot::new(r, NodeId(n)),
@@ -172,7 +184,7 @@ fn answers_for_an_earlier_ballot_of_ours_do_not_count() {
     c.stabilize();
     // Node 1 runs phase 1 again (say, pre-empted); an answer to its old
     // ballot arrives late, claiming slots it never accepted in the new one.
-    c.px(1).campaign();
+    c.px(1).campaign(None);
     c.stabilize();
     let new = c.ballot(1);
     assert!(new > old && c.role(1) == crate::replica::Role::Leader);
@@ -207,7 +219,7 @@ fn a_ballot_round_too_far_ahead_is_refused_and_changes_nothing() {
     let promised = c.ballot(2);
     let round = c.node(2).px.highest_seen.round;
     let forged = Ballot::new(round + replica::MAX_TERM_JUMP + 1, NodeId(3));
-    let prepare = Body::Prepare(Prepare { commit: LogIndex(0) });
+    let prepare = Body::Prepare(Prepare { commit: LogIndex(0), transfer: None });
     assert_eq!(send(&mut c, 3, 2, forged, prepare), Err(MessageError::TermJump { ours: round, theirs: forged.round }));
     assert_eq!(c.ballot(2), promised);
     assert_eq!(c.node(2).px.highest_seen.round, round, "nothing changed");

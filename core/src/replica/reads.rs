@@ -1,0 +1,122 @@
+//! The bookkeeping of linearizable reads shared by Raft and Multi-Paxos:
+//! heartbeat rounds, the reads waiting on them, and the lease a confirmed
+//! round gives. Each protocol's `read` module says why its rounds and its
+//! lease are sound.
+
+use super::{ReadError, ReadId, ReadState};
+use crate::id::LogIndex;
+use crate::time::Instant;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+/// Rounds kept for lease bookkeeping; older unconfirmed rounds are
+/// superseded by newer ones anyway.
+const MAX_ROUNDS: usize = 1024;
+
+#[derive(Debug, Default)]
+pub(crate) struct Reads {
+    /// The latest round started in this leadership.
+    round: u64,
+    /// The latest round a quorum confirmed.
+    confirmed: u64,
+    /// Unconfirmed rounds: (round, sent at).
+    rounds: VecDeque<(u64, Instant)>,
+    /// Send time of the latest confirmed round.
+    lease_start: Option<Instant>,
+    /// No lease for the rest of this leadership: a leadership transfer
+    /// began, and the target may be elected despite followers' leases
+    /// (Raft thesis §3.10), even after the transfer was abandoned, by a
+    /// request still in flight. Reads take a quorum round instead.
+    forfeited: bool,
+    /// Reads that need a round started after they arrived.
+    waiting: Vec<ReadId>,
+    /// Reads attached to a round: (id, round, read index).
+    pending: VecDeque<(ReadId, u64, LogIndex)>,
+}
+
+impl Reads {
+    /// A new leadership: rounds restart, waiting reads stay.
+    pub fn reset(&mut self) {
+        *self = Reads { waiting: core::mem::take(&mut self.waiting), ..Reads::default() };
+    }
+
+    pub fn len(&self) -> usize {
+        self.waiting.len() + self.pending.len()
+    }
+
+    /// A read that needs the next round.
+    pub fn wait(&mut self, id: ReadId) {
+        self.waiting.push(id);
+    }
+
+    pub fn has_waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    pub fn fail_all(&mut self, err: ReadError, out: &mut Vec<ReadState>) {
+        out.extend(self.waiting.drain(..).map(|id| ReadState { id, result: Err(err) }));
+        out.extend(self.pending.drain(..).map(|(id, ..)| ReadState { id, result: Err(err) }));
+        self.rounds.clear();
+        self.lease_start = None;
+    }
+
+    /// Starts a round at `now`; waiting reads join it at `commit` if
+    /// `take_waiting`.
+    pub fn start_round(&mut self, now: Instant, commit: LogIndex, take_waiting: bool) -> u64 {
+        self.round += 1;
+        if self.rounds.len() >= MAX_ROUNDS {
+            self.rounds.pop_front();
+        }
+        self.rounds.push_back((self.round, now));
+        if take_waiting {
+            let round = self.round;
+            self.pending.extend(self.waiting.drain(..).map(|id| (id, round, commit)));
+        }
+        self.round
+    }
+
+    /// A quorum has confirmed every round up to `round`.
+    pub fn confirm(&mut self, round: u64, out: &mut Vec<ReadState>) {
+        if round <= self.confirmed {
+            return;
+        }
+        self.confirmed = round;
+        while let Some(&(r, sent)) = self.rounds.front() {
+            if r > round {
+                break;
+            }
+            self.rounds.pop_front();
+            if r == round {
+                self.lease_start = Some(sent);
+            }
+        }
+        while let Some(&(id, r, index)) = self.pending.front() {
+            if r > round {
+                break;
+            }
+            self.pending.pop_front();
+            out.push(ReadState { id, result: Ok(index) });
+        }
+    }
+
+    pub fn round(&self) -> u64 {
+        self.round
+    }
+
+    /// Gives up the lease until the next leadership ([`Reads::reset`]).
+    pub fn forfeit(&mut self) {
+        self.forfeited = true;
+        self.lease_start = None;
+    }
+
+    /// The send time of the round the lease counts from, unless forfeited.
+    pub fn lease(&self) -> Option<Instant> {
+        if self.forfeited { None } else { self.lease_start }
+    }
+
+    /// When the current lease started, for tests of its boundary.
+    #[cfg(test)]
+    pub fn lease_start(&self) -> Option<Instant> {
+        self.lease_start
+    }
+}
