@@ -147,6 +147,15 @@ impl Client {
                 BytesFrame::Integer(token) => {
                     let guard =
                         LockGuard { client: self.clone(), name, lease: lease.id, token: token as u64, released: false };
+                    // The answer may come after the lease ran out here (a
+                    // slow reply, a retry across a fail-over): the store
+                    // may have handed the lock on already, so holding it
+                    // now would overlap the next holder. Dropping the
+                    // guard releases it if it is still ours.
+                    if !lease.may_act() {
+                        drop(guard);
+                        return Err(Error::LeaseLost);
+                    }
                     return Ok(guard);
                 }
                 BytesFrame::Null => {}

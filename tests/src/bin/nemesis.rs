@@ -84,7 +84,7 @@ fn main() {
                 println!(
                     "seed {seed} ({protocol}/{transport}): {} ops ({} ok, {} unknown), {} kills, {} cluster crashes, {} pauses, {} partitions, \
                      {} transfers, {} acknowledged writes checked, {} lock grants checked, exactly-once writes {} done / {} failed \
-                     ({} of them applied once), recovered in {:.1}s, {} violations",
+                     ({} of them applied once), {} lock holdings ({} cut short by the lease), recovered in {:.1}s, {} violations",
                     r.ops,
                     r.ok,
                     r.unknown,
@@ -98,6 +98,8 @@ fn main() {
                     r.eo_done,
                     r.eo_failed,
                     r.eo_failed_applied,
+                    r.holdings,
+                    r.holdings_cut_short,
                     r.recovery.as_secs_f64(),
                     r.violations.len()
                 );
@@ -118,7 +120,7 @@ fn main() {
     }
     println!(
         "total: {} ops, {} kills, {} cluster crashes, {} pauses, {} partitions, {} transfers, {} acknowledged writes checked, \
-         exactly-once writes {} done / {} failed ({} applied once), {} violations, {:.0}s",
+         exactly-once writes {} done / {} failed ({} applied once), {} lock holdings ({} cut short), {} violations, {:.0}s",
         totals.ops,
         totals.kills,
         totals.cluster_crashes,
@@ -129,6 +131,8 @@ fn main() {
         totals.eo_done,
         totals.eo_failed,
         totals.eo_failed_applied,
+        totals.holdings,
+        totals.holdings_cut_short,
         totals.violations.len(),
         begun.elapsed().as_secs_f64()
     );

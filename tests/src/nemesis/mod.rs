@@ -5,12 +5,13 @@
 //! `SIGSTOP`/`SIGCONT` of the leader, network partitions, and leadership
 //! transfers; then healing, and the checks: every acknowledged write is
 //! present, the history is linearizable, fencing tokens increase, writes
-//! through `synod-client` apply exactly once, and the cluster answers
-//! again in bounded time.
+//! through `synod-client` apply exactly once, its lock holders never
+//! overlap, and the cluster answers again in bounded time.
 
 pub mod clients;
 pub mod cluster;
 pub mod exactly_once;
+pub mod lock_holders;
 pub mod proxy;
 
 use crate::history::{Op, Outcome};
@@ -78,6 +79,10 @@ pub struct Report {
     pub acked_checked: usize,
     /// Lock grants checked for increasing fencing tokens.
     pub grants: usize,
+    /// Lock holdings through `synod-client` checked for overlap.
+    pub holdings: usize,
+    /// Of those, cut short because the lease stopped being safe.
+    pub holdings_cut_short: u64,
     /// Time from healing to the first acknowledged write.
     pub recovery: Duration,
     /// Broken properties.
@@ -100,6 +105,8 @@ impl Report {
         self.eo_failed_applied += o.eo_failed_applied;
         self.acked_checked += o.acked_checked;
         self.grants += o.grants;
+        self.holdings += o.holdings;
+        self.holdings_cut_short += o.holdings_cut_short;
         self.violations.extend(o.violations.iter().cloned());
     }
 }
@@ -198,6 +205,12 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
     let tally = Arc::new(Mutex::new(exactly_once::Tally::default()));
     let (s, t, seed, plain) = (shared.clone(), tally.clone(), cfg.seed ^ 0xe0, cfg.plain_retries);
     threads.push(std::thread::spawn(move || exactly_once::run(s, seed, t, plain)));
+    let resource = Arc::new(lock_holders::Resource::default());
+    let holds = Arc::new(Mutex::new(lock_holders::Tally::default()));
+    for h in 1..=2u64 {
+        let (s, r, t, seed) = (shared.clone(), resource.clone(), holds.clone(), cfg.seed ^ (0x401d + h));
+        threads.push(std::thread::spawn(move || lock_holders::run(s, h, seed, r, t)));
+    }
     // The fault schedule.
     let mut rng = Rng::with_seed(cfg.seed);
     let mut down: Vec<(u64, Instant)> = Vec::new();
@@ -310,6 +323,11 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
         }
         (Err(e), _) | (_, Err(e)) => report.violations.push(format!("cannot read the exactly-once keys: {e}")),
     }
+    // Locks through synod-client: one holder at a time, rising tokens.
+    let holds = holds.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    report.holdings = holds.holdings.len();
+    report.holdings_cut_short = holds.cut_short;
+    report.violations.extend(lock_holders::check(&holds.holdings).into_iter().map(|v| format!("locks: {v}")));
     // Final reads join the history, so lost writes show as violations too.
     let history = {
         let mut h = shared.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
