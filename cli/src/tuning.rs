@@ -5,8 +5,9 @@
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
 use synod_core::id::NodeId;
-use synod_core::paxos::multi::{Config as MultiPaxosConfig, ReadMode as PaxosReadMode};
-use synod_core::raft::{Config as RaftConfig, ReadMode as RaftReadMode};
+use synod_core::paxos::multi::Config as MultiPaxosConfig;
+use synod_core::raft::Config as RaftConfig;
+use synod_core::replica::ReadMode;
 use synod_core::time::Duration;
 
 /// How a leader makes a read linearizable.
@@ -224,13 +225,16 @@ impl Tuning {
         let mut cfg = RaftConfig::new(id, self.seed_for(id));
         cfg.election_timeout = self.election_timeout();
         cfg.heartbeat_interval = Duration::from_millis(self.heartbeat_ms);
-        cfg.read_mode = match self.read_mode {
-            ReadModeOpt::ReadIndex => RaftReadMode::ReadIndex,
-            ReadModeOpt::Lease => {
-                RaftReadMode::Lease { max_clock_drift: Duration::from_millis(self.max_clock_drift_ms) }
-            }
-        };
+        cfg.read_mode = self.replica_read_mode();
         cfg
+    }
+
+    /// The read mode either protocol is built with.
+    fn replica_read_mode(&self) -> ReadMode {
+        match self.read_mode {
+            ReadModeOpt::ReadIndex => ReadMode::ReadIndex,
+            ReadModeOpt::Lease => ReadMode::Lease { max_clock_drift: Duration::from_millis(self.max_clock_drift_ms) },
+        }
     }
 
     /// Multi-Paxos's configuration for node `id`.
@@ -238,12 +242,7 @@ impl Tuning {
         let mut cfg = MultiPaxosConfig::new(id, self.seed_for(id));
         cfg.election_timeout = self.election_timeout();
         cfg.heartbeat_interval = Duration::from_millis(self.heartbeat_ms);
-        cfg.read_mode = match self.read_mode {
-            ReadModeOpt::ReadIndex => PaxosReadMode::ReadIndex,
-            ReadModeOpt::Lease => {
-                PaxosReadMode::Lease { max_clock_drift: Duration::from_millis(self.max_clock_drift_ms) }
-            }
-        };
+        cfg.read_mode = self.replica_read_mode();
         cfg
     }
 
@@ -307,11 +306,11 @@ mod tests {
         let r = t.raft(NodeId(2));
         assert_eq!(r.election_timeout, Duration::from_millis(800));
         assert_eq!(r.heartbeat_interval, Duration::from_millis(40));
-        assert_eq!(r.read_mode, RaftReadMode::Lease { max_clock_drift: Duration::from_millis(30) });
+        assert_eq!(r.read_mode, ReadMode::Lease { max_clock_drift: Duration::from_millis(30) });
         let p = t.multi_paxos(NodeId(2));
         assert_eq!(p.election_timeout, Duration::from_millis(800));
         assert_eq!(p.heartbeat_interval, Duration::from_millis(40));
-        assert_eq!(p.read_mode, PaxosReadMode::Lease { max_clock_drift: Duration::from_millis(30) });
+        assert_eq!(p.read_mode, ReadMode::Lease { max_clock_drift: Duration::from_millis(30) });
         assert_eq!(r.seed, p.seed);
         assert_ne!(r.seed, t.raft(NodeId(3)).seed, "nodes of one process draw different timeouts");
     }

@@ -52,21 +52,10 @@ impl Solo {
             },
             data: Bytes::new(),
         });
-        let mut expected = snapshot.meta.index.next();
-        let mut entries_kept = VecDeque::with_capacity(entries.len());
-        let mut last_term = snapshot.meta.term;
-        for e in entries.into_iter().filter(|e| e.index > snapshot.meta.index) {
-            if e.index != expected {
-                return Err(RecoverError::Gap { expected, found: e.index });
-            }
-            if e.term < last_term {
-                return Err(RecoverError::TermRegression(e.index));
-            }
-            last_term = e.term;
-            expected = expected.next();
-            entries_kept.push_back(e);
-        }
-        let last = expected.prev();
+        crate::replica::check_recovered(&snapshot.meta, &entries, true)?;
+        let entries_kept: VecDeque<Entry> = entries.into_iter().filter(|e| e.index > snapshot.meta.index).collect();
+        let last_term = entries_kept.back().map_or(snapshot.meta.term, |e| e.term);
+        let last = entries_kept.back().map_or(snapshot.meta.index, |e| e.index);
         let term = hard_state.term.max(last_term).next();
         let restore = (snapshot.meta.index > LogIndex(0)).then(|| snapshot.clone());
         let applied = snapshot.meta.index;

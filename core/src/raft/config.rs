@@ -3,21 +3,7 @@
 use crate::id::NodeId;
 use crate::time::Duration;
 
-/// How the leader makes a read linearizable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReadMode {
-    /// Confirm leadership with a quorum round before each batch of reads
-    /// (thesis §6.4). Safe under any clock behaviour.
-    ReadIndex,
-    /// Serve reads while a leader lease holds (thesis §6.4.1): no round
-    /// trip, but safe only if clocks drift less than `max_clock_drift` over
-    /// one election timeout. Falls back to a quorum round when the lease
-    /// has lapsed.
-    Lease {
-        /// The most any two clocks may diverge over one election timeout.
-        max_clock_drift: Duration,
-    },
-}
+pub use crate::replica::ReadMode;
 
 /// Raft configuration.
 #[derive(Clone, Debug, PartialEq)]

@@ -2,7 +2,7 @@
 //! committed, handed out to apply, and known durable.
 
 use crate::id::{LogIndex, Term};
-use crate::replica::{Entry, Persist, PersistId, Snapshot};
+use crate::replica::{Entry, Persist, PersistId, Snapshot, held_range};
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
@@ -77,10 +77,7 @@ impl RaftLog {
 
     /// Entries in `from..=to`, all present.
     pub fn range(&self, from: LogIndex, to: LogIndex) -> impl ExactSizeIterator<Item = &Entry> {
-        let first = self.first_index().0;
-        let lo = from.0.saturating_sub(first) as usize;
-        let hi = (to.0.saturating_sub(first) as usize + 1).min(self.entries.len());
-        self.entries.range(lo.min(hi)..hi)
+        self.entries.range(held_range(self.first_index().0, self.entries.len(), from, to))
     }
 
     /// Raft §5.4.1: a candidate's log is at least as up-to-date as ours if
@@ -228,6 +225,16 @@ impl RaftLog {
     }
 }
 
+impl crate::replica::durability::Unstable for RaftLog {
+    fn has_unstable(&self) -> bool {
+        RaftLog::has_unstable(self)
+    }
+
+    fn take_unstable(&mut self, id: PersistId, p: &mut Persist) {
+        RaftLog::take_unstable(self, id, p)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +248,19 @@ mod tests {
     fn log_with(terms: &[u64]) -> RaftLog {
         let entries = terms.iter().enumerate().map(|(i, t)| e(i as u64 + 1, *t)).collect();
         RaftLog::recovered(Snapshot::default(), entries, LogIndex(0))
+    }
+
+    #[test]
+    fn a_range_ending_before_the_first_entry_held_is_empty() {
+        // Once compacted, asking for entries the snapshot covers yields
+        // none; the old arithmetic handed back the first entry held.
+        let snapshot = Snapshot {
+            meta: SnapshotMeta { index: LogIndex(10), term: Term(1), ..Default::default() },
+            data: Bytes::new(),
+        };
+        let log = RaftLog::recovered(snapshot, (11..=20).map(|i| e(i, 1)).collect(), LogIndex(10));
+        assert_eq!(log.range(LogIndex(1), LogIndex(10)).count(), 0);
+        assert_eq!(log.range(LogIndex(1), LogIndex(11)).map(|e| e.index).collect::<Vec<_>>(), [LogIndex(11)]);
     }
 
     /// Storage may hand back entries the snapshot already covers, the one

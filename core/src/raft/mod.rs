@@ -18,7 +18,6 @@
 //! ```
 
 mod config;
-mod durability;
 mod election;
 mod log;
 mod membership;
@@ -41,18 +40,18 @@ pub use message::{
 
 use crate::id::{LogIndex, NodeId, Term};
 use crate::rand::Rng;
+use crate::replica::durability::Durability;
 use crate::replica::reads::Reads;
 use crate::replica::snapshot_transfer::Incoming;
 use crate::replica::{
     self, CompactError, Entry, EntryKind, Envelope, Event, HardState, Membership, MembershipChange, MessageError,
     Output, PeerStatus, PersistId, Proposal, ProposeError, ReadError, ReadId, ReadState, RecoverError, Recovered,
-    Replica, Role, Snapshot, SnapshotMeta, Status, TransferError,
+    Replica, Role, Snapshot, Status, TransferError,
 };
 use crate::time::Instant;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use bytes::Bytes;
-use durability::Durability;
 use log::RaftLog;
 use progress::Progress;
 
@@ -129,7 +128,7 @@ impl Raft {
         let Recovered { hard_state, snapshot, entries } = recovered;
         let has_snapshot = snapshot.is_some();
         let mut snapshot = snapshot.unwrap_or_default();
-        check_entries(&snapshot.meta, &entries)?;
+        replica::check_recovered(&snapshot.meta, &entries, true)?;
         let mut configs = VecDeque::new();
         for e in entries.iter().filter(|e| e.kind == EntryKind::Membership && e.index > snapshot.meta.index) {
             let m = Membership::decode_exact(&e.data).map_err(|_| RecoverError::BadMembership(e.index))?;
@@ -219,7 +218,7 @@ impl Raft {
     /// Sends a reply that depends only on the current term and vote being
     /// durable (Raft Figure 2: persist before responding).
     fn reply_after_term(&mut self, to: NodeId, body: Body) {
-        let dep = self.durability.dep_term(self.hard_state());
+        let dep = self.durability.dep_vote(self.hard_state());
         let msg = replica::Message::Raft(Message { term: self.term, body });
         self.durability.send_after(dep, Envelope { to, msg });
     }
@@ -234,24 +233,6 @@ impl Raft {
         }
         self.peers.iter().find(|p| p.id == id).map_or(LogIndex(0), |p| p.match_index)
     }
-}
-
-/// Storage must hand back a contiguous log whose terms never decrease.
-fn check_entries(snap: &SnapshotMeta, entries: &[Entry]) -> Result<(), RecoverError> {
-    let mut expected: Option<LogIndex> = None;
-    let mut term = snap.term;
-    for e in entries.iter().filter(|e| e.index > snap.index) {
-        let want = expected.unwrap_or(snap.index.next());
-        if e.index != want {
-            return Err(RecoverError::Gap { expected: want, found: e.index });
-        }
-        if e.term < term {
-            return Err(RecoverError::TermRegression(e.index));
-        }
-        term = e.term;
-        expected = Some(e.index.next());
-    }
-    Ok(())
 }
 
 impl Replica for Raft {
@@ -324,7 +305,7 @@ impl Replica for Raft {
     fn has_output(&self) -> bool {
         self.durability.has_messages()
             || self.log.has_unstable()
-            || self.durability.term_changed(self.hard_state())
+            || self.durability.vote_changed(self.hard_state())
             || self.restore.is_some()
             || self.log.has_committed()
             || !self.read_states.is_empty()

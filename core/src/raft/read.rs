@@ -40,11 +40,8 @@ impl Raft {
     }
 
     fn lease_valid(&self) -> bool {
-        let super::ReadMode::Lease { max_clock_drift } = self.cfg.read_mode else { return false };
         // A transfer forfeits the lease (see `start_transfer`).
-        self.reads
-            .lease()
-            .is_some_and(|start| self.now < start + self.cfg.election_timeout.saturating_sub(max_clock_drift))
+        self.reads.lease_holds(self.cfg.read_mode, self.now, self.cfg.election_timeout)
     }
 
     /// Starts a round for waiting reads, once reads can be served.

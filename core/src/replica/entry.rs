@@ -193,9 +193,61 @@ impl<'a> arbitrary::Arbitrary<'a> for SnapshotMeta {
     }
 }
 
+/// Storage must hand back a contiguous log past the snapshot `snap`
+/// (entries it covers are ignored). With `terms_rise`, terms may not fall
+/// along the log (Raft: a log's terms never decrease, §5.3); Multi-Paxos
+/// slots carry the ballot each was accepted in, which need not rise.
+pub(crate) fn check_recovered(
+    snap: &SnapshotMeta,
+    entries: &[Entry],
+    terms_rise: bool,
+) -> Result<(), super::RecoverError> {
+    let mut want = snap.index.next();
+    let mut term = snap.term;
+    for e in entries.iter().filter(|e| e.index > snap.index) {
+        if e.index != want {
+            return Err(super::RecoverError::Gap { expected: want, found: e.index });
+        }
+        if terms_rise && e.term < term {
+            return Err(super::RecoverError::TermRegression(e.index));
+        }
+        term = e.term;
+        want = want.next();
+    }
+    Ok(())
+}
+
+/// Where entries `from..=to` sit in a log holding `len` entries from index
+/// `first` on: clamped to what is held, empty when the two do not meet
+/// (`to` below `first`, `from` past the end, `from > to`). The one rule
+/// for both protocols' logs, on 32-bit targets too.
+pub(crate) fn held_range(first: u64, len: usize, from: LogIndex, to: LogIndex) -> core::ops::Range<usize> {
+    if to.0 < first || from > to {
+        return 0..0;
+    }
+    let offset = |i: u64| usize::try_from(i - first).unwrap_or(usize::MAX);
+    let hi = offset(to.0).saturating_add(1).min(len);
+    let lo = offset(from.0.max(first)).min(hi);
+    lo..hi
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_range_clamps_to_what_the_log_holds() {
+        let r = |from, to| held_range(11, 10, LogIndex(from), LogIndex(to)); // indexes 11..=20
+        assert_eq!(r(11, 20), 0..10);
+        assert_eq!(r(1, 15), 0..5, "from below the first");
+        assert_eq!(r(15, 99), 4..10, "to past the last");
+        assert_eq!(r(1, 5), 0..0, "entirely below the first");
+        assert_eq!(r(1, 10), 0..0, "ending just before the first");
+        assert_eq!(r(21, 30), 10..10, "entirely past the last");
+        assert_eq!(r(16, 14), 0..0, "from past to");
+        assert_eq!(r(0, u64::MAX), 0..10);
+        assert_eq!(held_range(1, 0, LogIndex(1), LogIndex(5)), 0..0, "an empty log");
+    }
     use alloc::vec;
 
     fn e(i: u64, t: u64) -> Entry {

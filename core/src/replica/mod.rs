@@ -75,6 +75,7 @@
 //! assert_eq!(applied.last().map(|e| (e.index, e.term)), Some((proposal.index, proposal.term)));
 //! ```
 
+pub(crate) mod durability;
 mod entry;
 mod error;
 pub(crate) mod limits;
@@ -86,12 +87,14 @@ mod reconfigure;
 pub(crate) mod snapshot_transfer;
 
 pub use entry::{Entry, EntryKind, HardState, Persist, PersistId, Recovered, Snapshot, SnapshotMeta};
+pub(crate) use entry::{check_recovered, held_range};
 pub use error::{
     CompactError, MAX_TERM_JUMP, MessageError, ProposeError, ReadError, RecoverError, TransferError, check_term_jump,
 };
 pub use membership::{MAX_ADDRESS_LEN, Membership, MembershipChange, MembershipError, VoteResult};
 pub use message::Message;
 pub use output::{Envelope, Event, Output, PeerStatus, Proposal, ReadId, ReadState, Role, Status};
+pub use reads::ReadMode;
 pub use reconfigure::{MemberStep, StepError};
 
 use crate::id::{LogIndex, NodeId, Term};

@@ -5,6 +5,7 @@
 
 use super::{ReadError, ReadId, ReadState};
 use crate::id::LogIndex;
+use crate::time::Duration;
 use crate::time::Instant;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -12,6 +13,26 @@ use alloc::vec::Vec;
 /// Rounds kept for lease bookkeeping; older unconfirmed rounds are
 /// superseded by newer ones anyway.
 const MAX_ROUNDS: usize = 1024;
+
+/// How a leader makes a read linearizable, on either protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadMode {
+    /// Confirm leadership with a quorum round sent after the read arrived
+    /// (Raft thesis §6.4's ReadIndex; on Multi-Paxos, that no acceptor of
+    /// the quorum promised a higher ballot). Safe under any clock
+    /// behaviour.
+    ReadIndex,
+    /// Serve reads while a leader lease holds: followers (acceptors) help
+    /// no other candidate for an election timeout after hearing from the
+    /// leader, so no new leader exists before the lease ends (thesis
+    /// §6.4.1; PML §5.2 "master leases"). No round trip, but safe only if
+    /// clocks drift less than `max_clock_drift` over one election timeout.
+    /// Falls back to a quorum round when the lease has lapsed.
+    Lease {
+        /// The most any two clocks may diverge over one election timeout.
+        max_clock_drift: Duration,
+    },
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct Reads {
@@ -109,9 +130,14 @@ impl Reads {
         self.lease_start = None;
     }
 
-    /// The send time of the round the lease counts from, unless forfeited.
-    pub fn lease(&self) -> Option<Instant> {
-        if self.forfeited { None } else { self.lease_start }
+    /// True if a lease lets the leader answer a read at `now` without a
+    /// round: a quorum confirmed a round sent at `start`, so no other
+    /// leader exists before `start + election_timeout` by the slowest
+    /// clock, less the drift bound.
+    pub fn lease_holds(&self, mode: ReadMode, now: Instant, election_timeout: Duration) -> bool {
+        let ReadMode::Lease { max_clock_drift } = mode else { return false };
+        let start = if self.forfeited { None } else { self.lease_start };
+        start.is_some_and(|start| now < start + election_timeout.saturating_sub(max_clock_drift))
     }
 
     /// When the current lease started, for tests of its boundary.

@@ -300,10 +300,7 @@ impl Params {
         let mut paxos = multi::Config::new(NodeId(0), 0);
         paxos.election_timeout = raft.election_timeout;
         paxos.heartbeat_interval = raft.heartbeat_interval;
-        paxos.read_mode = match raft.read_mode {
-            ReadMode::Lease { max_clock_drift } => multi::ReadMode::Lease { max_clock_drift },
-            ReadMode::ReadIndex => multi::ReadMode::ReadIndex,
-        };
+        paxos.read_mode = raft.read_mode;
         paxos.max_batch_entries = raft.max_append_entries;
         paxos.max_inflight_batches = raft.max_inflight_msgs;
         paxos.snapshot_chunk_bytes = raft.snapshot_chunk_bytes;

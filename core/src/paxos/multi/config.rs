@@ -3,24 +3,7 @@
 use crate::id::NodeId;
 use crate::time::Duration;
 
-/// How the leader makes a read linearizable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReadMode {
-    /// Confirm with a quorum that no higher ballot was promised after the
-    /// read arrived, then read at the commit index (a read barrier, as
-    /// Raft's ReadIndex). Safe under any clock behaviour.
-    ReadIndex,
-    /// Serve reads while a leader lease holds: acceptors refuse every other
-    /// candidate for an election timeout after hearing from the leader, so
-    /// no new leader can finish phase 1 before the lease ends (PML §5.2
-    /// "master leases"). Safe only if clocks drift less than
-    /// `max_clock_drift` over one election timeout; falls back to a quorum
-    /// round once the lease has lapsed.
-    Lease {
-        /// The most any two clocks may diverge over one election timeout.
-        max_clock_drift: Duration,
-    },
-}
+pub use crate::replica::ReadMode;
 
 /// Multi-Paxos configuration.
 #[derive(Clone, Debug, PartialEq)]

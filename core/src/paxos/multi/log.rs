@@ -22,7 +22,7 @@
 //! at all, and what was reported durable is never lost.
 
 use crate::id::{LogIndex, Term};
-use crate::replica::{Entry, Persist, PersistId, Snapshot};
+use crate::replica::{Entry, Persist, PersistId, Snapshot, held_range};
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
@@ -105,11 +105,7 @@ impl PaxosLog {
 
     /// Entries in `from..=to` that are held.
     pub fn range(&self, from: LogIndex, to: LogIndex) -> impl Iterator<Item = &Entry> {
-        let first = self.first_index().0;
-        let lo = from.0.saturating_sub(first) as usize;
-        let hi = (to.0.saturating_sub(first).saturating_add(1) as usize).min(self.entries.len());
-        let hi = if to.0 < first { 0 } else { hi };
-        self.entries.range(lo.min(hi)..hi)
+        self.entries.range(held_range(self.first_index().0, self.entries.len(), from, to))
     }
 
     /// Stores `e` in its slot: past the end (holes fill the gap) or over
@@ -211,6 +207,16 @@ impl PaxosLog {
 
     pub fn has_committed(&self) -> bool {
         self.commit.min(self.persisted) > self.applied
+    }
+}
+
+impl crate::replica::durability::Unstable for PaxosLog {
+    fn has_unstable(&self) -> bool {
+        PaxosLog::has_unstable(self)
+    }
+
+    fn take_unstable(&mut self, id: PersistId, p: &mut Persist) {
+        PaxosLog::take_unstable(self, id, p)
     }
 }
 

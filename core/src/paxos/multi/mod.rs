@@ -64,7 +64,6 @@
 
 mod acceptor;
 mod config;
-mod durability;
 mod election;
 mod leader;
 mod log;
@@ -87,6 +86,7 @@ pub use message::{
 use super::{MAX_NODES, ballot_term, term_ballot};
 use crate::id::{Ballot, LogIndex, NodeId, Term};
 use crate::rand::Rng;
+use crate::replica::durability::Durability;
 use crate::replica::reads::Reads;
 use crate::replica::snapshot_transfer::Incoming;
 use crate::replica::{
@@ -97,7 +97,6 @@ use crate::replica::{
 use crate::time::Instant;
 use alloc::vec::Vec;
 use bytes::Bytes;
-use durability::Durability;
 use log::PaxosLog;
 use progress::Progress;
 
@@ -187,7 +186,7 @@ impl MultiPaxos {
         cfg.validate()?;
         let Recovered { hard_state, snapshot, entries } = recovered;
         let mut snapshot = snapshot.unwrap_or_default();
-        check_entries(snapshot.meta.index, &entries)?;
+        check_entries(&snapshot.meta, &entries)?;
         if snapshot.meta.membership.is_empty() {
             snapshot.meta.membership = initial;
         }
@@ -292,7 +291,7 @@ impl MultiPaxos {
 
     /// Sends a message that depends only on the promise being durable.
     fn reply_after_promise(&mut self, to: NodeId, ballot: Ballot, body: Body) {
-        let dep = self.durability.dep_promise(self.hard_state());
+        let dep = self.durability.dep_vote(self.hard_state());
         let env = self.envelope(to, ballot, body);
         self.durability.send_after(dep, env);
     }
@@ -302,19 +301,14 @@ impl MultiPaxos {
     }
 }
 
-/// Storage must hand back a contiguous log.
-fn check_entries(snap_index: LogIndex, entries: &[Entry]) -> Result<(), RecoverError> {
-    let mut want = snap_index.next();
-    for e in entries.iter().filter(|e| e.index > snap_index) {
-        if e.index != want {
-            return Err(RecoverError::Gap { expected: want, found: e.index });
-        }
-        if e.kind == EntryKind::Membership {
-            return Err(RecoverError::BadMembership(e.index));
-        }
-        want = want.next();
+/// Storage must hand back a contiguous log, without configuration
+/// entries (membership is fixed).
+fn check_entries(snap: &replica::SnapshotMeta, entries: &[Entry]) -> Result<(), RecoverError> {
+    replica::check_recovered(snap, entries, false)?;
+    match entries.iter().find(|e| e.index > snap.index && e.kind == EntryKind::Membership) {
+        Some(e) => Err(RecoverError::BadMembership(e.index)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 impl Replica for MultiPaxos {
@@ -380,7 +374,7 @@ impl Replica for MultiPaxos {
     fn has_output(&self) -> bool {
         self.durability.has_messages()
             || self.log.has_unstable()
-            || self.durability.promise_changed(self.hard_state())
+            || self.durability.vote_changed(self.hard_state())
             || self.restore.is_some()
             || self.log.has_committed()
             || !self.read_states.is_empty()

@@ -17,7 +17,7 @@
 //! bound, the leader may answer reads until then without a round (PML
 //! §5.2).
 
-use super::{MultiPaxos, ReadMode};
+use super::MultiPaxos;
 use crate::replica::{ReadError, ReadId, ReadState, Role};
 
 impl MultiPaxos {
@@ -43,10 +43,7 @@ impl MultiPaxos {
     }
 
     fn lease_valid(&self) -> bool {
-        let ReadMode::Lease { max_clock_drift } = self.cfg.read_mode else { return false };
-        self.reads
-            .lease()
-            .is_some_and(|start| self.now < start + self.cfg.election_timeout.saturating_sub(max_clock_drift))
+        self.reads.lease_holds(self.cfg.read_mode, self.now, self.cfg.election_timeout)
     }
 
     /// Starts a round for waiting reads, once reads can be served.

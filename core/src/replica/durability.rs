@@ -1,22 +1,36 @@
-//! Persist-before-send: every reply that claims durable state waits until
-//! the write it depends on is reported durable (Raft Figure 2: "persist
-//! before responding to RPCs").
+//! Persist-before-send, shared by Raft and Multi-Paxos: every answer that
+//! claims durable state waits until the write it depends on is reported
+//! durable. Raft Figure 2: "persist before responding to RPCs"; PMS §2.3:
+//! an acceptor "must remember this information even if it fails and then
+//! restarts", and PML §4 writes the log before replying.
+//!
+//! What a protocol votes with — Raft's term and vote, Multi-Paxos's
+//! promised ballot (its `HardState::term`, vote always `None`) — is the
+//! "vote state" here: an answer that depends only on it (a vote, a
+//! promise without acceptances) waits for no log write.
 
-use super::log::RaftLog;
-use crate::replica::{Envelope, HardState, Persist, PersistId};
+use super::{Envelope, HardState, Persist, PersistId};
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
+/// The part of a replica's log the gate writes from.
+pub(crate) trait Unstable {
+    /// True if entries or a snapshot wait to be written.
+    fn has_unstable(&self) -> bool;
+    /// Moves what waits into batch `id`.
+    fn take_unstable(&mut self, id: PersistId, p: &mut Persist);
+}
+
 #[derive(Debug)]
-pub(super) struct Durability {
+pub(crate) struct Durability {
     /// Id of the next batch handed out; batch ids start at 1.
     next_id: u64,
     /// Highest batch reported durable.
     acked: u64,
     /// The hard state as of the last batch handed out.
     saved: HardState,
-    /// The batch that carried the latest term or vote change.
-    term_batch: u64,
+    /// The batch that carried the latest vote state change.
+    vote_batch: u64,
     /// Messages safe to send now.
     ready: Vec<Envelope>,
     /// Messages waiting for a batch, in the order they were produced.
@@ -25,26 +39,26 @@ pub(super) struct Durability {
 
 impl Durability {
     pub fn new(saved: HardState) -> Self {
-        Durability { next_id: 1, acked: 0, saved, term_batch: 0, ready: Vec::new(), waiting: VecDeque::new() }
+        Durability { next_id: 1, acked: 0, saved, vote_batch: 0, ready: Vec::new(), waiting: VecDeque::new() }
     }
 
     pub fn acked(&self) -> PersistId {
         PersistId(self.acked)
     }
 
-    /// True if the term or vote differ from what was last written.
-    pub fn term_changed(&self, hs: HardState) -> bool {
+    /// True if the vote state differs from what was last written.
+    pub fn vote_changed(&self, hs: HardState) -> bool {
         hs.term != self.saved.term || hs.vote != self.saved.vote
     }
 
     /// The batch a message claiming everything written so far depends on.
     pub fn dep_all(&self, log_unstable: bool, hs: HardState) -> u64 {
-        if log_unstable || self.term_changed(hs) { self.next_id } else { self.next_id - 1 }
+        if log_unstable || self.vote_changed(hs) { self.next_id } else { self.next_id - 1 }
     }
 
-    /// The batch a message depending only on term and vote depends on.
-    pub fn dep_term(&self, hs: HardState) -> u64 {
-        if self.term_changed(hs) { self.next_id } else { self.term_batch }
+    /// The batch a message depending only on the vote state depends on.
+    pub fn dep_vote(&self, hs: HardState) -> u64 {
+        if self.vote_changed(hs) { self.next_id } else { self.vote_batch }
     }
 
     pub fn send_now(&mut self, env: Envelope) {
@@ -65,9 +79,9 @@ impl Durability {
 
     /// Hands out the next batch, if anything needs writing. A commit index
     /// change alone is not worth a write: it rides along with the next one.
-    pub fn take_write(&mut self, log: &mut RaftLog, hs: HardState) -> Option<Persist> {
-        let term_changed = self.term_changed(hs);
-        if !log.has_unstable() && !term_changed {
+    pub fn take_write(&mut self, log: &mut impl Unstable, hs: HardState) -> Option<Persist> {
+        let vote_changed = self.vote_changed(hs);
+        if !log.has_unstable() && !vote_changed {
             return None;
         }
         let id = PersistId(self.next_id);
@@ -78,8 +92,8 @@ impl Durability {
             p.hard_state = Some(hs);
             self.saved = hs;
         }
-        if term_changed {
-            self.term_batch = id.0;
+        if vote_changed {
+            self.vote_batch = id.0;
         }
         Some(p)
     }
