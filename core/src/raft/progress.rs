@@ -2,63 +2,10 @@
 //! snapshot states follow etcd's raft design).
 
 use crate::id::{LogIndex, NodeId};
+use crate::replica::progress::Inflights;
+pub(super) use crate::replica::progress::State;
 use crate::replica::snapshot_transfer::ChunkWindow;
 use crate::time::Instant;
-use alloc::collections::VecDeque;
-
-/// How the leader is currently sending to a follower.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum State {
-    /// The follower's log position is unknown: one append at a time until
-    /// one is accepted.
-    Probe,
-    /// The follower keeps up: stream appends, up to a window in flight.
-    Replicate,
-    /// The follower needs entries already compacted: stream a snapshot.
-    Snapshot {
-        /// The snapshot's last index.
-        index: LogIndex,
-        /// Chunks sent and confirmed.
-        window: ChunkWindow,
-    },
-}
-
-/// Append messages in flight to one follower: the last index each carried.
-#[derive(Debug)]
-pub(super) struct Inflights {
-    last_indexes: VecDeque<LogIndex>,
-    cap: usize,
-}
-
-impl Inflights {
-    pub fn new(cap: usize) -> Self {
-        Inflights { last_indexes: VecDeque::new(), cap }
-    }
-
-    pub fn is_full(&self) -> bool {
-        self.last_indexes.len() >= self.cap
-    }
-
-    pub fn add(&mut self, last: LogIndex) {
-        self.last_indexes.push_back(last);
-    }
-
-    /// Frees every message acknowledged by `index`.
-    pub fn free_to(&mut self, index: LogIndex) {
-        while self.last_indexes.front().is_some_and(|l| *l <= index) {
-            self.last_indexes.pop_front();
-        }
-    }
-
-    /// Lets one more message through, when acks may have been lost.
-    pub fn free_first(&mut self) {
-        self.last_indexes.pop_front();
-    }
-
-    pub fn clear(&mut self) {
-        self.last_indexes.clear();
-    }
-}
 
 #[derive(Debug)]
 pub(super) struct Progress {
@@ -190,7 +137,7 @@ mod tests {
         f.free_to(LogIndex(11));
         assert!(!f.is_full());
         f.free_to(LogIndex(12));
-        assert!(f.last_indexes.is_empty());
+        assert_eq!(f.len(), 0);
     }
 
     #[test]

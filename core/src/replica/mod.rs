@@ -82,6 +82,7 @@ pub(crate) mod limits;
 mod membership;
 mod message;
 mod output;
+pub(crate) mod progress;
 pub(crate) mod reads;
 mod reconfigure;
 pub(crate) mod snapshot_transfer;

@@ -98,7 +98,7 @@ impl MultiPaxos {
                 pr.probe_sent = true;
             } else {
                 pr.next_index = batch_last.next();
-                pr.inflights.push_back(batch_last);
+                pr.inflights.add(batch_last);
             }
             let to = pr.id;
             let body = Body::Accept(Accept { entries, commit: self.log.commit });
@@ -181,7 +181,7 @@ impl MultiPaxos {
                         if pr.match_index < pr.next_index.prev() && pr.match_index == pr.match_at_heartbeat {
                             pr.become_probe();
                         } else if pr.is_full() {
-                            pr.inflights.pop_front();
+                            pr.inflights.free_first();
                         }
                     }
                     State::Snapshot { .. } => {

@@ -1,26 +1,10 @@
 //! The leader's view of each acceptor: what it holds, what to send next.
 
 use crate::id::{LogIndex, NodeId};
+use crate::replica::progress::Inflights;
+pub(super) use crate::replica::progress::State;
 use crate::replica::snapshot_transfer::ChunkWindow;
 use crate::time::Instant;
-use alloc::collections::VecDeque;
-
-/// How the leader is currently sending to an acceptor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum State {
-    /// Where the acceptor stands is unknown: one batch at a time until one
-    /// is answered.
-    Probe,
-    /// The acceptor keeps up: stream batches, up to a window in flight.
-    Replicate,
-    /// The acceptor needs slots already compacted: stream a snapshot.
-    Snapshot {
-        /// The snapshot's last index.
-        index: LogIndex,
-        /// Chunks sent and confirmed.
-        window: ChunkWindow,
-    },
-}
 
 #[derive(Debug)]
 pub(super) struct Progress {
@@ -32,8 +16,7 @@ pub(super) struct Progress {
     pub next_index: LogIndex,
     pub state: State,
     /// Last slot of each batch in flight (Replicate).
-    pub inflights: VecDeque<LogIndex>,
-    max_inflight: usize,
+    pub inflights: Inflights,
     /// A probe is in flight (Probe).
     pub probe_sent: bool,
     /// `match_index` at the previous heartbeat answer: no progress between
@@ -54,8 +37,7 @@ impl Progress {
             match_index: LogIndex(0),
             next_index: next,
             state: State::Probe,
-            inflights: VecDeque::new(),
-            max_inflight,
+            inflights: Inflights::new(max_inflight),
             probe_sent: false,
             match_at_heartbeat: LogIndex(0),
             last_heard: None,
@@ -65,14 +47,12 @@ impl Progress {
     }
 
     pub fn is_full(&self) -> bool {
-        self.inflights.len() >= self.max_inflight
+        self.inflights.is_full()
     }
 
     /// Frees every batch the acceptor's `match_index` covers.
     pub fn free_to(&mut self, index: LogIndex) {
-        while self.inflights.front().is_some_and(|l| *l <= index) {
-            self.inflights.pop_front();
-        }
+        self.inflights.free_to(index);
     }
 
     /// Starts over from what the acceptor is known to hold.
@@ -104,13 +84,14 @@ mod tests {
     fn probing_restarts_from_the_match_and_replication_streams_past_it() {
         let mut p = Progress::new(NodeId(2), true, LogIndex(10), 2);
         p.match_index = LogIndex(4);
-        p.inflights.push_back(LogIndex(12));
+        p.inflights.add(LogIndex(12));
         p.become_probe();
         assert_eq!((p.next_index, p.inflights.len()), (LogIndex(5), 0));
         p.next_index = LogIndex(3);
         p.become_replicate();
         assert_eq!(p.next_index, LogIndex(5), "never resend below the match");
-        p.inflights.extend([LogIndex(6), LogIndex(8)]);
+        p.inflights.add(LogIndex(6));
+        p.inflights.add(LogIndex(8));
         assert!(p.is_full());
         p.free_to(LogIndex(7));
         assert!(!p.is_full());
