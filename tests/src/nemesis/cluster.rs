@@ -40,12 +40,30 @@ pub struct Cluster {
     views: BTreeMap<u64, String>,
 }
 
-fn free_tcp() -> std::io::Result<SocketAddr> {
-    TcpListener::bind("127.0.0.1:0")?.local_addr()
+/// Free loopback ports, held bound until every node has its own: a port
+/// released at once can be handed out again by the next `bind(0)`, and
+/// two nodes given one port left one of them unable to start (CI saw a
+/// node fail to bind for the whole run).
+#[derive(Default)]
+struct Ports {
+    tcp: Vec<TcpListener>,
+    udp: Vec<UdpSocket>,
 }
 
-fn free_udp() -> std::io::Result<SocketAddr> {
-    UdpSocket::bind("127.0.0.1:0")?.local_addr()
+impl Ports {
+    fn tcp(&mut self) -> std::io::Result<SocketAddr> {
+        let l = TcpListener::bind("127.0.0.1:0")?;
+        let addr = l.local_addr()?;
+        self.tcp.push(l);
+        Ok(addr)
+    }
+
+    fn udp(&mut self) -> std::io::Result<SocketAddr> {
+        let s = UdpSocket::bind("127.0.0.1:0")?;
+        let addr = s.local_addr()?;
+        self.udp.push(s);
+        Ok(addr)
+    }
 }
 
 impl Cluster {
@@ -54,9 +72,10 @@ impl Cluster {
         std::fs::create_dir_all(&setup.dir).map_err(|e| format!("{}: {e}", setup.dir.display()))?;
         let quic = setup.transport == "quic";
         let mut members = BTreeMap::new();
+        let mut ports = Ports::default();
         for i in 1..=setup.nodes {
-            let peer_addr = if quic { free_udp() } else { free_tcp() }.map_err(|e| e.to_string())?;
-            let resp_addr = free_tcp().map_err(|e| e.to_string())?;
+            let peer_addr = if quic { ports.udp() } else { ports.tcp() }.map_err(|e| e.to_string())?;
+            let resp_addr = ports.tcp().map_err(|e| e.to_string())?;
             members.insert(i, Member { peer_addr, resp_addr, child: None, paused: false });
         }
         let mut links = BTreeMap::new();
@@ -77,6 +96,8 @@ impl Cluster {
             }
             views.insert(i, view.join(","));
         }
+        // Released only now, so no proxy was handed a node's port either.
+        drop(ports);
         // Every transport but tcp-insecure authenticates peers with
         // certificates of one cluster CA.
         if setup.transport != "tcp-insecure" {
