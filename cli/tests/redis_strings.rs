@@ -5,137 +5,12 @@
 //! value limit, 1 MiB, so the size refusals line up too).
 
 mod common;
+mod compare;
 
-use common::{Proc, Scratch, client, cluster, free_ports, retry};
+use common::{Scratch, client, cluster, free_ports, retry};
+use compare::{R, Session, Want, bulk, error, int, nil, ok, redis_server, run, unix_s};
 use core::time::Duration;
-use std::process::{Command, Stdio};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-/// A reply, in a form two servers' answers compare in.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum R {
-    Nil,
-    Int(i64),
-    Bulk(Vec<u8>),
-    Status(String),
-    Array(Vec<R>),
-    Err(String),
-}
-
-/// What a step must answer.
-enum Want {
-    /// Exactly this, from synod and from Redis alike.
-    Is(R),
-    /// An integer in this range (a TTL, which time moves).
-    Between(i64, i64),
-}
-
-fn ok() -> Want {
-    Want::Is(R::Status("OK".into()))
-}
-fn int(n: i64) -> Want {
-    Want::Is(R::Int(n))
-}
-fn bulk(s: &str) -> Want {
-    Want::Is(R::Bulk(s.as_bytes().to_vec()))
-}
-fn nil() -> Want {
-    Want::Is(R::Nil)
-}
-fn error(s: &str) -> Want {
-    Want::Is(R::Err(s.into()))
-}
-
-fn convert(v: redis::Value) -> R {
-    match v {
-        redis::Value::Nil => R::Nil,
-        redis::Value::Int(n) => R::Int(n),
-        redis::Value::BulkString(b) => R::Bulk(b),
-        redis::Value::SimpleString(s) => R::Status(s),
-        redis::Value::Okay => R::Status("OK".into()),
-        redis::Value::Array(items) => R::Array(items.into_iter().map(convert).collect()),
-        redis::Value::ServerError(e) => R::Err(format!("{} {}", e.code(), e.details().unwrap_or(""))),
-        other => panic!("unexpected reply {other:?}"),
-    }
-}
-
-fn run(c: &mut redis::Connection, args: &[Vec<u8>]) -> R {
-    let mut cmd = redis::cmd(&String::from_utf8_lossy(&args[0]));
-    for a in &args[1..] {
-        cmd.arg(&a[..]);
-    }
-    match cmd.query::<redis::Value>(c) {
-        Ok(v) => convert(v),
-        Err(e) => match e.code() {
-            Some(code) => R::Err(format!("{code} {}", e.detail().unwrap_or(""))),
-            None => panic!("{:?}: {e}", String::from_utf8_lossy(&args[0])),
-        },
-    }
-}
-
-fn unix_s() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-/// A `redis-server` on a free port, if one is installed.
-fn redis_server(dir: &std::path::Path) -> Option<(Proc, redis::Connection)> {
-    let Ok(found) = Command::new("which").arg("redis-server").output() else { return None };
-    if !found.status.success() {
-        return None;
-    }
-    let port = free_ports(1);
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--proto-max-bulk-len", "1mb"])
-        .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let proc = Proc(child);
-    let mut c = client(port);
-    assert_eq!(run(&mut c, &[b"FLUSHALL".to_vec()]), R::Status("OK".into()));
-    Some((proc, c))
-}
-
-/// Runs each step on synod (and Redis, if there), checking every reply.
-struct Session {
-    synod: redis::Connection,
-    redis: Option<redis::Connection>,
-    steps: usize,
-}
-
-impl Session {
-    fn step(&mut self, args: &[&[u8]], want: Want) {
-        let args: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
-        let shown = args.iter().map(|a| String::from_utf8_lossy(&a[..a.len().min(40)])).collect::<Vec<_>>().join(" ");
-        let got = run(&mut self.synod, &args);
-        check(&format!("synod: {shown}"), &got, &want);
-        if let Some(r) = &mut self.redis {
-            let theirs = run(r, &args);
-            check(&format!("redis-server: {shown}"), &theirs, &want);
-            if let Want::Is(_) = want {
-                assert_eq!(got, theirs, "synod and redis-server differ on {shown}");
-            }
-        }
-        self.steps += 1;
-    }
-
-    fn s(&mut self, args: &[&str], want: Want) {
-        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        self.step(&args, want);
-    }
-}
-
-fn check(what: &str, got: &R, want: &Want) {
-    match want {
-        Want::Is(r) => assert_eq!(got, r, "{what}"),
-        Want::Between(lo, hi) => match got {
-            R::Int(n) => assert!((lo..=hi).contains(&n), "{what}: {n} not in {lo}..={hi}"),
-            other => panic!("{what}: {other:?} is not an integer"),
-        },
-    }
-}
+use std::time::Instant;
 
 #[test]
 fn string_and_key_commands_answer_as_redis_does() {
@@ -148,7 +23,7 @@ fn string_and_key_commands_answer_as_redis_does() {
     if redis.is_none() {
         println!("redis-server is not installed: checking synod's replies alone, without comparing with Redis");
     }
-    let (_redis_proc, redis) = redis.map_or((None, None), |(p, c)| (Some(p), Some(c)));
+    let (_redis_proc, redis) = redis.map_or((None, None), |(p, c, _)| (Some(p), Some(c)));
     let mut t = Session { synod: client(port), redis, steps: 0 };
     let syntax = || error("ERR syntax error");
     let not_int = || error("ERR value is not an integer or out of range");

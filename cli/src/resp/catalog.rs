@@ -44,7 +44,9 @@ pub(crate) const COMMANDS: &[Entry] = &[
     write("decr", 2, ONE),
     write("decrby", 3, ONE),
     write("del", -2, ALL),
+    read("discard", 1, NONE),
     read("echo", 2, NONE),
+    read("exec", 1, NONE),
     read("exists", -2, ALL),
     write("expire", -3, ONE),
     write("expireat", -3, ONE),
@@ -65,6 +67,7 @@ pub(crate) const COMMANDS: &[Entry] = &[
     read("mget", -2, ALL),
     write("mset", -3, (1, -1, 2)),
     write("msetnx", -3, (1, -1, 2)),
+    read("multi", 1, NONE),
     write("persist", 2, ONE),
     write("pexpire", -3, ONE),
     write("pexpireat", -3, ONE),
@@ -94,6 +97,8 @@ pub(crate) const COMMANDS: &[Entry] = &[
     read("type", 2, ONE),
     write("unlink", -2, ALL),
     write("unlock", 4, NONE),
+    read("unwatch", 1, NONE),
+    read("watch", -2, ALL),
 ];
 
 /// The entry for `name`, in any case.

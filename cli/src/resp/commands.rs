@@ -2,6 +2,7 @@
 
 use super::auth::{Principal, Role};
 use super::reply::{self, array, bulk, client_error, err, int, ok, opt, simple, text};
+use super::transaction::{self, Mode};
 use super::{Server, catalog, keys, strings};
 use crate::tuning::ReadsAt;
 use bytes::Bytes;
@@ -14,7 +15,7 @@ use synod_core::lease::{FencingToken, LeaseId};
 use synod_core::replica::MemberStep;
 use synod_core::service::keyspace::{KeyCommand, KeyQuery, parse_integer};
 use synod_core::service::kv::{KvCommand, KvError, KvQuery, KvReply};
-use synod_core::service::{Caller, ClientSeq, Command, Op, Query, Reply};
+use synod_core::service::{Caller, ClientSeq, Command, Op, Query, Reply, Step, Watched};
 use synod_core::time::Duration;
 use synod_net::client::ClientError;
 use synod_net::node::{NodeHandle, NodeStatus};
@@ -115,6 +116,10 @@ pub(crate) struct Client {
     /// has applied what the leader confirms (still linearizable), instead
     /// of by the leader.
     follower_reads: bool,
+    /// The transaction since `MULTI`, if in one.
+    pub(super) tx: Option<transaction::Queue>,
+    /// Keys `WATCH`ed, with the versions read.
+    pub(super) watched: Vec<Watched>,
 }
 
 impl Client {
@@ -127,6 +132,8 @@ impl Client {
             name: None,
             backup: None,
             follower_reads: server.policy.reads_at == ReadsAt::ThisNode,
+            tx: None,
+            watched: Vec::new(),
         }
     }
 
@@ -173,6 +180,8 @@ fn access(name: &str, a: &[Bytes]) -> Access {
         "PING" | "ECHO" | "SELECT" | "GET" | "EXISTS" | "MGET" | "LOCKOWNER" | "INFO" | "SYNOD.STATUS" | "DBSIZE"
         | "CONFIG" | "CLIENT" | "COMMAND" | "STRLEN" | "GETRANGE" | "TTL" | "PTTL" | "EXPIRETIME" | "PEXPIRETIME"
         | "TYPE" => Access::Read,
+        // Each queued command's rights were checked as it was queued.
+        "MULTI" | "EXEC" | "DISCARD" | "WATCH" | "UNWATCH" => Access::Read,
         "LEASE" if matches!(a.first().map(|s| s.to_ascii_uppercase()).as_deref(), Some(b"TTL" | b"LIST")) => {
             Access::Read
         }
@@ -182,13 +191,16 @@ fn access(name: &str, a: &[Bytes]) -> Access {
 }
 
 pub(super) struct Ctx<'a> {
-    server: &'a Server,
-    client: &'a mut Client,
+    pub(super) server: &'a Server,
+    pub(super) client: &'a mut Client,
     /// `SYNOD.SEQ`: the command's place in a client session.
     session: Option<ClientSeq>,
     /// A command in a session makes one proposal: a second would be
     /// answered with the first's saved reply.
     proposed: core::sync::atomic::AtomicBool,
+    /// Whether store calls are made, or captured or replayed for a
+    /// transaction.
+    mode: std::sync::Mutex<Mode>,
 }
 
 pub(super) type Answer = Result<BytesFrame, BytesFrame>;
@@ -224,7 +236,15 @@ impl Ctx<'_> {
         }
     }
 
+    /// The transaction mode (see [`transaction`]).
+    pub(super) fn mode(&self) -> std::sync::MutexGuard<'_, Mode> {
+        self.mode.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     pub(super) async fn propose(&self, op: Op) -> Result<Reply, BytesFrame> {
+        if let Some(answer) = self.mode().intercept(|| Step::Write(op.clone())) {
+            return answer;
+        }
         if self.session.is_some() && self.proposed.swap(true, core::sync::atomic::Ordering::Relaxed) {
             return Err(err("ERR internal: one command in a session proposed twice"));
         }
@@ -250,6 +270,9 @@ impl Ctx<'_> {
     }
 
     pub(super) async fn query(&self, q: Query) -> Result<Reply, BytesFrame> {
+        if let Some(answer) = self.mode().intercept(|| Step::Read(q.clone())) {
+            return answer;
+        }
         let answer = match self.client.follower_reads {
             true => self.node().follower_query(q.encode()).await,
             false => self.node().query(q.encode()).await,
@@ -350,19 +373,38 @@ async fn answer(server: &Server, client: &mut Client, name: &str, rest: &[Bytes]
     {
         return (err(&format!("ERR node stopped after a fatal error: {why}; restart it")), Next::Continue);
     }
-    let answer = match &client.principal {
+    // Inside MULTI every other command is queued, and an error queueing
+    // it (rights included, as Redis checks them) fails the transaction.
+    let queueing = client.tx.is_some() && !transaction::is_control(name);
+    let ctx = &mut Ctx { server, client, session, proposed: Default::default(), mode: Mode::Direct.into() };
+    let answer = match &ctx.client.principal {
         None if access != Access::Anyone => Err(err("NOAUTH Authentication required.")),
         Some(p) if access == Access::Write && p.role == Role::ReadOnly => Err(err(&format!(
             "NOPERM User {} has no permissions to run the '{}' command",
             p.user,
             name.to_ascii_lowercase()
         ))),
-        _ => dispatch(&mut Ctx { server, client, session, proposed: Default::default() }, name, rest).await,
+        _ if queueing && ctx.session.is_some() => Err(err("ERR SYNOD.SEQ inside MULTI: number the EXEC instead")),
+        _ if queueing => transaction::queue(ctx, name, rest).await,
+        _ => dispatch(ctx, name, rest).await,
     };
+    if queueing && answer.is_err() {
+        transaction::fail(ctx);
+    }
     (answer.unwrap_or_else(|e| e), Next::Continue)
 }
 
-async fn dispatch(ctx: &mut Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
+/// [`dispatch`], boxed: a transaction's `EXEC` runs its queued commands
+/// through it again.
+pub(super) fn dispatch<'a>(
+    ctx: &'a mut Ctx<'_>,
+    name: &'a str,
+    a: &'a [Bytes],
+) -> core::pin::Pin<Box<dyn Future<Output = Answer> + Send + 'a>> {
+    Box::pin(run(ctx, name, a))
+}
+
+async fn run(ctx: &mut Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
     if let Some(answer) = strings::dispatch(ctx, name, a).await {
         return answer;
     }
@@ -438,10 +480,15 @@ async fn dispatch(ctx: &mut Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
         ("CLIENT", n) if n >= 1 => client(ctx, a),
         ("COMMAND", _) => command(a),
         ("HELLO", _) => hello(ctx, a),
+        ("MULTI", 0) => transaction::multi(ctx),
+        ("EXEC", 0) => transaction::exec(ctx).await,
+        ("DISCARD", 0) => transaction::discard(ctx),
+        ("WATCH", _) => transaction::watch(ctx, a).await,
+        ("UNWATCH", 0) => transaction::unwatch(ctx),
         (
             "PING" | "ECHO" | "SELECT" | "GET" | "MGET" | "CAS" | "LEASE" | "LOCK" | "TRYLOCK" | "UNLOCK" | "LOCKOWNER"
             | "SYNOD.STATUS" | "CONFIG" | "CLIENT" | "AUTH" | "SYNOD.MEMBER" | "SYNOD.LEADER" | "SYNOD.BACKUP"
-            | "SYNOD.SESSION" | "READONLY" | "READWRITE",
+            | "SYNOD.SESSION" | "READONLY" | "READWRITE" | "MULTI" | "EXEC" | "DISCARD" | "UNWATCH",
             _,
         ) => Err(arity(name)),
         _ => Err(err(&format!("ERR unknown command '{}'", name.to_ascii_lowercase()))),

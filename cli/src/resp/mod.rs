@@ -26,6 +26,7 @@ mod session;
 mod stats;
 mod strings;
 mod tls;
+mod transaction;
 
 pub(crate) use admin::membership_json;
 pub use auth::{Principal, Role, UserConfig, Users};

@@ -65,7 +65,8 @@ pub(super) fn unwrap(a: &[Bytes]) -> Result<(ClientSeq, String, &[Bytes]), Bytes
     // Only a store write has a reply to save; the rest are not store
     // commands, or read nothing twice.
     match catalog::find(&name) {
-        Some(e) if e.write && !e.name.starts_with("synod.") => Ok((session, name, &a[3..])),
+        // A transaction is one write, whatever it holds.
+        Some(e) if (e.write && !e.name.starts_with("synod.")) || e.name == "exec" => Ok((session, name, &a[3..])),
         Some(_) => Err(err(&format!("ERR SYNOD.SEQ takes a store write; '{}' is not one", name.to_ascii_lowercase()))),
         None => Err(err(&format!("ERR unknown command '{}'", name.to_ascii_lowercase()))),
     }

@@ -9,17 +9,25 @@ use super::codec::{DecodeError, Reader, put_bytes};
 use super::keyspace::{KeyCommand, KeyQuery};
 use super::kv::{KvCommand, KvQuery};
 use super::session::{ClientId, Seq};
+use super::transaction::Transaction;
 use crate::lease::{FencingToken, LeaseId};
 use crate::time::{Duration, Instant, duration_nanos};
+use alloc::vec::Vec;
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// The encoding version of queries and replies; commands have their own
 /// ([`COMMAND_VERSION`]).
 pub const VERSION: u8 = 1;
 
-/// The command encoding this build writes. Version 1 (no [`Caller`]) still
-/// decodes, so logs written before it replay unchanged.
-pub const COMMAND_VERSION: u8 = 2;
+/// The command encoding this build writes. Versions 1 (no [`Caller`]) and
+/// 2 still decode, so logs written before them replay unchanged.
+pub const COMMAND_VERSION: u8 = 3;
+
+/// The first command encoding whose entries stamp the key versions `WATCH`
+/// reads ([`super::versions`]). Entries written before (by builds that kept
+/// no versions) stamp 0: whether a replica replays them or restores a
+/// snapshot taken before versions, it finds the same versions.
+pub const VERSIONED_FROM: u8 = 3;
 
 /// Longest [`Caller::holder`].
 pub const MAX_HOLDER: usize = 64;
@@ -146,6 +154,9 @@ pub enum Op {
         /// The session.
         client: ClientId,
     },
+    /// A Redis transaction: its steps, applied in order in one entry unless
+    /// a watched key changed. Reply: `Exec`.
+    Exec(Transaction),
     /// Log time set to the largest `now` seen: the time base of logs
     /// written before [`Op::Clock`], still applied so they replay. Reply:
     /// `Ok`. Only the leader's driver proposes time: a driver must refuse a
@@ -197,69 +208,7 @@ impl Command {
         }
         put_bytes(&mut b, &self.caller.holder);
         b.put_u8(u8::from(self.caller.admin));
-        match &self.op {
-            Op::Kv { cmd, lease } => {
-                b.put_u8(1);
-                put_opt_u64(&mut b, lease.map(|l| l.0));
-                put_bytes(&mut b, &cmd.encode());
-            }
-            Op::LeaseGrant { ttl } => {
-                b.put_u8(2);
-                b.put_u64_le(duration_nanos(*ttl));
-            }
-            Op::LeaseKeepAlive { lease } => {
-                b.put_u8(3);
-                b.put_u64_le(lease.0);
-            }
-            Op::LeaseRevoke { lease } => {
-                b.put_u8(4);
-                b.put_u64_le(lease.0);
-            }
-            Op::Acquire { lock, lease } => {
-                b.put_u8(5);
-                put_bytes(&mut b, lock);
-                b.put_u64_le(lease.0);
-            }
-            Op::TryAcquire { lock, lease } => {
-                b.put_u8(6);
-                put_bytes(&mut b, lock);
-                b.put_u64_le(lease.0);
-            }
-            Op::Release { lock, lease, token } => {
-                b.put_u8(7);
-                put_bytes(&mut b, lock);
-                b.put_u64_le(lease.0);
-                b.put_u64_le(token.0);
-            }
-            Op::Cancel { lock, lease } => {
-                b.put_u8(8);
-                put_bytes(&mut b, lock);
-                b.put_u64_le(lease.0);
-            }
-            Op::SessionOpen => b.put_u8(9),
-            Op::SessionClose { client } => {
-                b.put_u8(10);
-                b.put_u64_le(client.0);
-            }
-            Op::Tick { now } => {
-                b.put_u8(11);
-                b.put_u64_le(now.as_nanos());
-            }
-            Op::KvLeased { cmd, ttl } => {
-                b.put_u8(12);
-                b.put_u64_le(duration_nanos(*ttl));
-                put_bytes(&mut b, &cmd.encode());
-            }
-            Op::Clock { term, elapsed } => {
-                b.put_u8(13);
-                b.put_u64_le(*term);
-                b.put_u64_le(duration_nanos(*elapsed));
-            }
-            Op::Key(cmd) => {
-                b.put_u8(14);
-                put_bytes(&mut b, &cmd.encode());
-            }
-        }
+        put_op(&mut b, &self.op);
         b.freeze()
     }
 
@@ -292,29 +241,7 @@ impl Command {
                 Caller { holder, admin }
             }
         };
-        let op = match r.u8()? {
-            1 => {
-                let lease = opt_u64(&mut r)?.map(LeaseId);
-                Op::Kv { cmd: KvCommand::decode(r.bytes()?)?, lease }
-            }
-            2 => Op::LeaseGrant { ttl: Duration::from_nanos(r.u64()?) },
-            3 => Op::LeaseKeepAlive { lease: LeaseId(r.u64()?) },
-            4 => Op::LeaseRevoke { lease: LeaseId(r.u64()?) },
-            5 => Op::Acquire { lock: r.bytes()?, lease: LeaseId(r.u64()?) },
-            6 => Op::TryAcquire { lock: r.bytes()?, lease: LeaseId(r.u64()?) },
-            7 => Op::Release { lock: r.bytes()?, lease: LeaseId(r.u64()?), token: FencingToken(r.u64()?) },
-            8 => Op::Cancel { lock: r.bytes()?, lease: LeaseId(r.u64()?) },
-            9 => Op::SessionOpen,
-            10 => Op::SessionClose { client: ClientId(r.u64()?) },
-            11 => Op::Tick { now: Instant::from_nanos(r.u64()?) },
-            12 => {
-                let ttl = Duration::from_nanos(r.u64()?);
-                Op::KvLeased { cmd: KvCommand::decode(r.bytes()?)?, ttl }
-            }
-            13 => Op::Clock { term: r.u64()?, elapsed: Duration::from_nanos(r.u64()?) },
-            14 => Op::Key(KeyCommand::decode(r.bytes()?)?),
-            _ => return Err(DecodeError("unknown store command")),
-        };
+        let op = read_op(&mut r, true)?;
         r.finish()?;
         let cmd = Command { session, caller, op };
         if !cmd.session_allowed() {
@@ -336,42 +263,14 @@ impl Command {
         if self.session.is_some() {
             return true;
         }
-        match &self.op {
-            Op::Kv { lease, .. } => lease.is_some(),
-            Op::KvLeased { .. }
-            | Op::LeaseGrant { .. }
-            | Op::LeaseKeepAlive { .. }
-            | Op::LeaseRevoke { .. }
-            | Op::Acquire { .. }
-            | Op::TryAcquire { .. }
-            | Op::Release { .. }
-            | Op::Cancel { .. } => true,
-            // A key's own TTL lease is anonymous: it needs no holder.
-            Op::SessionOpen | Op::SessionClose { .. } => true,
-            Op::Key(_) | Op::Tick { .. } | Op::Clock { .. } => false,
-        }
+        op_needs_caller(&self.op)
     }
 
     /// False for commands that can only remove state or keep what exists
     /// alive: a node out of disk still serves those (etcd's NOSPACE alarm
     /// allows reads and deletes).
     pub fn grows(&self) -> bool {
-        match &self.op {
-            Op::Kv { cmd, .. } => !cmd.only_removes(),
-            Op::Key(cmd) => !cmd.only_removes(),
-            Op::LeaseKeepAlive { .. }
-            | Op::LeaseRevoke { .. }
-            | Op::Release { .. }
-            | Op::Cancel { .. }
-            | Op::SessionClose { .. }
-            | Op::Tick { .. }
-            | Op::Clock { .. } => false,
-            Op::KvLeased { .. }
-            | Op::LeaseGrant { .. }
-            | Op::Acquire { .. }
-            | Op::TryAcquire { .. }
-            | Op::SessionOpen => true,
-        }
+        op_grows(&self.op)
     }
 
     /// False for a session on a `Tick` (time is not a client's) or a
@@ -379,6 +278,148 @@ impl Command {
     pub fn session_allowed(&self) -> bool {
         self.session.is_none() || !matches!(self.op, Op::Tick { .. } | Op::Clock { .. } | Op::SessionOpen)
     }
+}
+
+/// True if the store consults the caller for `op`: it grants, uses or
+/// acts on a lease.
+pub(crate) fn op_needs_caller(op: &Op) -> bool {
+    match op {
+        Op::Kv { lease, .. } => lease.is_some(),
+        Op::KvLeased { .. }
+        | Op::LeaseGrant { .. }
+        | Op::LeaseKeepAlive { .. }
+        | Op::LeaseRevoke { .. }
+        | Op::Acquire { .. }
+        | Op::TryAcquire { .. }
+        | Op::Release { .. }
+        | Op::Cancel { .. } => true,
+        // A key's own TTL lease is anonymous: it needs no holder.
+        Op::SessionOpen | Op::SessionClose { .. } => true,
+        Op::Key(_) | Op::Tick { .. } | Op::Clock { .. } => false,
+        Op::Exec(tx) => tx.needs_caller(),
+    }
+}
+
+/// False for operations that can only remove state or keep what exists
+/// alive.
+pub(crate) fn op_grows(op: &Op) -> bool {
+    match op {
+        Op::Kv { cmd, .. } => !cmd.only_removes(),
+        Op::Key(cmd) => !cmd.only_removes(),
+        Op::LeaseKeepAlive { .. }
+        | Op::LeaseRevoke { .. }
+        | Op::Release { .. }
+        | Op::Cancel { .. }
+        | Op::SessionClose { .. }
+        | Op::Tick { .. }
+        | Op::Clock { .. } => false,
+        Op::KvLeased { .. } | Op::LeaseGrant { .. } | Op::Acquire { .. } | Op::TryAcquire { .. } | Op::SessionOpen => {
+            true
+        }
+        Op::Exec(tx) => tx.grows(),
+    }
+}
+
+/// Appends an operation's tag and fields.
+pub(crate) fn put_op(b: &mut BytesMut, op: &Op) {
+    match op {
+        Op::Kv { cmd, lease } => {
+            b.put_u8(1);
+            put_opt_u64(b, lease.map(|l| l.0));
+            put_bytes(b, &cmd.encode());
+        }
+        Op::LeaseGrant { ttl } => {
+            b.put_u8(2);
+            b.put_u64_le(duration_nanos(*ttl));
+        }
+        Op::LeaseKeepAlive { lease } => {
+            b.put_u8(3);
+            b.put_u64_le(lease.0);
+        }
+        Op::LeaseRevoke { lease } => {
+            b.put_u8(4);
+            b.put_u64_le(lease.0);
+        }
+        Op::Acquire { lock, lease } => {
+            b.put_u8(5);
+            put_bytes(b, lock);
+            b.put_u64_le(lease.0);
+        }
+        Op::TryAcquire { lock, lease } => {
+            b.put_u8(6);
+            put_bytes(b, lock);
+            b.put_u64_le(lease.0);
+        }
+        Op::Release { lock, lease, token } => {
+            b.put_u8(7);
+            put_bytes(b, lock);
+            b.put_u64_le(lease.0);
+            b.put_u64_le(token.0);
+        }
+        Op::Cancel { lock, lease } => {
+            b.put_u8(8);
+            put_bytes(b, lock);
+            b.put_u64_le(lease.0);
+        }
+        Op::SessionOpen => b.put_u8(9),
+        Op::SessionClose { client } => {
+            b.put_u8(10);
+            b.put_u64_le(client.0);
+        }
+        Op::Tick { now } => {
+            b.put_u8(11);
+            b.put_u64_le(now.as_nanos());
+        }
+        Op::KvLeased { cmd, ttl } => {
+            b.put_u8(12);
+            b.put_u64_le(duration_nanos(*ttl));
+            put_bytes(b, &cmd.encode());
+        }
+        Op::Clock { term, elapsed } => {
+            b.put_u8(13);
+            b.put_u64_le(*term);
+            b.put_u64_le(duration_nanos(*elapsed));
+        }
+        Op::Key(cmd) => {
+            b.put_u8(14);
+            put_bytes(b, &cmd.encode());
+        }
+        Op::Exec(tx) => {
+            b.put_u8(15);
+            tx.encode(b);
+        }
+    }
+}
+
+/// Reads an operation's tag and fields; a transaction only where
+/// `outer` (a transaction holds none).
+pub(crate) fn read_op(r: &mut Reader, outer: bool) -> Result<Op, DecodeError> {
+    let op = match r.u8()? {
+        1 => {
+            let lease = opt_u64(r)?.map(LeaseId);
+            Op::Kv { cmd: KvCommand::decode(r.bytes()?)?, lease }
+        }
+        2 => Op::LeaseGrant { ttl: Duration::from_nanos(r.u64()?) },
+        3 => Op::LeaseKeepAlive { lease: LeaseId(r.u64()?) },
+        4 => Op::LeaseRevoke { lease: LeaseId(r.u64()?) },
+        5 => Op::Acquire { lock: r.bytes()?, lease: LeaseId(r.u64()?) },
+        6 => Op::TryAcquire { lock: r.bytes()?, lease: LeaseId(r.u64()?) },
+        7 => Op::Release { lock: r.bytes()?, lease: LeaseId(r.u64()?), token: FencingToken(r.u64()?) },
+        8 => Op::Cancel { lock: r.bytes()?, lease: LeaseId(r.u64()?) },
+        9 => Op::SessionOpen,
+        10 => Op::SessionClose { client: ClientId(r.u64()?) },
+        11 => Op::Tick { now: Instant::from_nanos(r.u64()?) },
+        12 => {
+            let ttl = Duration::from_nanos(r.u64()?);
+            Op::KvLeased { cmd: KvCommand::decode(r.bytes()?)?, ttl }
+        }
+        13 => Op::Clock { term: r.u64()?, elapsed: Duration::from_nanos(r.u64()?) },
+        14 => Op::Key(KeyCommand::decode(r.bytes()?)?),
+        15 if outer => Op::Exec(Transaction::decode(r)?),
+        15 => return Err(DecodeError("a transaction inside a transaction")),
+        _ => return Err(DecodeError("unknown store command")),
+    };
+    Ok(op)
 }
 
 /// A read-only question, answered from applied state after a read barrier.
@@ -400,6 +441,11 @@ pub enum Query {
     },
     /// A read of string values or key metadata. Reply: `Kv`.
     Key(KeyQuery),
+    /// The versions of keys, for `WATCH`. Reply: `Versions`.
+    Versions {
+        /// The keys.
+        keys: Vec<Bytes>,
+    },
 }
 
 impl Query {
@@ -425,6 +471,13 @@ impl Query {
                 b.put_u8(5);
                 put_bytes(&mut b, &q.encode());
             }
+            Query::Versions { keys } => {
+                b.put_u8(6);
+                b.put_u32_le(keys.len() as u32);
+                for k in keys {
+                    put_bytes(&mut b, k);
+                }
+            }
         }
         b.freeze()
     }
@@ -439,6 +492,18 @@ impl Query {
             3 => Query::LeaseTtl { lease: LeaseId(r.u64()?) },
             4 => Query::LockOwner { lock: r.bytes()? },
             5 => Query::Key(KeyQuery::decode(r.bytes()?)?),
+            6 => {
+                let n = r.u32()? as usize;
+                // Each key takes at least its 4-byte length.
+                if r.remaining() / 4 < n {
+                    return Err(DecodeError("key count past end of buffer"));
+                }
+                let mut keys = Vec::with_capacity(n);
+                for _ in 0..n {
+                    keys.push(r.bytes()?);
+                }
+                Query::Versions { keys }
+            }
             _ => return Err(DecodeError("unknown store query")),
         };
         r.finish()?;

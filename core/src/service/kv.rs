@@ -4,6 +4,7 @@
 //! Redis does, and a missing key as 0.
 
 use super::codec::{DecodeError, Reader, put_bytes, put_opt_bytes};
+use super::versions::Versions;
 use super::{Admitted, RestoreError, Service};
 use crate::id::LogIndex;
 use alloc::collections::BTreeMap;
@@ -366,14 +367,36 @@ pub struct Kv {
     map: BTreeMap<Bytes, Bytes>,
     applied: LogIndex,
     limits: Limits,
+    versions: Versions,
 }
 
-const SNAPSHOT_VERSION: u8 = 1;
+/// Version 2 adds key versions; version 1 restores with every key at
+/// version 0 and no removal remembered.
+const SNAPSHOT_VERSION: u8 = 2;
 
 impl Kv {
     /// An empty map with the given limits.
     pub fn new(limits: Limits) -> Kv {
-        Kv { map: BTreeMap::new(), applied: LogIndex(0), limits }
+        Kv { map: BTreeMap::new(), applied: LogIndex(0), limits, versions: Versions::default() }
+    }
+
+    /// The version of `key` (see [`super::versions`]).
+    pub fn version(&self, key: &[u8]) -> u64 {
+        self.versions.version(key, self.map.contains_key(key))
+    }
+
+    /// Changes from now on are stamped `stamp`: the applying entry's
+    /// index, or 0 (unversioned).
+    pub(crate) fn set_stamp(&mut self, stamp: u64) {
+        self.versions.set_stamp(stamp);
+    }
+
+    /// `key`'s TTL changed: a change of the key to its watchers.
+    pub(crate) fn touch(&mut self, key: &[u8]) {
+        if let Some((k, _)) = self.map.get_key_value(key) {
+            let k = k.clone();
+            self.versions.changed(&k);
+        }
     }
 
     /// The value at `key`.
@@ -406,7 +429,7 @@ impl Kv {
                 self.insert(&key, &value);
                 KvReply::Ok
             }
-            KvCommand::Delete { key } => KvReply::Bool(self.map.remove(&key[..]).is_some()),
+            KvCommand::Delete { key } => KvReply::Bool(self.remove(&key).is_some()),
             KvCommand::Incr { key, by } => {
                 let current = match self.map.get(&key[..]) {
                     None => 0,
@@ -428,7 +451,7 @@ impl Kv {
                 match new {
                     Some(v) => self.insert(&key, &v),
                     None => {
-                        self.map.remove(&key[..]);
+                        self.remove(&key);
                     }
                 }
                 KvReply::Bool(true)
@@ -458,7 +481,9 @@ impl Kv {
 
     fn insert(&mut self, key: &[u8], value: &[u8]) {
         // Copy: a slice would pin the whole received frame in memory.
-        self.map.insert(Bytes::copy_from_slice(key), Bytes::copy_from_slice(value));
+        let key = Bytes::copy_from_slice(key);
+        self.versions.changed(&key);
+        self.map.insert(key, Bytes::copy_from_slice(value));
     }
 
     /// Sets `key` to `value`, which the caller checked against the limits;
@@ -469,7 +494,9 @@ impl Kv {
 
     /// Removes `key`, returning its value.
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Bytes> {
-        self.map.remove(key)
+        let old = self.map.remove(key)?;
+        self.versions.removed(key);
+        Some(old)
     }
 }
 
@@ -480,10 +507,13 @@ fn parse_i64(v: &[u8]) -> Option<i64> {
 impl Service for Kv {
     fn apply(&mut self, index: LogIndex, command: &Bytes) -> Bytes {
         self.applied = self.applied.max(index);
-        match KvCommand::decode(command.clone()) {
+        self.set_stamp(index.0);
+        let reply = match KvCommand::decode(command.clone()) {
             Ok(cmd) => self.execute(cmd).encode(),
             Err(_) => KvReply::Error(KvError::Malformed).encode(),
-        }
+        };
+        self.set_stamp(0);
+        reply
     }
 
     fn query(&self, query: &Bytes) -> Bytes {
@@ -509,16 +539,18 @@ impl Service for Kv {
             put_bytes(&mut b, k);
             put_bytes(&mut b, v);
         }
+        self.versions.encode(&mut b);
         b.freeze()
     }
 
     fn restore(&mut self, snapshot: &Bytes) -> Result<(), RestoreError> {
         let mut r = Reader::new(snapshot.clone());
         let version = r.u8().map_err(|e| RestoreError::Malformed(e.0))?;
-        if version != SNAPSHOT_VERSION {
+        if !(1..=SNAPSHOT_VERSION).contains(&version) {
             return Err(RestoreError::UnsupportedVersion(version));
         }
-        let parse = |r: &mut Reader| -> Result<(LogIndex, BTreeMap<Bytes, Bytes>), DecodeError> {
+        type Parts = (LogIndex, BTreeMap<Bytes, Bytes>, Versions);
+        let parse = |r: &mut Reader| -> Result<Parts, DecodeError> {
             let applied = LogIndex(r.u64()?);
             let n = r.u64()?;
             let mut map = BTreeMap::new();
@@ -526,12 +558,17 @@ impl Service for Kv {
                 let (k, v) = (r.bytes()?, r.bytes()?);
                 map.insert(Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v));
             }
-            Ok((applied, map))
+            let versions = match version {
+                1 => Versions::default(),
+                _ => Versions::decode(r, |k| map.get_key_value(k).map(|(k, _)| k.clone()))?,
+            };
+            Ok((applied, map, versions))
         };
-        let (applied, map) = parse(&mut r).map_err(|e| RestoreError::Malformed(e.0))?;
+        let (applied, map, versions) = parse(&mut r).map_err(|e| RestoreError::Malformed(e.0))?;
         r.finish().map_err(|e| RestoreError::Malformed(e.0))?;
         self.applied = applied;
         self.map = map;
+        self.versions = versions;
         Ok(())
     }
 
@@ -623,8 +660,8 @@ mod tests {
         }
         assert_eq!(other.get(b"z"), Some(&b("0")));
         let mut v2 = snap.to_vec();
-        v2[0] = 2;
-        assert_eq!(other.restore(&Bytes::from(v2)), Err(RestoreError::UnsupportedVersion(2)));
+        v2[0] = 3;
+        assert_eq!(other.restore(&Bytes::from(v2)), Err(RestoreError::UnsupportedVersion(3)));
     }
 
     fn arb_cmd() -> impl Strategy<Value = KvCommand> {

@@ -37,6 +37,8 @@ pub mod reply;
 pub mod session;
 pub mod snapshot;
 pub mod store;
+pub mod transaction;
+pub mod versions;
 
 #[cfg(test)]
 mod tests;
@@ -47,6 +49,7 @@ pub use locks::{Acquired, LockError, LockOwner, Locks};
 pub use reply::{Reply, StoreError};
 pub use session::{Bounds as SessionBounds, ClientId, Seq, SessionError, Sessions};
 pub use store::{Config, Store};
+pub use transaction::{Step, Transaction, Watched};
 
 use crate::id::LogIndex;
 use bytes::Bytes;

@@ -53,6 +53,11 @@ pub enum Reply {
     Owner(Option<LockOwner>),
     /// Refused; nothing changed.
     Error(StoreError),
+    /// A transaction's replies, one per step; `None` if a watched key had
+    /// changed and nothing ran.
+    Exec(Option<Vec<Reply>>),
+    /// Key versions, in the order asked.
+    Versions(Vec<u64>),
 }
 
 /// Why the store refused a command or query. State is unchanged.
@@ -110,6 +115,13 @@ pub enum StoreError {
     /// large to keep in its session ([`super::session::Bounds`]).
     #[error("the command was applied; its reply was too large to keep for retries")]
     ReplyNotKept,
+    /// A transaction with more steps or watched keys than allowed.
+    #[error("transaction too large")]
+    TransactionTooLarge,
+    /// A command a transaction may not hold (locks, ending leases,
+    /// sessions).
+    #[error("command not allowed inside a transaction")]
+    NotInTransaction,
 }
 
 impl From<LeaseError> for StoreError {
@@ -140,7 +152,7 @@ impl From<SessionError> for StoreError {
     }
 }
 
-const ERRORS: [StoreError; 16] = [
+const ERRORS: [StoreError; 18] = [
     StoreError::Malformed,
     StoreError::UnsupportedVersion,
     StoreError::StaleIndex,
@@ -157,6 +169,8 @@ const ERRORS: [StoreError; 16] = [
     StoreError::ReplyTooLarge,
     StoreError::SessionNotOwner,
     StoreError::ReplyNotKept,
+    StoreError::TransactionTooLarge,
+    StoreError::NotInTransaction,
 ];
 
 impl StoreError {
@@ -178,11 +192,17 @@ impl Reply {
     pub fn encode(&self) -> Bytes {
         let mut b = BytesMut::new();
         b.put_u8(VERSION);
+        self.put(&mut b);
+        b.freeze()
+    }
+
+    /// Appends the tag and fields.
+    fn put(&self, b: &mut BytesMut) {
         match self {
             Reply::Ok => b.put_u8(0),
             Reply::Kv(r) => {
                 b.put_u8(1);
-                put_bytes(&mut b, &r.encode());
+                put_bytes(b, &r.encode());
             }
             Reply::Lease { id, ttl } => {
                 b.put_u8(2);
@@ -203,7 +223,7 @@ impl Reply {
             }
             Reply::Busy(owner) => {
                 b.put_u8(6);
-                put_owner(&mut b, owner);
+                put_owner(b, owner);
             }
             Reply::Bool(x) => {
                 b.put_u8(7);
@@ -213,12 +233,12 @@ impl Reply {
                 b.put_u8(8);
                 b.put_u32_le(infos.len() as u32);
                 for i in infos {
-                    put_lease_info(&mut b, i);
+                    put_lease_info(b, i);
                 }
             }
             Reply::LeaseTtl(i) => {
                 b.put_u8(9);
-                put_lease_info(&mut b, i);
+                put_lease_info(b, i);
             }
             Reply::Owner(o) => {
                 b.put_u8(10);
@@ -226,7 +246,7 @@ impl Reply {
                     None => b.put_u8(0),
                     Some(o) => {
                         b.put_u8(1);
-                        put_owner(&mut b, o);
+                        put_owner(b, o);
                     }
                 }
             }
@@ -234,22 +254,44 @@ impl Reply {
                 b.put_u8(11);
                 b.put_u8(e.code());
             }
+            Reply::Exec(None) => b.put_u8(12),
+            Reply::Exec(Some(replies)) => {
+                b.put_u8(13);
+                b.put_u32_le(replies.len() as u32);
+                for r in replies {
+                    r.put(b);
+                }
+            }
+            Reply::Versions(vs) => {
+                b.put_u8(14);
+                b.put_u32_le(vs.len() as u32);
+                for v in vs {
+                    b.put_u64_le(*v);
+                }
+            }
         }
-        b.freeze()
     }
 
     /// Parses the wire form.
     pub fn decode(buf: Bytes) -> Result<Reply, DecodeError> {
         let mut r = Reader::new(buf);
         check_version(&mut r)?;
-        let reply = match r.u8()? {
+        let reply = Reply::read(&mut r, true)?;
+        r.finish()?;
+        Ok(reply)
+    }
+
+    /// Reads a tag and fields; a transaction's replies only where `outer`
+    /// (they hold none), so nesting is bounded.
+    fn read(r: &mut Reader, outer: bool) -> Result<Reply, DecodeError> {
+        Ok(match r.u8()? {
             0 => Reply::Ok,
             1 => Reply::Kv(KvReply::decode(r.bytes()?)?),
             2 => Reply::Lease { id: LeaseId(r.u64()?), ttl: Duration::from_nanos(r.u64()?) },
             3 => Reply::Session { client: ClientId(r.u64()?) },
             4 => Reply::Locked { token: FencingToken(r.u64()?) },
             5 => Reply::Queued { position: r.u64()? },
-            6 => Reply::Busy(owner(&mut r)?),
+            6 => Reply::Busy(owner(r)?),
             7 => Reply::Bool(match r.u8()? {
                 0 => false,
                 1 => true,
@@ -262,21 +304,44 @@ impl Reply {
                 }
                 let mut infos = Vec::with_capacity(n);
                 for _ in 0..n {
-                    infos.push(lease_info(&mut r)?);
+                    infos.push(lease_info(r)?);
                 }
                 Reply::Leases(infos)
             }
-            9 => Reply::LeaseTtl(lease_info(&mut r)?),
+            9 => Reply::LeaseTtl(lease_info(r)?),
             10 => Reply::Owner(match r.u8()? {
                 0 => None,
-                1 => Some(owner(&mut r)?),
+                1 => Some(owner(r)?),
                 _ => return Err(DecodeError("bad option tag")),
             }),
             11 => Reply::Error(StoreError::from_code(r.u8()?).ok_or(DecodeError("unknown store error"))?),
+            12 => Reply::Exec(None),
+            13 if outer => {
+                let n = r.u32()? as usize;
+                // A reply takes at least its tag.
+                if r.remaining() < n {
+                    return Err(DecodeError("reply count past end of buffer"));
+                }
+                let mut replies = Vec::with_capacity(n);
+                for _ in 0..n {
+                    replies.push(Reply::read(r, false)?);
+                }
+                Reply::Exec(Some(replies))
+            }
+            13 => return Err(DecodeError("a transaction's reply inside another")),
+            14 => {
+                let n = r.u32()? as usize;
+                if r.remaining() / 8 < n {
+                    return Err(DecodeError("version count past end of buffer"));
+                }
+                let mut vs = Vec::with_capacity(n);
+                for _ in 0..n {
+                    vs.push(r.u64()?);
+                }
+                Reply::Versions(vs)
+            }
             _ => return Err(DecodeError("unknown store reply")),
-        };
-        r.finish()?;
-        Ok(reply)
+        })
     }
 }
 

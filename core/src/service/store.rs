@@ -68,7 +68,7 @@
 //! ([`Command::in_session`] after [`Op::SessionOpen`]) so a retry is never
 //! applied twice; see [`super::session`].
 
-use super::command::{COMMAND_VERSION, Caller, Command, Op, Query, VERSION};
+use super::command::{COMMAND_VERSION, Caller, Command, Op, Query, VERSION, VERSIONED_FROM};
 use super::keyspace::MAX_KEY_TTL;
 use super::kv::{Kv, KvCommand, KvReply, Limits};
 use super::leases::{Lease, Leases};
@@ -134,6 +134,7 @@ impl Config {
                 Err(Reply::Error(StoreError::InvalidTtl))
             }
             Op::Key(cmd) => cmd.check(&self.limits).map_err(|e| Reply::Kv(KvReply::Error(e))),
+            Op::Exec(tx) => tx.check(self.limits.max_key_bytes).map_err(Reply::Error),
             Op::KvLeased { cmd, ttl: t } => ttl(t).and_then(|()| kv(cmd)),
             Op::LeaseGrant { ttl: t } => ttl(t),
             Op::Acquire { lock, .. }
@@ -218,7 +219,7 @@ impl Store {
 
     /// Applies a decoded command committed at `index`.
     pub fn execute(&mut self, index: LogIndex, cmd: Command) -> Reply {
-        self.step(index, Ok(cmd))
+        self.step(index, Ok(cmd), index.0)
     }
 
     /// Answers a decoded query from applied state.
@@ -238,6 +239,7 @@ impl Store {
             },
             Query::LockOwner { lock } => Reply::Owner(self.locks.owner(lock)),
             Query::Key(q) => self.answer_key(q),
+            Query::Versions { keys } => Reply::Versions(keys.iter().map(|k| self.kv.version(k)).collect()),
         }
     }
 
@@ -276,12 +278,21 @@ impl Store {
         self.key_leases.get(key).copied()
     }
 
-    fn step(&mut self, index: LogIndex, cmd: Result<Command, StoreError>) -> Reply {
+    /// Applies the entry at `index`; its changes to keys are stamped
+    /// `stamp` (see [`VERSIONED_FROM`]).
+    fn step(&mut self, index: LogIndex, cmd: Result<Command, StoreError>, stamp: u64) -> Reply {
         // Tokens are indexes: applying an index twice could hand one out twice.
         if index <= self.applied {
             return Reply::Error(StoreError::StaleIndex);
         }
         self.applied = index;
+        self.kv.set_stamp(stamp);
+        let reply = self.step_at(index, cmd);
+        self.kv.set_stamp(0);
+        reply
+    }
+
+    fn step_at(&mut self, index: LogIndex, cmd: Result<Command, StoreError>) -> Reply {
         let cmd = match cmd {
             Ok(cmd) if cmd.session_allowed() => cmd,
             Ok(_) => return Reply::Error(StoreError::Malformed),
@@ -300,7 +311,7 @@ impl Store {
         }
     }
 
-    fn run(&mut self, index: LogIndex, caller: &Caller, op: Op) -> Reply {
+    pub(super) fn run(&mut self, index: LogIndex, caller: &Caller, op: Op) -> Reply {
         if let Err(refusal) = self.config.check_op(&op) {
             return refusal;
         }
@@ -314,6 +325,7 @@ impl Store {
                 Ok(self.write(token, cmd, |leases| Some(leases.grant(ttl, caller.holder.clone()))))
             }
             Op::Key(cmd) => Ok(self.run_key(token, cmd)),
+            Op::Exec(tx) => Ok(self.run_transaction(index, caller, tx)),
             Op::LeaseGrant { ttl } => Ok(Reply::Lease { id: self.leases.grant(ttl, caller.holder.clone()), ttl }),
             Op::LeaseKeepAlive { lease } => self
                 .lease_of(lease, caller)
@@ -403,6 +415,8 @@ impl Store {
         if old == lease {
             return;
         }
+        // A TTL change is a change of the key, to its watchers.
+        self.kv.touch(key);
         if let Some(old) = old {
             self.key_leases.remove(key);
             self.leases.detach_key(old, key);
@@ -509,7 +523,8 @@ fn decode_query(query: &Bytes) -> Result<Query, StoreError> {
 
 impl Service for Store {
     fn apply(&mut self, index: LogIndex, command: &Bytes) -> Bytes {
-        self.step(index, decode_command(command)).encode()
+        let stamp = if command.first().is_some_and(|&v| v >= VERSIONED_FROM) { index.0 } else { 0 };
+        self.step(index, decode_command(command), stamp).encode()
     }
 
     fn query(&self, query: &Bytes) -> Bytes {

@@ -65,6 +65,94 @@ enum Step {
         holder: u8,
         key: KeyStep,
     },
+    /// A transaction watching some keys (at their version, or a stale one)
+    /// and running up to eight steps.
+    Exec {
+        watch: Vec<(u8, u8)>,
+        steps: Vec<TxStep>,
+    },
+}
+
+/// A step of a transaction: key commands, reads, leases, and a lock
+/// (which a transaction may not hold).
+#[derive(Arbitrary, Debug)]
+enum TxStep {
+    Key(KeyStep),
+    Get(u8),
+    Ttl(u8),
+    Grant(u16),
+    Acquire { lock: u8, lease: u8 },
+}
+
+fn tx_step(step: TxStep) -> synod_core::service::Step {
+    use synod_core::service::keyspace::KeyQuery;
+    use synod_core::service::kv::KvQuery;
+    use synod_core::service::{Query, Step as S};
+    let key = |k: u8| Bytes::from(vec![k % 4]);
+    match step {
+        TxStep::Key(k) => S::Write(Op::Key(key_command(k))),
+        TxStep::Get(k) => S::Read(Query::Kv(KvQuery::Get { key: key(k) })),
+        TxStep::Ttl(k) => S::Read(Query::Key(KeyQuery::Ttl { key: key(k) })),
+        TxStep::Grant(ms) => S::Write(Op::LeaseGrant { ttl: Duration::from_millis(u64::from(ms)) }),
+        TxStep::Acquire { lock, lease } => {
+            S::Write(Op::Acquire { lock: Bytes::from(vec![b'l', lock % 3]), lease: LeaseId(u64::from(lease % 8)) })
+        }
+    }
+}
+
+/// Applies a transaction and checks it against the same steps applied one
+/// entry each on a copy: the same replies and the same values, unless a
+/// watched key had changed (nothing applied) or a step is not allowed
+/// (nothing applied either).
+fn exec(store: &mut Store, index: &mut u64, watch: Vec<(u8, u8)>, steps: Vec<TxStep>) {
+    use synod_core::service::{Step as S, Transaction, Watched};
+    let watch: Vec<Watched> = watch
+        .into_iter()
+        .take(4)
+        .map(|(k, how)| {
+            let key = Bytes::from(vec![k % 4]);
+            let v = store.kv().version(&key);
+            Watched { key, version: if how % 4 == 0 { v.wrapping_add(1) } else { v } }
+        })
+        .collect();
+    let stale = watch.iter().any(|w| store.kv().version(&w.key) != w.version);
+    let steps: Vec<S> = steps.into_iter().take(8).map(tx_step).collect();
+    let refused = steps.iter().any(|s| matches!(s, S::Write(op) if !Transaction::allows(op)));
+    let mut alone = store.clone();
+    let mut at = *index;
+    let mut alone_replies = Vec::new();
+    for s in &steps {
+        alone_replies.push(match s {
+            S::Write(op) => {
+                at += 1;
+                Reply::decode(alone.apply(LogIndex(at), &Command::new(op.clone()).encode())).expect("a reply decodes")
+            }
+            S::Read(q) => alone.answer(q),
+        });
+    }
+    let (kv, leases) = (store.kv().snapshot(), store.leases().clone());
+    *index += 1;
+    let cmd = Command::new(Op::Exec(Transaction { watch, steps })).encode();
+    let reply = Reply::decode(store.apply(LogIndex(*index), &cmd)).expect("a reply decodes");
+    let unchanged = |store: &Store| store.kv().snapshot() == kv && store.leases() == &leases;
+    match reply {
+        Reply::Error(StoreError::NotInTransaction) => {
+            assert!(refused, "a transaction of allowed steps refused");
+            assert!(unchanged(store), "a refused transaction changed something");
+        }
+        Reply::Exec(None) => {
+            assert!(stale && !refused, "a transaction aborted with nothing watched changed");
+            assert!(unchanged(store), "an aborted transaction changed something");
+        }
+        Reply::Exec(Some(replies)) => {
+            assert!(!stale && !refused, "a transaction ran: stale watch {stale}, refused step {refused}");
+            assert_eq!(replies, alone_replies, "a transaction answered other than its steps one by one");
+            for k in 0..4u8 {
+                assert_eq!(store.kv().get(&[k]), alone.kv().get(&[k]), "key {k} differs from the steps one by one");
+            }
+        }
+        other => panic!("a transaction answered {other:?}"),
+    }
 }
 
 /// One of three holders, the third sometimes an admin.
@@ -208,6 +296,10 @@ pub fn store_commands(data: &[u8]) {
                     first.insert((client.0, seq.0), reply);
                 }
                 assert!(store.sessions().len() <= 4, "the session table passed its bound");
+                continue;
+            }
+            Step::Exec { watch, steps } => {
+                exec(&mut store, &mut index, watch, steps);
                 continue;
             }
             Step::Snapshot => {

@@ -25,6 +25,13 @@ fn sample_commands() -> Vec<Command> {
         Command::new(Op::KvLeased { cmd: KvCommand::Delete { key: b("k") }, ttl: ms(5) }),
         Command::new(Op::LeaseRevoke { lease: LeaseId(1) }).by(Caller { holder: b("conn:7"), admin: false }),
         Command::new(Op::SessionOpen).by(Caller { holder: Bytes::new(), admin: true }),
+        Command::new(Op::Exec(crate::service::Transaction {
+            watch: vec![crate::service::Watched { key: b("w"), version: 7 }],
+            steps: vec![
+                crate::service::Step::Write(Op::Key(KeyCommand::GetDel { key: b("k") })),
+                crate::service::Step::Read(Query::Versions { keys: vec![b("k")] }),
+            ],
+        })),
     ]
     .into_iter()
     .chain(key_commands().into_iter().map(|c| Command::new(Op::Key(c))))
@@ -119,7 +126,7 @@ fn undecodable_commands_are_malformed_replies_and_change_nothing() {
 fn an_unknown_encoding_version_is_a_typed_error() {
     let mut h = Harness::new();
     let mut wire = Command::new(Op::SessionOpen).encode().to_vec();
-    wire[0] = 3;
+    wire[0] = crate::service::command::COMMAND_VERSION + 1;
     assert_eq!(h.apply_bytes(&wire.clone().into()), Reply::Error(StoreError::UnsupportedVersion));
     let mut query = Query::Leases.encode().to_vec();
     query[0] = 2;
@@ -213,6 +220,11 @@ fn every_reply_round_trips() {
         Reply::Owner(None),
         Reply::Error(StoreError::StaleSequence),
         Reply::Error(StoreError::Malformed),
+        Reply::Error(StoreError::NotInTransaction),
+        Reply::Exec(None),
+        Reply::Exec(Some(vec![Reply::Ok, Reply::Kv(KvReply::Value(None)), Reply::Error(StoreError::InvalidTtl)])),
+        Reply::Exec(Some(vec![])),
+        Reply::Versions(vec![0, 7, u64::MAX]),
     ];
     for r in replies {
         let wire = r.encode();
@@ -222,5 +234,5 @@ fn every_reply_round_trips() {
         }
     }
     assert!(Reply::decode(Bytes::from_static(&[1, 11, 0])).is_err(), "error code 0 is not an error");
-    assert!(Reply::decode(Bytes::from_static(&[1, 11, 17])).is_err());
+    assert!(Reply::decode(Bytes::from_static(&[1, 11, 19])).is_err());
 }

@@ -12,6 +12,7 @@ mod properties;
 mod sessions;
 mod snapshot;
 mod strings;
+mod transactions;
 
 use super::kv::{KvCommand, KvQuery, KvReply, Limits};
 use super::{ClientId, Command, Config, LockOwner, Op, Query, Reply, Seq, Service, Store};
