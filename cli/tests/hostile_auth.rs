@@ -140,6 +140,12 @@ fn acl_users_get_their_role_and_only_their_own_leases() {
     assert_eq!(alice.text(&[b"SYNOD.BACKUP", b"TAKE"]), "NOPERM taking a backup takes an admin user");
     assert!(reader.text(&[b"SYNOD.BACKUP", b"TAKE"]).starts_with("NOPERM"));
     assert!(ops.settled(&[b"SYNOD.BACKUP", b"TAKE"]).split(',').all(|n| n.parse::<u64>().is_ok()));
+    // Emptying the store: admins only.
+    assert_eq!(alice.text(&[b"FLUSHALL"]), "NOPERM emptying the store takes an admin user");
+    assert!(reader.text(&[b"FLUSHDB"]).starts_with("NOPERM"));
+    assert_eq!(alice.settled(&[b"GET", b"n"]), "2", "a refused FLUSHALL removed nothing");
+    assert_eq!(ops.settled(&[b"FLUSHALL"]), "OK");
+    assert_eq!(ops.settled(&[b"DBSIZE"]), "0");
 }
 
 #[test]

@@ -111,6 +111,8 @@ fn transactions_answer_as_redis_does_and_watch_aborts_on_any_change() {
         &["DEL", "w"],
         &["SET", "w", "back"],
         &["RENAME", "w", "w2"],
+        &["SET", "w", "again"],
+        &["FLUSHALL"],
     ] {
         t.s(&["WATCH", "w"], ok());
         other.s(change, Want::Any);

@@ -24,13 +24,27 @@ pub enum Op {
     /// Compare-and-set: if the key holds `.1` (`None`: absent), store `.2`
     /// (`None`: delete).
     Cas(Key, Option<Value>, Option<Value>),
+    /// A transaction (`MULTI` … `EXEC`) of operations on the one key, applied
+    /// together: nothing else happens between them.
+    Tx(Key, Vec<Op>),
+    /// `WATCH key`, `GET key` (which read `.1`), then `MULTI`, `SET key .2`,
+    /// `EXEC`: stored only if the key had not changed since it was read, so
+    /// if it answers true the key held `.1` when it was stored. It may
+    /// answer false (nil from `EXEC`) whatever the key holds.
+    Watched(Key, Option<Value>, Value),
 }
 
 impl Op {
     /// The one key the operation touches.
     pub fn key(&self) -> Key {
         match self {
-            Op::Get(k) | Op::Set(k, _) | Op::Delete(k) | Op::Incr(k, _) | Op::Cas(k, _, _) => *k,
+            Op::Get(k)
+            | Op::Set(k, _)
+            | Op::Delete(k)
+            | Op::Incr(k, _)
+            | Op::Cas(k, _, _)
+            | Op::Tx(k, _)
+            | Op::Watched(k, ..) => *k,
         }
     }
 
@@ -49,8 +63,10 @@ pub enum Ret {
     Done,
     /// `Incr`'s answer: the new value.
     Int(Value),
-    /// `Delete` (existed) and `Cas` (swapped).
+    /// `Delete` (existed), `Cas` (swapped) and `Watched` (stored).
     Bool(bool),
+    /// A transaction's answers, one per operation.
+    Many(Vec<Ret>),
 }
 
 /// How an operation ended.

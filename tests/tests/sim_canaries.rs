@@ -37,7 +37,7 @@ fn property(canary: Canary, protocol: Protocol) -> &'static str {
         Canary::EarlyLeaseExpiry => "no early lease expiry",
         Canary::StaleLockTable => "lock held under a live lease",
         Canary::ReusedToken => "fencing tokens increase",
-        Canary::StaleReads | Canary::PlainRetries => "linearizable history",
+        Canary::StaleReads | Canary::PlainRetries | Canary::TornTransactions => "linearizable history",
         Canary::Mute => "liveness",
     }
 }
@@ -122,6 +122,7 @@ canaries! {
     reads_from_the_last_tick_break_linearizability: StaleReads,
     writes_retried_without_their_session_are_applied_twice: PlainRetries,
     replicas_that_go_silent_break_liveness: Mute,
+    reads_in_a_transaction_that_miss_its_writes_break_linearizability: TornTransactions,
 }
 
 #[test]

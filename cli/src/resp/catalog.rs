@@ -51,6 +51,8 @@ pub(crate) const COMMANDS: &[Entry] = &[
     write("expire", -3, ONE),
     write("expireat", -3, ONE),
     read("expiretime", 2, ONE),
+    write("flushall", -1, NONE),
+    write("flushdb", -1, NONE),
     read("get", 2, ONE),
     write("getdel", 2, ONE),
     write("getex", -2, ONE),

@@ -140,7 +140,7 @@ impl Client {
     /// Who the store sees: a named user holds its leases across its
     /// connections; the shared `default` user's leases belong to the
     /// connection that took them.
-    fn caller(&self) -> Caller {
+    pub(super) fn caller(&self) -> Caller {
         let admin = self.principal.as_ref().is_some_and(|p| p.role == Role::Admin);
         match &self.principal {
             Some(p) if !p.is_default() => Caller { holder: Bytes::from(format!("user:{}", p.user)), admin },

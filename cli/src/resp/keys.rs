@@ -1,5 +1,6 @@
 //! RESP key commands: TTLs (`EXPIRE` and its kin, `TTL` and its kin,
-//! `PERSIST`), `TYPE`, `RENAME`, `DEL`/`UNLINK`, `EXISTS`, `DBSIZE`; and
+//! `PERSIST`), `TYPE`, `RENAME`, `DEL`/`UNLINK`, `EXISTS`, `DBSIZE`,
+//! `FLUSHALL`/`FLUSHDB` (admin users only, where users log in); and
 //! the reading of Redis's expire-time arguments that `SET` and `GETEX`
 //! share. Each write is one store command, so one log entry.
 //!
@@ -94,7 +95,7 @@ pub(super) async fn dispatch(ctx: &Ctx<'_>, name: &str, a: &[Bytes]) -> Option<A
         "EXPIREAT" => Some(Unit::UnixSeconds),
         "PEXPIREAT" => Some(Unit::UnixMillis),
         "TTL" | "PTTL" | "EXPIRETIME" | "PEXPIRETIME" | "PERSIST" | "TYPE" | "RENAME" | "RENAMENX" | "DEL"
-        | "UNLINK" | "EXISTS" | "DBSIZE" => None,
+        | "UNLINK" | "EXISTS" | "DBSIZE" | "FLUSHALL" | "FLUSHDB" => None,
         _ => return None,
     };
     let entry = catalog::find(name)?;
@@ -134,6 +135,16 @@ async fn answer(ctx: &Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
         "DEL" | "UNLINK" => ctx.key(KeyCommand::Delete { keys: a.to_vec() }).await?,
         "EXISTS" => ctx.ask(KeyQuery::Count { keys: a.to_vec() }).await?,
         "DBSIZE" => ctx.ask(KeyQuery::DbSize).await?,
+        // One database: FLUSHDB is FLUSHALL. Every removal is in one entry,
+        // so ASYNC and SYNC are the same.
+        "FLUSHALL" | "FLUSHDB" => {
+            if a.len() > 1 || a.first().is_some_and(|m| !matches!(&m.to_ascii_uppercase()[..], b"ASYNC" | b"SYNC")) {
+                return Err(err("ERR syntax error"));
+            }
+            super::admin::admin_only(ctx.server, ctx.client.caller().admin, "emptying the store")?;
+            ctx.key(KeyCommand::Flush).await?;
+            return Ok(ok());
+        }
         _ => return unexpected(),
     };
     match reply {

@@ -492,6 +492,15 @@ impl Kv {
         self.insert(key, value);
     }
 
+    /// Removes every key; returns how many there were. Every key, present
+    /// or not, counts as changed to its watchers.
+    pub(crate) fn clear(&mut self) -> usize {
+        let n = self.map.len();
+        self.map.clear();
+        self.versions.flushed();
+        n
+    }
+
     /// Removes `key`, returning its value.
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Bytes> {
         let old = self.map.remove(key)?;

@@ -84,6 +84,16 @@ impl Versions {
         }
     }
 
+    /// Every key was removed: any version read before is now stale.
+    pub(crate) fn flushed(&mut self) {
+        self.present.clear();
+        self.removed.clear();
+        self.order.clear();
+        if self.stamp != 0 {
+            self.floor = self.stamp;
+        }
+    }
+
     fn forget_removal(&mut self, key: &[u8]) {
         let h = hash(key);
         if let Some(stamp) = self.removed.remove(&h) {

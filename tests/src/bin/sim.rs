@@ -190,9 +190,10 @@ fn main() {
         t.forwarded, t.leader_changed
     );
     println!(
-        "ops: {} ok, {} refused, {} unknown, {} sessioned writes sent again; lock grants: {} checked on true time, \
-         {} acted on ({} stale holders fenced off); violations: {}",
+        "ops: {} ok ({} transactions), {} refused, {} unknown, {} sessioned writes sent again; lock grants: {} \
+         checked on true time, {} acted on ({} stale holders fenced off); violations: {}",
         t.ops_ok,
+        t.transactions,
         t.ops_failed,
         t.ops_unknown,
         t.ops_retried,

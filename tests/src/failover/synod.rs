@@ -88,7 +88,7 @@ impl Session for Resp {
             self.conn = clients::connect_with(self.addr, self.timeout);
         }
         let Some(conn) = self.conn.as_mut() else { return Outcome::Failed };
-        match clients::execute(conn, op) {
+        match clients::execute(conn, &mut op.clone()) {
             Ok(ret) => Outcome::Ok(ret),
             Err(e) => {
                 self.conn = None;

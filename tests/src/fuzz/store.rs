@@ -186,6 +186,7 @@ enum KeyStep {
     Persist { key: u8 },
     Delete { keys: Vec<u8> },
     Rename { from: u8, to: u8, if_absent: bool },
+    Flush,
 }
 
 fn key_command(step: KeyStep) -> KeyCommand {
@@ -230,6 +231,7 @@ fn key_command(step: KeyStep) -> KeyCommand {
         KeyStep::Persist { key: k } => KeyCommand::Persist { key: key(k) },
         KeyStep::Delete { keys } => KeyCommand::Delete { keys: keys.into_iter().take(8).map(key).collect() },
         KeyStep::Rename { from, to, if_absent } => KeyCommand::Rename { from: key(from), to: key(to), if_absent },
+        KeyStep::Flush => KeyCommand::Flush,
     }
 }
 

@@ -63,9 +63,13 @@ fn extend(ops: &[Candidate], placed: &mut [bool], map: &BTreeMap<Key, Value>) ->
             continue;
         }
         let mut next = map.clone();
-        let Some(answer) = run(&mut next, &ops[i].op) else { continue };
-        if ops[i].ret.as_ref().is_some_and(|r| *r != answer) {
-            continue;
+        // An aborted watched write changed nothing, whatever the key held.
+        let aborted = matches!((&ops[i].op, &ops[i].ret), (Op::Watched(..), Some(Ret::Bool(false))));
+        if !aborted {
+            let Some(answer) = run(&mut next, &ops[i].op) else { continue };
+            if ops[i].ret.as_ref().is_some_and(|r| *r != answer) {
+                continue;
+            }
         }
         placed[i] = true;
         let found = extend(ops, placed, &next);
@@ -80,6 +84,14 @@ fn extend(ops: &[Candidate], placed: &mut [bool], map: &BTreeMap<Key, Value>) ->
 /// The KV map's answer to `op`, applied to `map`; `None` on overflow.
 fn run(map: &mut BTreeMap<Key, Value>, op: &Op) -> Option<Ret> {
     Some(match *op {
+        Op::Tx(_, ref ops) => Ret::Many(ops.iter().map(|o| run(map, o)).collect::<Option<_>>()?),
+        Op::Watched(k, expected, new) => {
+            let stored = map.get(&k).copied() == expected;
+            if stored {
+                map.insert(k, new);
+            }
+            Ret::Bool(stored)
+        }
         Op::Get(k) => Ret::Value(map.get(&k).copied()),
         Op::Set(k, v) => {
             map.insert(k, v);

@@ -316,19 +316,25 @@ fn show(o: &Operation) -> String {
     let mut s = String::new();
     let end = if o.outcome == Outcome::Unknown { "inf".into() } else { o.complete.to_string() };
     let _ = write!(s, "#{} client {} [{}, {}] ", o.id, o.client, o.invoke, end);
-    let _ = match o.op {
-        Op::Get(k) => write!(s, "get({k})"),
-        Op::Set(k, v) => write!(s, "set({k}, {v})"),
-        Op::Delete(k) => write!(s, "delete({k})"),
-        Op::Incr(k, by) => write!(s, "incr({k}, {by})"),
-        Op::Cas(k, e, n) => write!(s, "cas({k}, {} -> {})", value(e), value(n)),
-    };
+    s.push_str(&show_op(&o.op));
     let _ = match &o.outcome {
         Outcome::Ok(r) => write!(s, " -> {}", ret(r)),
         Outcome::Failed => write!(s, " -> failed"),
         Outcome::Unknown => write!(s, " -> unknown"),
     };
     s
+}
+
+fn show_op(op: &Op) -> String {
+    match op {
+        Op::Get(k) => format!("get({k})"),
+        Op::Set(k, v) => format!("set({k}, {v})"),
+        Op::Delete(k) => format!("delete({k})"),
+        Op::Incr(k, by) => format!("incr({k}, {by})"),
+        Op::Cas(k, e, n) => format!("cas({k}, {} -> {})", value(*e), value(*n)),
+        Op::Tx(_, ops) => format!("multi[{}]", ops.iter().map(show_op).collect::<Vec<_>>().join(", ")),
+        Op::Watched(k, e, n) => format!("watched({k}, {} -> {n})", value(*e)),
+    }
 }
 
 fn value(v: Option<i64>) -> String {
@@ -341,6 +347,7 @@ fn ret(r: &Ret) -> String {
         Ret::Done => "done".into(),
         Ret::Int(i) => i.to_string(),
         Ret::Bool(b) => b.to_string(),
+        Ret::Many(rs) => format!("[{}]", rs.iter().map(ret).collect::<Vec<_>>().join(", ")),
     }
 }
 

@@ -20,6 +20,20 @@ pub type State = Option<Value>;
 /// history records as `Failed`, never as `Ok`).
 pub fn apply(state: State, op: &Op) -> Option<(State, Ret)> {
     Some(match *op {
+        Op::Tx(_, ref ops) => {
+            let mut state = state;
+            let mut rets = Vec::with_capacity(ops.len());
+            for op in ops {
+                let (next, ret) = apply(state, op)?;
+                state = next;
+                rets.push(ret);
+            }
+            (state, Ret::Many(rets))
+        }
+        // Stored (it found what it read), or aborted: `step` accepts an
+        // abort in any state.
+        Op::Watched(_, expected, new) if state == expected => (Some(new), Ret::Bool(true)),
+        Op::Watched(..) => (state, Ret::Bool(false)),
         Op::Get(_) => (state, Ret::Value(state)),
         Op::Set(_, v) => (Some(v), Ret::Done),
         Op::Delete(_) => (None, Ret::Bool(state.is_some())),
@@ -40,6 +54,11 @@ pub fn apply(state: State, op: &Op) -> Option<(State, Ret)> {
 /// The state after `op` if it can take effect on `state` and answer `ret`;
 /// `ret == None` means the answer is not known, so any answer will do.
 pub fn step(state: State, op: &Op, ret: Option<&Ret>) -> Option<State> {
+    // An aborted watched write changed nothing, whatever the key held: a
+    // watch may abort on a change that left the value as it was.
+    if matches!((op, ret), (Op::Watched(..), Some(Ret::Bool(false)))) {
+        return Some(state);
+    }
     let (next, answer) = apply(state, op)?;
     match ret {
         Some(r) if *r != answer => None,
@@ -51,7 +70,10 @@ pub fn step(state: State, op: &Op, ret: Option<&Ret>) -> Option<State> {
 /// whatever that state was: a read, a compare-and-set that did not swap, a
 /// delete of nothing.
 pub fn is_observer(op: &Op, ret: &Ret) -> bool {
-    matches!((op, ret), (Op::Get(_), _) | (Op::Cas(..) | Op::Delete(_), Ret::Bool(false)))
+    match (op, ret) {
+        (Op::Tx(_, ops), Ret::Many(rets)) => ops.iter().zip(rets).all(|(o, r)| is_observer(o, r)),
+        _ => matches!((op, ret), (Op::Get(_), _) | (Op::Cas(..) | Op::Delete(_) | Op::Watched(..), Ret::Bool(false))),
+    }
 }
 
 /// True if the state after `op` and its answer `ret` (`None`: unknown) do
@@ -75,6 +97,21 @@ pub enum Leaves {
 /// What `op`, having answered `ret` (`None`: unknown), may leave behind.
 pub fn leaves(op: &Op, ret: Option<&Ret>) -> Leaves {
     match (op, ret) {
+        // Answered: the last of its operations that wrote decides.
+        (Op::Tx(_, ops), Some(Ret::Many(rets))) => ops
+            .iter()
+            .zip(rets)
+            .rev()
+            .map(|(o, r)| leaves(o, Some(r)))
+            .find(|l| *l != Leaves::Nothing)
+            .unwrap_or(Leaves::Nothing),
+        // Unanswered: only plain writes say what they leave.
+        (Op::Tx(_, ops), _) => match ops.iter().rev().find(|o| !o.is_read()) {
+            Some(o @ (Op::Set(..) | Op::Delete(_))) => leaves(o, None),
+            Some(_) => Leaves::Any,
+            None => Leaves::Nothing,
+        },
+        (Op::Watched(_, _, v), None | Some(Ret::Bool(true))) => Leaves::One(Some(*v)),
         (Op::Incr(..), None) => Leaves::Any,
         (Op::Set(_, v), _) | (Op::Incr(..), Some(Ret::Int(v))) => Leaves::One(Some(*v)),
         (Op::Cas(_, _, new), None | Some(Ret::Bool(true))) => Leaves::One(*new),
@@ -259,5 +296,69 @@ mod tests {
         // No value lies `by` below the answer without overflowing.
         assert!(!possible(&[incr(1, Value::MIN)]));
         assert!(!possible(&[incr(-1, Value::MAX)]));
+    }
+}
+
+#[cfg(test)]
+mod transaction_tests {
+    use super::*;
+    use crate::history::{History, Outcome};
+    use crate::linearizability::check;
+
+    #[test]
+    fn a_transaction_applies_its_operations_in_order_and_answers_each() {
+        let tx = Op::Tx(1, alloc::vec![Op::Get(1), Op::Incr(1, 2), Op::Set(1, 9), Op::Get(1)]);
+        let answer = Ret::Many(alloc::vec![Ret::Value(Some(1)), Ret::Int(3), Ret::Done, Ret::Value(Some(9))]);
+        assert_eq!(apply(Some(1), &tx), Some((Some(9), answer.clone())));
+        assert_eq!(leaves(&tx, Some(&answer)), Leaves::One(Some(9)));
+        assert_eq!(leaves(&Op::Tx(1, alloc::vec![Op::Set(1, 4), Op::Get(1)]), None), Leaves::One(Some(4)));
+        assert!(is_observer(&Op::Tx(1, alloc::vec![Op::Get(1)]), &Ret::Many(alloc::vec![Ret::Value(None)])));
+    }
+
+    #[test]
+    fn a_watched_write_stores_only_over_what_it_read_and_may_abort_anywhere() {
+        assert_eq!(step(Some(1), &Op::Watched(1, Some(1), 2), Some(&Ret::Bool(true))), Some(Some(2)));
+        assert_eq!(step(Some(5), &Op::Watched(1, Some(1), 2), Some(&Ret::Bool(true))), None);
+        assert_eq!(step(Some(1), &Op::Watched(1, Some(1), 2), Some(&Ret::Bool(false))), Some(Some(1)));
+        assert!(is_observer(&Op::Watched(1, Some(1), 2), &Ret::Bool(false)));
+    }
+
+    fn done(h: &mut History, client: u64, op: Op, ret: Ret, at: (u64, u64)) {
+        let id = h.invoke(client, op, at.0);
+        h.complete(id, at.1, Outcome::Ok(ret));
+    }
+
+    /// A write that lands between a transaction's read and its write:
+    /// linearizable as two commands, not as one transaction.
+    #[test]
+    fn the_checker_catches_a_transaction_that_was_not_atomic() {
+        let mut h = History::default();
+        done(&mut h, 0, Op::Set(1, 0), Ret::Done, (0, 5));
+        let tx = Op::Tx(1, alloc::vec![Op::Get(1), Op::Set(1, 5)]);
+        done(&mut h, 1, tx, Ret::Many(alloc::vec![Ret::Value(Some(0)), Ret::Done]), (10, 40));
+        done(&mut h, 2, Op::Set(1, 3), Ret::Done, (20, 30));
+        done(&mut h, 3, Op::Get(1), Ret::Value(Some(5)), (50, 60));
+        assert!(!check(&h).is_linearizable(), "the read saw 0, yet the other write came after the transaction's");
+
+        let mut split = History::default();
+        done(&mut split, 0, Op::Set(1, 0), Ret::Done, (0, 5));
+        done(&mut split, 1, Op::Get(1), Ret::Value(Some(0)), (10, 15));
+        done(&mut split, 2, Op::Set(1, 3), Ret::Done, (20, 30));
+        done(&mut split, 1, Op::Set(1, 5), Ret::Done, (35, 40));
+        done(&mut split, 3, Op::Get(1), Ret::Value(Some(5)), (50, 60));
+        assert!(check(&split).is_linearizable());
+    }
+
+    #[test]
+    fn the_checker_catches_a_watched_write_over_a_changed_value() {
+        let mut h = History::default();
+        done(&mut h, 0, Op::Set(1, 2), Ret::Done, (0, 10));
+        done(&mut h, 1, Op::Watched(1, Some(1), 2), Ret::Bool(true), (20, 30));
+        assert!(!check(&h).is_linearizable());
+        let mut aborted = History::default();
+        done(&mut aborted, 0, Op::Set(1, 2), Ret::Done, (0, 10));
+        done(&mut aborted, 1, Op::Watched(1, Some(2), 3), Ret::Bool(false), (20, 30));
+        done(&mut aborted, 2, Op::Get(1), Ret::Value(Some(2)), (40, 50));
+        assert!(check(&aborted).is_linearizable(), "an abort is allowed even over an unchanged value");
     }
 }

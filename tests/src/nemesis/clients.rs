@@ -72,33 +72,109 @@ pub fn outcome_of_error(e: &RedisError) -> Outcome {
     if never_applied(e) { Outcome::Failed } else { Outcome::Unknown }
 }
 
-/// Runs one KV operation on key `k{key}`, returning its answer.
-pub fn execute(conn: &mut Connection, op: &Op) -> Result<Ret, RedisError> {
+/// Runs one KV operation on key `k{key}`, returning its answer. A watched
+/// write learns what it read here, and says so in `op`.
+pub fn execute(conn: &mut Connection, op: &mut Op) -> Result<Ret, RedisError> {
     let key = |k: &u64| format!("k{k}");
     Ok(match op {
-        Op::Get(k) => Ret::Value(redis::cmd("GET").arg(key(k)).query::<Option<Value>>(conn)?),
-        Op::Set(k, v) => {
-            redis::cmd("SET").arg(key(k)).arg(*v).query::<()>(conn)?;
-            Ret::Done
+        Op::Tx(_, ops) => {
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for o in ops.iter() {
+                pipe.add_command(command(o)?);
+            }
+            let replies: Vec<redis::Value> = pipe.query(conn)?;
+            if replies.len() != ops.len() {
+                return Err(RedisError::from((redis::ErrorKind::Client, "EXEC answered the wrong number of replies")));
+            }
+            Ret::Many(ops.iter().zip(replies).map(|(o, v)| answer(o, v)).collect::<Result<_, _>>()?)
         }
-        Op::Delete(k) => Ret::Bool(redis::cmd("DEL").arg(key(k)).query::<i64>(conn)? == 1),
-        Op::Incr(k, by) => Ret::Int(redis::cmd("INCRBY").arg(key(k)).arg(*by).query::<i64>(conn)?),
+        Op::Watched(k, _, _) => {
+            let k = *k;
+            // Until EXEC is sent, nothing can have been applied.
+            let unsent = |e: RedisError| RedisError::from((redis::ErrorKind::Client, "was not applied", e.to_string()));
+            redis::cmd("WATCH").arg(key(&k)).query::<()>(conn).map_err(unsent)?;
+            let read = redis::cmd("GET").arg(key(&k)).query::<Option<Value>>(conn).map_err(unsent)?;
+            let new = read.unwrap_or(0) + 1;
+            *op = Op::Watched(k, read, new);
+            let stored: Option<(String,)> = redis::pipe().atomic().set(key(&k), new).query(conn)?;
+            Ret::Bool(stored.is_some())
+        }
+        op => answer(op, command(op)?.query::<redis::Value>(conn)?)?,
+    })
+}
+
+/// The RESP command for a single-key operation.
+fn command(op: &Op) -> Result<redis::Cmd, RedisError> {
+    let key = |k: &u64| format!("k{k}");
+    let mut c;
+    match op {
+        Op::Get(k) => {
+            c = redis::cmd("GET");
+            c.arg(key(k));
+        }
+        Op::Set(k, v) => {
+            c = redis::cmd("SET");
+            c.arg(key(k)).arg(*v);
+        }
+        Op::Delete(k) => {
+            c = redis::cmd("DEL");
+            c.arg(key(k));
+        }
+        Op::Incr(k, by) => {
+            c = redis::cmd("INCRBY");
+            c.arg(key(k)).arg(*by);
+        }
         Op::Cas(k, Some(e), Some(n)) => {
-            Ret::Bool(redis::cmd("CAS").arg(key(k)).arg(*e).arg(*n).query::<i64>(conn)? == 1)
+            c = redis::cmd("CAS");
+            c.arg(key(k)).arg(*e).arg(*n);
         }
         // Compare-and-set against absence is SET NX.
         Op::Cas(k, None, Some(n)) => {
-            Ret::Bool(redis::cmd("SET").arg(key(k)).arg(*n).arg("NX").query::<Option<String>>(conn)?.is_some())
+            c = redis::cmd("SET");
+            c.arg(key(k)).arg(*n).arg("NX");
         }
         // Compare-and-delete has no RESP command; the workload never asks.
-        Op::Cas(_, _, None) => {
-            return Err(RedisError::from((redis::ErrorKind::Client, "unknown command: compare-and-delete")));
+        Op::Cas(_, _, None) | Op::Tx(..) | Op::Watched(..) => {
+            return Err(RedisError::from((redis::ErrorKind::Client, "unknown command: not a single-key operation")));
+        }
+    }
+    Ok(c)
+}
+
+/// The history's view of `op`'s RESP reply.
+fn answer(op: &Op, v: redis::Value) -> Result<Ret, RedisError> {
+    use redis::FromRedisValue;
+    Ok(match op {
+        Op::Get(_) => Ret::Value(Option::<Value>::from_redis_value(v)?),
+        Op::Set(..) => {
+            <()>::from_redis_value(v)?;
+            Ret::Done
+        }
+        Op::Delete(_) => Ret::Bool(i64::from_redis_value(v)? == 1),
+        Op::Incr(..) => Ret::Int(i64::from_redis_value(v)?),
+        Op::Cas(_, Some(_), _) => Ret::Bool(i64::from_redis_value(v)? == 1),
+        Op::Cas(_, None, _) => Ret::Bool(Option::<String>::from_redis_value(v)?.is_some()),
+        Op::Tx(..) | Op::Watched(..) => {
+            return Err(RedisError::from((redis::ErrorKind::Client, "not a single-key operation")));
         }
     })
 }
 
+/// A random operation: mostly single commands; one in twelve a
+/// transaction of two to four on one key, one in twelve a watched
+/// increment.
 fn random_op(rng: &mut Rng, keys: u64) -> Op {
     let k = rng.below(keys);
+    match rng.below(12) {
+        0 => Op::Tx(k, (0..rng.range(2, 5)).map(|_| single_op(rng, k)).collect()),
+        // What it reads and writes is filled in as it runs.
+        1 => Op::Watched(k, None, 0),
+        _ => single_op(rng, k),
+    }
+}
+
+fn single_op(rng: &mut Rng, k: u64) -> Op {
     let v = rng.below(5) as Value;
     match rng.below(10) {
         0..=3 => Op::Get(k),
@@ -125,10 +201,10 @@ pub fn kv_client(shared: Arc<Shared>, id: u64, seed: u64, keys: u64, max_ops: u6
                 continue;
             }
         }
-        let op = random_op(&mut rng, keys);
+        let mut op = random_op(&mut rng, keys);
         let at = shared.now();
         let hid = shared.history.lock().unwrap_or_else(|e| e.into_inner()).invoke(id, op.clone(), at);
-        let result = conn.as_mut().map(|(_, c)| execute(c, &op));
+        let result = conn.as_mut().map(|(_, c)| execute(c, &mut op));
         let outcome = match result {
             Some(Ok(ret)) => Outcome::Ok(ret),
             Some(Err(e)) => {
@@ -139,7 +215,9 @@ pub fn kv_client(shared: Arc<Shared>, id: u64, seed: u64, keys: u64, max_ops: u6
             None => Outcome::Unknown,
         };
         let done = shared.now();
-        shared.history.lock().unwrap_or_else(|e| e.into_inner()).complete(hid, done, outcome);
+        let mut history = shared.history.lock().unwrap_or_else(|e| e.into_inner());
+        history.ops[hid].op = op;
+        history.complete(hid, done, outcome);
     }
 }
 

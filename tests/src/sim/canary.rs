@@ -15,7 +15,7 @@ use synod_core::replica::{
     CompactError, Entry, Event, MembershipChange, Message, MessageError, Output, PeerStatus, PersistId, Proposal,
     ProposeError, ReadError, ReadId, Replica, Role, Snapshot, SnapshotMeta, Status, TransferError,
 };
-use synod_core::service::{Caller, Command, Op, Service, Store};
+use synod_core::service::{Caller, Command, Op, Reply, Service, Step, Store};
 use synod_core::time::{Duration, Instant};
 
 /// Tells the replica its writes are durable the moment they are handed
@@ -272,6 +272,8 @@ pub struct ServiceFault {
     recent: VecDeque<Bytes>,
     /// `StaleReads`: the state as of the last tick applied.
     stale: Option<Store>,
+    /// `TornTransactions`: the state before the transaction being applied.
+    before: Option<Store>,
 }
 
 impl ServiceFault {
@@ -284,7 +286,10 @@ impl ServiceFault {
             | Canary::EarlyLeaseExpiry
             | Canary::StaleLockTable
             | Canary::ReusedToken
-            | Canary::StaleReads) => Some(ServiceFault { canary: c, recent: VecDeque::new(), stale: None }),
+            | Canary::StaleReads
+            | Canary::TornTransactions) => {
+                Some(ServiceFault { canary: c, recent: VecDeque::new(), stale: None, before: None })
+            }
             _ => None,
         }
     }
@@ -293,6 +298,11 @@ impl ServiceFault {
     /// the fault replaces it.
     pub fn command(&mut self, store: &Store, command: &Bytes) -> Option<Bytes> {
         match self.canary {
+            Canary::TornTransactions => {
+                let is_tx = Command::decode(command.clone()).is_ok_and(|c| matches!(c.op, Op::Exec(_)));
+                self.before = is_tx.then(|| store.clone());
+                None
+            }
             Canary::LaggingSnapshot => {
                 if self.recent.len() == 3 {
                     self.recent.pop_front();
@@ -330,6 +340,23 @@ impl ServiceFault {
             Canary::StaleReads if is_tick(command) => self.stale = Some(store.clone()),
             _ => {}
         }
+    }
+
+    /// The reply the service gives for `command` instead of `reply`.
+    pub fn reply(&mut self, command: &Bytes, reply: Bytes) -> Bytes {
+        let Some(before) = self.before.take() else { return reply };
+        let (Ok(cmd), Ok(Reply::Exec(Some(mut replies)))) =
+            (Command::decode(command.clone()), Reply::decode(reply.clone()))
+        else {
+            return reply;
+        };
+        let Op::Exec(tx) = cmd.op else { return reply };
+        for (r, step) in replies.iter_mut().zip(&tx.steps) {
+            if let Step::Read(q) = step {
+                *r = before.answer(q);
+            }
+        }
+        Reply::Exec(Some(replies)).encode()
     }
 
     /// The snapshot the service hands out instead of `store`'s, if any.

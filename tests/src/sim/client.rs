@@ -4,7 +4,7 @@ use crate::history::{Key, Op, Ret, Value};
 use bytes::Bytes;
 use synod_core::rand::Rng;
 use synod_core::service::kv::{KvCommand, KvQuery, KvReply};
-use synod_core::service::{ClientId, Command, Op as StoreOp, Query, Seq};
+use synod_core::service::{ClientId, Command, Op as StoreOp, Query, Reply, Seq, Step, Transaction};
 
 /// A client with at most one operation outstanding.
 #[derive(Debug, Default)]
@@ -30,9 +30,18 @@ pub struct Client {
     pub tries: u32,
 }
 
-/// Picks a random operation.
+/// Picks a random operation: one in twelve a transaction of two to four
+/// operations on one key.
 pub fn random_op(rng: &mut Rng, keys: u64) -> Op {
     let k: Key = rng.below(keys);
+    if rng.chance(1.0 / 12.0) {
+        let n = rng.range(2, 5);
+        return Op::Tx(k, (0..n).map(|_| single_op(rng, k)).collect());
+    }
+    single_op(rng, k)
+}
+
+fn single_op(rng: &mut Rng, k: Key) -> Op {
     let v = |rng: &mut Rng| -> Value { rng.below(5) as Value };
     match rng.below(10) {
         0..=3 => Op::Get(k),
@@ -58,25 +67,33 @@ fn value_bytes(v: Value) -> Bytes {
 
 /// The encoded store query for a read.
 pub fn query(op: &Op) -> Bytes {
-    let key = match op {
-        Op::Get(k) | Op::Set(k, _) | Op::Delete(k) | Op::Incr(k, _) | Op::Cas(k, ..) => key_bytes(*k),
-    };
-    Query::Kv(KvQuery::Get { key }).encode()
+    Query::Kv(KvQuery::Get { key: key_bytes(op.key()) }).encode()
 }
 
 /// The encoded store command for a write, as command `seq` of a session
 /// if given; `None` for a read.
 pub fn command(op: &Op, session: Option<(ClientId, u64)>) -> Option<Bytes> {
-    let op = StoreOp::Kv { cmd: kv_command(op)?, lease: None };
+    let op = match op {
+        Op::Tx(_, ops) => StoreOp::Exec(Transaction { watch: Vec::new(), steps: ops.iter().map(step).collect() }),
+        op => StoreOp::Kv { cmd: kv_command(op)?, lease: None },
+    };
     Some(match session {
         Some((client, seq)) => Command::in_session(client, Seq(seq), op).encode(),
         None => Command::new(op).encode(),
     })
 }
 
+/// A transaction's step for `op`.
+fn step(op: &Op) -> Step {
+    match kv_command(op) {
+        Some(cmd) => Step::Write(StoreOp::Kv { cmd, lease: None }),
+        None => Step::Read(Query::Kv(KvQuery::Get { key: key_bytes(op.key()) })),
+    }
+}
+
 fn kv_command(op: &Op) -> Option<KvCommand> {
     Some(match op {
-        Op::Get(_) => return None,
+        Op::Get(_) | Op::Tx(..) | Op::Watched(..) => return None,
         Op::Set(k, v) => KvCommand::Set { key: key_bytes(*k), value: value_bytes(*v) },
         Op::Delete(k) => KvCommand::Delete { key: key_bytes(*k) },
         Op::Incr(k, by) => KvCommand::Incr { key: key_bytes(*k), by: *by },
@@ -84,6 +101,19 @@ fn kv_command(op: &Op) -> Option<KvCommand> {
             KvCommand::Cas { key: key_bytes(*k), expected: e.map(value_bytes), new: n.map(value_bytes) }
         }
     })
+}
+
+/// The history's view of a transaction's replies.
+pub fn tx_ret(op: &Op, replies: &[Reply]) -> Option<Ret> {
+    let Op::Tx(_, ops) = op else { return None };
+    if ops.len() != replies.len() {
+        return None;
+    }
+    let each = ops.iter().zip(replies).map(|(o, r)| match r {
+        Reply::Kv(kv) => ret(o, kv),
+        _ => None,
+    });
+    Some(Ret::Many(each.collect::<Option<_>>()?))
 }
 
 /// The history's view of a service reply; `None` if the reply cannot

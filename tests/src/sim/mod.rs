@@ -136,11 +136,14 @@ pub enum Canary {
     /// "liveness": every process drops all its outgoing protocol messages
     /// once it has run for 500 ms.
     Mute,
+    /// "linearizable history", transactions: the reads inside a transaction
+    /// are answered from the state before it, missing its own writes.
+    TornTransactions,
 }
 
 impl Canary {
     /// Every canary.
-    pub const ALL: [Canary; 15] = [
+    pub const ALL: [Canary; 16] = [
         Canary::FalseLeader,
         Canary::BlindVotes,
         Canary::CorruptApply,
@@ -156,6 +159,7 @@ impl Canary {
         Canary::StaleReads,
         Canary::PlainRetries,
         Canary::Mute,
+        Canary::TornTransactions,
     ];
 
     /// The name `--canary` takes.
@@ -176,6 +180,7 @@ impl Canary {
             Canary::StaleReads => "stale-reads",
             Canary::PlainRetries => "plain-retries",
             Canary::Mute => "mute",
+            Canary::TornTransactions => "torn-transactions",
         }
     }
 
@@ -376,6 +381,8 @@ pub struct Stats {
     /// Sends of a sessioned write again after no answer (the operation
     /// stays one, applied at most once).
     pub ops_retried: u64,
+    /// Transactions answered (each one entry of several operations).
+    pub transactions: u64,
     /// Snapshots taken.
     pub snapshots: u64,
     /// Lock grants a holder acted on (admitted by the fenced resource).
@@ -411,6 +418,7 @@ impl Stats {
         self.ops_failed += o.ops_failed;
         self.ops_unknown += o.ops_unknown;
         self.ops_retried += o.ops_retried;
+        self.transactions += o.transactions;
         self.snapshots += o.snapshots;
         self.lock_actions += o.lock_actions;
         self.stale_holders += o.stale_holders;

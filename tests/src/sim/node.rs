@@ -169,10 +169,11 @@ impl Service for Checked {
     fn apply(&mut self, index: LogIndex, command: &Bytes) -> Bytes {
         let before = locks::tables(&self.store);
         let planted = self.fault.as_mut().and_then(|f| f.command(&self.store, command));
-        let reply = Service::apply(&mut self.store, index, planted.as_ref().unwrap_or(command));
+        let mut reply = Service::apply(&mut self.store, index, planted.as_ref().unwrap_or(command));
         let mut after = locks::tables(&self.store);
         if let Some(f) = &mut self.fault {
             f.applied(&self.store, command, &before, &mut after);
+            reply = f.reply(command, reply);
         }
         if let (None, Err(v)) = (&self.violation, locks::check_tables(&before, &after, command)) {
             self.violation = Some(v);

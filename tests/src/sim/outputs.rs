@@ -151,6 +151,9 @@ impl World {
                         Ok(Reply::Kv(kv)) => {
                             client::ret(&self.history.ops[op].op, &kv).map_or(Outcome::Unknown, Outcome::Ok)
                         }
+                        Ok(Reply::Exec(Some(replies))) => {
+                            client::tx_ret(&self.history.ops[op].op, &replies).map_or(Outcome::Unknown, Outcome::Ok)
+                        }
                         // Expired or closed: a copy may have been applied
                         // once; the next write opens a new session.
                         Ok(Reply::Error(StoreError::SessionExpired | StoreError::UnknownSession)) => {

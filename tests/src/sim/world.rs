@@ -566,6 +566,9 @@ impl World {
             Outcome::Failed if self.clients[c].tries > 1 => Outcome::Unknown,
             o => o,
         };
+        if matches!((&outcome, &self.history.ops[op_id].op), (Outcome::Ok(_), crate::history::Op::Tx(..))) {
+            self.stats.transactions += 1;
+        }
         match &outcome {
             Outcome::Ok(_) => self.stats.ops_ok += 1,
             Outcome::Failed => self.stats.ops_failed += 1,

@@ -136,6 +136,15 @@ impl Store {
                 self.remove_key(token, &from);
                 KvReply::Bool(true)
             }
+            KeyCommand::Flush => {
+                // Every TTL lease let go of (ending those that were keys'
+                // own), then the map emptied at once.
+                let leased: alloc::vec::Vec<Bytes> = self.key_leases.keys().cloned().collect();
+                for key in leased {
+                    self.set_key_lease(token, &key, None);
+                }
+                KvReply::Int(self.kv.clear() as i64)
+            }
         })
     }
 

@@ -84,6 +84,7 @@ impl KeyCommand {
                 put_bytes(&mut b, to);
                 b.put_u8(u8::from(*if_absent));
             }
+            KeyCommand::Flush => b.put_u8(13),
         }
         b.freeze()
     }
@@ -138,6 +139,7 @@ impl KeyCommand {
             10 => KeyCommand::Persist { key: r.bytes()? },
             11 => KeyCommand::Delete { keys: keys(&mut r)? },
             12 => KeyCommand::Rename { from: r.bytes()?, to: r.bytes()?, if_absent: bool(&mut r)? },
+            13 => KeyCommand::Flush,
             _ => return Err(DecodeError("unknown key command")),
         };
         r.finish()?;

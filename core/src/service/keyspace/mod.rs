@@ -180,6 +180,9 @@ pub enum KeyCommand {
         /// Only if `to` is absent.
         if_absent: bool,
     },
+    /// `FLUSHALL` / `FLUSHDB`: removes every key, with its TTL. Leases and
+    /// locks stay (they are not data). Reply: `Int(keys removed)`.
+    Flush,
 }
 
 /// A read of string values or key metadata, after a read barrier.
@@ -231,6 +234,7 @@ impl KeyCommand {
                 | KeyCommand::GetDel { .. }
                 | KeyCommand::Persist { .. }
                 | KeyCommand::Expire { ttl: None, .. }
+                | KeyCommand::Flush
         )
     }
 
@@ -249,6 +253,7 @@ impl KeyCommand {
             KeyCommand::MSet { pairs, .. } => pairs.iter().any(|(k, _)| f(k)),
             KeyCommand::Delete { keys } => keys.iter().any(f),
             KeyCommand::Rename { from, to, .. } => f(from) || f(to),
+            KeyCommand::Flush => false,
         }
     }
 

@@ -57,6 +57,7 @@ fn key_commands() -> Vec<KeyCommand> {
         KeyCommand::Persist { key: b("k") },
         KeyCommand::Delete { keys: vec![b("a"), b("b")] },
         KeyCommand::Rename { from: b("a"), to: b("b"), if_absent: true },
+        KeyCommand::Flush,
     ]
 }
 

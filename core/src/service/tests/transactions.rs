@@ -129,6 +129,12 @@ fn every_change_of_a_watched_key_aborts_the_transaction() {
             h.set("w", "1", None);
             h.op(Op::Key(KeyCommand::Delete { keys: vec![b("w")] }));
         }),
+        ("flushed", true, |h| {
+            h.op(Op::Key(KeyCommand::Flush));
+        }),
+        ("flushed while absent (as Redis may: safe)", false, |h| {
+            h.op(Op::Key(KeyCommand::Flush));
+        }),
         ("renamed onto", false, |h| {
             h.set("src", "v", None);
             h.op(Op::Key(KeyCommand::Rename { from: b("src"), to: b("w"), if_absent: false }));
@@ -251,4 +257,25 @@ fn a_transaction_in_a_session_is_applied_once() {
     assert_eq!(h.get("n"), Some(b("1")));
     let strlen = Step::Read(Query::Key(KeyQuery::Strlen { key: b("n") }));
     assert_eq!(h.exec(vec![], vec![strlen]), Reply::Exec(Some(vec![Reply::Kv(KvReply::Int(1))])));
+}
+
+#[test]
+fn a_flush_removes_every_key_and_its_ttl_but_no_lease_or_lock() {
+    let mut h = Harness::new();
+    h.tick(0);
+    let lease = h.grant(60_000);
+    h.set("plain", "1", None);
+    h.set("leased", "1", Some(lease));
+    h.set("ttl", "1", None);
+    h.expire("ttl", 60_000);
+    let token = h.locked("L", lease);
+    let key_leases = h.store.leases().len();
+    assert_eq!(h.op(Op::Key(KeyCommand::Flush)), Reply::Kv(KvReply::Int(3)));
+    assert_eq!(h.store.kv().len(), 0);
+    assert_eq!(h.store.key_lease(b"leased"), None);
+    assert_eq!(h.store.leases().len(), key_leases - 1, "the TTL's own lease ended, no other");
+    assert!(h.live(lease));
+    assert_eq!(h.owner("L").map(|o| o.token), Some(token));
+    h.set("plain", "2", None);
+    assert_eq!(h.get("plain"), Some(b("2")));
 }

@@ -1,0 +1,95 @@
+"""A new user's first hour with synod through redis-py, the most used
+Python client: strings and keys, the default (transactional) pipeline,
+and optimistic locking with WATCH from several threads.
+
+Run by .ci/redis-py.sh against a running `synod cluster`:
+    python3 tests/python/redis_py_check.py PORT [PORT ...]
+Exits non-zero on the first reply that is not what Redis gives.
+"""
+
+import sys
+import threading
+
+import redis
+
+
+def main(ports):
+    r = redis.Redis(port=ports[0])
+    checks = 0
+
+    def check(got, want, what):
+        nonlocal checks
+        if got != want:
+            sys.exit(f"{what}: got {got!r}, want {want!r}")
+        checks += 1
+
+    check(r.ping(), True, "PING")
+    check(r.set("a", "1"), True, "SET")
+    check(r.get("a"), b"1", "GET")
+    check(r.incr("a"), 2, "INCR")
+    check(r.set("t", "v", ex=100), True, "SET EX")
+    check(r.ttl("t") in (99, 100), True, "TTL")
+    check(r.setnx("n", "1"), True, "SETNX")
+    check(r.setnx("n", "2"), False, "SETNX taken")
+    check(r.mset({"m1": "x", "m2": "y"}), True, "MSET")
+    check(r.mget("m1", "m2", "m0"), [b"x", b"y", None], "MGET")
+    check(r.getdel("m1"), b"x", "GETDEL")
+    check(r.append("ap", "Hello"), 5, "APPEND")
+    check(r.expire("ap", 50), True, "EXPIRE")
+    check(r.persist("ap"), True, "PERSIST")
+    check(r.type("ap"), b"string", "TYPE")
+    check(r.rename("ap", "ap2"), True, "RENAME")
+    check(r.exists("ap", "ap2"), 1, "EXISTS")
+    check(r.delete("ap2", "n"), 2, "DEL")
+
+    # The default pipeline wraps its commands in MULTI/EXEC.
+    p = r.pipeline()
+    p.set("p", 10).incr("p", 5).get("p")
+    check(p.execute(), [True, 15, b"15"], "transactional pipeline")
+
+    # An error while running is that command's answer; the others run.
+    p = r.pipeline()
+    p.set("s", "text").incr("s").set("x", "1")
+    check(p.execute(raise_on_error=False)[0], True, "pipeline with an error")
+    check(r.get("x"), b"1", "the write after the error ran")
+
+    # WATCH from several threads on several nodes: r.transaction retries
+    # on WatchError; no increment may be lost.
+    r.set("counter", 0)
+    threads, rounds = 4, 20
+
+    def add_one(pipe):
+        v = int(pipe.get("counter") or 0)
+        pipe.multi()
+        pipe.set("counter", v + 1)
+
+    def worker(i):
+        c = redis.Redis(port=ports[i % len(ports)])
+        for _ in range(rounds):
+            c.transaction(add_one, "counter")
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    check(int(r.get("counter")), threads * rounds, "increments under WATCH")
+
+    # A watched key changed by another client: the transaction aborts.
+    other = redis.Redis(port=ports[-1])
+    with r.pipeline() as pipe:
+        pipe.watch("w")
+        other.set("w", "theirs")
+        pipe.multi()
+        pipe.set("w", "mine")
+        try:
+            pipe.execute()
+            sys.exit("EXEC ran over a changed watched key")
+        except redis.WatchError:
+            checks += 1
+    check(r.get("w"), b"theirs", "the aborted transaction wrote nothing")
+    print(f"redis-py {redis.__version__}: {checks} checks passed")
+
+
+if __name__ == "__main__":
+    main([int(p) for p in sys.argv[1:]])
