@@ -120,9 +120,23 @@ pub(crate) struct Client {
     pub(super) tx: Option<transaction::Queue>,
     /// Keys `WATCH`ed, with the versions read.
     pub(super) watched: Vec<Watched>,
+    /// `HELLO 3`: replies are written in RESP3.
+    pub(super) resp3: bool,
+    /// The reply being written is a map's pairs (RESP3 writes a map).
+    pub(super) map_reply: bool,
 }
 
 impl Client {
+    /// Whether the reply just built is a map's pairs; cleared by asking.
+    pub(crate) fn take_map_reply(&mut self) -> bool {
+        core::mem::take(&mut self.map_reply)
+    }
+
+    /// Whether the connection speaks RESP3.
+    pub(crate) fn resp3(&self) -> bool {
+        self.resp3
+    }
+
     pub(crate) fn new(server: &Server) -> Client {
         let (id, holder) = server.next_connection();
         Client {
@@ -134,6 +148,8 @@ impl Client {
             follower_reads: server.policy.reads_at == ReadsAt::ThisNode,
             tx: None,
             watched: Vec::new(),
+            resp3: false,
+            map_reply: false,
         }
     }
 
@@ -476,7 +492,11 @@ async fn run(ctx: &mut Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
             ctx.client.follower_reads = false;
             Ok(ok())
         }
-        ("CONFIG", n) if n >= 1 => config(a),
+        ("CONFIG", n) if n >= 1 => {
+            // CONFIG GET answers pairs: a map in RESP3.
+            ctx.client.map_reply = a[0].eq_ignore_ascii_case(b"GET");
+            config(a)
+        }
         ("CLIENT", n) if n >= 1 => client(ctx, a),
         ("COMMAND", _) => command(a),
         ("HELLO", _) => hello(ctx, a),
@@ -513,13 +533,20 @@ fn auth(ctx: &mut Ctx<'_>, user: Option<&Bytes>, password: &Bytes) -> Answer {
     }
 }
 
-/// HELLO [protover [AUTH user password] [SETNAME name]]: RESP2 only.
+/// HELLO [protover [AUTH user password] [SETNAME name]]: RESP2 or RESP3,
+/// switched only once everything else in the call succeeded.
 fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Answer {
-    match a.first().map(|v| &v[..]) {
-        None | Some(b"2") => {}
-        Some(_) => return Err(err("NOPROTO sorry, this protocol version is not supported")),
-    }
+    let proto = match a.first().map(|v| &v[..]) {
+        None => None,
+        Some(b"2") => Some(false),
+        Some(b"3") => Some(true),
+        Some(v) if super::commands::parse_i64(&Bytes::copy_from_slice(v)).is_err() => {
+            return Err(err("ERR Protocol version is not an integer or out of range"));
+        }
+        Some(_) => return Err(err("NOPROTO unsupported protocol version")),
+    };
     let mut i = 1;
+    let mut name = None;
     while i < a.len() {
         match a[i].to_ascii_uppercase().as_slice() {
             b"AUTH" if a.len() >= i + 3 => {
@@ -527,7 +554,7 @@ fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Answer {
                 i += 3;
             }
             b"SETNAME" if a.len() >= i + 2 => {
-                ctx.client.name = Some(a[i + 1].clone());
+                name = Some(a[i + 1].clone());
                 i += 2;
             }
             _ => return Err(err("ERR syntax error in HELLO option")),
@@ -540,13 +567,29 @@ fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Answer {
              the same time",
         ));
     }
+    if let Some(name) = name {
+        ctx.client.name = Some(name);
+    }
+    if let Some(resp3) = proto {
+        ctx.client.resp3 = resp3;
+    }
+    let text = |s: &'static str| bulk(Bytes::from_static(s.as_bytes()));
+    ctx.client.map_reply = true;
     Ok(array(vec![
-        bulk(Bytes::from_static(b"server")),
-        bulk(Bytes::from_static(b"synod")),
-        bulk(Bytes::from_static(b"proto")),
-        int(2),
-        bulk(Bytes::from_static(b"id")),
+        text("server"),
+        text("synod"),
+        text("version"),
+        text(env!("CARGO_PKG_VERSION")),
+        text("proto"),
+        int(if ctx.client.resp3 { 3 } else { 2 }),
+        text("id"),
         int(ctx.client.id as i64),
+        text("mode"),
+        text("standalone"),
+        text("role"),
+        text("master"),
+        text("modules"),
+        array(Vec::new()),
     ]))
 }
 

@@ -62,12 +62,13 @@ impl Conn<'_> {
             while let Some(args) = match self.parser.next(&mut self.inbuf) {
                 Ok(args) => args,
                 Err(e) => {
-                    self.encode(&reply::err(&format!("ERR Protocol error: {e}")));
+                    self.encode(&reply::err(&format!("ERR Protocol error: {e}")), false);
                     return self.flush().await;
                 }
             } {
                 let (answer, next) = commands::execute(self.server, &mut self.client, args).await;
-                self.encode(&answer);
+                let map = self.client.take_map_reply();
+                self.encode(&answer, map);
                 if matches!(next, Next::Close) {
                     return self.flush().await;
                 }
@@ -82,8 +83,9 @@ impl Conn<'_> {
         }
     }
 
-    /// Appends a reply, or an error in its place if it passes the limit.
-    fn encode(&mut self, frame: &BytesFrame) {
+    /// Appends a reply, or an error in its place if it passes the limit;
+    /// in RESP3 if the client asked for it, `map` writing pairs as a map.
+    fn encode(&mut self, frame: &BytesFrame, map: bool) {
         let max = self.server.policy.limits.max_reply;
         let len = frame.encode_len(false);
         let too_big;
@@ -93,6 +95,9 @@ impl Conn<'_> {
         } else {
             frame
         };
+        if self.client.resp3() {
+            return super::resp3::encode(&mut self.out, frame, map);
+        }
         // Encoding into a growable buffer cannot fail.
         let _ = extend_encode(&mut self.out, frame, false);
     }

@@ -1,5 +1,5 @@
-//! The RESP2 front end: any Redis client can talk to a synod node, and no
-//! client can take it down.
+//! The RESP front end (RESP2, and RESP3 after `HELLO 3`): any Redis client
+//! can talk to a synod node, and no client can take it down.
 //!
 //! Each connection reads requests with an incremental parser that accepts
 //! only what Redis accepts as a command ([`parse`]), runs them in order
@@ -22,6 +22,7 @@ mod keys;
 mod limits;
 pub mod parse;
 mod reply;
+mod resp3;
 mod session;
 mod stats;
 mod strings;

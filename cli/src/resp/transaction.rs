@@ -206,6 +206,8 @@ pub(super) async fn exec(ctx: &mut Ctx<'_>) -> Answer {
     for (name, args, step) in q.commands {
         *ctx.mode() = Mode::Replay(step.and_then(|_| replies.next()));
         let answer = super::commands::dispatch(ctx, &name, &args).await;
+        // Shapes are the whole reply's, never one queued command's.
+        ctx.client.map_reply = false;
         answers.push(answer.unwrap_or_else(|e| e));
     }
     *ctx.mode() = Mode::Direct;

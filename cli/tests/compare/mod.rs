@@ -14,6 +14,7 @@ pub enum R {
     Bulk(Vec<u8>),
     Status(String),
     Array(Vec<R>),
+    Map(Vec<(R, R)>),
     Err(String),
 }
 
@@ -51,6 +52,7 @@ pub fn convert(v: redis::Value) -> R {
         redis::Value::SimpleString(s) => R::Status(s),
         redis::Value::Okay => R::Status("OK".into()),
         redis::Value::Array(items) => R::Array(items.into_iter().map(convert).collect()),
+        redis::Value::Map(pairs) => R::Map(pairs.into_iter().map(|(k, v)| (convert(k), convert(v))).collect()),
         redis::Value::ServerError(e) => R::Err(format!("{} {}", e.code(), e.details().unwrap_or(""))),
         other => panic!("unexpected reply {other:?}"),
     }

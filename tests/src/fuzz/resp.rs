@@ -137,10 +137,16 @@ pub fn resp_front_end(data: &[u8]) {
     let _ = futures::executor::block_on(resp::connection(stream, &server));
     let bytes = out.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut rest = &bytes[..];
+    // RESP2, or RESP3 once the client said `HELLO 3`: every reply must
+    // parse as one or the other.
     while !rest.is_empty() {
-        match redis_protocol::resp2::decode::decode(rest) {
-            Ok(Some((_, n))) => rest = &rest[n..],
-            other => panic!("the server wrote malformed RESP: {other:?} in {:?}", String::from_utf8_lossy(&bytes)),
+        let n = match redis_protocol::resp2::decode::decode(rest) {
+            Ok(Some((_, n))) => Some(n),
+            _ => redis_protocol::resp3::decode::complete::decode(rest).ok().flatten().map(|(_, n)| n),
+        };
+        match n {
+            Some(n) => rest = &rest[n..],
+            None => panic!("the server wrote malformed RESP in {:?}", String::from_utf8_lossy(&bytes)),
         }
     }
 }

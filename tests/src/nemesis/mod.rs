@@ -57,6 +57,10 @@ pub struct Report {
     pub ok: usize,
     /// Of which unknown (timed out, connection lost).
     pub unknown: usize,
+    /// Transactions (`MULTI`/`EXEC`) answered.
+    pub transactions: usize,
+    /// Watched writes answered: stored, and aborted by `WATCH`.
+    pub watched: (usize, usize),
     /// kill -9 and restarts of one node.
     pub kills: u64,
     /// kill -9 of every node at once, then a restart of all: only what
@@ -95,6 +99,9 @@ impl Report {
         self.ops += o.ops;
         self.ok += o.ok;
         self.unknown += o.unknown;
+        self.transactions += o.transactions;
+        self.watched.0 += o.watched.0;
+        self.watched.1 += o.watched.1;
         self.kills += o.kills;
         self.cluster_crashes += o.cluster_crashes;
         self.pauses += o.pauses;
@@ -344,6 +351,14 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
     report.ops = history.len();
     report.ok = history.ops.iter().filter(|o| matches!(o.outcome, Outcome::Ok(_))).count();
     report.unknown = history.ops.iter().filter(|o| o.outcome == Outcome::Unknown).count();
+    let answered = |f: fn(&crate::history::Op, &crate::history::Ret) -> bool| {
+        history.ops.iter().filter(|o| matches!(&o.outcome, Outcome::Ok(r) if f(&o.op, r))).count()
+    };
+    report.transactions = answered(|op, _| matches!(op, crate::history::Op::Tx(..)));
+    report.watched = (
+        answered(|op, r| matches!((op, r), (crate::history::Op::Watched(..), crate::history::Ret::Bool(true)))),
+        answered(|op, r| matches!((op, r), (crate::history::Op::Watched(..), crate::history::Ret::Bool(false)))),
+    );
     match linearizability::check(&history) {
         Verdict::Linearizable => {}
         Verdict::NotLinearizable(v) => report.violations.push(format!("history not linearizable:\n{v}")),
