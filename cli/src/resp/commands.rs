@@ -124,6 +124,8 @@ pub(crate) struct Client {
     pub(super) resp3: bool,
     /// The reply being written is a map's pairs (RESP3 writes a map).
     pub(super) map_reply: bool,
+    /// Its line in `CLIENT LIST`.
+    seen: super::clients::Registered,
 }
 
 impl Client {
@@ -137,12 +139,15 @@ impl Client {
         self.resp3
     }
 
-    pub(crate) fn new(server: &Server) -> Client {
+    pub(crate) fn new(server: &Server, addr: Option<SocketAddr>) -> Client {
         let (id, holder) = server.next_connection();
+        let principal = server.policy.users.unauthenticated();
+        let user = principal.as_ref().map_or("(none)", |p| p.user.as_str());
+        let seen = server.clients.join(id, addr, user);
         Client {
             id,
             holder,
-            principal: server.policy.users.unauthenticated(),
+            principal,
             name: None,
             backup: None,
             follower_reads: server.policy.reads_at == ReadsAt::ThisNode,
@@ -150,6 +155,7 @@ impl Client {
             watched: Vec::new(),
             resp3: false,
             map_reply: false,
+            seen,
         }
     }
 
@@ -526,6 +532,7 @@ fn auth(ctx: &mut Ctx<'_>, user: Option<&Bytes>, password: &Bytes) -> Answer {
     }
     match users.login(user.map(|u| &u[..]), password) {
         Some(p) => {
+            ctx.client.seen.update(|s| s.user.clone_from(&p.user));
             ctx.client.principal = Some(p);
             Ok(ok())
         }
@@ -568,10 +575,12 @@ fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Answer {
         ));
     }
     if let Some(name) = name {
+        ctx.client.seen.update(|s| s.name = Some(name.clone()));
         ctx.client.name = Some(name);
     }
     if let Some(resp3) = proto {
         ctx.client.resp3 = resp3;
+        ctx.client.seen.update(|s| s.resp3 = resp3);
     }
     let text = |s: &'static str| bulk(Bytes::from_static(s.as_bytes()));
     ctx.client.map_reply = true;
@@ -704,15 +713,30 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Answer {
                 return Err(err("ERR Client names cannot contain spaces, newlines or special characters."));
             }
             c.name = (!a[1].is_empty()).then(|| a[1].clone());
+            let name = c.name.clone();
+            c.seen.update(|s| s.name = name);
             Ok(ok())
         }
         b"SETINFO" | b"NO-EVICT" | b"NO-TOUCH" | b"REPLY" => Ok(ok()),
         b"GETNAME" => Ok(opt(c.name.clone())),
         b"ID" => Ok(int(c.id as i64)),
-        b"INFO" | b"LIST" => {
-            let name = c.name.as_ref().map_or(String::new(), |n| String::from_utf8_lossy(n).into_owned());
-            let user = c.principal.as_ref().map_or("(none)", |p| p.user.as_str());
-            Ok(text(format!("id={} name={name} user={user} db=0\n", c.id)))
+        b"INFO" if a.len() == 1 => Ok(text(c.seen.info())),
+        // CLIENT LIST [TYPE normal] [ID id …]: every connection of this node.
+        b"LIST" => {
+            let mut ids = None;
+            let mut i = 1;
+            while i < a.len() {
+                match a[i].to_ascii_uppercase().as_slice() {
+                    b"TYPE" if a.get(i + 1).is_some_and(|t| t.eq_ignore_ascii_case(b"normal")) => i += 2,
+                    b"ID" if a.len() > i + 1 => {
+                        let parsed: Result<Vec<u64>, _> = a[i + 1..].iter().map(parse_u64).collect();
+                        ids = Some(parsed.map_err(|_| err("ERR Invalid client ID"))?);
+                        i = a.len();
+                    }
+                    _ => return Err(err("ERR syntax error")),
+                }
+            }
+            Ok(text(ctx.server.clients.list(ids.as_deref())))
         }
         _ => Err(err("ERR unknown CLIENT subcommand")),
     }

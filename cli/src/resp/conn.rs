@@ -16,6 +16,7 @@ use super::limits::FLUSH_AT;
 use super::parse::RequestParser;
 use super::reply;
 use bytes::BytesMut;
+use core::net::SocketAddr;
 use futures::FutureExt;
 use futures::future::{Either, select};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
@@ -31,13 +32,13 @@ use synod_net::stream::Stream;
 /// zeroed read buffer per read.
 const READ: usize = 16 << 10;
 
-/// Serves one client connection until it closes, breaks the protocol, or
-/// idles or stalls past its limits.
-pub async fn connection(stream: Box<dyn Stream>, server: &Server) -> io::Result<()> {
+/// Serves one client connection (from `addr`, where known) until it
+/// closes, breaks the protocol, or idles or stalls past its limits.
+pub async fn connection(stream: Box<dyn Stream>, addr: Option<SocketAddr>, server: &Server) -> io::Result<()> {
     let mut c = Conn {
         stream,
         server,
-        client: Client::new(server),
+        client: Client::new(server, addr),
         parser: RequestParser::new(server.policy.limits.parse),
         inbuf: BytesMut::new(),
         scratch: vec![0; READ],

@@ -16,6 +16,7 @@ mod admin;
 mod auth;
 mod backup;
 mod catalog;
+mod clients;
 mod commands;
 mod conn;
 mod keys;
@@ -84,12 +85,22 @@ pub struct Server {
     /// Unguessable per process: connection holders are this and a count.
     nonce: u64,
     connections: AtomicU64,
+    /// Live connections, for `CLIENT LIST`.
+    clients: Arc<clients::Registry>,
 }
 
 impl Server {
     /// A front end for `backend` that enforces `policy`.
     pub fn new(backend: Arc<dyn Backend>, dir: Directory, runtime: Arc<dyn Runtime>, policy: Policy) -> Server {
-        Server { backend, dir, runtime, policy, nonce: process_nonce(), connections: AtomicU64::new(0) }
+        Server {
+            backend,
+            dir,
+            runtime,
+            policy,
+            nonce: process_nonce(),
+            connections: AtomicU64::new(0),
+            clients: Arc::default(),
+        }
     }
 
     /// A new connection's number, and the holder its leases are granted
@@ -134,7 +145,7 @@ pub async fn serve(mut listener: Box<dyn Listener>, server: Arc<Server>) {
                         Ok(stream) => stream,
                         Err(e) => return tracing::debug!(%addr, error = %e, "TLS handshake failed"),
                     };
-                    if let Err(e) = connection(stream, &s).await {
+                    if let Err(e) = connection(stream, addr.parse().ok(), &s).await {
                         tracing::debug!(%addr, error = %e, "client connection closed");
                     }
                     drop(slot);

@@ -134,7 +134,7 @@ pub fn resp_front_end(data: &[u8]) {
     let out = Arc::new(Mutex::new(Vec::new()));
     let sink = out.clone();
     let stream: Box<dyn synod_net::stream::Stream> = Box::new(Recorder { pipe, sink });
-    let _ = futures::executor::block_on(resp::connection(stream, &server));
+    let _ = futures::executor::block_on(resp::connection(stream, None, &server));
     let bytes = out.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut rest = &bytes[..];
     // RESP2, or RESP3 once the client said `HELLO 3`: every reply must
