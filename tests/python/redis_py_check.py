@@ -41,6 +41,10 @@ def main(ports):
     check(r.rename("ap", "ap2"), True, "RENAME")
     check(r.exists("ap", "ap2"), 1, "EXISTS")
     check(r.delete("ap2", "n"), 2, "DEL")
+    for i in range(30):
+        r.set(f"scan:{i}", i)
+    check(len(set(r.scan_iter(match="scan:*", count=7))), 30, "SCAN iteration")
+    check(sorted(r.keys("scan:1*")), sorted(f"scan:{i}".encode() for i in [1] + list(range(10, 20))), "KEYS")
 
     # The default pipeline wraps its commands in MULTI/EXEC.
     p = r.pipeline()

@@ -201,7 +201,7 @@ fn access(name: &str, a: &[Bytes]) -> Access {
         "READONLY" | "READWRITE" => Access::Read,
         "PING" | "ECHO" | "SELECT" | "GET" | "EXISTS" | "MGET" | "LOCKOWNER" | "INFO" | "SYNOD.STATUS" | "DBSIZE"
         | "CONFIG" | "CLIENT" | "COMMAND" | "STRLEN" | "GETRANGE" | "TTL" | "PTTL" | "EXPIRETIME" | "PEXPIRETIME"
-        | "TYPE" => Access::Read,
+        | "TYPE" | "KEYS" | "SCAN" => Access::Read,
         // Each queued command's rights were checked as it was queued.
         "MULTI" | "EXEC" | "DISCARD" | "WATCH" | "UNWATCH" => Access::Read,
         "LEASE" if matches!(a.first().map(|s| s.to_ascii_uppercase()).as_deref(), Some(b"TTL" | b"LIST")) => {

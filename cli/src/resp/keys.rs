@@ -1,6 +1,7 @@
 //! RESP key commands: TTLs (`EXPIRE` and its kin, `TTL` and its kin,
 //! `PERSIST`), `TYPE`, `RENAME`, `DEL`/`UNLINK`, `EXISTS`, `DBSIZE`,
-//! `FLUSHALL`/`FLUSHDB` (admin users only, where users log in); and
+//! `FLUSHALL`/`FLUSHDB` (admin users only, where users log in), `KEYS`
+//! and `SCAN`; and
 //! the reading of Redis's expire-time arguments that `SET` and `GETEX`
 //! share. Each write is one store command, so one log entry.
 //!
@@ -16,7 +17,7 @@
 
 use super::catalog;
 use super::commands::{Answer, Ctx, arity, parse_i64};
-use super::reply::{err, int, ok};
+use super::reply::{array, err, int, ok, opt};
 use bytes::Bytes;
 use redis_protocol::resp2::types::BytesFrame;
 use synod_core::service::keyspace::{ExpireIf, KeyCommand, KeyQuery, MAX_KEY_TTL, TtlChange};
@@ -95,7 +96,7 @@ pub(super) async fn dispatch(ctx: &Ctx<'_>, name: &str, a: &[Bytes]) -> Option<A
         "EXPIREAT" => Some(Unit::UnixSeconds),
         "PEXPIREAT" => Some(Unit::UnixMillis),
         "TTL" | "PTTL" | "EXPIRETIME" | "PEXPIRETIME" | "PERSIST" | "TYPE" | "RENAME" | "RENAMENX" | "DEL"
-        | "UNLINK" | "EXISTS" | "DBSIZE" | "FLUSHALL" | "FLUSHDB" => None,
+        | "UNLINK" | "EXISTS" | "DBSIZE" | "FLUSHALL" | "FLUSHDB" | "KEYS" | "SCAN" => None,
         _ => return None,
     };
     let entry = catalog::find(name)?;
@@ -137,6 +138,11 @@ async fn answer(ctx: &Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
         "DBSIZE" => ctx.ask(KeyQuery::DbSize).await?,
         // One database: FLUSHDB is FLUSHALL. Every removal is in one entry,
         // so ASYNC and SYNC are the same.
+        "KEYS" => match ctx.ask(KeyQuery::Keys { pattern: key() }).await? {
+            KvReply::Values(keys) => return Ok(array(keys.into_iter().map(opt).collect())),
+            _ => return unexpected(),
+        },
+        "SCAN" => return scan(ctx, a).await,
         "FLUSHALL" | "FLUSHDB" => {
             if a.len() > 1 || a.first().is_some_and(|m| !matches!(&m.to_ascii_uppercase()[..], b"ASYNC" | b"SYNC")) {
                 return Err(err("ERR syntax error"));
@@ -152,6 +158,37 @@ async fn answer(ctx: &Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
         KvReply::Int(n) => Ok(int(n)),
         _ => unexpected(),
     }
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]: keys in the
+/// order of a fixed hash, the cursor the next hash to visit (see
+/// `Kv::scan`). Every key is a string: `TYPE string` is every key, any
+/// other type none.
+async fn scan(ctx: &Ctx<'_>, a: &[Bytes]) -> Answer {
+    let cursor = core::str::from_utf8(&a[0]).ok().and_then(|c| c.parse::<u64>().ok());
+    let cursor = cursor.ok_or_else(|| err("ERR invalid cursor"))?;
+    let (mut pattern, mut count, mut strings) = (None, 10, true);
+    let mut i = 1;
+    while i < a.len() {
+        let Some(value) = a.get(i + 1) else { return Err(err("ERR syntax error")) };
+        match a[i].to_ascii_uppercase().as_slice() {
+            b"MATCH" => pattern = Some(value.clone()),
+            b"COUNT" => match parse_i64(value)? {
+                n if n >= 1 => count = n as u64,
+                _ => return Err(err("ERR syntax error")),
+            },
+            b"TYPE" => strings = value.eq_ignore_ascii_case(b"string"),
+            _ => return Err(err("ERR syntax error")),
+        }
+        i += 2;
+    }
+    let KvReply::Values(vs) = ctx.ask(KeyQuery::Scan { cursor, count, pattern }).await? else {
+        return unexpected();
+    };
+    let mut vs = vs.into_iter();
+    let Some(next) = vs.next() else { return unexpected() };
+    let keys = if strings { vs.map(opt).collect() } else { Vec::new() };
+    Ok(array(vec![opt(next), array(keys)]))
 }
 
 fn unexpected() -> Answer {

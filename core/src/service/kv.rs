@@ -4,10 +4,10 @@
 //! Redis does, and a missing key as 0.
 
 use super::codec::{DecodeError, Reader, put_bytes, put_opt_bytes};
-use super::versions::Versions;
+use super::versions::{Versions, hash};
 use super::{Admitted, RestoreError, Service};
 use crate::id::LogIndex;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use bytes::{BufMut, Bytes, BytesMut};
 use core::fmt::Write as _;
@@ -368,7 +368,14 @@ pub struct Kv {
     applied: LogIndex,
     limits: Limits,
     versions: Versions,
+    /// The keys in hash order, for `SCAN`'s cursor (derived, not in the
+    /// snapshot).
+    by_hash: BTreeSet<(u64, Bytes)>,
 }
+
+/// Most keys of one hash `SCAN` returns together before it moves on (see
+/// [`Kv::scan`]).
+pub const MAX_SCAN_RUN: usize = 10_000;
 
 /// Version 2 adds key versions; version 1 restores with every key at
 /// version 0 and no removal remembered.
@@ -377,7 +384,64 @@ const SNAPSHOT_VERSION: u8 = 2;
 impl Kv {
     /// An empty map with the given limits.
     pub fn new(limits: Limits) -> Kv {
-        Kv { map: BTreeMap::new(), applied: LogIndex(0), limits, versions: Versions::default() }
+        Kv {
+            map: BTreeMap::new(),
+            applied: LogIndex(0),
+            limits,
+            versions: Versions::default(),
+            by_hash: BTreeSet::new(),
+        }
+    }
+
+    /// `SCAN`: from `cursor`, the keys `wanted` accepts among the next
+    /// `count` or so, in the order of a fixed 64-bit hash of each key, and
+    /// the cursor to go on from (0 when done). A key present from the
+    /// first call to the last is returned at least once, whatever else is
+    /// written meanwhile, since a cursor is a hash and a key's hash never
+    /// changes. Keys sharing a hash are returned together, up to
+    /// [`MAX_SCAN_RUN`] of them (past that, as only crafted keys could
+    /// make, the rest of the run is skipped). Work is bounded by `count`
+    /// (and that bound), answer bytes by `max_bytes`.
+    pub fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        max_bytes: usize,
+        wanted: impl Fn(&[u8]) -> bool,
+    ) -> (u64, Vec<Bytes>) {
+        let mut out = Vec::new();
+        let (mut examined, mut bytes, mut run) = (0usize, 0usize, 0usize);
+        let mut last = None;
+        for (h, key) in self.by_hash.range((cursor, Bytes::new())..) {
+            let same = last == Some(*h);
+            run = if same { run + 1 } else { 1 };
+            let full = examined >= count.max(1) || bytes >= max_bytes;
+            if (full && !same) || run > MAX_SCAN_RUN {
+                return (if same { h.saturating_add(1) } else { *h }, out);
+            }
+            examined += 1;
+            last = Some(*h);
+            if wanted(key) {
+                bytes += key.len();
+                out.push(key.clone());
+            }
+        }
+        (0, out)
+    }
+
+    /// Every key `wanted` accepts, in key order; `None` if their bytes
+    /// pass `max_bytes`.
+    pub fn keys(&self, max_bytes: usize, wanted: impl Fn(&[u8]) -> bool) -> Option<Vec<Bytes>> {
+        let mut bytes = 0usize;
+        let mut out = Vec::new();
+        for key in self.map.keys().filter(|k| wanted(k)) {
+            bytes = bytes.saturating_add(key.len());
+            if bytes > max_bytes {
+                return None;
+            }
+            out.push(key.clone());
+        }
+        Some(out)
     }
 
     /// The version of `key` (see [`super::versions`]).
@@ -483,7 +547,9 @@ impl Kv {
         // Copy: a slice would pin the whole received frame in memory.
         let key = Bytes::copy_from_slice(key);
         self.versions.changed(&key);
-        self.map.insert(key, Bytes::copy_from_slice(value));
+        if self.map.insert(key.clone(), Bytes::copy_from_slice(value)).is_none() {
+            self.by_hash.insert((hash(&key), key));
+        }
     }
 
     /// Sets `key` to `value`, which the caller checked against the limits;
@@ -497,13 +563,15 @@ impl Kv {
     pub(crate) fn clear(&mut self) -> usize {
         let n = self.map.len();
         self.map.clear();
+        self.by_hash.clear();
         self.versions.flushed();
         n
     }
 
     /// Removes `key`, returning its value.
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Bytes> {
-        let old = self.map.remove(key)?;
+        let (k, old) = self.map.remove_entry(key)?;
+        self.by_hash.remove(&(hash(&k), k));
         self.versions.removed(key);
         Some(old)
     }
@@ -576,6 +644,7 @@ impl Service for Kv {
         let (applied, map, versions) = parse(&mut r).map_err(|e| RestoreError::Malformed(e.0))?;
         r.finish().map_err(|e| RestoreError::Malformed(e.0))?;
         self.applied = applied;
+        self.by_hash = map.keys().map(|k| (hash(k), k.clone())).collect();
         self.map = map;
         self.versions = versions;
         Ok(())

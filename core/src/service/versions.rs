@@ -47,7 +47,7 @@ pub struct Versions {
 
 /// FNV-1a: fixed, so every replica hashes a key alike. A collision only
 /// makes a watcher of one key see the other's removal (a spurious abort).
-fn hash(key: &[u8]) -> u64 {
+pub(crate) fn hash(key: &[u8]) -> u64 {
     key.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 

@@ -166,6 +166,21 @@ impl Store {
             }
             KeyQuery::Count { keys } => KvReply::Int(keys.iter().filter(|k| self.kv.get(k).is_some()).count() as i64),
             KeyQuery::DbSize => KvReply::Int(self.kv.len() as i64),
+            KeyQuery::Keys { pattern } => {
+                let max = self.config.limits.max_reply_bytes;
+                match self.kv.keys(max, |k| super::pattern::matches(pattern, k)) {
+                    Some(keys) => KvReply::Values(keys.into_iter().map(Some).collect()),
+                    None => KvReply::Error(KvError::ReplyTooLarge),
+                }
+            }
+            KeyQuery::Scan { cursor, count, pattern } => {
+                let count = (*count).min(super::MAX_SCAN_COUNT) as usize;
+                let max = self.config.limits.max_reply_bytes;
+                let wanted = |k: &[u8]| pattern.as_ref().is_none_or(|p| super::pattern::matches(p, k));
+                let (next, keys) = self.kv.scan(*cursor, count, max, wanted);
+                let next = Bytes::from(alloc::format!("{next}"));
+                KvReply::Values(core::iter::once(Some(next)).chain(keys.into_iter().map(Some)).collect())
+            }
         })
     }
 

@@ -3,7 +3,7 @@
 //! anything is allocated.
 
 use super::{ExpireIf, KeyCommand, KeyQuery, Presence, TtlChange};
-use crate::service::codec::{DecodeError, Reader, put_bytes};
+use crate::service::codec::{DecodeError, Reader, put_bytes, put_opt_bytes};
 use crate::time::{Duration, duration_nanos};
 use alloc::vec::Vec;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -175,6 +175,16 @@ impl KeyQuery {
                 put_keys(&mut b, keys);
             }
             KeyQuery::DbSize => b.put_u8(6),
+            KeyQuery::Keys { pattern } => {
+                b.put_u8(7);
+                put_bytes(&mut b, pattern);
+            }
+            KeyQuery::Scan { cursor, count, pattern } => {
+                b.put_u8(8);
+                b.put_u64_le(*cursor);
+                b.put_u64_le(*count);
+                put_opt_bytes(&mut b, pattern.as_deref());
+            }
         }
         b.freeze()
     }
@@ -189,6 +199,8 @@ impl KeyQuery {
             4 => KeyQuery::Type { key: r.bytes()? },
             5 => KeyQuery::Count { keys: keys(&mut r)? },
             6 => KeyQuery::DbSize,
+            7 => KeyQuery::Keys { pattern: r.bytes()? },
+            8 => KeyQuery::Scan { cursor: r.u64()?, count: r.u64()?, pattern: r.opt_bytes()? },
             _ => return Err(DecodeError("unknown key query")),
         };
         r.finish()?;

@@ -24,6 +24,7 @@
 
 mod apply;
 mod codec;
+pub mod pattern;
 mod value;
 
 use super::kv::{KvError, Limits};
@@ -222,7 +223,26 @@ pub enum KeyQuery {
     },
     /// Number of keys. Reply: `Int`.
     DbSize,
+    /// `KEYS pattern`: every key matching, in key order. Reply:
+    /// `Values`, or `Error(ReplyTooLarge)` past the reply limit.
+    Keys {
+        /// A glob pattern ([`pattern`]).
+        pattern: Bytes,
+    },
+    /// `SCAN cursor [MATCH pattern] [COUNT count]` ([`crate::service::kv::Kv::scan`]).
+    /// Reply: `Values`, the next cursor (decimal) first, then the keys.
+    Scan {
+        /// Where to go on from; 0 to start.
+        cursor: u64,
+        /// About how many keys to look at (at most [`MAX_SCAN_COUNT`]).
+        count: u64,
+        /// Only keys matching this glob pattern.
+        pattern: Option<Bytes>,
+    },
 }
+
+/// Most keys one `SCAN` call looks at, whatever `COUNT` asks.
+pub const MAX_SCAN_COUNT: u64 = 10_000;
 
 impl KeyCommand {
     /// True if it can only remove keys or TTLs: a node out of disk still

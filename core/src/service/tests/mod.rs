@@ -9,6 +9,7 @@ mod leases;
 mod locks;
 mod ownership;
 mod properties;
+mod scan;
 mod sessions;
 mod snapshot;
 mod strings;
