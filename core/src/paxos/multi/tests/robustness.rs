@@ -224,3 +224,25 @@ fn a_ballot_round_too_far_ahead_is_refused_and_changes_nothing() {
     assert_eq!(c.ballot(2), promised);
     assert_eq!(c.node(2).px.highest_seen.round, round, "nothing changed");
 }
+
+/// A transfer prepare must name a ballot below the candidate's own, one
+/// that packs: anything else no correct candidate sends (it would let a
+/// forged prepare override leases under a ballot nobody followed).
+#[test]
+fn a_transfer_prepare_naming_a_ballot_not_below_its_own_is_malformed() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.stabilize();
+    let leader = c.ballot(1);
+    let candidate = Ballot::new(leader.round + 1, NodeId(3));
+    let prepare = |t: Ballot| Body::Prepare(Prepare { commit: LogIndex(0), transfer: Some(t) });
+    let above = Ballot::new(candidate.round + 1, NodeId(1));
+    assert!(malformed(send(&mut c, 3, 2, candidate, prepare(candidate))), "its own ballot");
+    assert!(malformed(send(&mut c, 3, 2, candidate, prepare(above))), "a ballot above its own");
+    assert!(malformed(send(&mut c, 3, 2, candidate, prepare(Ballot::new(u64::MAX, NodeId(1))))), "unpackable");
+    assert_eq!(c.leader(), Some(1), "nothing was promised over the lease");
+    assert_eq!(c.ballot(1), leader);
+    // The well-formed one is taken (and, naming the followed ballot,
+    // promised over the lease).
+    assert!(send(&mut c, 3, 2, candidate, prepare(leader)).is_ok());
+}
