@@ -4,18 +4,9 @@
 # on protocol failures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=target/release/synod
-[ -x "$bin" ] || cargo build --release -q -p synod
-data=$(mktemp -d)
+source .ci/cluster.sh
 port=17101
-"$bin" cluster --nodes 3 --data-dir "$data" --resp-port $port >"$data/log" 2>&1 &
-pid=$!
-trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 1 100); do
-  redis-cli -p $port PING 2>/dev/null | grep -q PONG && break
-  sleep 0.2
-done
-redis-cli -p $port SET warmup 1 | grep -q OK
+start_cluster $port
 out=$(redis-benchmark -p $port -t ping,set,get,incr,mset -n 2000 -c 8 -q 2>&1 | tr '\r' '\n' | grep -v '^$' | grep -v 'rps=')
 echo "$out"
 if echo "$out" | grep -qi "error"; then

@@ -8,7 +8,7 @@ mod common;
 mod compare;
 
 use common::{Scratch, client, cluster, free_ports, retry};
-use compare::{R, Session, Want, bulk, error, int, nil, ok, redis_server, run, unix_s};
+use compare::{R, Session, Want, bulk, error, int, maybe_redis, nil, ok, run, unix_s};
 use core::time::Duration;
 use std::time::Instant;
 
@@ -19,12 +19,8 @@ fn string_and_key_commands_answer_as_redis_does() {
     let _synod = cluster(&dir.0, port, 3);
     let _: () = retry(port, redis::cmd("SET").arg("warmup").arg("1"));
     let _: () = retry(port, redis::cmd("DEL").arg("warmup"));
-    let redis = redis_server(&dir.0);
-    if redis.is_none() {
-        println!("redis-server is not installed: checking synod's replies alone, without comparing with Redis");
-    }
-    let (_redis_proc, redis) = redis.map_or((None, None), |(p, c, _)| (Some(p), Some(c)));
-    let mut t = Session { synod: client(port), redis, steps: 0 };
+    let (_redis_proc, redis_port) = maybe_redis(&dir.0);
+    let mut t = Session { synod: client(port), redis: redis_port.map(client), steps: 0 };
     let syntax = || error("ERR syntax error");
     let not_int = || error("ERR value is not an integer or out of range");
     let not_float = || error("ERR value is not a valid float");

@@ -98,6 +98,18 @@ pub fn redis_server(dir: &std::path::Path) -> Option<(Proc, redis::Connection, u
     Some((proc, c, port))
 }
 
+/// [`redis_server`], or a note that replies are checked without Redis:
+/// the process (kept alive by the caller) and its port.
+pub fn maybe_redis(dir: &std::path::Path) -> (Option<Proc>, Option<u16>) {
+    match redis_server(dir) {
+        Some((p, _, port)) => (Some(p), Some(port)),
+        None => {
+            println!("redis-server is not installed: checking synod's replies alone, without comparing with Redis");
+            (None, None)
+        }
+    }
+}
+
 /// Runs each step on synod (and Redis, if there), checking every reply.
 pub struct Session {
     pub synod: redis::Connection,

@@ -2,6 +2,7 @@
 //! fields, checked against the bytes present before anything is copied
 //! or allocated.
 
+use alloc::vec::Vec;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 /// Why a buffer could not be decoded.
@@ -78,6 +79,21 @@ impl Reader {
         self.buf.remaining()
     }
 
+    /// What [`put_list`] wrote; the count is checked against the bytes
+    /// left (each string takes at least its 4-byte length) before
+    /// anything is allocated.
+    pub fn list(&mut self) -> Result<Vec<Bytes>, DecodeError> {
+        let n = self.u32()? as usize;
+        if self.remaining() / 4 < n {
+            return Err(DecodeError("key count past end of buffer"));
+        }
+        let mut items = Vec::with_capacity(n);
+        for _ in 0..n {
+            items.push(self.bytes()?);
+        }
+        Ok(items)
+    }
+
     /// Fails unless everything was consumed.
     pub fn finish(self) -> Result<(), DecodeError> {
         if self.buf.has_remaining() { Err(DecodeError("trailing bytes")) } else { Ok(()) }
@@ -88,6 +104,14 @@ impl Reader {
 pub fn put_bytes(buf: &mut BytesMut, b: &[u8]) {
     buf.put_u32_le(b.len() as u32);
     buf.put_slice(b);
+}
+
+/// Appends a u32 count and that many byte strings (keys, say).
+pub fn put_list(buf: &mut BytesMut, items: &[Bytes]) {
+    buf.put_u32_le(items.len() as u32);
+    for b in items {
+        put_bytes(buf, b);
+    }
 }
 
 /// Appends an optional byte string.

@@ -5,7 +5,7 @@
 //! Decoding is bounded by [`super::codec`]: lengths are checked against the
 //! bytes present before anything is sliced or allocated.
 
-use super::codec::{DecodeError, Reader, put_bytes};
+use super::codec::{DecodeError, Reader, put_bytes, put_list};
 use super::keyspace::{KeyCommand, KeyQuery};
 use super::kv::{KvCommand, KvQuery};
 use super::session::{ClientId, Seq};
@@ -473,10 +473,7 @@ impl Query {
             }
             Query::Versions { keys } => {
                 b.put_u8(6);
-                b.put_u32_le(keys.len() as u32);
-                for k in keys {
-                    put_bytes(&mut b, k);
-                }
+                put_list(&mut b, keys);
             }
         }
         b.freeze()
@@ -492,18 +489,7 @@ impl Query {
             3 => Query::LeaseTtl { lease: LeaseId(r.u64()?) },
             4 => Query::LockOwner { lock: r.bytes()? },
             5 => Query::Key(KeyQuery::decode(r.bytes()?)?),
-            6 => {
-                let n = r.u32()? as usize;
-                // Each key takes at least its 4-byte length.
-                if r.remaining() / 4 < n {
-                    return Err(DecodeError("key count past end of buffer"));
-                }
-                let mut keys = Vec::with_capacity(n);
-                for _ in 0..n {
-                    keys.push(r.bytes()?);
-                }
-                Query::Versions { keys }
-            }
+            6 => Query::Versions { keys: r.list()? },
             _ => return Err(DecodeError("unknown store query")),
         };
         r.finish()?;

@@ -3,7 +3,7 @@
 //! Values are byte strings; `incr` treats a value as a decimal `i64`, as
 //! Redis does, and a missing key as 0.
 
-use super::codec::{DecodeError, Reader, put_bytes, put_opt_bytes};
+use super::codec::{DecodeError, Reader, put_bytes, put_list, put_opt_bytes};
 use super::versions::{Versions, hash};
 use super::{Admitted, RestoreError, Service};
 use crate::id::LogIndex;
@@ -263,10 +263,7 @@ impl KvQuery {
             }
             KvQuery::MGet { keys } => {
                 b.put_u8(3);
-                b.put_u32_le(keys.len() as u32);
-                for k in keys {
-                    put_bytes(&mut b, k);
-                }
+                put_list(&mut b, keys);
             }
         }
         b.freeze()
@@ -278,18 +275,7 @@ impl KvQuery {
         let q = match r.u8()? {
             1 => KvQuery::Get { key: r.bytes()? },
             2 => KvQuery::Exists { key: r.bytes()? },
-            3 => {
-                let n = r.u32()? as usize;
-                // Each key takes at least its 4-byte length.
-                if r.remaining() / 4 < n {
-                    return Err(DecodeError("key count past end of buffer"));
-                }
-                let mut keys = Vec::with_capacity(n);
-                for _ in 0..n {
-                    keys.push(r.bytes()?);
-                }
-                KvQuery::MGet { keys }
-            }
+            3 => KvQuery::MGet { keys: r.list()? },
             _ => return Err(DecodeError("unknown kv query")),
         };
         r.finish()?;

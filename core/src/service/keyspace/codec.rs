@@ -3,7 +3,7 @@
 //! anything is allocated.
 
 use super::{ExpireIf, KeyCommand, KeyQuery, Presence, TtlChange};
-use crate::service::codec::{DecodeError, Reader, put_bytes, put_opt_bytes};
+use crate::service::codec::{DecodeError, Reader, put_bytes, put_list, put_opt_bytes};
 use crate::time::{Duration, duration_nanos};
 use alloc::vec::Vec;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -76,7 +76,7 @@ impl KeyCommand {
             }
             KeyCommand::Delete { keys } => {
                 b.put_u8(11);
-                put_keys(&mut b, keys);
+                put_list(&mut b, keys);
             }
             KeyCommand::Rename { from, to, if_absent } => {
                 b.put_u8(12);
@@ -137,7 +137,7 @@ impl KeyCommand {
                 KeyCommand::Expire { key, ttl, only }
             }
             10 => KeyCommand::Persist { key: r.bytes()? },
-            11 => KeyCommand::Delete { keys: keys(&mut r)? },
+            11 => KeyCommand::Delete { keys: r.list()? },
             12 => KeyCommand::Rename { from: r.bytes()?, to: r.bytes()?, if_absent: bool(&mut r)? },
             13 => KeyCommand::Flush,
             _ => return Err(DecodeError("unknown key command")),
@@ -172,7 +172,7 @@ impl KeyQuery {
             }
             KeyQuery::Count { keys } => {
                 b.put_u8(5);
-                put_keys(&mut b, keys);
+                put_list(&mut b, keys);
             }
             KeyQuery::DbSize => b.put_u8(6),
             KeyQuery::Keys { pattern } => {
@@ -197,7 +197,7 @@ impl KeyQuery {
             2 => KeyQuery::GetRange { key: r.bytes()?, start: r.i64()?, end: r.i64()? },
             3 => KeyQuery::Ttl { key: r.bytes()? },
             4 => KeyQuery::Type { key: r.bytes()? },
-            5 => KeyQuery::Count { keys: keys(&mut r)? },
+            5 => KeyQuery::Count { keys: r.list()? },
             6 => KeyQuery::DbSize,
             7 => KeyQuery::Keys { pattern: r.bytes()? },
             8 => KeyQuery::Scan { cursor: r.u64()?, count: r.u64()?, pattern: r.opt_bytes()? },
@@ -236,24 +236,4 @@ fn bool(r: &mut Reader) -> Result<bool, DecodeError> {
         1 => Ok(true),
         _ => Err(DecodeError("bad bool")),
     }
-}
-
-fn put_keys(b: &mut BytesMut, keys: &[Bytes]) {
-    b.put_u32_le(keys.len() as u32);
-    for k in keys {
-        put_bytes(b, k);
-    }
-}
-
-fn keys(r: &mut Reader) -> Result<Vec<Bytes>, DecodeError> {
-    let n = r.u32()? as usize;
-    // Each key takes at least its 4-byte length.
-    if r.remaining() / 4 < n {
-        return Err(DecodeError("key count past end of buffer"));
-    }
-    let mut keys = Vec::with_capacity(n);
-    for _ in 0..n {
-        keys.push(r.bytes()?);
-    }
-    Ok(keys)
 }
