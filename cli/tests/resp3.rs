@@ -40,6 +40,10 @@ fn a_resp3_client_is_answered_in_resp3_as_redis_answers_it() {
     t.s(&["MULTI"], ok());
     t.s(&["GET", "a"], Want::Is(R::Status("QUEUED".into())));
     t.s(&["EXEC"], nil());
+    // A one-field hash, so Redis's order and synod's agree.
+    t.s(&["HSET", "h", "f", "v"], int(1));
+    t.s(&["HGETALL", "h"], Want::Is(R::Map(vec![(R::Bulk(b"f".to_vec()), R::Bulk(b"v".to_vec()))])));
+    t.s(&["HKEYS", "h"], Want::Is(R::Array(vec![R::Bulk(b"f".to_vec())])));
     t.s(&["HELLO", "4"], error("NOPROTO unsupported protocol version"));
     t.s(&["HELLO", "x"], error("ERR Protocol version is not an integer or out of range"));
     // Back to RESP2 on the same connection.

@@ -3,7 +3,7 @@
 use super::auth::{Principal, Role};
 use super::reply::{self, array, bulk, client_error, err, int, ok, opt, simple, text};
 use super::transaction::{self, Mode};
-use super::{Server, catalog, keys, strings};
+use super::{Server, catalog, hashes, keys, strings};
 use crate::tuning::ReadsAt;
 use bytes::Bytes;
 use core::net::SocketAddr;
@@ -202,6 +202,7 @@ fn access(name: &str, a: &[Bytes]) -> Access {
         "PING" | "ECHO" | "SELECT" | "GET" | "EXISTS" | "MGET" | "LOCKOWNER" | "INFO" | "SYNOD.STATUS" | "DBSIZE"
         | "CONFIG" | "CLIENT" | "COMMAND" | "STRLEN" | "GETRANGE" | "TTL" | "PTTL" | "EXPIRETIME" | "PEXPIRETIME"
         | "TYPE" | "KEYS" | "SCAN" => Access::Read,
+        "HGET" | "HMGET" | "HGETALL" | "HKEYS" | "HVALS" | "HLEN" | "HEXISTS" | "HSTRLEN" | "HSCAN" => Access::Read,
         // Each queued command's rights were checked as it was queued.
         "MULTI" | "EXEC" | "DISCARD" | "WATCH" | "UNWATCH" => Access::Read,
         "LEASE" if matches!(a.first().map(|s| s.to_ascii_uppercase()).as_deref(), Some(b"TTL" | b"LIST")) => {
@@ -345,6 +346,9 @@ fn kv_error(e: KvError) -> BytesFrame {
         KvError::NoSuchKey => err("ERR no such key"),
         // synod's value limit stands where Redis's proto-max-bulk-len does.
         KvError::StringTooLong => err("ERR string exceeds maximum allowed size (proto-max-bulk-len)"),
+        KvError::WrongType => err("WRONGTYPE Operation against a key holding the wrong kind of value"),
+        KvError::FieldNotAnInteger => err("ERR hash value is not an integer"),
+        KvError::FieldNotAFloat => err("ERR hash value is not a float"),
         _ => err("ERR malformed request"),
     }
 }
@@ -427,6 +431,9 @@ pub(super) fn dispatch<'a>(
 }
 
 async fn run(ctx: &mut Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
+    if let Some(answer) = hashes::dispatch(ctx, name, a).await {
+        return answer;
+    }
     if let Some(answer) = strings::dispatch(ctx, name, a).await {
         return answer;
     }

@@ -162,33 +162,45 @@ async fn answer(ctx: &Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]: keys in the
 /// order of a fixed hash, the cursor the next hash to visit (see
-/// `Kv::scan`). Every key is a string: `TYPE string` is every key, any
-/// other type none.
+/// `Kv::scan`).
 async fn scan(ctx: &Ctx<'_>, a: &[Bytes]) -> Answer {
-    let cursor = core::str::from_utf8(&a[0]).ok().and_then(|c| c.parse::<u64>().ok());
-    let cursor = cursor.ok_or_else(|| err("ERR invalid cursor"))?;
-    let (mut pattern, mut count, mut strings) = (None, 10, true);
+    let cursor = scan_cursor(&a[0])?;
+    let (mut pattern, mut count, mut kind) = (None, 10, None);
     let mut i = 1;
     while i < a.len() {
         let Some(value) = a.get(i + 1) else { return Err(err("ERR syntax error")) };
         match a[i].to_ascii_uppercase().as_slice() {
             b"MATCH" => pattern = Some(value.clone()),
-            b"COUNT" => match parse_i64(value)? {
-                n if n >= 1 => count = n as u64,
-                _ => return Err(err("ERR syntax error")),
-            },
-            b"TYPE" => strings = value.eq_ignore_ascii_case(b"string"),
+            b"COUNT" => count = scan_count(value)?,
+            b"TYPE" => kind = Some(value.clone()),
             _ => return Err(err("ERR syntax error")),
         }
         i += 2;
     }
-    let KvReply::Values(vs) = ctx.ask(KeyQuery::Scan { cursor, count, pattern }).await? else {
-        return unexpected();
-    };
+    scan_reply(ctx.ask(KeyQuery::Scan { cursor, count, pattern, kind }).await?)
+}
+
+/// A `SCAN`/`HSCAN` cursor.
+pub(super) fn scan_cursor(a: &Bytes) -> Result<u64, BytesFrame> {
+    let cursor = core::str::from_utf8(a).ok().and_then(|c| c.parse::<u64>().ok());
+    cursor.ok_or_else(|| err("ERR invalid cursor"))
+}
+
+/// A `SCAN`/`HSCAN` `COUNT`: at least 1.
+pub(super) fn scan_count(a: &Bytes) -> Result<u64, BytesFrame> {
+    match parse_i64(a)? {
+        n if n >= 1 => Ok(n as u64),
+        _ => Err(err("ERR syntax error")),
+    }
+}
+
+/// A scan's answer (the next cursor, then the items) as Redis shapes it:
+/// the cursor, then an array of the items.
+pub(super) fn scan_reply(reply: KvReply) -> Answer {
+    let KvReply::Values(vs) = reply else { return unexpected() };
     let mut vs = vs.into_iter();
     let Some(next) = vs.next() else { return unexpected() };
-    let keys = if strings { vs.map(opt).collect() } else { Vec::new() };
-    Ok(array(vec![opt(next), array(keys)]))
+    Ok(array(vec![opt(next), array(vs.map(opt).collect())]))
 }
 
 fn unexpected() -> Answer {

@@ -19,6 +19,7 @@ mod catalog;
 mod clients;
 mod commands;
 mod conn;
+mod hashes;
 mod keys;
 mod limits;
 pub mod parse;

@@ -1,9 +1,12 @@
 //! A replicated key-value map: get / set / delete / incr / compare-and-set.
 //!
-//! Values are byte strings; `incr` treats a value as a decimal `i64`, as
-//! Redis does, and a missing key as 0.
+//! A value is a byte string or, for the store's hash commands, a hash of
+//! fields ([`Value`]); the commands here work on strings and answer
+//! [`KvError::WrongType`] for a hash, as Redis does. `incr` treats a value
+//! as a decimal `i64`, as Redis does, and a missing key as 0.
 
 use super::codec::{DecodeError, Reader, put_bytes, put_list, put_opt_bytes};
+use super::hashed::{self, Fields};
 use super::versions::{Versions, hash};
 use super::{Admitted, RestoreError, Service};
 use crate::id::LogIndex;
@@ -154,6 +157,15 @@ pub enum KvError {
     /// An append or range write whose result would pass the value limit.
     #[error("string exceeds maximum allowed size")]
     StringTooLong,
+    /// A string command on a hash, or a hash command on a string.
+    #[error("operation against a key holding the wrong kind of value")]
+    WrongType,
+    /// A hash increment on a field that is not a decimal integer.
+    #[error("hash value is not an integer")]
+    FieldNotAnInteger,
+    /// A hash float increment on a field that is not a float.
+    #[error("hash value is not a float")]
+    FieldNotAFloat,
 }
 
 impl KvError {
@@ -169,6 +181,9 @@ impl KvError {
             KvError::NotFinite => 8,
             KvError::NoSuchKey => 9,
             KvError::StringTooLong => 10,
+            KvError::WrongType => 11,
+            KvError::FieldNotAnInteger => 12,
+            KvError::FieldNotAFloat => 13,
         }
     }
 
@@ -184,6 +199,9 @@ impl KvError {
             8 => KvError::NotFinite,
             9 => KvError::NoSuchKey,
             10 => KvError::StringTooLong,
+            11 => KvError::WrongType,
+            12 => KvError::FieldNotAnInteger,
+            13 => KvError::FieldNotAFloat,
             _ => return None,
         })
     }
@@ -347,10 +365,29 @@ impl KvReply {
     }
 }
 
+/// What a key holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// A byte string.
+    Str(Bytes),
+    /// A hash: at least one field (a hash left without fields is removed).
+    Hash(Fields),
+}
+
+impl Value {
+    /// Redis's name for its type, as `TYPE` answers.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+        }
+    }
+}
+
 /// The key-value service.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Kv {
-    map: BTreeMap<Bytes, Bytes>,
+    map: BTreeMap<Bytes, Value>,
     applied: LogIndex,
     limits: Limits,
     versions: Versions,
@@ -359,13 +396,12 @@ pub struct Kv {
     by_hash: BTreeSet<(u64, Bytes)>,
 }
 
-/// Most keys of one hash `SCAN` returns together before it moves on (see
-/// [`Kv::scan`]).
-pub const MAX_SCAN_RUN: usize = 10_000;
+pub use hashed::MAX_SCAN_RUN;
 
-/// Version 2 adds key versions; version 1 restores with every key at
+/// Version 3 adds hash values (each value is tagged with its type);
+/// version 2 adds key versions; version 1 restores with every key at
 /// version 0 and no removal remembered.
-const SNAPSHOT_VERSION: u8 = 2;
+const SNAPSHOT_VERSION: u8 = 3;
 
 impl Kv {
     /// An empty map with the given limits.
@@ -381,38 +417,20 @@ impl Kv {
 
     /// `SCAN`: from `cursor`, the keys `wanted` accepts among the next
     /// `count` or so, in the order of a fixed 64-bit hash of each key, and
-    /// the cursor to go on from (0 when done). A key present from the
-    /// first call to the last is returned at least once, whatever else is
-    /// written meanwhile, since a cursor is a hash and a key's hash never
-    /// changes. Keys sharing a hash are returned together, up to
-    /// [`MAX_SCAN_RUN`] of them (past that, as only crafted keys could
-    /// make, the rest of the run is skipped). Work is bounded by `count`
-    /// (and that bound), answer bytes by `max_bytes`.
+    /// the cursor to go on from (0 when done), with [`hashed::scan`]'s
+    /// guarantee: a key present for a whole iteration is returned,
+    /// whatever is written meanwhile, from any replica.
     pub fn scan(
         &self,
         cursor: u64,
         count: usize,
         max_bytes: usize,
-        wanted: impl Fn(&[u8]) -> bool,
+        wanted: impl Fn(&[u8], &Value) -> bool,
     ) -> (u64, Vec<Bytes>) {
-        let mut out = Vec::new();
-        let (mut examined, mut bytes, mut run) = (0usize, 0usize, 0usize);
-        let mut last = None;
-        for (h, key) in self.by_hash.range((cursor, Bytes::new())..) {
-            let same = last == Some(*h);
-            run = if same { run + 1 } else { 1 };
-            let full = examined >= count.max(1) || bytes >= max_bytes;
-            if (full && !same) || run > MAX_SCAN_RUN {
-                return (if same { h.saturating_add(1) } else { *h }, out);
-            }
-            examined += 1;
-            last = Some(*h);
-            if wanted(key) {
-                bytes += key.len();
-                out.push(key.clone());
-            }
-        }
-        (0, out)
+        let keys = self.by_hash.range((cursor, Bytes::new())..).map(|(h, k)| (*h, k));
+        let take = |k: &&Bytes| self.map.get(*k).filter(|v| wanted(k, v)).map(|_| k.len());
+        let (next, keys) = hashed::scan(keys, count, max_bytes, take);
+        (next, keys.into_iter().cloned().collect())
     }
 
     /// Every key `wanted` accepts, in key order; `None` if their bytes
@@ -449,9 +467,42 @@ impl Kv {
         }
     }
 
-    /// The value at `key`.
+    /// The string at `key`: `None` if it is absent or holds a hash.
     pub fn get(&self, key: &[u8]) -> Option<&Bytes> {
+        match self.map.get(key)? {
+            Value::Str(s) => Some(s),
+            Value::Hash(_) => None,
+        }
+    }
+
+    /// The string at `key`, for a command that reads one: a hash there is
+    /// [`KvError::WrongType`].
+    pub fn string(&self, key: &[u8]) -> Result<Option<&Bytes>, KvError> {
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(Value::Str(s)) => Ok(Some(s)),
+            Some(Value::Hash(_)) => Err(KvError::WrongType),
+        }
+    }
+
+    /// The fields of the hash at `key`: a string there is
+    /// [`KvError::WrongType`].
+    pub fn fields(&self, key: &[u8]) -> Result<Option<&Fields>, KvError> {
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(Value::Hash(h)) => Ok(Some(h)),
+            Some(Value::Str(_)) => Err(KvError::WrongType),
+        }
+    }
+
+    /// What `key` holds, of any type.
+    pub fn value(&self, key: &[u8]) -> Option<&Value> {
         self.map.get(key)
+    }
+
+    /// True if `key` exists, of any type.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.map.contains_key(key)
     }
 
     /// Number of keys.
@@ -481,9 +532,10 @@ impl Kv {
             }
             KvCommand::Delete { key } => KvReply::Bool(self.remove(&key).is_some()),
             KvCommand::Incr { key, by } => {
-                let current = match self.map.get(&key[..]) {
-                    None => 0,
-                    Some(v) => match parse_i64(v) {
+                let current = match self.string(&key) {
+                    Err(e) => return KvReply::Error(e),
+                    Ok(None) => 0,
+                    Ok(Some(v)) => match parse_i64(v) {
                         Some(n) => n,
                         None => return KvReply::Error(KvError::NotAnInteger),
                     },
@@ -495,8 +547,10 @@ impl Kv {
                 KvReply::Int(next)
             }
             KvCommand::Cas { key, expected, new } => {
-                if self.map.get(&key[..]).map(|v| &v[..]) != expected.as_deref() {
-                    return KvReply::Bool(false);
+                match self.string(&key) {
+                    Err(e) => return KvReply::Error(e),
+                    Ok(v) if v.map(|v| &v[..]) != expected.as_deref() => return KvReply::Bool(false),
+                    Ok(_) => {}
                 }
                 match new {
                     Some(v) => self.insert(&key, &v),
@@ -512,30 +566,66 @@ impl Kv {
     /// Answers a decoded query.
     pub fn answer(&self, q: &KvQuery) -> KvReply {
         match q {
-            KvQuery::Get { key } => KvReply::Value(self.map.get(&key[..]).cloned()),
+            KvQuery::Get { key } => match self.string(key) {
+                Ok(v) => KvReply::Value(v.cloned()),
+                Err(e) => KvReply::Error(e),
+            },
             KvQuery::Exists { key } => KvReply::Bool(self.map.contains_key(&key[..])),
             KvQuery::MGet { keys } => {
                 // Counted before anything is gathered: the reply is bounded
                 // however often a large key is named.
                 let mut bytes = 0usize;
+                // A key holding a hash reads as absent, as in Redis.
                 for k in keys {
-                    bytes = bytes.saturating_add(self.map.get(&k[..]).map_or(0, Bytes::len));
+                    bytes = bytes.saturating_add(self.get(k).map_or(0, Bytes::len));
                     if bytes > self.limits.max_reply_bytes {
                         return KvReply::Error(KvError::ReplyTooLarge);
                     }
                 }
-                KvReply::Values(keys.iter().map(|k| self.map.get(&k[..]).cloned()).collect())
+                KvReply::Values(keys.iter().map(|k| self.get(k).cloned()).collect())
             }
         }
     }
 
     fn insert(&mut self, key: &[u8], value: &[u8]) {
         // Copy: a slice would pin the whole received frame in memory.
+        self.put_value(key, Value::Str(Bytes::copy_from_slice(value)));
+    }
+
+    /// Sets `key` to `value` of any type, replacing what it held.
+    pub(crate) fn put_value(&mut self, key: &[u8], value: Value) {
         let key = Bytes::copy_from_slice(key);
         self.versions.changed(&key);
-        if self.map.insert(key.clone(), Bytes::copy_from_slice(value)).is_none() {
+        if self.map.insert(key.clone(), value).is_none() {
             self.by_hash.insert((hash(&key), key));
         }
+    }
+
+    /// Runs `f` on the hash at `key` (an empty one if absent), which
+    /// answers its result and whether it changed anything; a hash left
+    /// without fields is removed. A string there is
+    /// [`KvError::WrongType`], and `f` does not run.
+    pub(crate) fn update_fields<R>(
+        &mut self,
+        key: &[u8],
+        f: impl FnOnce(&mut Fields) -> (R, bool),
+    ) -> Result<R, KvError> {
+        let Some(value) = self.map.get_mut(key) else {
+            let mut fields = Fields::default();
+            let (r, _) = f(&mut fields);
+            if !fields.is_empty() {
+                self.put_value(key, Value::Hash(fields));
+            }
+            return Ok(r);
+        };
+        let Value::Hash(fields) = value else { return Err(KvError::WrongType) };
+        let (r, changed) = f(fields);
+        if fields.is_empty() {
+            self.remove(key);
+        } else if changed {
+            self.touch(key);
+        }
+        Ok(r)
     }
 
     /// Sets `key` to `value`, which the caller checked against the limits;
@@ -555,7 +645,7 @@ impl Kv {
     }
 
     /// Removes `key`, returning its value.
-    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Bytes> {
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Value> {
         let (k, old) = self.map.remove_entry(key)?;
         self.by_hash.remove(&(hash(&k), k));
         self.versions.removed(key);
@@ -600,7 +690,16 @@ impl Service for Kv {
         b.put_u64_le(self.map.len() as u64);
         for (k, v) in &self.map {
             put_bytes(&mut b, k);
-            put_bytes(&mut b, v);
+            match v {
+                Value::Str(s) => {
+                    b.put_u8(0);
+                    put_bytes(&mut b, s);
+                }
+                Value::Hash(fields) => {
+                    b.put_u8(1);
+                    fields.encode(&mut b);
+                }
+            }
         }
         self.versions.encode(&mut b);
         b.freeze()
@@ -612,14 +711,20 @@ impl Service for Kv {
         if !(1..=SNAPSHOT_VERSION).contains(&version) {
             return Err(RestoreError::UnsupportedVersion(version));
         }
-        type Parts = (LogIndex, BTreeMap<Bytes, Bytes>, Versions);
+        type Parts = (LogIndex, BTreeMap<Bytes, Value>, Versions);
         let parse = |r: &mut Reader| -> Result<Parts, DecodeError> {
             let applied = LogIndex(r.u64()?);
             let n = r.u64()?;
             let mut map = BTreeMap::new();
             for _ in 0..n {
-                let (k, v) = (r.bytes()?, r.bytes()?);
-                map.insert(Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v));
+                let k = Bytes::copy_from_slice(&r.bytes()?);
+                // Before version 3 every value is a string.
+                let v = match if version < 3 { 0 } else { r.u8()? } {
+                    0 => Value::Str(Bytes::copy_from_slice(&r.bytes()?)),
+                    1 => Value::Hash(Fields::decode(r)?),
+                    _ => return Err(DecodeError("unknown value type")),
+                };
+                map.insert(k, v);
             }
             let versions = match version {
                 1 => Versions::default(),
@@ -724,8 +829,8 @@ mod tests {
         }
         assert_eq!(other.get(b"z"), Some(&b("0")));
         let mut v2 = snap.to_vec();
-        v2[0] = 3;
-        assert_eq!(other.restore(&Bytes::from(v2)), Err(RestoreError::UnsupportedVersion(3)));
+        v2[0] = SNAPSHOT_VERSION + 1;
+        assert_eq!(other.restore(&Bytes::from(v2)), Err(RestoreError::UnsupportedVersion(SNAPSHOT_VERSION + 1)));
     }
 
     fn arb_cmd() -> impl Strategy<Value = KvCommand> {

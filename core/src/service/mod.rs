@@ -29,6 +29,7 @@
 pub mod clock;
 pub mod codec;
 pub mod command;
+pub mod hashed;
 pub mod keyspace;
 pub mod kv;
 pub mod leases;

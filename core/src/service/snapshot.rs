@@ -192,7 +192,7 @@ fn parse(config: Config, version: u8, r: &mut Reader) -> Result<Store, DecodeErr
         let key = Bytes::copy_from_slice(&r.bytes()?);
         let lease = LeaseId(r.u64()?);
         ascending(&mut last, key.clone())?;
-        if kv.get(&key).is_none() || !leases.is_live(lease) {
+        if !kv.contains(&key) || !leases.is_live(lease) {
             return Err(DecodeError("key attached to a missing key or lease"));
         }
         leases.attach_key(lease, key.clone());

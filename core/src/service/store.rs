@@ -401,7 +401,7 @@ impl Store {
             _ => true,
         };
         if changed {
-            let attach = if self.kv.get(&key).is_some() { lease(&mut self.leases) } else { None };
+            let attach = if self.kv.contains(&key) { lease(&mut self.leases) } else { None };
             self.set_key_lease(token, &key, attach);
         }
         Reply::Kv(reply)

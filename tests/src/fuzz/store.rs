@@ -8,6 +8,7 @@ use bytes::Bytes;
 use std::collections::BTreeMap;
 use synod_core::id::LogIndex;
 use synod_core::lease::LeaseId;
+use synod_core::service::keyspace::hash::{HashCommand, HashQuery};
 use synod_core::service::keyspace::{ExpireIf, KeyCommand, Presence, TtlChange};
 use synod_core::service::kv::KvCommand;
 use synod_core::service::{
@@ -80,6 +81,7 @@ enum TxStep {
     Key(KeyStep),
     Get(u8),
     Ttl(u8),
+    HGetAll(u8),
     Grant(u16),
     Acquire { lock: u8, lease: u8 },
 }
@@ -93,6 +95,9 @@ fn tx_step(step: TxStep) -> synod_core::service::Step {
         TxStep::Key(k) => S::Write(Op::Key(key_command(k))),
         TxStep::Get(k) => S::Read(Query::Kv(KvQuery::Get { key: key(k) })),
         TxStep::Ttl(k) => S::Read(Query::Key(KeyQuery::Ttl { key: key(k) })),
+        TxStep::HGetAll(k) => {
+            S::Read(Query::Key(KeyQuery::Hash(HashQuery::All { key: key(k), names: true, values: true })))
+        }
         TxStep::Grant(ms) => S::Write(Op::LeaseGrant { ttl: Duration::from_millis(u64::from(ms)) }),
         TxStep::Acquire { lock, lease } => {
             S::Write(Op::Acquire { lock: Bytes::from(vec![b'l', lock % 3]), lease: LeaseId(u64::from(lease % 8)) })
@@ -148,7 +153,7 @@ fn exec(store: &mut Store, index: &mut u64, watch: Vec<(u8, u8)>, steps: Vec<TxS
             assert!(!stale && !refused, "a transaction ran: stale watch {stale}, refused step {refused}");
             assert_eq!(replies, alone_replies, "a transaction answered other than its steps one by one");
             for k in 0..4u8 {
-                assert_eq!(store.kv().get(&[k]), alone.kv().get(&[k]), "key {k} differs from the steps one by one");
+                assert_eq!(store.kv().value(&[k]), alone.kv().value(&[k]), "key {k} differs from the steps one by one");
             }
         }
         other => panic!("a transaction answered {other:?}"),
@@ -187,10 +192,15 @@ enum KeyStep {
     Delete { keys: Vec<u8> },
     Rename { from: u8, to: u8, if_absent: bool },
     Flush,
+    HSet { key: u8, fields: Vec<u8>, if_absent: bool },
+    HDel { key: u8, fields: Vec<u8> },
+    HIncrBy { key: u8, field: u8, by: i64 },
+    HIncrByFloat { key: u8, field: u8, by: u8 },
 }
 
 fn key_command(step: KeyStep) -> KeyCommand {
     let key = |k: u8| Bytes::from(vec![k % 4]);
+    let field = |f: u8| Bytes::from(vec![b'f', f % 2]);
     let ttl = |t: Option<u16>| match t {
         None => TtlChange::Clear,
         Some(0) => TtlChange::Past,
@@ -232,6 +242,33 @@ fn key_command(step: KeyStep) -> KeyCommand {
         KeyStep::Delete { keys } => KeyCommand::Delete { keys: keys.into_iter().take(8).map(key).collect() },
         KeyStep::Rename { from, to, if_absent } => KeyCommand::Rename { from: key(from), to: key(to), if_absent },
         KeyStep::Flush => KeyCommand::Flush,
+        // Fields `0..2`, values that are integers, floats or neither.
+        KeyStep::HSet { key: k, fields, if_absent } => KeyCommand::Hash(HashCommand::Set {
+            key: key(k),
+            pairs: fields
+                .into_iter()
+                .take(8)
+                .map(|f| (field(f), Bytes::from_static(FLOATS[usize::from(f) % 3])))
+                .collect(),
+            if_absent,
+        }),
+        // No fields (which `HDEL` cannot send) names both, so that
+        // hashes often lose their last field.
+        KeyStep::HDel { key: k, fields } => {
+            let fields = if fields.is_empty() { vec![0, 1] } else { fields };
+            KeyCommand::Hash(HashCommand::Delete {
+                key: key(k),
+                fields: fields.into_iter().take(8).map(field).collect(),
+            })
+        }
+        KeyStep::HIncrBy { key: k, field: f, by } => {
+            KeyCommand::Hash(HashCommand::IncrBy { key: key(k), field: field(f), by })
+        }
+        KeyStep::HIncrByFloat { key: k, field: f, by } => KeyCommand::Hash(HashCommand::IncrByFloat {
+            key: key(k),
+            field: field(f),
+            by: Bytes::from_static(FLOATS[usize::from(by) % FLOATS.len()]),
+        }),
     }
 }
 
@@ -321,6 +358,13 @@ pub fn store_commands(data: &[u8]) {
         // A key's own TTL lease never outlives its key's use of it.
         if let Some((id, _)) = store.leases().iter().find(|(_, l)| l.for_key() && l.is_unused()) {
             panic!("{id:?}, a key's TTL, outlived its key");
+        }
+        // A key attached to a lease exists: a lease that named a removed
+        // key would later delete whatever took its name.
+        for k in 0..4u8 {
+            if let Some(id) = store.key_lease(&[k]) {
+                assert!(store.kv().contains(&[k]), "key {k} is gone but still hangs on {id:?}");
+            }
         }
     }
 }

@@ -23,13 +23,24 @@ impl Store {
         if let Err(e) = cmd.check(self.kv.limits()) {
             return Reply::Kv(KvReply::Error(e));
         }
+        // A string read from a key holding a hash: refused before anything changes.
+        let string = |kv: &crate::service::kv::Kv, key: &[u8]| kv.string(key).map(Option::<&Bytes>::cloned);
         Reply::Kv(match cmd {
             KeyCommand::Set { key, value, only, get, ttl } => {
-                let old = self.kv.get(&key).cloned();
+                // SET replaces a value of any type; only its GET reads one.
+                let old = if get {
+                    match string(&self.kv, &key) {
+                        Ok(old) => old,
+                        Err(e) => return Reply::Kv(KvReply::Error(e)),
+                    }
+                } else {
+                    None
+                };
+                let exists = self.kv.contains(&key);
                 let write = match only {
                     Presence::Any => true,
-                    Presence::Absent => old.is_none(),
-                    Presence::Present => old.is_some(),
+                    Presence::Absent => !exists,
+                    Presence::Present => exists,
                 };
                 if write {
                     self.kv.put(&key, &value);
@@ -38,7 +49,7 @@ impl Store {
                 if get { KvReply::Value(old) } else { KvReply::Bool(write) }
             }
             KeyCommand::MSet { pairs, if_none } => {
-                if if_none && pairs.iter().any(|(k, _)| self.kv.get(k).is_some()) {
+                if if_none && pairs.iter().any(|(k, _)| self.kv.contains(k)) {
                     return Reply::Kv(KvReply::Bool(false));
                 }
                 for (k, v) in &pairs {
@@ -48,7 +59,10 @@ impl Store {
                 KvReply::Bool(true)
             }
             KeyCommand::Append { key, value } => {
-                let old = self.kv.get(&key).cloned().unwrap_or_default();
+                let old = match string(&self.kv, &key) {
+                    Ok(old) => old.unwrap_or_default(),
+                    Err(e) => return Reply::Kv(KvReply::Error(e)),
+                };
                 let len = old.len().saturating_add(value.len());
                 if len > self.kv.limits().max_value_bytes {
                     return Reply::Kv(KvReply::Error(KvError::StringTooLong));
@@ -60,7 +74,10 @@ impl Store {
                 KvReply::Int(len as i64)
             }
             KeyCommand::SetRange { key, offset, value } => {
-                let old = self.kv.get(&key).cloned();
+                let old = match string(&self.kv, &key) {
+                    Ok(old) => old,
+                    Err(e) => return Reply::Kv(KvReply::Error(e)),
+                };
                 if value.is_empty() {
                     return Reply::Kv(KvReply::Int(old.map_or(0, |v| v.len() as i64)));
                 }
@@ -70,9 +87,10 @@ impl Store {
                 KvReply::Int(new.len() as i64)
             }
             KeyCommand::IncrBy { key, by } => {
-                let current = match self.kv.get(&key) {
-                    None => 0,
-                    Some(v) => match parse_integer(v) {
+                let current = match string(&self.kv, &key) {
+                    Err(e) => return Reply::Kv(KvReply::Error(e)),
+                    Ok(None) => 0,
+                    Ok(Some(v)) => match parse_integer(&v) {
                         Some(n) => n,
                         None => return Reply::Kv(KvReply::Error(KvError::NotAnInteger)),
                     },
@@ -84,7 +102,10 @@ impl Store {
                 KvReply::Int(next)
             }
             KeyCommand::IncrByFloat { key, by } => {
-                let old = self.kv.get(&key).cloned().unwrap_or_else(|| Bytes::from_static(b"0"));
+                let old = match string(&self.kv, &key) {
+                    Ok(old) => old.unwrap_or_else(|| Bytes::from_static(b"0")),
+                    Err(e) => return Reply::Kv(KvReply::Error(e)),
+                };
                 let (Some(a), Some(b)) = (parse_float(&old), parse_float(&by)) else {
                     return Reply::Kv(KvReply::Error(KvError::NotAFloat));
                 };
@@ -97,9 +118,18 @@ impl Store {
                 self.kv.put(&key, sum.as_bytes());
                 KvReply::Value(Some(Bytes::from(sum)))
             }
-            KeyCommand::GetDel { key } => KvReply::Value(self.remove_key(token, &key)),
+            KeyCommand::GetDel { key } => match string(&self.kv, &key) {
+                Ok(value) => {
+                    self.remove_key(token, &key);
+                    KvReply::Value(value)
+                }
+                Err(e) => KvReply::Error(e),
+            },
             KeyCommand::GetEx { key, ttl } => {
-                let value = self.kv.get(&key).cloned();
+                let value = match string(&self.kv, &key) {
+                    Ok(value) => value,
+                    Err(e) => return Reply::Kv(KvReply::Error(e)),
+                };
                 if value.is_some() {
                     self.change_ttl(token, &key, ttl);
                 }
@@ -107,7 +137,7 @@ impl Store {
             }
             KeyCommand::Expire { key, ttl, only } => KvReply::Bool(self.expire(token, &key, ttl, only)),
             KeyCommand::Persist { key } => {
-                let had = self.kv.get(&key).is_some() && self.key_leases.contains_key(&key[..]);
+                let had = self.kv.contains(&key) && self.key_leases.contains_key(&key[..]);
                 if had {
                     self.set_key_lease(token, &key, None);
                 }
@@ -118,18 +148,18 @@ impl Store {
                 KvReply::Int(gone as i64)
             }
             KeyCommand::Rename { from, to, if_absent } => {
-                let Some(value) = self.kv.get(&from).cloned() else {
+                let Some(value) = self.kv.value(&from).cloned() else {
                     return Reply::Kv(KvReply::Error(KvError::NoSuchKey));
                 };
                 if from == to {
                     return Reply::Kv(KvReply::Bool(!if_absent));
                 }
-                if if_absent && self.kv.get(&to).is_some() {
+                if if_absent && self.kv.contains(&to) {
                     return Reply::Kv(KvReply::Bool(false));
                 }
                 let lease = self.key_leases.get(&from[..]).copied();
                 self.remove_key(token, &to);
-                self.kv.put(&to, &value);
+                self.kv.put_value(&to, value);
                 // Attached to `to` before `from` lets go, so a key's own
                 // TTL lease moves rather than ends.
                 self.set_key_lease(token, &to, lease);
@@ -145,26 +175,31 @@ impl Store {
                 }
                 KvReply::Int(self.kv.clear() as i64)
             }
+            KeyCommand::Hash(h) => self.run_hash(token, h),
         })
     }
 
     /// Answers a key query from applied state.
     pub(crate) fn answer_key(&self, q: &KeyQuery) -> Reply {
         Reply::Kv(match q {
-            KeyQuery::Strlen { key } => KvReply::Int(self.kv.get(key).map_or(0, |v| v.len() as i64)),
-            KeyQuery::GetRange { key, start, end } => {
-                KvReply::Value(Some(self.kv.get(key).map_or_else(Bytes::new, |v| range(v, *start, *end))))
-            }
+            KeyQuery::Strlen { key } => match self.kv.string(key) {
+                Ok(v) => KvReply::Int(v.map_or(0, |v| v.len() as i64)),
+                Err(e) => KvReply::Error(e),
+            },
+            KeyQuery::GetRange { key, start, end } => match self.kv.string(key) {
+                Ok(v) => KvReply::Value(Some(v.map_or_else(Bytes::new, |v| range(v, *start, *end)))),
+                Err(e) => KvReply::Error(e),
+            },
             KeyQuery::Ttl { key } => KvReply::Int(match self.key_ttl(key) {
                 None => -2,
                 Some(None) => -1,
                 Some(Some(left)) => i64::try_from(left.as_millis()).unwrap_or(i64::MAX),
             }),
             KeyQuery::Type { key } => {
-                let name: &'static [u8] = if self.kv.get(key).is_some() { b"string" } else { b"none" };
-                KvReply::Value(Some(Bytes::from_static(name)))
+                let name = self.kv.value(key).map_or("none", |v| v.type_name());
+                KvReply::Value(Some(Bytes::from_static(name.as_bytes())))
             }
-            KeyQuery::Count { keys } => KvReply::Int(keys.iter().filter(|k| self.kv.get(k).is_some()).count() as i64),
+            KeyQuery::Count { keys } => KvReply::Int(keys.iter().filter(|k| self.kv.contains(k)).count() as i64),
             KeyQuery::DbSize => KvReply::Int(self.kv.len() as i64),
             KeyQuery::Keys { pattern } => {
                 let max = self.config.limits.max_reply_bytes;
@@ -173,21 +208,27 @@ impl Store {
                     None => KvReply::Error(KvError::ReplyTooLarge),
                 }
             }
-            KeyQuery::Scan { cursor, count, pattern } => {
+            KeyQuery::Scan { cursor, count, pattern, kind } => {
                 let count = (*count).min(super::MAX_SCAN_COUNT) as usize;
                 let max = self.config.limits.max_reply_bytes;
-                let wanted = |k: &[u8]| pattern.as_ref().is_none_or(|p| super::pattern::matches(p, k));
+                let wanted = |k: &[u8], v: &crate::service::kv::Value| {
+                    pattern.as_ref().is_none_or(|p| super::pattern::matches(p, k))
+                        && kind.as_ref().is_none_or(|t| t.eq_ignore_ascii_case(v.type_name().as_bytes()))
+                };
                 let (next, keys) = self.kv.scan(*cursor, count, max, wanted);
                 let next = Bytes::from(alloc::format!("{next}"));
                 KvReply::Values(core::iter::once(Some(next)).chain(keys.into_iter().map(Some)).collect())
             }
+            KeyQuery::Hash(h) => self.answer_hash(h),
         })
     }
 
     /// `None` without the key; `Some(None)` without a TTL; else the log
     /// time left (a TTL whose clock waits for the next tick has all of it).
     pub fn key_ttl(&self, key: &[u8]) -> Option<Option<Duration>> {
-        self.kv.get(key)?;
+        if !self.kv.contains(key) {
+            return None;
+        }
         let Some(&lease) = self.key_leases.get(key) else { return Some(None) };
         let left = match self.leases.deadline(lease) {
             Some(deadline) => deadline - self.now,
@@ -197,7 +238,7 @@ impl Store {
     }
 
     /// Deletes `key` and lets go of its TTL; returns its value.
-    fn remove_key(&mut self, token: FencingToken, key: &[u8]) -> Option<Bytes> {
+    fn remove_key(&mut self, token: FencingToken, key: &[u8]) -> Option<crate::service::kv::Value> {
         let old = self.kv.remove(key)?;
         self.set_key_lease(token, key, None);
         Some(old)

@@ -2,10 +2,10 @@
 //! fields; lists carry a count checked against the bytes present before
 //! anything is allocated.
 
+use super::hash::{HashCommand, HashQuery, bool, pairs, put_pairs};
 use super::{ExpireIf, KeyCommand, KeyQuery, Presence, TtlChange};
 use crate::service::codec::{DecodeError, Reader, put_bytes, put_list, put_opt_bytes};
 use crate::time::{Duration, duration_nanos};
-use alloc::vec::Vec;
 use bytes::{BufMut, Bytes, BytesMut};
 
 impl KeyCommand {
@@ -28,11 +28,7 @@ impl KeyCommand {
             KeyCommand::MSet { pairs, if_none } => {
                 b.put_u8(2);
                 b.put_u8(u8::from(*if_none));
-                b.put_u32_le(pairs.len() as u32);
-                for (k, v) in pairs {
-                    put_bytes(&mut b, k);
-                    put_bytes(&mut b, v);
-                }
+                put_pairs(&mut b, pairs);
             }
             KeyCommand::Append { key, value } => {
                 b.put_u8(3);
@@ -85,6 +81,10 @@ impl KeyCommand {
                 b.put_u8(u8::from(*if_absent));
             }
             KeyCommand::Flush => b.put_u8(13),
+            KeyCommand::Hash(h) => {
+                b.put_u8(14);
+                h.encode(&mut b);
+            }
         }
         b.freeze()
     }
@@ -103,19 +103,7 @@ impl KeyCommand {
                 };
                 KeyCommand::Set { key, value, only, get: bool(&mut r)?, ttl: ttl(&mut r)? }
             }
-            2 => {
-                let if_none = bool(&mut r)?;
-                let n = r.u32()? as usize;
-                // Each pair takes at least its two 4-byte lengths.
-                if r.remaining() / 8 < n {
-                    return Err(DecodeError("pair count past end of buffer"));
-                }
-                let mut pairs = Vec::with_capacity(n);
-                for _ in 0..n {
-                    pairs.push((r.bytes()?, r.bytes()?));
-                }
-                KeyCommand::MSet { pairs, if_none }
-            }
+            2 => KeyCommand::MSet { if_none: bool(&mut r)?, pairs: pairs(&mut r)? },
             3 => KeyCommand::Append { key: r.bytes()?, value: r.bytes()? },
             4 => KeyCommand::SetRange { key: r.bytes()?, offset: r.u64()?, value: r.bytes()? },
             5 => KeyCommand::IncrBy { key: r.bytes()?, by: r.i64()? },
@@ -140,6 +128,7 @@ impl KeyCommand {
             11 => KeyCommand::Delete { keys: r.list()? },
             12 => KeyCommand::Rename { from: r.bytes()?, to: r.bytes()?, if_absent: bool(&mut r)? },
             13 => KeyCommand::Flush,
+            14 => KeyCommand::Hash(HashCommand::decode(&mut r)?),
             _ => return Err(DecodeError("unknown key command")),
         };
         r.finish()?;
@@ -179,11 +168,19 @@ impl KeyQuery {
                 b.put_u8(7);
                 put_bytes(&mut b, pattern);
             }
-            KeyQuery::Scan { cursor, count, pattern } => {
+            KeyQuery::Scan { cursor, count, pattern, kind } => {
                 b.put_u8(8);
                 b.put_u64_le(*cursor);
                 b.put_u64_le(*count);
                 put_opt_bytes(&mut b, pattern.as_deref());
+                // Last and optional: a scan without it has the older form.
+                if let Some(kind) = kind {
+                    put_bytes(&mut b, kind);
+                }
+            }
+            KeyQuery::Hash(h) => {
+                b.put_u8(9);
+                h.encode(&mut b);
             }
         }
         b.freeze()
@@ -200,7 +197,12 @@ impl KeyQuery {
             5 => KeyQuery::Count { keys: r.list()? },
             6 => KeyQuery::DbSize,
             7 => KeyQuery::Keys { pattern: r.bytes()? },
-            8 => KeyQuery::Scan { cursor: r.u64()?, count: r.u64()?, pattern: r.opt_bytes()? },
+            8 => {
+                let (cursor, count, pattern) = (r.u64()?, r.u64()?, r.opt_bytes()?);
+                let kind = if r.remaining() > 0 { Some(r.bytes()?) } else { None };
+                KeyQuery::Scan { cursor, count, pattern, kind }
+            }
+            9 => KeyQuery::Hash(HashQuery::decode(&mut r)?),
             _ => return Err(DecodeError("unknown key query")),
         };
         r.finish()?;
@@ -228,12 +230,4 @@ fn ttl(r: &mut Reader) -> Result<TtlChange, DecodeError> {
         3 => TtlChange::Past,
         _ => return Err(DecodeError("bad ttl change")),
     })
-}
-
-fn bool(r: &mut Reader) -> Result<bool, DecodeError> {
-    match r.u8()? {
-        0 => Ok(false),
-        1 => Ok(true),
-        _ => Err(DecodeError("bad bool")),
-    }
 }

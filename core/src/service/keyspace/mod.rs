@@ -24,6 +24,8 @@
 
 mod apply;
 mod codec;
+pub mod hash;
+mod hash_apply;
 pub mod pattern;
 mod value;
 
@@ -184,6 +186,8 @@ pub enum KeyCommand {
     /// `FLUSHALL` / `FLUSHDB`: removes every key, with its TTL. Leases and
     /// locks stay (they are not data). Reply: `Int(keys removed)`.
     Flush,
+    /// A hash write ([`hash`]).
+    Hash(hash::HashCommand),
 }
 
 /// A read of string values or key metadata, after a read barrier.
@@ -238,7 +242,11 @@ pub enum KeyQuery {
         count: u64,
         /// Only keys matching this glob pattern.
         pattern: Option<Bytes>,
+        /// Only keys of this type (`TYPE`'s name: `string`, `hash`).
+        kind: Option<Bytes>,
     },
+    /// A hash read ([`hash`]).
+    Hash(hash::HashQuery),
 }
 
 /// Most keys one `SCAN` call looks at, whatever `COUNT` asks.
@@ -255,6 +263,7 @@ impl KeyCommand {
                 | KeyCommand::Persist { .. }
                 | KeyCommand::Expire { ttl: None, .. }
                 | KeyCommand::Flush
+                | KeyCommand::Hash(hash::HashCommand::Delete { .. })
         )
     }
 
@@ -274,6 +283,7 @@ impl KeyCommand {
             KeyCommand::Delete { keys } => keys.iter().any(f),
             KeyCommand::Rename { from, to, .. } => f(from) || f(to),
             KeyCommand::Flush => false,
+            KeyCommand::Hash(h) => f(h.key()),
         }
     }
 
@@ -297,6 +307,7 @@ impl KeyCommand {
                 Err(KvError::StringTooLong)
             }
             KeyCommand::IncrByFloat { by, .. } if parse_float(by).is_none() => Err(KvError::NotAFloat),
+            KeyCommand::Hash(h) => h.check(limits),
             _ => Ok(()),
         }
     }

@@ -5,6 +5,7 @@ mod admission;
 mod clock;
 mod codec;
 mod expiry;
+mod hashes;
 mod leases;
 mod locks;
 mod ownership;

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 
 impl Harness {
     fn scan(&self, cursor: u64, count: u64, pattern: Option<&str>) -> (u64, Vec<Bytes>) {
-        let q = Query::Key(KeyQuery::Scan { cursor, count, pattern: pattern.map(b) });
+        let q = Query::Key(KeyQuery::Scan { cursor, count, pattern: pattern.map(b), kind: None });
         match self.query(&q) {
             Reply::Kv(KvReply::Values(vs)) => {
                 let mut it = vs.into_iter().map(Option::unwrap);
