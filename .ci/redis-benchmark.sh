@@ -7,13 +7,13 @@ cd "$(dirname "$0")/.."
 source .ci/cluster.sh
 port=17101
 start_cluster $port
-out=$(redis-benchmark -p $port -t ping,set,get,incr,mset -n 2000 -c 8 -q 2>&1 | tr '\r' '\n' | grep -v '^$' | grep -v 'rps=')
+out=$(redis-benchmark -p $port -t ping,set,get,incr,mset,hset -n 2000 -c 8 -q 2>&1 | tr '\r' '\n' | grep -v '^$' | grep -v 'rps=')
 echo "$out"
 if echo "$out" | grep -qi "error"; then
   echo "redis-benchmark reported errors" >&2
   exit 1
 fi
-for t in PING_INLINE PING_MBULK SET GET INCR MSET; do
+for t in PING_INLINE PING_MBULK SET GET INCR MSET HSET; do
   # MSET reports as "MSET (10 keys): …".
   echo "$out" | grep -qE "^$t( \([0-9]+ keys\))?: " || { echo "redis-benchmark did not complete $t" >&2; exit 1; }
 done

@@ -7,7 +7,7 @@ set -euo pipefail
 bin=${1:-target/release/synod}
 n=${2:-20000}
 rounds=${3:-3}
-tests=${4:-ping,set,get,incr,mset}
+tests=${4:-ping,set,get,incr,mset,hset}
 data=$(mktemp -d)
 sport=17301
 rport=17401

@@ -46,6 +46,26 @@ def main(ports):
     check(len(set(r.scan_iter(match="scan:*", count=7))), 30, "SCAN iteration")
     check(sorted(r.keys("scan:1*")), sorted(f"scan:{i}".encode() for i in [1] + list(range(10, 20))), "KEYS")
 
+    # Hashes.
+    check(r.hset("user:1", mapping={"name": "ada", "visits": "1"}), 2, "HSET mapping")
+    check(r.hget("user:1", "name"), b"ada", "HGET")
+    check(r.hincrby("user:1", "visits", 2), 3, "HINCRBY")
+    check(r.hgetall("user:1"), {b"name": b"ada", b"visits": b"3"}, "HGETALL")
+    check(r.hmget("user:1", ["name", "none"]), [b"ada", None], "HMGET")
+    check(sorted(r.hkeys("user:1")), [b"name", b"visits"], "HKEYS")
+    check(r.hlen("user:1"), 2, "HLEN")
+    check(r.hexists("user:1", "name"), True, "HEXISTS")
+    check(r.type("user:1"), b"hash", "TYPE of a hash")
+    r.hset("wide", mapping={f"f{i}": i for i in range(50)})
+    check(len(dict(r.hscan_iter("wide", count=7))), 50, "HSCAN iteration")
+    try:
+        r.get("user:1")
+        sys.exit("GET on a hash answered")
+    except redis.ResponseError as e:
+        check(str(e).startswith("WRONGTYPE"), True, "WRONGTYPE")
+    check(r.hdel("user:1", "name", "visits"), 2, "HDEL")
+    check(r.exists("user:1"), 0, "a hash ends with its last field")
+
     # The default pipeline wraps its commands in MULTI/EXEC.
     p = r.pipeline()
     p.set("p", 10).incr("p", 5).get("p")
