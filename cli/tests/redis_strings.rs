@@ -263,5 +263,30 @@ fn string_and_key_commands_answer_as_redis_does() {
     assert!(
         matches!(&items[..], [R::Array(getex), R::Nil] if getex[0] == R::Bulk(b"getex".to_vec()) && getex[1] == R::Int(-2))
     );
+    // COMMAND DOCS: a doc for each served command asked about (unknown
+    // ones left out), grouped as Redis groups it; LIST names every one.
+    let docs = |c: &mut redis::Connection, names: &[&str]| {
+        let mut args = vec![b"COMMAND".to_vec(), b"DOCS".to_vec()];
+        args.extend(names.iter().map(|n| n.as_bytes().to_vec()));
+        let R::Array(items) = run(c, &args) else { panic!("COMMAND DOCS is not an array") };
+        items
+            .chunks(2)
+            .map(|p| {
+                let R::Array(doc) = &p[1] else { panic!("{:?}", p[1]) };
+                let group = doc.chunks(2).find(|kv| kv[0] == R::Bulk(b"group".to_vec())).map(|kv| kv[1].clone());
+                (p[0].clone(), group)
+            })
+            .collect::<Vec<_>>()
+    };
+    let ours = docs(&mut t.synod, &["get", "hset", "del", "multi", "nosuch"]);
+    assert_eq!(ours.len(), 4, "{ours:?}");
+    assert_eq!(ours[1], (R::Bulk(b"hset".to_vec()), Some(R::Bulk(b"hash".to_vec()))));
+    if let Some(r) = &mut t.redis {
+        let theirs = docs(r, &["get", "hset", "del", "multi", "nosuch"]);
+        assert_eq!(ours, theirs, "COMMAND DOCS groups differ from redis-server's");
+    }
+    let R::Array(all) = run(&mut t.synod, &[b"COMMAND".to_vec(), b"LIST".to_vec()]) else { panic!() };
+    assert_eq!(R::Int(all.len() as i64), count);
+    assert_eq!(docs(&mut t.synod, &[]).len(), all.len(), "DOCS alone documents every command");
     println!("{} steps answered as Redis 7 answers", t.steps);
 }

@@ -511,7 +511,11 @@ async fn run(ctx: &mut Ctx<'_>, name: &str, a: &[Bytes]) -> Answer {
             config(a)
         }
         ("CLIENT", n) if n >= 1 => client(ctx, a),
-        ("COMMAND", _) => command(a),
+        ("COMMAND", _) => {
+            // RESP3 writes DOCS as a map of each command to its doc.
+            ctx.client.map_reply = a.first().is_some_and(|s| s.eq_ignore_ascii_case(b"DOCS"));
+            command(a)
+        }
         ("HELLO", _) => hello(ctx, a),
         ("MULTI", 0) => transaction::multi(ctx),
         ("EXEC", 0) => transaction::exec(ctx).await,
@@ -749,19 +753,32 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Answer {
     }
 }
 
-/// COMMAND [COUNT | INFO name...]: what [`catalog`] lists; DOCS and the
-/// rest answer nothing yet.
+/// COMMAND [COUNT | LIST | INFO name... | DOCS name...]: what [`catalog`]
+/// lists; another subcommand is an error, as in Redis.
 fn command(a: &[Bytes]) -> Answer {
     match a.first().map(|s| s.to_ascii_uppercase()).as_deref() {
         None => Ok(array(catalog::COMMANDS.iter().map(catalog::info).collect())),
         Some(b"COUNT") if a.len() == 1 => Ok(int(catalog::COMMANDS.len() as i64)),
+        Some(b"LIST") if a.len() == 1 => {
+            Ok(array(catalog::COMMANDS.iter().map(|e| bulk(Bytes::from_static(e.name.as_bytes()))).collect()))
+        }
         Some(b"INFO") => Ok(array(
             a[1..]
                 .iter()
                 .map(|n| catalog::find(&String::from_utf8_lossy(n)).map_or(BytesFrame::Null, catalog::info))
                 .collect(),
         )),
-        _ => Ok(array(Vec::new())),
+        // Redis answers name, doc, name, doc… (a map in RESP3); a name
+        // not served is left out, as Redis leaves out unknown ones.
+        Some(b"DOCS") => {
+            let wanted: Vec<&catalog::Entry> = if a.len() == 1 {
+                catalog::COMMANDS.iter().collect()
+            } else {
+                a[1..].iter().filter_map(|n| catalog::find(&String::from_utf8_lossy(n))).collect()
+            };
+            Ok(array(wanted.into_iter().flat_map(catalog::docs).collect()))
+        }
+        _ => Err(err("ERR unknown subcommand or wrong number of arguments for 'COMMAND'")),
     }
 }
 
