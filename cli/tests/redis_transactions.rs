@@ -167,6 +167,44 @@ fn synod_refuses_locks_and_connection_commands_inside_a_transaction() {
     t.s(&["EXEC"], array(vec![R::Int(lease.parse().unwrap()), R::Status("OK".into())]));
 }
 
+/// A transaction's queue is bounded before anything is proposed: at most
+/// 4,096 commands and the request limit in argument bytes. The command
+/// past either bound is refused while queueing, so `EXEC` discards all.
+#[test]
+fn a_queue_past_its_bounds_is_refused_while_queueing() {
+    let dir = Scratch::new("redis-tx-bounds");
+    let port = free_ports(3);
+    let _synod = common::cluster_with(&dir.0, port, 1, &["--max-request-bytes", "8192"]);
+    let _: () = retry(port, redis::cmd("SET").arg("warmup").arg("1"));
+    let mut c = client(port);
+    let mut raw = common::Raw::connect(port);
+    let too_large = |t: &str| t.starts_with("ERR transaction too large");
+
+    // Pipelined: MULTI, 4,097 INCRs, EXEC, all sent before any reply.
+    let mut batch = common::encode(&[b"MULTI"]);
+    for _ in 0..4097 {
+        batch.extend(common::encode(&[b"INCR", b"n"]));
+    }
+    batch.extend(common::encode(&[b"EXEC"]));
+    raw.send(&batch).unwrap();
+    let replies: Vec<String> = (0..4099).map(|_| common::text(&raw.reply().expect("a reply"))).collect();
+    assert_eq!(replies.iter().filter(|r| *r == "QUEUED").count(), 4096, "4,096 commands queue");
+    assert!(too_large(&replies[4097]), "the 4,097th is refused: {}", replies[4097]);
+    assert!(replies[4098].starts_with("EXECABORT"), "EXEC discards: {}", replies[4098]);
+    let n: Option<i64> = redis::cmd("GET").arg("n").query(&mut c).unwrap();
+    assert_eq!(n, None, "nothing ran");
+
+    // Bytes: two 5,000-byte values pass the 8,192-byte request limit.
+    let value = vec![b'v'; 5000];
+    assert_eq!(common::text(&raw.call(&[b"MULTI"])), "OK");
+    assert_eq!(common::text(&raw.call(&[b"SET", b"a", &value])), "QUEUED");
+    let second = common::text(&raw.call(&[b"SET", b"b", &value]));
+    assert!(too_large(&second), "{second}");
+    assert!(common::text(&raw.call(&[b"EXEC"])).starts_with("EXECABORT"));
+    let exists: i64 = redis::cmd("EXISTS").arg("a").arg("b").query(&mut c).unwrap();
+    assert_eq!(exists, 0);
+}
+
 /// Optimistic locking under contention: clients on every node each add 1
 /// to a counter `ROUNDS` times with WATCH / GET / MULTI / SET / EXEC,
 /// retrying when EXEC answers nil. Every increment lands exactly once: the
