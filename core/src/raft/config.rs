@@ -45,7 +45,13 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults for node `id` with random seed `seed`.
+    /// Defaults for node `id` with random seed `seed`: election timeout
+    /// 500 ms (randomised per election between it and twice it), heartbeat
+    /// 50 ms, pre-vote and check-quorum on, reads by
+    /// [`ReadMode::ReadIndex`], entries up to 8 MiB, appends up to 1 MiB
+    /// and 4,096 entries, 256 appends in flight per follower, 256 MiB of
+    /// uncommitted entries, 65,536 pending reads, snapshot chunks of
+    /// 1 MiB, snapshots up to 4 GiB.
     pub fn new(id: NodeId, seed: u64) -> Config {
         Config {
             id,

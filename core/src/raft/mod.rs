@@ -123,6 +123,14 @@ impl Raft {
     /// none (a brand-new cluster: every founding member passes the same
     /// one). A node that will be added to a running cluster passes
     /// [`Membership::default()`] and waits to hear from the leader.
+    ///
+    /// **A node absent from its own membership is not an error**: it is
+    /// how a joining node starts. Such a node never campaigns and never
+    /// counts toward a quorum; it only follows a leader that contacts it,
+    /// until a configuration that names it commits. A founding member
+    /// whose id is missing from `initial` by mistake therefore sits idle
+    /// rather than failing: check [`Status::membership`](crate::replica::Status)
+    /// after start if the id comes from operator input.
     pub fn new(cfg: Config, now: Instant, recovered: Recovered, initial: Membership) -> Result<Raft, NewError> {
         cfg.validate()?;
         let Recovered { hard_state, snapshot, entries } = recovered;

@@ -39,6 +39,13 @@ pub struct Entry {
     pub index: LogIndex,
     /// The term (Raft) or ballot (Multi-Paxos, packed) under which it was
     /// proposed; compared to decide which of two entries wins.
+    ///
+    /// **Multi-Paxos stamps one chosen slot with different ballots on
+    /// different nodes**: a new leader re-proposes a chosen value under
+    /// its own ballot, so two replicas can hold the same value at an index
+    /// under different `term`s. Compare `data` (and `kind`), not `term`,
+    /// to check that replicas agree; under Raft equal index and term do
+    /// mean the same entry (Log Matching, Raft §5.3).
     pub term: Term,
     /// What it holds.
     pub kind: EntryKind,

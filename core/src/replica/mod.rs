@@ -142,6 +142,12 @@ pub trait Replica {
 
     /// Hands over a snapshot of the service taken after applying `index`;
     /// the log below it is discarded and the snapshot stored.
+    ///
+    /// **Compaction is what bounds a replica's memory**: every entry above
+    /// the last snapshot stays in memory until compacted away. A caller
+    /// that never calls this grows without limit; call it every so many
+    /// applied entries or bytes (the `synod` node does, on
+    /// `--snapshot-every`).
     fn compact(&mut self, now: Instant, index: LogIndex, data: Bytes) -> Result<(), CompactError>;
 
     /// Proposes a change of voters and learners.

@@ -45,7 +45,13 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults for node `id` with random seed `seed`.
+    /// Defaults for node `id` with random seed `seed`: election timeout
+    /// 500 ms (randomised per election between it and twice it), heartbeat
+    /// 50 ms, reads by [`ReadMode::ReadIndex`], entries up to 8 MiB,
+    /// accept batches up to 1 MiB and 4,096 entries, 256 batches in flight
+    /// per acceptor, 256 MiB of unchosen entries, 65,536 pending reads,
+    /// snapshot chunks of 1 MiB, snapshots up to 4 GiB, promises up to
+    /// 8 MiB.
     pub fn new(id: NodeId, seed: u64) -> Config {
         Config {
             id,

@@ -182,6 +182,10 @@ impl MultiPaxos {
     /// `initial` is the cluster's fixed membership, used unless storage
     /// holds a snapshot (which records it). Every member id must be below
     /// 65,536 ([`ConfigError::NodeIdTooLarge`]).
+    ///
+    /// **A node absent from `initial` is not an error**: it runs as a
+    /// learner, never proposing and never counted in a quorum, and learns
+    /// what the members choose.
     pub fn new(cfg: Config, now: Instant, recovered: Recovered, initial: Membership) -> Result<MultiPaxos, NewError> {
         cfg.validate()?;
         let Recovered { hard_state, snapshot, entries } = recovered;
