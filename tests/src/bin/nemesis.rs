@@ -82,13 +82,14 @@ fn main() {
         match result {
             Ok(r) => {
                 println!(
-                    "seed {seed} ({protocol}/{transport}): {} ops ({} ok, {} unknown; {} transactions, watched writes {} stored / {} aborted), {} kills, {} cluster crashes, {} pauses, {} partitions, \
+                    "seed {seed} ({protocol}/{transport}): {} ops ({} ok, {} unknown; {} transactions, {} on hash fields, watched writes {} stored / {} aborted), {} kills, {} cluster crashes, {} pauses, {} partitions, \
                      {} transfers, {} acknowledged writes checked, {} lock grants checked, exactly-once writes {} done / {} failed \
                      ({} of them applied once), {} lock holdings ({} cut short by the lease), recovered in {:.1}s, {} violations",
                     r.ops,
                     r.ok,
                     r.unknown,
                     r.transactions,
+                    r.field_ops,
                     r.watched.0,
                     r.watched.1,
                     r.kills,
@@ -122,10 +123,11 @@ fn main() {
         }
     }
     println!(
-        "total: {} ops ({} transactions, watched writes {} stored / {} aborted), {} kills, {} cluster crashes, {} pauses, {} partitions, {} transfers, {} acknowledged writes checked, \
+        "total: {} ops ({} transactions, {} on hash fields, watched writes {} stored / {} aborted), {} kills, {} cluster crashes, {} pauses, {} partitions, {} transfers, {} acknowledged writes checked, \
          exactly-once writes {} done / {} failed ({} applied once), {} lock holdings ({} cut short), {} violations, {:.0}s",
         totals.ops,
         totals.transactions,
+        totals.field_ops,
         totals.watched.0,
         totals.watched.1,
         totals.kills,

@@ -72,10 +72,30 @@ pub fn outcome_of_error(e: &RedisError) -> Outcome {
     if never_applied(e) { Outcome::Failed } else { Outcome::Unknown }
 }
 
-/// Runs one KV operation on key `k{key}`, returning its answer. A watched
-/// write learns what it read here, and says so in `op`.
+/// Keys from here on are hash fields: key `k` is field `f{k}` of hash
+/// `h{k % HASHES}`. Each field is a register of its own, as a string key
+/// is, so the checker's per-key model holds for them unchanged, while
+/// several fields share a hash (a watch on one aborts on a write to
+/// another, and a hash ends when its last field goes).
+pub const HASH_FIELDS_FROM: u64 = 1 << 32;
+const HASHES: u64 = 3;
+
+/// Where key `k` lives: a string key, or a hash and a field.
+fn place(k: u64) -> (String, Option<String>) {
+    if k >= HASH_FIELDS_FROM { (format!("h{}", k % HASHES), Some(format!("f{k}"))) } else { (format!("k{k}"), None) }
+}
+
+/// The read of key `k`: `GET`, or `HGET` for a hash field.
+pub fn read_command(k: u64) -> redis::Cmd {
+    let (key, field) = place(k);
+    let mut c = redis::cmd(if field.is_some() { "HGET" } else { "GET" });
+    c.arg(key).arg(field);
+    c
+}
+
+/// Runs one KV operation on key `k` (see [`place`]), returning its
+/// answer. A watched write learns what it read here, and says so in `op`.
 pub fn execute(conn: &mut Connection, op: &mut Op) -> Result<Ret, RedisError> {
-    let key = |k: &u64| format!("k{k}");
     Ok(match op {
         Op::Tx(_, ops) => {
             let mut pipe = redis::pipe();
@@ -93,11 +113,16 @@ pub fn execute(conn: &mut Connection, op: &mut Op) -> Result<Ret, RedisError> {
             let k = *k;
             // Until EXEC is sent, nothing can have been applied.
             let unsent = |e: RedisError| RedisError::from((redis::ErrorKind::Client, "was not applied", e.to_string()));
-            redis::cmd("WATCH").arg(key(&k)).query::<()>(conn).map_err(unsent)?;
-            let read = redis::cmd("GET").arg(key(&k)).query::<Option<Value>>(conn).map_err(unsent)?;
+            let (key, field) = place(k);
+            redis::cmd("WATCH").arg(&key).query::<()>(conn).map_err(unsent)?;
+            let read = read_command(k).query::<Option<Value>>(conn).map_err(unsent)?;
             let new = read.unwrap_or(0) + 1;
             *op = Op::Watched(k, read, new);
-            let stored: Option<(String,)> = redis::pipe().atomic().set(key(&k), new).query(conn)?;
+            let write = match &field {
+                Some(f) => redis::cmd("HSET").arg(&key).arg(f).arg(new).clone(),
+                None => redis::cmd("SET").arg(&key).arg(new).clone(),
+            };
+            let stored: Option<(redis::Value,)> = redis::pipe().atomic().add_command(write).query(conn)?;
             Ret::Bool(stored.is_some())
         }
         op => answer(op, command(op)?.query::<redis::Value>(conn)?)?,
@@ -106,6 +131,9 @@ pub fn execute(conn: &mut Connection, op: &mut Op) -> Result<Ret, RedisError> {
 
 /// The RESP command for a single-key operation.
 fn command(op: &Op) -> Result<redis::Cmd, RedisError> {
+    if let Some(c) = field_command(op) {
+        return Ok(c);
+    }
     let key = |k: &u64| format!("k{k}");
     let mut c;
     match op {
@@ -142,15 +170,57 @@ fn command(op: &Op) -> Result<redis::Cmd, RedisError> {
     Ok(c)
 }
 
+/// The hash command for an operation on a hash field: `HGET`, `HSET`,
+/// `HDEL`, `HINCRBY`, and `HSETNX` for a compare-and-set against absence
+/// (the only one the workload makes of a field).
+fn field_command(op: &Op) -> Option<redis::Cmd> {
+    let k = match op {
+        Op::Get(k) | Op::Set(k, _) | Op::Delete(k) | Op::Incr(k, _) | Op::Cas(k, None, Some(_)) => *k,
+        _ => return None,
+    };
+    let (key, Some(field)) = place(k) else { return None };
+    let mut c;
+    match op {
+        Op::Get(_) => return Some(read_command(k)),
+        Op::Set(_, v) => {
+            c = redis::cmd("HSET");
+            c.arg(key).arg(field).arg(*v);
+        }
+        Op::Delete(_) => {
+            c = redis::cmd("HDEL");
+            c.arg(key).arg(field);
+        }
+        Op::Incr(_, by) => {
+            c = redis::cmd("HINCRBY");
+            c.arg(key).arg(field).arg(*by);
+        }
+        _ => {
+            c = redis::cmd("HSETNX");
+            c.arg(key).arg(field);
+            if let Op::Cas(_, _, Some(n)) = op {
+                c.arg(*n);
+            }
+        }
+    }
+    Some(c)
+}
+
 /// The history's view of `op`'s RESP reply.
 fn answer(op: &Op, v: redis::Value) -> Result<Ret, RedisError> {
     use redis::FromRedisValue;
+    let field = |k: &u64| *k >= HASH_FIELDS_FROM;
     Ok(match op {
         Op::Get(_) => Ret::Value(Option::<Value>::from_redis_value(v)?),
+        // HSET answers how many fields it added: the write is what counts.
+        Op::Set(k, _) if field(k) => {
+            i64::from_redis_value(v)?;
+            Ret::Done
+        }
         Op::Set(..) => {
             <()>::from_redis_value(v)?;
             Ret::Done
         }
+        Op::Cas(k, None, _) if field(k) => Ret::Bool(i64::from_redis_value(v)? == 1),
         Op::Delete(_) => Ret::Bool(i64::from_redis_value(v)? == 1),
         Op::Incr(..) => Ret::Int(i64::from_redis_value(v)?),
         Op::Cas(_, Some(_), _) => Ret::Bool(i64::from_redis_value(v)? == 1),
@@ -165,7 +235,8 @@ fn answer(op: &Op, v: redis::Value) -> Result<Ret, RedisError> {
 /// transaction of two to four on one key, one in twelve a watched
 /// increment.
 fn random_op(rng: &mut Rng, keys: u64) -> Op {
-    let k = rng.below(keys);
+    // One operation in three on a hash field.
+    let k = rng.below(keys) + if rng.below(3) == 0 { HASH_FIELDS_FROM } else { 0 };
     match rng.below(12) {
         0 => Op::Tx(k, (0..rng.range(2, 5)).map(|_| single_op(rng, k)).collect()),
         // What it reads and writes is filled in as it runs.
@@ -181,6 +252,8 @@ fn single_op(rng: &mut Rng, k: u64) -> Op {
         4..=5 => Op::Set(k, v),
         6 => Op::Delete(k),
         7..=8 => Op::Incr(k, 1 + rng.below(3) as Value),
+        // A field has no compare-and-set but against absence (HSETNX).
+        _ if k >= HASH_FIELDS_FROM => Op::Cas(k, None, Some(v)),
         _ => Op::Cas(k, (!rng.chance(0.2)).then(|| rng.below(5) as Value), Some(v)),
     }
 }

@@ -59,6 +59,8 @@ pub struct Report {
     pub unknown: usize,
     /// Transactions (`MULTI`/`EXEC`) answered.
     pub transactions: usize,
+    /// Operations answered on hash fields ([`clients::HASH_FIELDS_FROM`]).
+    pub field_ops: usize,
     /// Watched writes answered: stored, and aborted by `WATCH`.
     pub watched: (usize, usize),
     /// kill -9 and restarts of one node.
@@ -100,6 +102,7 @@ impl Report {
         self.ok += o.ok;
         self.unknown += o.unknown;
         self.transactions += o.transactions;
+        self.field_ops += o.field_ops;
         self.watched.0 += o.watched.0;
         self.watched.1 += o.watched.1;
         self.kills += o.kills;
@@ -156,6 +159,11 @@ pub fn read_back(c: &Cluster, key: &str) -> Result<Option<i64>, String> {
 
 /// Reads `key` as a `T` from any node, retrying for a few seconds.
 pub fn read_back_as<T: redis::FromRedisValue>(c: &Cluster, key: &str) -> Result<Option<T>, String> {
+    read_back_with(c, redis::cmd("GET").arg(key).clone())
+}
+
+/// Runs the read `cmd` on any node, retrying for a few seconds.
+pub fn read_back_with<T: redis::FromRedisValue>(c: &Cluster, cmd: redis::Cmd) -> Result<Option<T>, String> {
     let mut last = String::new();
     for attempt in 0..60 {
         let i = 1 + attempt % c.len();
@@ -164,7 +172,7 @@ pub fn read_back_as<T: redis::FromRedisValue>(c: &Cluster, key: &str) -> Result<
         {
             Ok(mut conn) => {
                 let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
-                match redis::cmd("GET").arg(key).query::<Option<T>>(&mut conn) {
+                match cmd.query::<Option<T>>(&mut conn) {
                     Ok(v) => return Ok(v),
                     Err(e) => last = e.to_string(),
                 }
@@ -338,10 +346,11 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
     // Final reads join the history, so lost writes show as violations too.
     let history = {
         let mut h = shared.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        for k in 0..cfg.keys {
+        let fields = (0..cfg.keys).map(|k| k + clients::HASH_FIELDS_FROM);
+        for k in (0..cfg.keys).chain(fields) {
             let at = start.elapsed().as_nanos() as u64;
             let id = h.invoke(u64::MAX, Op::Get(k), at);
-            if let Ok(v) = read_back(&cluster, &format!("k{k}")) {
+            if let Ok(v) = read_back_with(&cluster, clients::read_command(k)) {
                 let done = start.elapsed().as_nanos() as u64;
                 h.complete(id, done, Outcome::Ok(crate::history::Ret::Value(v)));
             }
@@ -355,6 +364,7 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
         history.ops.iter().filter(|o| matches!(&o.outcome, Outcome::Ok(r) if f(&o.op, r))).count()
     };
     report.transactions = answered(|op, _| matches!(op, crate::history::Op::Tx(..)));
+    report.field_ops = answered(|op, _| op.key() >= clients::HASH_FIELDS_FROM);
     report.watched = (
         answered(|op, r| matches!((op, r), (crate::history::Op::Watched(..), crate::history::Ret::Bool(true)))),
         answered(|op, r| matches!((op, r), (crate::history::Op::Watched(..), crate::history::Ret::Bool(false)))),
