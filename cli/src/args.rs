@@ -100,6 +100,14 @@ pub enum MemberAction {
         /// The member's id.
         id: u64,
     },
+    /// Swap a voter for a caught-up learner in one joint-consensus change,
+    /// so a cluster keeps its number of voters while a machine is replaced.
+    Replace {
+        /// The voter that leaves.
+        old: u64,
+        /// The learner that becomes a voter in its place.
+        new: u64,
+    },
 }
 
 /// `synod leader`.

@@ -47,6 +47,11 @@ pub fn member(a: MemberArgs) -> Result<(), Error> {
             step(r, &[b"SYNOD.MEMBER", b"REMOVE", id.to_string().as_bytes()])?;
             println!("node {id} is no longer a member; stop it, and never reuse its id");
         }
+        MemberAction::Replace { old, new } => {
+            let (o, n) = (old.to_string(), new.to_string());
+            step(r, &[b"SYNOD.MEMBER", b"REPLACE", o.as_bytes(), n.as_bytes()])?;
+            println!("node {new} is a voter in place of node {old}; stop node {old}, and never reuse its id");
+        }
     }
     Ok(())
 }

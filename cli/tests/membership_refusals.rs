@@ -32,6 +32,9 @@ fn malformed_or_impossible_steps_are_refused_with_why() {
         (&["SYNOD.MEMBER", "ADD", "x", "h:1"][..], "positive integer"),
         (&["SYNOD.MEMBER", "PROMOTE", "9"][..], "node 9 is not a member"),
         (&["SYNOD.MEMBER", "FROB", "9"][..], "usage"),
+        (&["SYNOD.MEMBER", "REPLACE", "1"][..], "usage"),
+        (&["SYNOD.MEMBER", "REPLACE", "1", "9"][..], "replace takes a voter (1) to remove and a learner (9)"),
+        (&["SYNOD.MEMBER", "REPLACE", "2", "2"][..], "replace takes a voter (2)"),
         (&["SYNOD.LEADER", "TRANSFER", "9"][..], "node 9 is not a voter"),
     ] {
         let e = error(port, args);

@@ -132,6 +132,14 @@ pub enum Refusal {
     /// The protocol cannot do this.
     #[error("the protocol does not support this")]
     Unsupported,
+    /// A replacement must name a voter to remove and a learner to promote.
+    #[error("replace takes a voter ({old}) to remove and a learner ({new}) to promote")]
+    NotReplaceable {
+        /// The voter asked to leave.
+        old: NodeId,
+        /// The learner asked to take its place.
+        new: NodeId,
+    },
 }
 
 impl From<StepError> for Refusal {
@@ -141,6 +149,7 @@ impl From<StepError> for Refusal {
             StepError::AlreadyMember(id) => Refusal::AlreadyMember(id),
             StepError::NotMember(id) => Refusal::NotMember(id),
             StepError::LastVoter(id) => Refusal::LastVoter(id),
+            StepError::NotReplaceable { old, new } => Refusal::NotReplaceable { old, new },
             _ => Refusal::Invalid,
         }
     }

@@ -66,7 +66,12 @@ pub(super) async fn member(server: &Server, admin: bool, a: &[Bytes]) -> Answer 
         }
         (b"PROMOTE", 2) => MemberStep::Promote { id: node_id(&a[1])? },
         (b"REMOVE", 2) => MemberStep::Remove { id: node_id(&a[1])? },
-        _ => return Err(err("ERR usage: SYNOD.MEMBER LIST | ADD <id> <host:port> | PROMOTE <id> | REMOVE <id>")),
+        (b"REPLACE", 3) => MemberStep::Replace { old: node_id(&a[1])?, new: node_id(&a[2])? },
+        _ => {
+            return Err(err(
+                "ERR usage: SYNOD.MEMBER LIST | ADD <id> <host:port> | PROMOTE <id> | REMOVE <id> | REPLACE <old> <new>",
+            ));
+        }
     };
     may_change(server, admin)?;
     server.backend.member_step(step).await.map(|()| ok()).map_err(|e| client_error(e, None))

@@ -17,11 +17,22 @@ impl Raft {
             return Err(ProposeError::MembershipChangePending);
         }
         let next = self.membership().enter_joint(&change).map_err(|_| ProposeError::InvalidMembership)?;
+        #[cfg(feature = "canary")]
+        let next = if self.skip_joint { next.leave_joint() } else { next };
         let data = next.encode();
         let p = self.propose_entry(EntryKind::Membership, data)?;
         self.pending_conf_index = p.index;
         self.on_config_appended(p.index, next);
         Ok(p)
+    }
+
+    /// Plants the simulator's canary: changes go straight to the new
+    /// configuration, skipping the joint phase — unsafe whenever the old
+    /// and the new voters have disjoint majorities (thesis §4.3), which
+    /// the simulator must catch. Exists only with the `canary` feature.
+    #[cfg(feature = "canary")]
+    pub fn plant_joint_skip(&mut self) {
+        self.skip_joint = true;
     }
 
     pub(super) fn on_config_appended(&mut self, index: LogIndex, m: Membership) {

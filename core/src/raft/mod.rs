@@ -99,6 +99,9 @@ pub struct Raft {
     peers: Vec<Progress>,
     /// Leader only: index of the latest configuration entry it appended.
     pending_conf_index: LogIndex,
+    /// The simulator's skip-the-joint-phase canary is planted.
+    #[cfg(feature = "canary")]
+    skip_joint: bool,
     /// Leader only: payload bytes proposed and not yet committed.
     uncommitted_bytes: usize,
     /// Leader only: the commit index moved since followers were last told.
@@ -176,6 +179,8 @@ impl Raft {
             votes: Vec::new(),
             peers: Vec::new(),
             pending_conf_index: LogIndex(0),
+            #[cfg(feature = "canary")]
+            skip_joint: false,
             uncommitted_bytes: 0,
             commit_unsent: false,
             transfer: None,

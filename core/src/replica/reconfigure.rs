@@ -37,6 +37,19 @@ pub enum MemberStep {
         /// The member.
         id: NodeId,
     },
+    /// Make learner `new` a voter and remove voter `old`, in one joint
+    /// change: a three-voter cluster replacing a machine stays at three
+    /// voters instead of passing through four (ZooKeeper's dynamic
+    /// reconfiguration takes such incremental changes in one step too).
+    /// Only joint consensus makes this safe: `{1,2,3}` and `{1,2,4}` have
+    /// disjoint majorities (`{2,3}`, `{1,4}`), so without the joint phase
+    /// each half could elect a leader and commit on its own (thesis §4.3).
+    Replace {
+        /// The voter that leaves.
+        old: NodeId,
+        /// The learner that takes its place.
+        new: NodeId,
+    },
 }
 
 /// Why a step cannot be taken.
@@ -52,6 +65,15 @@ pub enum StepError {
     /// Only a learner can be promoted.
     #[error("node {0} is not a member")]
     NotMember(NodeId),
+    /// A replacement names a voter to leave that is not one, a learner to
+    /// take its place that is not one, or the same node twice.
+    #[error("replace takes a voter ({old}) to remove and a learner ({new}) to promote")]
+    NotReplaceable {
+        /// The voter asked to leave.
+        old: NodeId,
+        /// The learner asked to take its place.
+        new: NodeId,
+    },
     /// The last voter cannot be removed.
     #[error("node {0} is the last voter")]
     LastVoter(NodeId),
@@ -104,6 +126,18 @@ impl Membership {
                 voters.retain(|v| v != id);
                 learners.retain(|l| l != id);
             }
+            MemberStep::Replace { old, new } => {
+                if self.is_voter(*new) && !self.contains(*old) {
+                    return Ok(None);
+                }
+                let learner = self.contains(*new) && !self.is_voter(*new);
+                if old == new || !self.is_voter(*old) || !learner {
+                    return Err(StepError::NotReplaceable { old: *old, new: *new });
+                }
+                learners.retain(|l| l != new);
+                voters.retain(|v| v != old);
+                voters.push(*new);
+            }
         }
         Ok(Some(MembershipChange { voters, learners, addresses }))
     }
@@ -146,6 +180,26 @@ mod tests {
         assert_eq!(m.voters(), &[NodeId(2), NodeId(3), NodeId(4)]);
         assert!(m.address(NodeId(1)).is_none(), "a removed member's address goes with it");
         assert_eq!(m.addresses().len(), 3);
+    }
+
+    #[test]
+    fn replace_swaps_a_voter_for_a_learner_in_one_joint_change() {
+        let add = MemberStep::AddLearner { id: NodeId(4), address: Bytes::from_static(b"10.0.0.4:7000") };
+        let m = apply(&three(), &add);
+        let replace = MemberStep::Replace { old: NodeId(2), new: NodeId(4) };
+        let joint = m.enter_joint(&m.plan(&replace).unwrap().unwrap()).unwrap();
+        assert!(joint.is_joint(), "disjoint majorities: only safe through the joint phase");
+        let done = joint.leave_joint();
+        assert_eq!(done.voters(), &[NodeId(1), NodeId(3), NodeId(4)]);
+        assert!(done.learners().is_empty());
+        assert!(done.address(NodeId(2)).is_none());
+        assert_eq!(done.plan(&replace), Ok(None), "a repeated replacement changes nothing");
+        // Refused, naming the pair: a new node that is no member, the same
+        // node twice, a learner asked to leave, a voter asked to come in.
+        for (old, new) in [(1, 9), (4, 4), (4, 3), (2, 3)] {
+            let step = MemberStep::Replace { old: NodeId(old), new: NodeId(new) };
+            assert_eq!(m.plan(&step), Err(StepError::NotReplaceable { old: NodeId(old), new: NodeId(new) }));
+        }
     }
 
     #[test]

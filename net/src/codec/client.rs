@@ -36,6 +36,11 @@ pub fn put_request(b: &mut BytesMut, r: &ClientRequest) {
                     b.put_u8(3);
                     b.put_u64_le(id.0);
                 }
+                MemberStep::Replace { old, new } => {
+                    b.put_u8(4);
+                    b.put_u64_le(old.0);
+                    b.put_u64_le(new.0);
+                }
             }
         }
         RequestOp::TransferLeader(to) => {
@@ -56,6 +61,7 @@ pub fn get_request(r: &mut Reader) -> Result<ClientRequest, DecodeError> {
             1 => MemberStep::AddLearner { id: NodeId(r.u64()?), address: r.bytes()? },
             2 => MemberStep::Promote { id: NodeId(r.u64()?) },
             3 => MemberStep::Remove { id: NodeId(r.u64()?) },
+            4 => MemberStep::Replace { old: NodeId(r.u64()?), new: NodeId(r.u64()?) },
             _ => return Err(DecodeError::BadTag("member step")),
         }),
         4 => RequestOp::TransferLeader(NodeId(r.u64()?)),
@@ -133,6 +139,12 @@ fn put_refusal(b: &mut BytesMut, why: Refusal) {
         Refusal::Invalid => (6, None),
         Refusal::Unsupported => (7, None),
         Refusal::NotCaughtUp(id) => (8, Some(id)),
+        Refusal::NotReplaceable { old, new } => {
+            b.put_u8(9);
+            b.put_u64_le(old.0);
+            b.put_u64_le(new.0);
+            return;
+        }
     };
     b.put_u8(tag);
     if let Some(id) = id {
@@ -150,6 +162,7 @@ fn get_refusal(r: &mut Reader) -> Result<Refusal, DecodeError> {
         6 => Refusal::Invalid,
         7 => Refusal::Unsupported,
         8 => Refusal::NotCaughtUp(NodeId(r.u64()?)),
+        9 => Refusal::NotReplaceable { old: NodeId(r.u64()?), new: NodeId(r.u64()?) },
         _ => return Err(DecodeError::BadTag("refusal")),
     })
 }

@@ -137,6 +137,8 @@ fn arb_client_error() -> impl Strategy<Value = ClientError> {
         Just(ClientError::Refused(Refusal::Invalid)),
         Just(ClientError::Refused(Refusal::Unsupported)),
         any::<u64>().prop_map(|id| ClientError::Refused(Refusal::NotCaughtUp(NodeId(id)))),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(o, n)| ClientError::Refused(Refusal::NotReplaceable { old: NodeId(o), new: NodeId(n) })),
     ]
 }
 
@@ -148,6 +150,8 @@ fn arb_request_op() -> impl Strategy<Value = RequestOp> {
             .prop_map(|(id, address)| RequestOp::Member(MemberStep::AddLearner { id: NodeId(id), address })),
         any::<u64>().prop_map(|id| RequestOp::Member(MemberStep::Promote { id: NodeId(id) })),
         any::<u64>().prop_map(|id| RequestOp::Member(MemberStep::Remove { id: NodeId(id) })),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(o, n)| RequestOp::Member(MemberStep::Replace { old: NodeId(o), new: NodeId(n) })),
         any::<u64>().prop_map(|id| RequestOp::TransferLeader(NodeId(id))),
         Just(RequestOp::ReadIndex),
     ]

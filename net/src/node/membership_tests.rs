@@ -85,6 +85,38 @@ fn a_fresh_node_joins_is_promoted_and_replaces_a_member() {
 }
 
 #[test]
+fn replace_swaps_the_leader_for_a_learner_keeping_three_voters() {
+    let mut c = Cluster::new(3);
+    let leader = c.leader();
+    let follower = if leader == 1 { 2 } else { 1 };
+    for i in 0..60 {
+        retry(|| block_on(c.h(follower).propose(set(&format!("k{i}"), "v"))));
+    }
+    // Not a learner yet: refused, naming the pair.
+    let early = block_on(c.h(follower).member_step(MemberStep::Replace { old: NodeId(leader), new: NodeId(4) }));
+    let refused = Refusal::NotReplaceable { old: NodeId(leader), new: NodeId(4) };
+    assert_eq!(early, Err(ClientError::Refused(refused)));
+    join(&mut c, 4);
+    step(&c, follower, MemberStep::AddLearner { id: NodeId(4), address: Bytes::from_static(b"mem-4") });
+    let replace = MemberStep::Replace { old: NodeId(leader), new: NodeId(4) };
+    step(&c, follower, replace.clone());
+    // Answered once the leader has the new configuration in force; the
+    // old leader (not a voter of it) steps down once it commits.
+    let m = block_on(c.h(leader).status()).unwrap().replica.membership;
+    let want: Vec<NodeId> = (1..=4).filter(|i| *i != leader).map(NodeId).collect();
+    assert_eq!(m.voters(), &want[..], "one step: the learner in, the old leader out");
+    assert!(!m.is_joint() && m.learners().is_empty());
+    step(&c, 4, replace); // repeating it changes nothing
+    block_on(c.h(leader).shutdown());
+    c.handles[leader as usize - 1] = None;
+    retry(|| block_on(c.h(4).propose(set("after", "replace"))));
+    for id in want.iter().map(|n| n.0) {
+        assert_eq!(value(&c, id, "k59"), KvReply::Value(Some(Bytes::from_static(b"v"))));
+        assert_eq!(value(&c, id, "after"), KvReply::Value(Some(Bytes::from_static(b"replace"))));
+    }
+}
+
+#[test]
 fn steps_the_leader_cannot_take_are_refused_with_why() {
     let c = Cluster::new(3);
     let leader = c.leader();

@@ -132,7 +132,7 @@ impl<S: Service> Machine<S> {
             let hint = status.leader.or(self.leader);
             return self.elsewhere(Waiting { op: RequestOp::Member(step), requester, deadline, resend: false }, hint);
         }
-        if let MemberStep::Promote { id } = step
+        if let MemberStep::Promote { id } | MemberStep::Replace { new: id, .. } = step
             && !self.caught_up(id, status.commit)
         {
             return requester.answer(&mut self.out, Err(ClientError::Refused(Refusal::NotCaughtUp(id))));

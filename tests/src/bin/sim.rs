@@ -59,7 +59,7 @@ fn parse() -> Result<Args, String> {
             "--canary-amnesia" => a.canary_amnesia = true,
             // A fault planted to trip one named property.
             "--canary" => a.canary = Some(val()?.parse()?),
-            // Spares join, learners are promoted, voters removed.
+            // Spares join, learners are promoted or swapped in, voters removed.
             "--membership" => a.membership = true,
             "-h" | "--help" => {
                 let canaries: Vec<&str> = Canary::ALL.iter().map(|c| c.name()).collect();
@@ -77,6 +77,9 @@ fn parse() -> Result<Args, String> {
         && !c.applies_to(a.protocol)
     {
         return Err(format!("canary {} does not apply to {}", c.name(), a.protocol.name()));
+    }
+    if a.canary.is_some_and(Canary::needs_membership_changes) && !a.membership {
+        return Err("this canary strikes only in membership changes: add --membership".into());
     }
     Ok(a)
 }
@@ -183,7 +186,10 @@ fn main() {
     );
     println!("disks: {} lost their log, {} restarts refused for it", t.disk_losses, t.refused_starts);
     if a.membership {
-        println!("membership: {} steps asked of leaders (add learner, promote, remove)", t.member_steps);
+        println!(
+            "membership: {} steps asked of leaders (add learner, promote, replace, remove), {} of them replacements",
+            t.member_steps, t.member_replacements
+        );
     }
     println!(
         "node machines: {} requests forwarded to a leader, {} taken back when leadership moved",

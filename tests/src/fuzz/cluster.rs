@@ -77,7 +77,7 @@ fn build(protocol: Protocol, id: usize, now: Instant, recovered: replica::Recove
     params.raft.election_timeout = Duration::from_millis(100);
     params.raft.heartbeat_interval = Duration::from_millis(20);
     let members = Membership::voters_only((1..=N as u64).map(NodeId)).expect("voters");
-    crate::sim::make_replica(protocol, &params, NodeId(id as u64 + 1), now, recovered, members, id as u64)
+    crate::sim::make_replica(protocol, &params, NodeId(id as u64 + 1), now, recovered, members, id as u64, None)
 }
 
 /// Runs a cluster of `protocol` replicas under the fuzz input's control.

@@ -20,9 +20,11 @@ impl World {
         let down = self.nodes.iter().filter(|x| !x.up).count();
         // Only campaigns with membership changes draw the extra cases, so
         // every other seed replays as before.
-        let cases = if self.cfg.membership_changes { 13 } else { 11 };
+        // A third of their faults are membership steps: a replacement
+        // needs an add first, and a learner caught up.
+        let cases = if self.cfg.membership_changes { 16 } else { 11 };
         match self.rng.below(cases) {
-            11 | 12 => self.member_step(),
+            11..=15 => self.member_step(),
             // The whole cluster crashes at once (a power cut, a bad deploy):
             // every node keeps only what its disk kept, and all come back.
             10 if down == 0 && self.rng.chance(0.5) => {

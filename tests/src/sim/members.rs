@@ -1,6 +1,7 @@
 //! Membership changes as faults: the leader's node machine is asked to
-//! add a spare as a learner, promote a learner, or remove a voter, as an
-//! operator would with `synod member` — under every other fault.
+//! add a spare as a learner, promote a learner, swap a voter for a
+//! learner, or remove a voter, as an operator would with `synod member` —
+//! under every other fault.
 
 use super::world::World;
 use synod_core::replica::MemberStep;
@@ -21,7 +22,16 @@ impl World {
             let id = self.nodes[*i].id;
             !m.contains(id) && !self.removed.contains(&id) && !self.nodes[*i].wiped
         });
-        let step = if let Some(learner) = m.learners().first().copied().filter(|_| self.rng.chance(0.7)) {
+        let learner = m.learners().first().copied();
+        let step = if let Some(new) = learner.filter(|_| self.rng.chance(0.35)) {
+            // A voter swapped for the learner in one joint change: the
+            // old and new voters have disjoint majorities, which only the
+            // joint phase keeps from deciding apart.
+            let old = m.voters()[self.rng.below(m.voters().len() as u64) as usize];
+            self.removed.push(old);
+            self.stats.member_replacements += 1;
+            MemberStep::Replace { old, new }
+        } else if let Some(learner) = learner.filter(|_| self.rng.chance(0.55)) {
             MemberStep::Promote { id: learner }
         } else if let Some(i) = spare.filter(|_| self.rng.chance(0.6)) {
             let id = self.nodes[i].id;

@@ -139,11 +139,16 @@ pub enum Canary {
     /// "linearizable history", transactions: the reads inside a transaction
     /// are answered from the state before it, missing its own writes.
     TornTransactions,
+    /// Raft only, with membership changes on: a leader puts the new
+    /// configuration in force at once instead of going through the joint
+    /// phase (thesis §4.3), so replacing a voter splits the cluster into
+    /// halves with disjoint majorities.
+    SkipJoint,
 }
 
 impl Canary {
     /// Every canary.
-    pub const ALL: [Canary; 16] = [
+    pub const ALL: [Canary; 17] = [
         Canary::FalseLeader,
         Canary::BlindVotes,
         Canary::CorruptApply,
@@ -160,6 +165,7 @@ impl Canary {
         Canary::PlainRetries,
         Canary::Mute,
         Canary::TornTransactions,
+        Canary::SkipJoint,
     ];
 
     /// The name `--canary` takes.
@@ -181,6 +187,7 @@ impl Canary {
             Canary::PlainRetries => "plain-retries",
             Canary::Mute => "mute",
             Canary::TornTransactions => "torn-transactions",
+            Canary::SkipJoint => "skip-joint",
         }
     }
 
@@ -188,7 +195,18 @@ impl Canary {
     /// faults are caught only where Log Matching is checked, and would
     /// otherwise leave a disk that Multi-Paxos refuses to recover.
     pub fn applies_to(self, protocol: Protocol) -> bool {
-        !matches!(self, Canary::CorruptWrite | Canary::SnapshotHole) || protocol.log_matching()
+        match self {
+            Canary::CorruptWrite | Canary::SnapshotHole => protocol.log_matching(),
+            // Multi-Paxos does not change membership yet.
+            Canary::SkipJoint => protocol == Protocol::Raft,
+            _ => true,
+        }
+    }
+
+    /// Whether the fault can strike only in a campaign with membership
+    /// changes ([`SimConfig::membership_changes`]).
+    pub fn needs_membership_changes(self) -> bool {
+        self == Canary::SkipJoint
     }
 }
 
@@ -234,7 +252,8 @@ pub struct SimConfig {
     /// A planted fault ([`Canary`]); `None` in every real campaign.
     pub canary: Option<Canary>,
     /// Two spare nodes start empty, and the fault schedule also adds
-    /// learners, promotes them and removes voters, through the leader's
+    /// learners, promotes them, swaps voters for them and removes voters,
+    /// through the leader's
     /// node machine as an operator would (Raft only for now: Multi-Paxos
     /// refuses every step).
     pub membership_changes: bool,
@@ -322,6 +341,7 @@ impl Params {
 }
 
 /// Builds a replica of `protocol` from what its disk recovered.
+#[allow(clippy::too_many_arguments)]
 pub fn make_replica(
     protocol: Protocol,
     params: &Params,
@@ -330,6 +350,7 @@ pub fn make_replica(
     recovered: Recovered,
     membership: Membership,
     seed: u64,
+    canary: Option<Canary>,
 ) -> Box<dyn Replica + Send> {
     let paxos = |recovered, membership| {
         let mut cfg: multi::Config = params.paxos.clone();
@@ -341,7 +362,11 @@ pub fn make_replica(
         let mut cfg = params.raft.clone();
         cfg.id = id;
         cfg.seed = seed;
-        Box::new(Raft::new(cfg, now, recovered, membership).expect("simulated storage recovers a valid log"))
+        let mut r = Raft::new(cfg, now, recovered, membership).expect("simulated storage recovers a valid log");
+        if canary == Some(Canary::SkipJoint) {
+            r.plant_joint_skip();
+        }
+        Box::new(r)
     };
     match protocol {
         Protocol::Raft => raft(recovered, membership),
@@ -400,6 +425,8 @@ pub struct Stats {
     pub refused_starts: u64,
     /// Membership steps asked of a leader (add, promote, remove).
     pub member_steps: u64,
+    /// Of those, replacements of a voter by a learner.
+    pub member_replacements: u64,
 }
 
 impl Stats {
@@ -427,6 +454,7 @@ impl Stats {
         self.disk_losses += o.disk_losses;
         self.refused_starts += o.refused_starts;
         self.member_steps += o.member_steps;
+        self.member_replacements += o.member_replacements;
     }
 }
 

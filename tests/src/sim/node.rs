@@ -136,7 +136,7 @@ pub fn start(
     seed: u64,
 ) -> Machine<Checked> {
     let now = Instant::from_nanos(clock.local(at));
-    let replica = make_replica(cfg.protocol, params, id, now, recovered, membership.clone(), seed);
+    let replica = make_replica(cfg.protocol, params, id, now, recovered, membership.clone(), seed, cfg.canary);
     let replica = canary::plant(cfg.canary, cfg.protocol, now, replica);
     let mut node = NodeConfig::new(id);
     node.request_timeout = Duration::from_nanos(REQUEST_TIMEOUT);
