@@ -1,6 +1,7 @@
 //! Raft's knobs, with defaults fit for a LAN cluster.
 
 use crate::id::NodeId;
+use crate::replica::ConfigError;
 use crate::time::Duration;
 
 pub use crate::replica::ReadMode;
@@ -95,26 +96,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// Why a configuration was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// Heartbeats must come more often than elections.
-    #[error("heartbeat interval must be non-zero and below the election timeout")]
-    HeartbeatNotBelowElectionTimeout,
-    /// Lease reads rely on followers refusing votes while a leader is live.
-    #[error("lease reads need check_quorum")]
-    LeaseNeedsCheckQuorum,
-    /// The drift bound would leave no lease at all.
-    #[error("max clock drift must be below the election timeout")]
-    DriftExceedsLease,
-    /// A count limit of zero would stall replication.
-    #[error(
-        "append, inflight, read and snapshot limits must be non-zero (a zero snapshot limit refuses every snapshot)"
-    )]
-    ZeroLimit,
 }
 
 #[cfg(test)]

@@ -32,7 +32,9 @@ mod transfer;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Config, ConfigError, ReadMode};
+/// One error type for both protocols ([`crate::replica::ConfigError`], [`crate::replica::NewError`]).
+pub use crate::replica::{ConfigError, NewError};
+pub use config::{Config, ReadMode};
 pub use message::{
     Append, AppendResponse, Body, Heartbeat, HeartbeatResponse, Message, SnapshotChunk, SnapshotResponse, VoteRequest,
     VoteResponse,
@@ -54,18 +56,6 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 use log::RaftLog;
 use progress::Progress;
-
-/// Why a Raft replica could not be built.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum NewError {
-    /// The configuration is inconsistent.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// Storage handed back something that is not a valid Raft log.
-    #[error(transparent)]
-    Recover(#[from] RecoverError),
-}
 
 /// A Raft replica. See [`Replica`] for the call order.
 #[derive(Debug)]

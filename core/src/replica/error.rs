@@ -161,3 +161,66 @@ pub enum RecoverError {
     #[error("no membership: bootstrap with an initial configuration")]
     NoMembership,
 }
+
+/// Why a protocol configuration (`raft::Config`, `paxos::multi::Config`)
+/// was refused. One type for both protocols: each returns the variants
+/// that apply to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Multi-Paxos packs ballots into a `Term` as `round << 16 | node`, so
+    /// node ids must be below 65,536.
+    #[error("node id {0} does not fit a packed ballot (must be below 65536)")]
+    NodeIdTooLarge(NodeId),
+    /// Heartbeats must come more often than elections.
+    #[error("heartbeat interval must be non-zero and below the election timeout")]
+    HeartbeatNotBelowElectionTimeout,
+    /// Raft's lease reads rely on followers refusing votes while a leader
+    /// is live.
+    #[error("lease reads need check_quorum")]
+    LeaseNeedsCheckQuorum,
+    /// The drift bound would leave no lease at all.
+    #[error("max clock drift must be below the election timeout")]
+    DriftExceedsLease,
+    /// A count limit of zero would stall replication.
+    #[error(
+        "batch, inflight, read and snapshot limits must be non-zero (a zero snapshot limit refuses every snapshot)"
+    )]
+    ZeroLimit,
+    /// Multi-Paxos runs a fixed configuration; a joint one cannot be used.
+    #[error("joint configurations are not supported by Multi-Paxos")]
+    JointMembership,
+}
+
+/// Why a replica could not be built: one type for both protocols.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NewError {
+    /// The configuration is inconsistent (or, on Multi-Paxos, a member id
+    /// cannot be packed into a ballot).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Storage handed back something that is not a valid log.
+    #[error(transparent)]
+    Recover(#[from] RecoverError),
+}
+
+#[cfg(test)]
+mod tests {
+    use core::any::TypeId;
+
+    #[test]
+    fn both_protocols_share_one_config_and_one_construction_error() {
+        use crate::paxos::multi;
+        use crate::raft;
+        assert_eq!(TypeId::of::<raft::ConfigError>(), TypeId::of::<multi::ConfigError>());
+        assert_eq!(TypeId::of::<raft::NewError>(), TypeId::of::<multi::NewError>());
+        assert_eq!(TypeId::of::<raft::ReadMode>(), TypeId::of::<multi::ReadMode>());
+        // An embedder matches one error whichever protocol it built.
+        let mut r = raft::Config::new(crate::id::NodeId(1), 0);
+        r.max_pending_reads = 0;
+        let mut p = multi::Config::new(crate::id::NodeId(1), 0);
+        p.max_pending_reads = 0;
+        assert_eq!(r.validate(), p.validate());
+    }
+}

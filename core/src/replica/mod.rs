@@ -90,7 +90,8 @@ pub(crate) mod snapshot_transfer;
 pub use entry::{Entry, EntryKind, HardState, Persist, PersistId, Recovered, Snapshot, SnapshotMeta};
 pub(crate) use entry::{check_recovered, held_range};
 pub use error::{
-    CompactError, MAX_TERM_JUMP, MessageError, ProposeError, ReadError, RecoverError, TransferError, check_term_jump,
+    CompactError, ConfigError, MAX_TERM_JUMP, MessageError, NewError, ProposeError, ReadError, RecoverError,
+    TransferError, check_term_jump,
 };
 pub use membership::{MAX_ADDRESS_LEN, Membership, MembershipChange, MembershipError, VoteResult};
 pub use message::Message;

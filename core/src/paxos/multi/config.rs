@@ -1,6 +1,7 @@
 //! Multi-Paxos knobs, with defaults fit for a LAN cluster.
 
 use crate::id::NodeId;
+use crate::replica::ConfigError;
 use crate::time::Duration;
 
 pub use crate::replica::ReadMode;
@@ -94,28 +95,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// Why a configuration (or a cluster membership) was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// Ballots are packed into a `Term` as `round << 16 | node`, so node
-    /// ids must be below 65,536.
-    #[error("node id {0} does not fit a packed ballot (must be below 65536)")]
-    NodeIdTooLarge(NodeId),
-    /// Heartbeats must come more often than elections.
-    #[error("heartbeat interval must be non-zero and below the election timeout")]
-    HeartbeatNotBelowElectionTimeout,
-    /// The drift bound would leave no lease at all.
-    #[error("max clock drift must be below the election timeout")]
-    DriftExceedsLease,
-    /// A count limit of zero would stall replication.
-    #[error("batch, inflight, read and snapshot limits must be non-zero")]
-    ZeroLimit,
-    /// Multi-Paxos runs a fixed configuration; a joint one cannot be used.
-    #[error("joint configurations are not supported by Multi-Paxos")]
-    JointMembership,
 }
 
 #[cfg(test)]

@@ -77,7 +77,9 @@ mod transfer;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Config, ConfigError, ReadMode};
+/// One error type for both protocols ([`crate::replica::ConfigError`], [`crate::replica::NewError`]).
+pub use crate::replica::{ConfigError, NewError};
+pub use config::{Config, ReadMode};
 pub use message::{
     Accept, Accepted, Body, Heartbeat, HeartbeatResponse, Message, Nack, NackReason, Prepare, Promise, SnapshotChunk,
     SnapshotResponse,
@@ -99,18 +101,6 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 use log::PaxosLog;
 use progress::Progress;
-
-/// Why a Multi-Paxos replica could not be built.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum NewError {
-    /// The configuration is inconsistent, or a member id cannot be packed.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// Storage handed back something that is not a valid log.
-    #[error(transparent)]
-    Recover(#[from] RecoverError),
-}
 
 /// A phase 1 in progress.
 #[derive(Debug)]
