@@ -496,6 +496,12 @@ pub struct NodeArgs {
     /// promote` does).
     #[arg(long)]
     pub auto_promote: bool,
+    /// Where to accept peers, when it is not this node's own address in
+    /// `--members` (which is what the other members dial, and what the
+    /// configuration carries): behind NAT, a port mapping or a proxy.
+    /// etcd's `--listen-peer-urls` beside its advertised peer URLs.
+    #[arg(long)]
+    pub listen_peers: Option<SocketAddr>,
     /// Where to accept RESP clients [default: 127.0.0.1:6379]. An address
     /// other than loopback needs authentication (`--requirepass`, users,
     /// or TLS client certificates) or `--trusted-network`.
@@ -545,6 +551,8 @@ pub struct NodeFile {
     /// Promote caught-up learners automatically (see `--auto-promote`).
     #[serde(default, skip_serializing_if = "core::ops::Not::not")]
     pub auto_promote: bool,
+    /// Where to accept peers (see `--listen-peers`).
+    pub listen_peers: Option<SocketAddr>,
     /// RESP address.
     pub resp: Option<SocketAddr>,
     /// Data directory.

@@ -217,7 +217,9 @@ impl Boot {
     /// of {1,2,3} whose log says {2,3,4} means a stale config file or the
     /// wrong data directory, and is refused rather than silently
     /// overridden either way. A joining node names whom to reach, not the
-    /// configuration, and is not checked.
+    /// configuration, and is not checked: an operator restarting a node
+    /// that missed a change (so its log holds the configuration from
+    /// before it) can say so with `--join`.
     fn check(&self, recovered: &synod_core::replica::Recovered) -> Result<(), String> {
         if self.join {
             return Ok(());
@@ -231,7 +233,10 @@ impl Boot {
         }
         let list = |ids: &[NodeId]| ids.iter().map(|i| i.0.to_string()).collect::<Vec<_>>().join(",");
         Err(format!(
-            "--members names nodes {} but this node's log (configuration at index {}) has members {}{}: the log              decides once it holds a configuration; name its members (synod member list shows them, with their              addresses), or point --data-dir at the right directory",
+            "--members names nodes {} but this node's log (configuration at index {}) has members {}{}: the log \
+             decides once it holds a configuration; name its members (a node that was down during a change \
+             holds the configuration from before it), start it with --join to let its log decide, or point \
+             --data-dir at the right directory",
             list(&ours),
             index.0,
             list(&theirs),

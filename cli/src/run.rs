@@ -163,6 +163,9 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
         members = parse_members(&list)?;
     }
     let own = members.get(&id).cloned().ok_or_else(|| format!("node {id} is not among --members"))?;
+    let listen_peers = a.listen_peers.or(file.listen_peers);
+    // Peers dial `own`; this node accepts them here.
+    let bind = listen_peers.map_or_else(|| own.clone(), |a| a.to_string());
     let join = a.join || file.join;
     let auto_promote = a.auto_promote || file.auto_promote;
     let resp: SocketAddr = a.resp.or(file.resp).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 6379)));
@@ -178,6 +181,7 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
             members: members.iter().map(|(k, v)| (k.0.to_string(), v.clone())).collect(),
             join,
             auto_promote,
+            listen_peers,
             resp: Some(resp),
             data_dir: Some(data_dir),
             protocol: Some(common.protocol()),
@@ -201,7 +205,7 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
     rt.block_on(async {
         let peer = match transport {
             TransportKind::Tcp => {
-                let (pl, _) = rt.bind(&own).await.map_err(|e| format!("binding peer address {own}: {e}"))?;
+                let (pl, _) = rt.bind(&bind).await.map_err(|e| format!("binding peer address {bind}: {e}"))?;
                 match &cert {
                     Some(cert) => PeerEndpoint::Tcp(pl, Box::new(cert.clone())),
                     // A cluster of one: nobody to authenticate, and a hello
@@ -210,12 +214,12 @@ pub fn node(a: NodeArgs) -> Result<(), Error> {
                 }
             }
             TransportKind::TcpInsecure => {
-                let (pl, _) = rt.bind(&own).await.map_err(|e| format!("binding peer address {own}: {e}"))?;
+                let (pl, _) = rt.bind(&bind).await.map_err(|e| format!("binding peer address {bind}: {e}"))?;
                 PeerEndpoint::TcpInsecure(pl)
             }
             TransportKind::Quic => {
                 let cert = cert.clone().ok_or("--certs DIR is required with --transport quic")?;
-                let sock = std::net::UdpSocket::bind(&own).map_err(|e| format!("binding UDP {own}: {e}"))?;
+                let sock = std::net::UdpSocket::bind(&bind).map_err(|e| format!("binding UDP {bind}: {e}"))?;
                 PeerEndpoint::Quic(sock, Box::new(cert))
             }
         };

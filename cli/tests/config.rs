@@ -19,7 +19,7 @@ fn print_config_shows_each_flag_over_the_file_over_the_default() {
     let file = dir.0.join("node.toml");
     std::fs::write(
         &file,
-        "protocol = \"multi-paxos\"\nruntime = \"smol\"\n\
+        "protocol = \"multi-paxos\"\nruntime = \"smol\"\nlisten_peers = \"127.0.0.1:8999\"\n\
          [server]\nsnapshot_every = 77\nrequirepass = \"hunter2\"\n\
          [[server.users]]\nname = \"app\"\npassword = \"s3cret\"\nrole = \"read-write\"\n\
          [tuning]\nelection_timeout_ms = 900\nheartbeat_ms = 100\nread_mode = \"read-index\"\n",
@@ -55,6 +55,7 @@ fn print_config_shows_each_flag_over_the_file_over_the_default() {
     assert_eq!(t["protocol"].as_str(), Some("raft"), "the flag wins over the file");
     assert_eq!(t["runtime"].as_str(), Some("smol"), "the file wins over the default");
     assert_eq!(t["transport"].as_str(), Some("tcp"), "the default");
+    assert_eq!(t["listen_peers"].as_str(), Some("127.0.0.1:8999"), "where peers are accepted, from the file");
     assert_eq!(t["server"]["snapshot_every"].as_integer(), Some(77));
     assert_eq!(tuning["election_timeout_ms"].as_integer(), Some(900));
     assert_eq!(tuning["heartbeat_ms"].as_integer(), Some(60));

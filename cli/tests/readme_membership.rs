@@ -129,4 +129,5 @@ fn the_readme_replaces_a_member_and_loses_no_acknowledged_write() {
     let why = String::from_utf8_lossy(&stale.stderr);
     assert!(!stale.status.success(), "a stale member list was accepted");
     assert!(why.contains("--members names nodes 1,2,3") && why.contains("has members 2,3,4"), "{why}");
+    assert!(why.contains("with --join to let its log decide") && !why.contains("  "), "{why}");
 }

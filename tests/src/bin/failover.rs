@@ -77,6 +77,7 @@ fn main() {
                 nodes: 3,
                 protocol: protocol.clone(),
                 transport: transport.clone(),
+                spares: 0,
             })
             .map(|s| Box::new(s) as Box<dyn Target>),
             "etcd" => Etcd::new(etcd.clone(), dir.clone()).map(|e| Box::new(e) as Box<dyn Target>),

@@ -16,6 +16,7 @@ fn main() {
     let mut keys = 8;
     let mut binary: Option<PathBuf> = None;
     let mut plain_retries = false;
+    let mut membership = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut val = || args.next().unwrap_or_else(|| fail(&format!("{flag} needs a value")));
@@ -37,6 +38,8 @@ fn main() {
             "--clients" => clients = val().parse().unwrap_or_else(|_| fail("bad --clients")),
             "--keys" => keys = val().parse().unwrap_or_else(|_| fail("bad --keys")),
             "--binary" => binary = Some(PathBuf::from(val())),
+            // Grow 3 → 5, shrink back, replace kill -9'd voters (Raft, TCP).
+            "--membership" => membership = true,
             // The exactly-once check's canary: writes retried without a
             // session must be caught applied twice.
             "--canary" => match val().as_str() {
@@ -45,9 +48,14 @@ fn main() {
             },
             _ => fail(&format!(
                 "unknown flag {flag}\nusage: nemesis [--seed N | --seeds A..B] [--duration SECS] [--protocol raft|multi-paxos] \
-                 [--transport tcp|tcp-insecure|quic] [--clients N] [--keys N] [--binary PATH] [--canary plain-retries]"
+                 [--transport tcp|tcp-insecure|quic] [--clients N] [--keys N] [--binary PATH] [--canary plain-retries] [--membership]"
             )),
         }
+    }
+    if membership && (protocol != "raft" || transport == "quic") {
+        fail(
+            "--membership runs on Raft over TCP (Multi-Paxos cannot reconfigure yet; the UDP proxy answers one sender)",
+        );
     }
     let binary = binary.unwrap_or_else(|| {
         let exe = std::env::current_exe().unwrap_or_else(|e| fail(&e.to_string()));
@@ -70,15 +78,23 @@ fn main() {
                 nodes: 3,
                 protocol: protocol.clone(),
                 transport: transport.clone(),
+                // Each growth or replacement takes a fresh id.
+                spares: if membership { 12 } else { 0 },
             },
             seed,
             duration: Duration::from_secs(duration),
             clients,
             keys,
             plain_retries,
+            membership,
         };
         let result = nemesis::run(&cfg);
-        let _ = std::fs::remove_dir_all(&dir);
+        // Kept when something failed: the nodes' logs are there.
+        if result.as_ref().is_ok_and(|r| r.violations.is_empty()) {
+            let _ = std::fs::remove_dir_all(&dir);
+        } else {
+            println!("seed {seed}: the nodes' data and logs are kept in {}", dir.display());
+        }
         match result {
             Ok(r) => {
                 println!(
@@ -107,6 +123,13 @@ fn main() {
                     r.recovery.as_secs_f64(),
                     r.violations.len()
                 );
+                if membership {
+                    let m = &r.membership;
+                    println!(
+                        "  membership: {} grown (to {} voters at most), {} shrunk, {} replaced after kill -9; {} steps answered, {} asked again",
+                        m.grown, m.most_voters, m.shrunk, m.replaced, m.answered, m.retried
+                    );
+                }
                 for v in &r.violations {
                     println!("  VIOLATION: {v}");
                 }
@@ -121,6 +144,13 @@ fn main() {
         if nemesis::stop_flag().load(core::sync::atomic::Ordering::SeqCst) {
             break;
         }
+    }
+    if membership {
+        let m = &totals.membership;
+        println!(
+            "membership total: {} grown (to {} voters at most), {} shrunk, {} replaced after kill -9; {} steps answered, {} asked again",
+            m.grown, m.most_voters, m.shrunk, m.replaced, m.answered, m.retried
+        );
     }
     println!(
         "total: {} ops ({} transactions, {} on hash fields, watched writes {} stored / {} aborted), {} kills, {} cluster crashes, {} pauses, {} partitions, {} transfers, {} acknowledged writes checked, \

@@ -21,6 +21,11 @@ pub struct Setup {
     pub protocol: String,
     /// `tcp` or `quic`.
     pub transport: String,
+    /// Ids past `nodes` that membership steps may start and add (0: the
+    /// membership stays fixed). With spares, every node is reached through
+    /// one proxy in front of it rather than one per pair: the configuration
+    /// carries one address per member, the same for every node (TCP only).
+    pub spares: u64,
 }
 
 struct Member {
@@ -28,6 +33,10 @@ struct Member {
     resp_addr: SocketAddr,
     child: Option<Child>,
     paused: bool,
+    /// Started at least once: heal restarts it.
+    started: bool,
+    /// Removed from the cluster (or lost for good): never started again.
+    retired: bool,
 }
 
 /// A running cluster. Dropping it kills every process it started.
@@ -38,6 +47,12 @@ pub struct Cluster {
     links: BTreeMap<(u64, u64), Link>,
     /// Each node's view of its peers' addresses (through the proxies).
     views: BTreeMap<u64, String>,
+    /// With spares: the proxy in front of each node, its switch and the
+    /// address every peer dials (the one the configuration carries).
+    inbound: BTreeMap<u64, (Link, SocketAddr)>,
+    /// A membership step took effect: `--members` may no longer be the
+    /// configuration a node's log holds.
+    changed: bool,
 }
 
 /// Free loopback ports, held bound until every node has its own: a port
@@ -71,16 +86,35 @@ impl Cluster {
     pub fn new(setup: Setup) -> Result<Cluster, String> {
         std::fs::create_dir_all(&setup.dir).map_err(|e| format!("{}: {e}", setup.dir.display()))?;
         let quic = setup.transport == "quic";
+        if setup.spares > 0 && quic {
+            return Err("membership changes run over TCP only (the UDP proxy answers one sender)".into());
+        }
+        let total = setup.nodes + setup.spares;
         let mut members = BTreeMap::new();
         let mut ports = Ports::default();
-        for i in 1..=setup.nodes {
+        for i in 1..=total {
             let peer_addr = if quic { ports.udp() } else { ports.tcp() }.map_err(|e| e.to_string())?;
             let resp_addr = ports.tcp().map_err(|e| e.to_string())?;
-            members.insert(i, Member { peer_addr, resp_addr, child: None, paused: false });
+            let m = Member { peer_addr, resp_addr, child: None, paused: false, started: false, retired: false };
+            members.insert(i, m);
         }
         let mut links = BTreeMap::new();
         let mut views = BTreeMap::new();
-        for i in 1..=setup.nodes {
+        let mut inbound = BTreeMap::new();
+        if setup.spares > 0 {
+            for i in 1..=total {
+                let link = Link::default();
+                let via = proxy::tcp(members[&i].peer_addr, link.clone()).map_err(|e| format!("proxy to {i}: {e}"))?;
+                inbound.insert(i, (link, via));
+            }
+            // Founders name the founders; a spare names them and itself.
+            for i in 1..=total {
+                let named = (1..=setup.nodes).chain((i > setup.nodes).then_some(i));
+                let view: Vec<String> = named.map(|j| format!("{j}={}", inbound[&j].1)).collect();
+                views.insert(i, view.join(","));
+            }
+        }
+        for i in (1..=setup.nodes).filter(|_| setup.spares == 0) {
             let mut view = Vec::new();
             for j in 1..=setup.nodes {
                 if i == j {
@@ -101,7 +135,7 @@ impl Cluster {
         // Every transport but tcp-insecure authenticates peers with
         // certificates of one cluster CA.
         if setup.transport != "tcp-insecure" {
-            let ids: Vec<String> = (1..=setup.nodes).map(|i| i.to_string()).collect();
+            let ids: Vec<String> = (1..=total).map(|i| i.to_string()).collect();
             let certs = setup.dir.join("certs");
             if !certs.join("ca.pem").exists() {
                 let status = Command::new(&setup.binary)
@@ -115,14 +149,25 @@ impl Cluster {
                 }
             }
         }
-        Ok(Cluster { setup, members, links, views })
+        Ok(Cluster { setup, members, links, views, inbound, changed: false })
     }
 
     /// Starts (or restarts) node `i` on its data directory.
     pub fn start(&mut self, i: u64) -> Result<(), String> {
+        // A node that joins (a spare, or any node once the membership
+        // changed) names the members of now, as an operator reads them
+        // from `synod member list`: until its configuration arrives it
+        // admits only the peers it names, so the leader must be among them.
+        let joins = self.setup.spares > 0 && (i > self.setup.nodes || self.changed);
+        let view = if joins {
+            let ids = self.members().into_iter().chain([i]).collect::<std::collections::BTreeSet<u64>>();
+            ids.iter().filter_map(|j| Some(format!("{j}={}", self.inbound.get(j)?.1))).collect::<Vec<_>>().join(",")
+        } else {
+            self.views[&i].clone()
+        };
         let s = &self.setup;
         let m = self.members.get_mut(&i).ok_or("no such node")?;
-        if m.child.is_some() {
+        if m.child.is_some() || m.retired {
             return Ok(());
         }
         let log = std::fs::OpenOptions::new()
@@ -131,7 +176,7 @@ impl Cluster {
             .open(s.dir.join(format!("node-{i}.log")))
             .map_err(|e| e.to_string())?;
         let mut cmd = Command::new(&s.binary);
-        cmd.args(["node", "--id", &i.to_string(), "--cluster-id", "nemesis", "--members", &self.views[&i]])
+        cmd.args(["node", "--id", &i.to_string(), "--cluster-id", "nemesis", "--members", &view])
             .args(["--resp", &m.resp_addr.to_string(), "--protocol", &s.protocol, "--transport", &s.transport])
             .arg("--data-dir")
             .arg(s.dir.join(format!("node-{i}")))
@@ -143,9 +188,82 @@ impl Cluster {
         if s.transport != "tcp-insecure" {
             cmd.arg("--certs").arg(s.dir.join("certs"));
         }
+        if s.spares > 0 {
+            // Peers dial the proxy in front of this node (the address its
+            // configuration carries); the node listens behind it.
+            cmd.args(["--listen-peers", &m.peer_addr.to_string()]);
+            // A spare joins. Once the membership changed, a node restarts
+            // on its log's configuration, which may be from before a
+            // change it missed: `--join` lets its log decide, where naming
+            // members that differ from it is refused.
+            if joins {
+                cmd.arg("--join");
+            }
+        }
         m.child = Some(cmd.spawn().map_err(|e| format!("starting node {i}: {e}"))?);
         m.paused = false;
+        m.started = true;
         Ok(())
+    }
+
+    /// Stops node `i` for good (kill -9): it was removed, or its machine
+    /// is lost. Heal no longer restarts it.
+    pub fn retire(&mut self, i: u64) {
+        self.kill(i);
+        if let Some(m) = self.members.get_mut(&i) {
+            m.retired = true;
+        }
+    }
+
+    /// Notes that a membership step took effect.
+    pub fn membership_changed(&mut self) {
+        self.changed = true;
+    }
+
+    /// The address peers dial for node `i` (with spares: its proxy).
+    pub fn peer_address(&self, i: u64) -> Option<SocketAddr> {
+        self.inbound.get(&i).map(|(_, a)| *a)
+    }
+
+    /// Every id, founders and spares.
+    pub fn ids(&self) -> Vec<u64> {
+        self.members.keys().copied().collect()
+    }
+
+    /// Ids of nodes started at least once and not retired.
+    pub fn members(&self) -> Vec<u64> {
+        self.members.iter().filter(|(_, m)| m.started && !m.retired).map(|(i, _)| *i).collect()
+    }
+
+    /// Ids never started yet (spares a membership step may add).
+    pub fn unstarted(&self) -> Vec<u64> {
+        self.members.iter().filter(|(_, m)| !m.started && !m.retired).map(|(i, _)| *i).collect()
+    }
+
+    /// With spares: cuts (or restores) everything sent to node `i`, from
+    /// every peer; it can still send. Without: as [`Cluster::isolate`].
+    pub fn deafen(&self, i: u64, cut: bool) {
+        match self.inbound.get(&i) {
+            Some((link, _)) => link.set_cut(cut),
+            None if cut => self.isolate(i),
+            None => {}
+        }
+    }
+
+    /// Nodes that exited by themselves since the last call, with their exit
+    /// status: a correct node never does (the harness restarts it).
+    pub fn reap(&mut self) -> Vec<(u64, String)> {
+        let mut gone = Vec::new();
+        for (i, m) in &mut self.members {
+            if let Some(c) = &mut m.child
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                gone.push((*i, status.to_string()));
+                m.child = None;
+                m.paused = false;
+            }
+        }
+        gone
     }
 
     /// Kills node `i` with SIGKILL.
@@ -190,10 +308,10 @@ impl Cluster {
     /// Restores every link, resumes every paused node, restarts every
     /// stopped one.
     pub fn heal(&mut self) -> Result<(), String> {
-        for l in self.links.values() {
+        for l in self.links.values().chain(self.inbound.values().map(|(l, _)| l)) {
             l.set_cut(false);
         }
-        for i in 1..=self.setup.nodes {
+        for i in self.members() {
             if self.members[&i].paused {
                 self.pause(i, false);
             }

@@ -12,6 +12,7 @@ pub mod clients;
 pub mod cluster;
 pub mod exactly_once;
 pub mod lock_holders;
+pub mod membership;
 pub mod proxy;
 
 use crate::history::{Op, Outcome};
@@ -46,6 +47,9 @@ pub struct Config {
     /// The canary: the exactly-once workload retries plainly, without a
     /// session, and must be caught applying a write twice.
     pub plain_retries: bool,
+    /// Grow, shrink and replace members under the faults
+    /// ([`membership`]); needs `setup.spares`.
+    pub membership: bool,
 }
 
 /// What happened.
@@ -89,6 +93,8 @@ pub struct Report {
     pub holdings: usize,
     /// Of those, cut short because the lease stopped being safe.
     pub holdings_cut_short: u64,
+    /// Membership steps taken.
+    pub membership: membership::Tally,
     /// Time from healing to the first acknowledged write.
     pub recovery: Duration,
     /// Broken properties.
@@ -117,6 +123,12 @@ impl Report {
         self.grants += o.grants;
         self.holdings += o.holdings;
         self.holdings_cut_short += o.holdings_cut_short;
+        self.membership.grown += o.membership.grown;
+        self.membership.shrunk += o.membership.shrunk;
+        self.membership.replaced += o.membership.replaced;
+        self.membership.answered += o.membership.answered;
+        self.membership.retried += o.membership.retried;
+        self.membership.most_voters = self.membership.most_voters.max(o.membership.most_voters);
         self.violations.extend(o.violations.iter().cloned());
     }
 }
@@ -137,7 +149,7 @@ pub fn leader(c: &Cluster) -> Option<u64> {
 fn wait_for_write(c: &Cluster, bound: Duration) -> Option<Duration> {
     let start = Instant::now();
     while start.elapsed() < bound {
-        for i in 1..=c.len() {
+        for i in c.members() {
             if let Ok(client) = redis::Client::open(format!("redis://{}/", c.resp(i)))
                 && let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(300))
             {
@@ -165,8 +177,9 @@ pub fn read_back_as<T: redis::FromRedisValue>(c: &Cluster, key: &str) -> Result<
 /// Runs the read `cmd` on any node, retrying for a few seconds.
 pub fn read_back_with<T: redis::FromRedisValue>(c: &Cluster, cmd: redis::Cmd) -> Result<Option<T>, String> {
     let mut last = String::new();
+    let members = c.members();
     for attempt in 0..60 {
-        let i = 1 + attempt % c.len();
+        let i = members[attempt % members.len().max(1)];
         match redis::Client::open(format!("redis://{}/", c.resp(i)))
             .and_then(|cl| cl.get_connection_with_timeout(Duration::from_millis(300)))
         {
@@ -197,7 +210,9 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
     let start = Instant::now();
     let shared = Arc::new(clients::Shared {
         start,
-        nodes: (1..=cluster.len()).map(|i| cluster.resp(i)).collect(),
+        // Spares too: one not started yet refuses the connection, and the
+        // clients move on.
+        nodes: cluster.ids().into_iter().map(|i| cluster.resp(i)).collect(),
         history: Mutex::default(),
         ledger: Mutex::default(),
         grants: Mutex::default(),
@@ -231,6 +246,7 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
     let mut down: Vec<(u64, Instant)> = Vec::new();
     let mut paused: Vec<(u64, Instant)> = Vec::new();
     let mut healed_at: Option<Instant> = None;
+    let mut steps = cfg.membership.then(|| membership::Steps::new(cluster.len()));
     while start.elapsed() < cfg.duration && !STOP.load(core::sync::atomic::Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(rng.range(500, 2500)));
         let now = Instant::now();
@@ -246,22 +262,35 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
             cluster.heal()?;
             healed_at = None;
         }
-        let n = cluster.len();
+        for (i, status) in cluster.reap() {
+            report.violations.push(format!("node {i} exited by itself ({status}); see node-{i}.log"));
+        }
+        // A membership step moves on by one call each turn, between and
+        // during the other faults.
+        if let Some(s) = steps.as_mut() {
+            if rng.chance(0.6) {
+                s.plan(&cluster, &mut rng);
+            }
+            s.advance(&mut cluster)?;
+        }
+        let members = cluster.members();
+        let n = members.len() as u64;
+        let any = |rng: &mut Rng| members[rng.below(n) as usize];
         let impaired = down.len() + paused.len();
         match rng.below(5) {
             // Rarer than the rest: a whole-cluster crash is a full outage.
             4 if rng.chance(0.5) => {
-                for i in 1..=n {
-                    cluster.kill(i);
+                for i in &members {
+                    cluster.kill(*i);
                 }
                 for (i, _) in paused.drain(..) {
                     cluster.pause(i, false);
                 }
-                down = (1..=n).map(|i| (i, now + Duration::from_millis(rng.range(300, 1500)))).collect();
+                down = members.iter().map(|i| (*i, now + Duration::from_millis(rng.range(300, 1500)))).collect();
                 report.cluster_crashes += 1;
             }
             0 if impaired < ((n - 1) / 2) as usize => {
-                let victim = if rng.chance(0.5) { leader(&cluster) } else { None }.unwrap_or(1 + rng.below(n));
+                let victim = if rng.chance(0.5) { leader(&cluster) } else { None }.unwrap_or_else(|| any(&mut rng));
                 cluster.kill(victim);
                 down.push((victim, now + Duration::from_millis(rng.range(500, 3000))));
                 report.kills += 1;
@@ -274,8 +303,12 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
                 }
             }
             2 if healed_at.is_none() => {
-                let victim = if rng.chance(0.5) { leader(&cluster) } else { None }.unwrap_or(1 + rng.below(n));
-                if rng.chance(0.5) {
+                let victim = if rng.chance(0.5) { leader(&cluster) } else { None }.unwrap_or_else(|| any(&mut rng));
+                if cfg.membership {
+                    // One proxy in front of each node: the victim hears
+                    // nothing, and is still heard.
+                    cluster.deafen(victim, true);
+                } else if rng.chance(0.5) {
                     cluster.isolate(victim);
                 } else {
                     // One way only: the victim still hears, but is not heard.
@@ -308,9 +341,23 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
     for t in threads {
         let _ = t.join();
     }
+    if let Some(s) = steps.as_mut() {
+        if let Err(e) = s.finish(&mut cluster, Duration::from_secs(60)) {
+            report.violations.push(e);
+        }
+        report.membership = s.tally.clone();
+    }
     match wait_for_write(&cluster, Duration::from_secs(30)) {
         Some(d) => report.recovery = d,
-        None => report.violations.push("the cluster did not answer within 30 s of healing".into()),
+        None => {
+            // Reading every key back from a cluster that does not answer
+            // would take hours; what happened is already a failure.
+            report.violations.push("the cluster did not answer within 30 s of healing".into());
+            for (i, status) in cluster.reap() {
+                report.violations.push(format!("node {i} exited by itself ({status}); see node-{i}.log"));
+            }
+            return Ok(report);
+        }
     }
     // Every acknowledged ledger write is present.
     let acked = shared.ledger.lock().unwrap_or_else(|e| e.into_inner()).clone();
