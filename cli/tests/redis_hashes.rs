@@ -9,7 +9,7 @@ mod common;
 mod compare;
 
 use common::{Scratch, client, cluster, free_ports, retry};
-use compare::{R, Session, Want, bulk, error, int, maybe_redis, nil, ok, run};
+use compare::{R, Servers, Session, Want, bulk, error, int, nil, ok, run};
 use redis::TypedCommands as _;
 use std::collections::{BTreeSet, HashMap};
 
@@ -34,13 +34,8 @@ fn sorted(t: &mut Session, args: &[&str], want: &[&str]) {
 
 #[test]
 fn hash_commands_answer_as_redis_server_does() {
-    let dir = Scratch::new("redis-hashes");
-    let port = free_ports(3);
-    let _synod = cluster(&dir.0, port, 3);
-    let _: () = retry(port, redis::cmd("SET").arg("warmup").arg("1"));
-    let _: () = retry(port, redis::cmd("DEL").arg("warmup"));
-    let (_redis_proc, redis_port) = maybe_redis(&dir.0);
-    let mut t = Session { synod: client(port), redis: redis_port.map(client), steps: 0 };
+    let servers = Servers::start("redis-hashes");
+    let mut t = servers.session(1, client);
     let wrongtype = || error("WRONGTYPE Operation against a key holding the wrong kind of value");
     let arity = |c: &str| error(&format!("ERR wrong number of arguments for '{c}' command"));
 

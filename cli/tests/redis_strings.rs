@@ -7,20 +7,15 @@
 mod common;
 mod compare;
 
-use common::{Scratch, client, cluster, free_ports, retry};
-use compare::{R, Session, Want, bulk, error, int, maybe_redis, nil, ok, run, unix_s};
+use common::client;
+use compare::{R, Servers, Want, bulk, error, int, nil, ok, run, unix_s};
 use core::time::Duration;
 use std::time::Instant;
 
 #[test]
 fn string_and_key_commands_answer_as_redis_does() {
-    let dir = Scratch::new("redis-strings");
-    let port = free_ports(3);
-    let _synod = cluster(&dir.0, port, 3);
-    let _: () = retry(port, redis::cmd("SET").arg("warmup").arg("1"));
-    let _: () = retry(port, redis::cmd("DEL").arg("warmup"));
-    let (_redis_proc, redis_port) = maybe_redis(&dir.0);
-    let mut t = Session { synod: client(port), redis: redis_port.map(client), steps: 0 };
+    let servers = Servers::start("redis-strings");
+    let mut t = servers.session(1, client);
     let syntax = || error("ERR syntax error");
     let not_int = || error("ERR value is not an integer or out of range");
     let not_float = || error("ERR value is not a valid float");

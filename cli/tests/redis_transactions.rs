@@ -8,7 +8,7 @@ mod common;
 mod compare;
 
 use common::{Scratch, client, cluster, free_ports, retry};
-use compare::{R, Session, Want, bulk, error, int, maybe_redis, nil, ok};
+use compare::{R, Servers, Session, Want, bulk, error, int, nil, ok};
 use std::sync::{Arc, Barrier};
 
 fn queued() -> Want {
@@ -25,14 +25,10 @@ fn b(s: &str) -> R {
 
 #[test]
 fn transactions_answer_as_redis_does_and_watch_aborts_on_any_change() {
-    let dir = Scratch::new("redis-tx");
-    let port = free_ports(3);
-    let _synod = cluster(&dir.0, port, 3);
-    let _: () = retry(port, redis::cmd("SET").arg("warmup").arg("1"));
-    let (_redis_proc, redis_port) = maybe_redis(&dir.0);
-    let mut t = Session { synod: client(port), redis: redis_port.map(client), steps: 0 };
+    let servers = Servers::start("redis-tx");
+    let mut t = servers.session(1, client);
     // Another client, on another node: its writes are what WATCH watches for.
-    let mut other = Session { synod: client(port + 1), redis: redis_port.map(client), steps: 0 };
+    let mut other = servers.session(2, client);
 
     // Commands queue, then run in order, each seeing the ones before.
     t.s(&["MULTI"], ok());

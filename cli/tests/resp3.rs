@@ -6,8 +6,7 @@
 mod common;
 mod compare;
 
-use common::{Scratch, cluster, free_ports, retry};
-use compare::{R, Session, Want, bulk, error, int, maybe_redis, nil, ok};
+use compare::{R, Servers, Want, bulk, error, int, nil, ok};
 use core::time::Duration;
 
 fn resp3(port: u16) -> redis::Connection {
@@ -19,12 +18,8 @@ fn resp3(port: u16) -> redis::Connection {
 
 #[test]
 fn a_resp3_client_is_answered_in_resp3_as_redis_answers_it() {
-    let dir = Scratch::new("resp3");
-    let port = free_ports(3);
-    let _synod = cluster(&dir.0, port, 3);
-    let _: () = retry(port, redis::cmd("SET").arg("warmup").arg("1"));
-    let (_redis_proc, redis_port) = maybe_redis(&dir.0);
-    let mut t = Session { synod: resp3(port), redis: redis_port.map(resp3), steps: 0 };
+    let servers = Servers::start("resp3");
+    let mut t = servers.session(1, resp3);
     // The crate sent HELLO 3 on connecting; HELLO alone says what is in use.
     let hello = compare::run(&mut t.synod, &[b"HELLO".to_vec()]);
     let R::Map(fields) = hello else { panic!("HELLO is not a map in RESP3: {hello:?}") };

@@ -15,27 +15,12 @@ use synod_core::service::kv::KvReply;
 
 /// Answers a hash command; `None` if `name` is not one.
 pub(super) async fn dispatch(ctx: &mut Ctx<'_>, name: &str, a: &[Bytes]) -> Option<Answer> {
-    if !matches!(
-        name,
-        "HSET"
-            | "HMSET"
-            | "HSETNX"
-            | "HGET"
-            | "HMGET"
-            | "HDEL"
-            | "HGETALL"
-            | "HKEYS"
-            | "HVALS"
-            | "HLEN"
-            | "HEXISTS"
-            | "HSTRLEN"
-            | "HINCRBY"
-            | "HINCRBYFLOAT"
-            | "HSCAN"
-    ) {
+    // Every hash command starts with H: anything else (GET, SET, …, the
+    // hot path) leaves at once, without a catalog lookup.
+    if !name.starts_with('H') {
         return None;
     }
-    let entry = catalog::find(name)?;
+    let entry = catalog::find(name).filter(|e| e.group == "hash")?;
     // HSET and HMSET take pairs after the key: an odd count is an arity
     // error in Redis too.
     if !fits(entry, a.len()) || (matches!(name, "HSET" | "HMSET") && a.len().is_multiple_of(2)) {

@@ -2,7 +2,7 @@
 //! step: the harness the Redis-compatibility tests share.
 #![allow(dead_code)] // each test binary uses part of it
 
-use crate::common::{Proc, client, free_ports};
+use crate::common::{Proc, Scratch, client, cluster, free_ports, retry};
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -107,6 +107,38 @@ pub fn maybe_redis(dir: &std::path::Path) -> (Option<Proc>, Option<u16>) {
             println!("redis-server is not installed: checking synod's replies alone, without comparing with Redis");
             (None, None)
         }
+    }
+}
+
+/// A three-node `synod cluster` that has taken a first write (removed
+/// again, so both servers start empty), and a `redis-server` beside it
+/// where one is installed. The processes live as long as this does.
+pub struct Servers {
+    /// Node 1's RESP port; node N's is this + N - 1.
+    pub port: u16,
+    /// The `redis-server`'s port, if one runs.
+    pub redis_port: Option<u16>,
+    _synod: Proc,
+    _redis: Option<Proc>,
+    _dir: Scratch,
+}
+
+impl Servers {
+    /// Starts both for test `name`.
+    pub fn start(name: &str) -> Servers {
+        let dir = Scratch::new(name);
+        let port = free_ports(3);
+        let synod = cluster(&dir.0, port, 3);
+        let _: () = retry(port, redis::cmd("SET").arg("warmup").arg("1"));
+        let _: () = retry(port, redis::cmd("DEL").arg("warmup"));
+        let (redis, redis_port) = maybe_redis(&dir.0);
+        Servers { port, redis_port, _synod: synod, _redis: redis, _dir: dir }
+    }
+
+    /// A session on synod's node `node` (1-based) and on Redis, each
+    /// connected by `connect`.
+    pub fn session(&self, node: u16, connect: fn(u16) -> redis::Connection) -> Session {
+        Session { synod: connect(self.port + node - 1), redis: self.redis_port.map(connect), steps: 0 }
     }
 }
 

@@ -107,11 +107,11 @@ impl Cluster {
                 let via = proxy::tcp(members[&i].peer_addr, link.clone()).map_err(|e| format!("proxy to {i}: {e}"))?;
                 inbound.insert(i, (link, via));
             }
-            // Founders name the founders; a spare names them and itself.
-            for i in 1..=total {
-                let named = (1..=setup.nodes).chain((i > setup.nodes).then_some(i));
-                let view: Vec<String> = named.map(|j| format!("{j}={}", inbound[&j].1)).collect();
-                views.insert(i, view.join(","));
+            // Founders name the founders (a joining node names the members
+            // of the moment: see `start`).
+            let founders: Vec<String> = (1..=setup.nodes).map(|j| format!("{j}={}", inbound[&j].1)).collect();
+            for i in 1..=setup.nodes {
+                views.insert(i, founders.join(","));
             }
         }
         for i in (1..=setup.nodes).filter(|_| setup.spares == 0) {

@@ -39,8 +39,20 @@ pub struct Tally {
     /// Of those asked, refused or not answered, and asked again.
     pub retried: u64,
     /// The most voters the configuration in force had (checked with
-    /// `SYNOD.MEMBER LIST` when a growth is answered).
+    /// `SYNOD.MEMBER LIST` when a promotion is answered).
     pub most_voters: u64,
+}
+
+impl Tally {
+    /// Adds another run's counts.
+    pub fn add(&mut self, o: &Tally) {
+        self.grown += o.grown;
+        self.shrunk += o.shrunk;
+        self.replaced += o.replaced;
+        self.answered += o.answered;
+        self.retried += o.retried;
+        self.most_voters = self.most_voters.max(o.most_voters);
+    }
 }
 
 /// The steps in progress and the voters they lead to.
@@ -82,10 +94,13 @@ impl Steps {
         if self.busy() {
             return;
         }
-        let Some(&new) = c.unstarted().first() else { return };
+        // A growth or a replacement takes a fresh id; a shrink does not.
+        let fresh = c.unstarted().first().copied();
         let n = self.voters.len();
         let pick = |rng: &mut Rng, v: &[u64]| v[rng.below(v.len() as u64) as usize];
-        let add = Action::Ask(vec!["ADD".into(), new.to_string(), c.peer_address(new).expect("spares").to_string()]);
+        let add = |new: u64| {
+            Action::Ask(vec!["ADD".into(), new.to_string(), c.peer_address(new).expect("spares").to_string()])
+        };
         // Up towards five and back down, with replacements in between.
         let grow = match rng.below(4) {
             0 | 1 => Some(n < MANY),
@@ -94,7 +109,8 @@ impl Steps {
         };
         match grow {
             Some(true) => {
-                self.queue.extend([Action::Start(new), add, Action::Ask(vec!["PROMOTE".into(), new.to_string()])]);
+                let Some(new) = fresh else { return };
+                self.queue.extend([Action::Start(new), add(new), Action::Ask(vec!["PROMOTE".into(), new.to_string()])]);
                 self.voters.push(new);
                 self.tally.grown += 1;
             }
@@ -104,11 +120,12 @@ impl Steps {
                 self.voters.retain(|v| *v != old);
                 self.tally.shrunk += 1;
             }
-            _ => {
+            None => {
+                let Some(new) = fresh else { return };
                 // The machine is lost first; the fresh node replaces it in
                 // one joint change or in two (promote, then remove).
                 let old = pick(rng, &self.voters);
-                self.queue.extend([Action::Retire(old), Action::Start(new), add]);
+                self.queue.extend([Action::Retire(old), Action::Start(new), add(new)]);
                 if rng.chance(0.5) {
                     self.queue.push_back(Action::Ask(vec!["REPLACE".into(), old.to_string(), new.to_string()]));
                 } else {

@@ -123,12 +123,7 @@ impl Report {
         self.grants += o.grants;
         self.holdings += o.holdings;
         self.holdings_cut_short += o.holdings_cut_short;
-        self.membership.grown += o.membership.grown;
-        self.membership.shrunk += o.membership.shrunk;
-        self.membership.replaced += o.membership.replaced;
-        self.membership.answered += o.membership.answered;
-        self.membership.retried += o.membership.retried;
-        self.membership.most_voters = self.membership.most_voters.max(o.membership.most_voters);
+        self.membership.add(&o.membership);
         self.violations.extend(o.violations.iter().cloned());
     }
 }
