@@ -51,7 +51,7 @@ fn malformed_or_impossible_steps_are_refused_with_why() {
 }
 
 #[test]
-fn multi_paxos_refuses_membership_steps_for_now() {
+fn multi_paxos_takes_the_same_steps() {
     let dir = Scratch::new("member-paxos");
     let port = free_ports(3);
     let mut flags = insecure_flags();
@@ -59,8 +59,19 @@ fn multi_paxos_refuses_membership_steps_for_now() {
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let _c = cluster_with(&dir.0, port, 3, &flags);
     let _: String = retry(port, redis::cmd("SET").arg("k").arg("v"));
-    let e = error(port, &["SYNOD.MEMBER", "ADD", "4", "127.0.0.1:9"]);
-    assert!(e.contains("refused: the protocol does not support this"), "{e}");
+    let list = |c: &mut redis::Connection| -> serde_json::Value {
+        let s: String = redis::cmd("SYNOD.MEMBER").arg("LIST").query(c).unwrap();
+        serde_json::from_str(&s).unwrap()
+    };
+    let _: String = retry(port, redis::cmd("SYNOD.MEMBER").arg("ADD").arg("4").arg("127.0.0.1:9"));
+    let mut c = common::client(port);
+    assert_eq!(list(&mut c)["learners"], serde_json::json!([4]));
+    // Promoted through the joint phase: four voters, three of them up.
+    let _: String = retry(port, redis::cmd("SYNOD.MEMBER").arg("PROMOTE").arg("4"));
+    assert_eq!(list(&mut c)["voters"], serde_json::json!([1, 2, 3, 4]));
+    let _: String = retry(port, redis::cmd("SYNOD.MEMBER").arg("REMOVE").arg("4"));
+    let v = list(&mut c);
+    assert_eq!((&v["voters"], &v["learners"]), (&serde_json::json!([1, 2, 3]), &serde_json::json!([])));
 }
 
 #[test]

@@ -40,6 +40,7 @@ fn property(canary: Canary, protocol: Protocol) -> &'static str {
         Canary::StaleReads | Canary::PlainRetries | Canary::TornTransactions => "linearizable history",
         Canary::Mute => "liveness",
         Canary::SkipJoint => "leader completeness",
+        Canary::OneConfigPhase1 => "leader completeness",
     }
 }
 
@@ -142,6 +143,7 @@ canaries! {
     replicas_that_go_silent_break_liveness: Mute,
     reads_in_a_transaction_that_miss_its_writes_break_linearizability: TornTransactions,
     replacing_a_voter_without_the_joint_phase_splits_the_cluster: SkipJoint,
+    a_candidate_counting_only_the_old_voters_is_caught: OneConfigPhase1,
 }
 
 #[test]

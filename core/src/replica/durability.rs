@@ -31,6 +31,8 @@ pub(crate) struct Durability {
     saved: HardState,
     /// The batch that carried the latest vote state change.
     vote_batch: u64,
+    /// The hard state must be written even if only the commit index moved.
+    forced: bool,
     /// Messages safe to send now.
     ready: Vec<Envelope>,
     /// Messages waiting for a batch, in the order they were produced.
@@ -39,7 +41,15 @@ pub(crate) struct Durability {
 
 impl Durability {
     pub fn new(saved: HardState) -> Self {
-        Durability { next_id: 1, acked: 0, saved, vote_batch: 0, ready: Vec::new(), waiting: VecDeque::new() }
+        Durability {
+            next_id: 1,
+            acked: 0,
+            saved,
+            vote_batch: 0,
+            forced: false,
+            ready: Vec::new(),
+            waiting: VecDeque::new(),
+        }
     }
 
     pub fn acked(&self) -> PersistId {
@@ -49,6 +59,18 @@ impl Durability {
     /// True if the vote state differs from what was last written.
     pub fn vote_changed(&self, hs: HardState) -> bool {
         hs.term != self.saved.term || hs.vote != self.saved.vote
+    }
+
+    /// Asks for the commit index to be written with the next batch even if
+    /// nothing else is: Multi-Paxos learns its configuration from it on a
+    /// restart.
+    pub fn force_write(&mut self) {
+        self.forced = true;
+    }
+
+    /// True if a batch is due even with nothing in the log to write.
+    pub fn wants_write(&self, hs: HardState) -> bool {
+        self.forced || self.vote_changed(hs)
     }
 
     /// The batch a message claiming everything written so far depends on.
@@ -81,9 +103,10 @@ impl Durability {
     /// change alone is not worth a write: it rides along with the next one.
     pub fn take_write(&mut self, log: &mut impl Unstable, hs: HardState) -> Option<Persist> {
         let vote_changed = self.vote_changed(hs);
-        if !log.has_unstable() && !vote_changed {
+        if !log.has_unstable() && !vote_changed && !self.forced {
             return None;
         }
+        self.forced = false;
         let id = PersistId(self.next_id);
         self.next_id += 1;
         let mut p = Persist { id, ..Persist::default() };

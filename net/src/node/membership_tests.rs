@@ -8,6 +8,7 @@ use super::*;
 use crate::client::{ClientError, Refusal};
 use crate::store::MemStore;
 use futures::executor::block_on;
+use synod_core::paxos::multi::{Config as PaxosConfig, MultiPaxos};
 use synod_core::raft::{Config as RaftConfig, Raft};
 use synod_core::replica::{MemberStep, Membership, Role};
 use synod_core::service::kv::{Kv, KvReply, Limits};
@@ -19,10 +20,17 @@ fn join(c: &mut Cluster, id: u64) {
     let mut cfg = NodeConfig::new(NodeId(id));
     cfg.request_timeout = c.request_timeout();
     cfg.snapshot_every = 50;
+    let paxos = c.paxos;
     let factory: ReplicaFactory = Box::new(move |now, recovered| {
+        let (election, heartbeat) = (Duration::from_millis(150), Duration::from_millis(20));
+        if paxos {
+            let mut pc = PaxosConfig::new(NodeId(id), id * 31);
+            (pc.election_timeout, pc.heartbeat_interval) = (election, heartbeat);
+            let r = MultiPaxos::new(pc, now, recovered, Membership::default()).map_err(|e| e.to_string())?;
+            return Ok(Box::new(r) as Box<dyn Replica + Send>);
+        }
         let mut rc = RaftConfig::new(NodeId(id), id * 31);
-        rc.election_timeout = Duration::from_millis(150);
-        rc.heartbeat_interval = Duration::from_millis(20);
+        (rc.election_timeout, rc.heartbeat_interval) = (election, heartbeat);
         let r = Raft::new(rc, now, recovered, Membership::default()).map_err(|e| e.to_string())?;
         Ok(Box::new(r) as Box<dyn Replica + Send>)
     });
@@ -47,7 +55,16 @@ fn value(c: &Cluster, at: u64, k: &str) -> KvReply {
 
 #[test]
 fn a_fresh_node_joins_is_promoted_and_replaces_a_member() {
-    let mut c = Cluster::new(3);
+    join_promote_and_remove_the_leader(false);
+}
+
+#[test]
+fn a_fresh_node_joins_a_multi_paxos_cluster_is_promoted_and_replaces_a_member() {
+    join_promote_and_remove_the_leader(true);
+}
+
+fn join_promote_and_remove_the_leader(paxos: bool) {
+    let mut c = Cluster::with_protocol(3, paxos);
     let leader = c.leader();
     let follower = if leader == 1 { 2 } else { 1 };
     for i in 0..120 {
@@ -86,7 +103,16 @@ fn a_fresh_node_joins_is_promoted_and_replaces_a_member() {
 
 #[test]
 fn replace_swaps_the_leader_for_a_learner_keeping_three_voters() {
-    let mut c = Cluster::new(3);
+    replace_the_leader(false);
+}
+
+#[test]
+fn multi_paxos_replace_swaps_the_leader_for_a_learner_keeping_three_voters() {
+    replace_the_leader(true);
+}
+
+fn replace_the_leader(paxos: bool) {
+    let mut c = Cluster::with_protocol(3, paxos);
     let leader = c.leader();
     let follower = if leader == 1 { 2 } else { 1 };
     for i in 0..60 {

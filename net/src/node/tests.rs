@@ -14,7 +14,7 @@ use synod_core::replica::{Membership, Role};
 use synod_core::service::kv::{Kv, KvCommand, KvQuery, KvReply, Limits};
 
 pub(super) struct Cluster {
-    paxos: bool,
+    pub(super) paxos: bool,
     /// Election timeout of each node but node 1 (which gets 150 ms).
     others_election: Duration,
     pub(super) net: MemNetwork,
@@ -52,7 +52,7 @@ impl Cluster {
         Cluster::with_protocol(n, false)
     }
 
-    fn with_protocol(n: u64, paxos: bool) -> Cluster {
+    pub(super) fn with_protocol(n: u64, paxos: bool) -> Cluster {
         Cluster::with_elections(n, paxos, Duration::from_millis(150))
     }
 

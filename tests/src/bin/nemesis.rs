@@ -52,10 +52,8 @@ fn main() {
             )),
         }
     }
-    if membership && (protocol != "raft" || transport == "quic") {
-        fail(
-            "--membership runs on Raft over TCP (Multi-Paxos cannot reconfigure yet; the UDP proxy answers one sender)",
-        );
+    if membership && transport == "quic" {
+        fail("--membership runs over TCP (the UDP proxy answers one sender)");
     }
     let binary = binary.unwrap_or_else(|| {
         let exe = std::env::current_exe().unwrap_or_else(|e| fail(&e.to_string()));

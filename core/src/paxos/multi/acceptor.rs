@@ -159,9 +159,11 @@ impl MultiPaxos {
         while i < to && self.log.term(i.next()) == Some(b) {
             i = i.next();
         }
-        if i > self.log.commit {
+        let from = self.log.commit;
+        if i > from {
             self.log.commit = i;
             self.prefix = self.prefix.max(i);
+            self.learn_configs(from);
         }
     }
 

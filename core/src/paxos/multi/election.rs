@@ -3,12 +3,12 @@
 //! leader's scouts"; PML §3).
 
 use super::log::is_hole;
+use super::membership::decode_config;
 use super::message::{Body, Nack, NackReason, Prepare};
-use super::progress::Progress;
 use super::{Campaign, MultiPaxos};
 use crate::id::{Ballot, LogIndex, NodeId};
 use crate::paxos::{ballot_term, packable};
-use crate::replica::{Entry, ReadError, Role, VoteResult};
+use crate::replica::{Entry, EntryKind, Membership, MessageError, ReadError, Role, VoteResult};
 use crate::time::Instant;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -55,38 +55,74 @@ impl MultiPaxos {
         self.highest_seen = ballot;
         self.role = Role::Candidate;
         self.leader = None;
-        self.campaign = Some(Campaign { ballot, answers: alloc::vec![(self.id, true, Vec::new())] });
+        let asked = alloc::vec![self.id];
+        self.campaign = Some(Campaign { ballot, transfer, answers: alloc::vec![(self.id, true, Vec::new())], asked });
         self.reset_prefix();
         self.reset_election_deadline();
         self.emit_role();
-        if self.tally() == VoteResult::Won {
+        self.count_promises();
+    }
+
+    /// The configurations phase 1 must reach a quorum of (membership
+    /// module): the chosen one, and those among the values recovered so
+    /// far.
+    fn needed_configs(&self, c: &Campaign) -> Vec<Membership> {
+        let start = self.log.commit.next();
+        let own = self.log.range(start, self.log.last_index());
+        let any_config =
+            own.chain(c.answers.iter().flat_map(|(_, _, es)| es.iter())).any(|e| e.kind == EntryKind::Membership);
+        if !any_config {
+            return alloc::vec![self.membership.clone()];
+        }
+        let best = self.recovered_values(c);
+        self.campaign_configs(best.values().copied())
+    }
+
+    /// Counts the answers: wins, gives up, or asks the voters of any
+    /// configuration discovered since the last count.
+    fn count_promises(&mut self) {
+        let Some(c) = &self.campaign else { return };
+        let configs = self.needed_configs(c);
+        let vote = |id| c.answers.iter().find(|(a, _, _)| *a == id).map(|(_, ok, _)| *ok);
+        let results: Vec<VoteResult> = configs.iter().map(|m| m.vote_result(vote)).collect();
+        if results.iter().all(|r| *r == VoteResult::Won) {
             self.become_leader();
             return;
         }
-        let commit = self.log.commit;
-        for id in self.voters_but_me() {
+        if results.contains(&VoteResult::Lost) {
+            self.step_down();
+            return;
+        }
+        let (ballot, transfer, commit) = (c.ballot, c.transfer, self.log.commit);
+        let mut new: Vec<NodeId> = Vec::new();
+        for m in &configs {
+            for id in m.voters().iter().chain(m.outgoing()) {
+                if !c.asked.contains(id) && !new.contains(id) {
+                    new.push(*id);
+                }
+            }
+        }
+        if let Some(c) = self.campaign.as_mut() {
+            c.asked.extend_from_slice(&new);
+        }
+        for id in new {
             self.reply_after_promise(id, ballot, Body::Prepare(Prepare { commit, transfer }));
         }
     }
 
-    fn voters_but_me(&self) -> Vec<NodeId> {
-        self.membership.voters().iter().copied().filter(|id| *id != self.id).collect()
-    }
-
-    fn tally(&self) -> VoteResult {
-        let Some(c) = &self.campaign else { return VoteResult::Lost };
-        self.membership.vote_result(|id| c.answers.iter().find(|(a, _, _)| *a == id).map(|(_, ok, _)| *ok))
-    }
-
-    pub(super) fn handle_promise(&mut self, from: NodeId, ballot: Ballot, entries: Vec<Entry>) {
-        let Some(c) = self.campaign.as_mut() else { return };
+    pub(super) fn handle_promise(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        entries: Vec<Entry>,
+    ) -> Result<(), MessageError> {
+        let Some(c) = self.campaign.as_mut() else { return Ok(()) };
         if self.role != Role::Candidate || c.ballot != ballot || c.answers.iter().any(|(a, _, _)| *a == from) {
-            return;
+            return Ok(());
         }
         c.answers.push((from, true, entries));
-        if self.tally() == VoteResult::Won {
-            self.become_leader();
-        }
+        self.count_promises();
+        Ok(())
     }
 
     pub(super) fn handle_nack(&mut self, from: NodeId, ballot: Ballot, n: Nack) {
@@ -109,9 +145,7 @@ impl MultiPaxos {
                 {
                     c.answers.push((from, false, Vec::new()));
                 }
-                if self.tally() == VoteResult::Lost {
-                    self.step_down();
-                }
+                self.count_promises();
             }
             _ => {}
         }
@@ -143,16 +177,14 @@ impl MultiPaxos {
     /// the value of the highest ballot any promiser accepted there (PMS
     /// §2.2 P2c), a no-op where none did (PMS §3: gaps are filled with
     /// no-ops so later commands can be executed), all in our own ballot.
-    fn become_leader(&mut self) {
-        let Some(c) = self.campaign.take() else { return };
+    /// For every slot above our commit index, the value of the highest
+    /// ballot among our own log and the promises (PMS §2.2 P2c).
+    fn recovered_values<'a>(&'a self, c: &'a Campaign) -> BTreeMap<u64, &'a Entry> {
         let start = self.log.commit.next();
-        let mut best: BTreeMap<u64, Entry> = BTreeMap::new();
+        let mut best: BTreeMap<u64, &Entry> = BTreeMap::new();
         let own = self.log.range(start, self.log.last_index()).filter(|e| !is_hole(e));
-        let reported = c.answers.into_iter().filter(|(_, ok, _)| *ok).flat_map(|(_, _, entries)| entries);
-        for e in own.cloned().chain(reported) {
-            if e.index < start {
-                continue;
-            }
+        let reported = c.answers.iter().filter(|(_, ok, _)| *ok).flat_map(|(_, _, entries)| entries.iter());
+        for e in own.chain(reported).filter(|e| e.index >= start) {
             match best.get(&e.index.0) {
                 Some(b) if b.term >= e.term => {}
                 _ => {
@@ -160,14 +192,29 @@ impl MultiPaxos {
                 }
             }
         }
+        best
+    }
+
+    fn become_leader(&mut self) {
+        let Some(c) = self.campaign.take() else { return };
+        let start = self.log.commit.next();
+        let mut best: BTreeMap<u64, Entry> =
+            self.recovered_values(&c).into_iter().map(|(i, e)| (i, e.clone())).collect();
+        drop(c);
         let end = best.last_key_value().map_or(self.log.commit, |(i, _)| LogIndex(*i));
         let term = ballot_term(self.promised);
+        self.pending.clear();
         let mut i = start;
         while i <= end {
             let e = match best.remove(&i.0) {
                 Some(e) => Entry { index: i, term, kind: e.kind, data: e.data },
                 None => Entry::noop(i, term),
             };
+            if e.kind == EntryKind::Membership
+                && let Ok(m) = decode_config(&e)
+            {
+                self.pending.push((i, m));
+            }
             self.log.set(e);
             i = i.next();
         }
@@ -178,20 +225,18 @@ impl MultiPaxos {
         self.uncommitted_bytes = 0;
         self.commit_unsent = false;
         self.reads.reset();
-        let next = self.log.commit.next();
-        let inflight = self.cfg.max_inflight_batches;
-        self.peers = self
-            .membership
-            .members()
-            .filter(|id| *id != self.id)
-            .map(|id| Progress::new(id, self.membership.is_voter(id), next, inflight))
-            .collect();
+        self.peers.clear();
+        self.sync_peers();
         self.heartbeat_deadline = self.now + self.cfg.heartbeat_interval;
         self.quorum_check_deadline = self.now + self.cfg.election_timeout;
         self.emit_role();
         // Announce the new leadership at once (and start a read round).
         self.broadcast_heartbeat();
         self.maybe_commit();
+        if self.role == Role::Leader && self.pending.is_empty() {
+            // Elected during a joint phase nobody finished: finish it.
+            self.on_config_chosen();
+        }
     }
 
     /// Leader timer: heartbeats and the quorum check.

@@ -24,18 +24,24 @@ impl MultiPaxos {
         if self.uncommitted_bytes > 0 && self.uncommitted_bytes + data.len() > self.cfg.max_uncommitted_bytes {
             return Err(ProposeError::Busy);
         }
+        self.uncommitted_bytes += data.len();
+        let index = self.append_entry(kind, data);
+        Ok(Proposal { index, term: ballot_term(self.promised) })
+    }
+
+    /// Puts a value in the next slot, in our ballot. Phase 2 goes out at
+    /// the next `poll_output`, so proposals that arrive together share
+    /// messages.
+    pub(super) fn append_entry(&mut self, kind: EntryKind, data: Bytes) -> LogIndex {
         let index = self.log.last_index().next();
         let term = ballot_term(self.promised);
-        self.uncommitted_bytes += data.len();
-        // Phase 2 goes out at the next `poll_output`, so proposals that
-        // arrive together share messages.
         self.log.set(Entry { index, term, kind, data });
         self.prefix = index;
-        Ok(Proposal { index, term })
+        index
     }
 
     pub(super) fn leader_has_work(&self) -> bool {
-        let last = self.log.last_index();
+        let last = self.send_limit();
         let snap = self.log.snapshot.meta.index;
         let chunks = self.snapshot_chunks();
         let streaming = self.peers.iter().any(|p| p.state == State::Replicate);
@@ -69,7 +75,7 @@ impl MultiPaxos {
     fn send_accepts(&mut self, i: usize) -> bool {
         let mut sent = false;
         loop {
-            let last = self.log.last_index();
+            let last = self.send_limit();
             let snap = self.log.snapshot.meta.index;
             let pr = &mut self.peers[i];
             if matches!(pr.state, State::Snapshot { .. }) {
@@ -90,7 +96,7 @@ impl MultiPaxos {
                 return sent;
             }
             let from = pr.next_index;
-            let entries = self.batch(from);
+            let entries = self.batch(from, last);
             let Some(batch_last) = entries.last().map(|e| e.index) else { return sent };
             let pr = &mut self.peers[i];
             let probing = pr.state == State::Probe;
@@ -114,11 +120,11 @@ impl MultiPaxos {
     /// ballot: chosen slots held from older ballots are proposed again,
     /// with the same value — always safe, and it lets the acceptor learn
     /// them by the same rule as every other slot.
-    fn batch(&self, from: LogIndex) -> Vec<Entry> {
+    fn batch(&self, from: LogIndex, to: LogIndex) -> Vec<Entry> {
         let term = ballot_term(self.promised);
         let mut out = Vec::new();
         let mut bytes = 0usize;
-        for e in self.log.range(from, self.log.last_index()).take(self.cfg.max_batch_entries) {
+        for e in self.log.range(from, to).take(self.cfg.max_batch_entries) {
             bytes = bytes.saturating_add(e.size());
             if bytes > self.cfg.max_batch_bytes && !out.is_empty() {
                 break;
@@ -205,20 +211,23 @@ impl MultiPaxos {
     /// §2.2); our own acceptance counts once durable. Every slot above the
     /// commit index we took office with holds a value of our ballot, and an
     /// acceptor's `match_index` covers only slots it accepted in our ballot
-    /// or knows chosen, so the commit index is the quorum's match.
+    /// or knows chosen, so the commit index is the quorum's match — in the
+    /// configuration governing each slot.
     pub(super) fn maybe_commit(&mut self) {
         let me = self.id;
         let own = self.log.persisted.min(self.log.last_index());
         let peers = &self.peers;
-        let q = self.membership.committed_index(|id| {
+        let q = self.quorum_commit(|id| {
             if id == me { own } else { peers.iter().find(|p| p.id == id).map_or(LogIndex(0), |p| p.match_index) }
         });
-        if q <= self.log.commit {
+        let from = self.log.commit;
+        if q <= from {
             return;
         }
-        let freed: usize = self.log.range(self.log.commit.next(), q).map(|e| e.data.len()).sum();
+        let freed: usize = self.log.range(from.next(), q).map(|e| e.data.len()).sum();
         self.uncommitted_bytes = self.uncommitted_bytes.saturating_sub(freed);
         self.log.commit = q;
         self.commit_unsent = true;
+        self.learn_configs(from);
     }
 }

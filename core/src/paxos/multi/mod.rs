@@ -48,8 +48,10 @@
 //! a promise or an acceptance is held back until it is durable.
 //!
 //! Leadership moves on request ([`Replica::transfer_leader`]; see the
-//! transfer module). Membership is fixed: [`Replica::change_membership`]
-//! returns `Unsupported`.
+//! transfer module). Membership changes through [`Replica::change_membership`]
+//! by joint configurations carried in the log, each governing the slots
+//! after its own: see the membership module for the rules and their
+//! sources.
 //!
 //! ```
 //! use synod_core::id::NodeId;
@@ -67,6 +69,7 @@ mod config;
 mod election;
 mod leader;
 mod log;
+mod membership;
 mod message;
 mod progress;
 mod read;
@@ -97,6 +100,7 @@ use crate::replica::{
     Replica, Role, Snapshot, Status, TransferError,
 };
 use crate::time::Instant;
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use bytes::Bytes;
 use log::PaxosLog;
@@ -106,8 +110,12 @@ use progress::Progress;
 #[derive(Debug)]
 struct Campaign {
     ballot: Ballot,
+    /// The ballot of the leader that asked us to take over, if one did.
+    transfer: Option<Ballot>,
     /// Answers so far: (acceptor, promised?, reported entries).
     answers: Vec<(NodeId, bool, Vec<Entry>)>,
+    /// Voters sent a prepare: those of every configuration discovered.
+    asked: Vec<NodeId>,
 }
 
 /// A Multi-Paxos replica: proposer (leader), acceptor and learner of every
@@ -120,7 +128,19 @@ pub struct MultiPaxos {
     rng: Rng,
     /// The latest time given by the caller.
     now: Instant,
+    /// The configuration chosen at the commit index.
     membership: Membership,
+    /// Configurations chosen above the snapshot index, by slot.
+    configs: VecDeque<(LogIndex, Membership)>,
+    /// Leader only: configuration entries in its log above the commit
+    /// index, by slot (at most one outside a recovery).
+    pending: Vec<(LogIndex, Membership)>,
+    /// The simulator's skip-the-joint-phase canary is planted.
+    #[cfg(feature = "canary")]
+    skip_joint: bool,
+    /// The simulator's one-configuration-phase-1 canary is planted.
+    #[cfg(feature = "canary")]
+    one_config_phase1: bool,
 
     /// The acceptor's promise (phase 1b); also this node's ballot while it
     /// campaigns or leads.
@@ -169,30 +189,34 @@ pub struct MultiPaxos {
 impl MultiPaxos {
     /// Builds a replica from what storage recovered.
     ///
-    /// `initial` is the cluster's fixed membership, used unless storage
-    /// holds a snapshot (which records it). Every member id must be below
-    /// 65,536 ([`ConfigError::NodeIdTooLarge`]).
+    /// `initial` is the configuration to bootstrap with when storage holds
+    /// no snapshot (which records it); configuration entries chosen in the
+    /// recovered log apply on top. Every member id must be below 65,536
+    /// ([`ConfigError::NodeIdTooLarge`]).
     ///
-    /// **A node absent from `initial` is not an error**: it runs as a
-    /// learner, never proposing and never counted in a quorum, and learns
-    /// what the members choose.
+    /// **A node absent from its configuration is not an error**: it runs
+    /// as a learner, never proposing and never counted in a quorum, and
+    /// learns what the members choose. A node that will be added to a
+    /// running cluster passes [`Membership::default()`] and waits to hear
+    /// from the leader.
     pub fn new(cfg: Config, now: Instant, recovered: Recovered, initial: Membership) -> Result<MultiPaxos, NewError> {
         cfg.validate()?;
         let Recovered { hard_state, snapshot, entries } = recovered;
         let mut snapshot = snapshot.unwrap_or_default();
-        check_entries(&snapshot.meta, &entries)?;
+        replica::check_recovered(&snapshot.meta, &entries, false)?;
         if snapshot.meta.membership.is_empty() {
+            if initial.is_joint() {
+                return Err(ConfigError::JointMembership.into());
+            }
             snapshot.meta.membership = initial;
         }
-        let membership = snapshot.meta.membership.clone();
-        if membership.is_empty() {
-            return Err(RecoverError::NoMembership.into());
-        }
-        if membership.is_joint() {
-            return Err(ConfigError::JointMembership.into());
-        }
-        if let Some(big) = membership.members().find(|m| m.0 >= MAX_NODES) {
+        if let Some(big) = snapshot.meta.membership.members().find(|m| m.0 >= MAX_NODES) {
             return Err(ConfigError::NodeIdTooLarge(big).into());
+        }
+        let mut configs = VecDeque::new();
+        for e in entries.iter().filter(|e| e.kind == EntryKind::Membership && e.index > snapshot.meta.index) {
+            let m = membership::decode_config(e).map_err(|_| RecoverError::BadMembership(e.index))?;
+            configs.push_back((e.index, m));
         }
         let restore = (snapshot.meta.index > LogIndex(0)).then(|| snapshot.clone());
         // A crash can keep an acceptance whose promise was written in the
@@ -200,6 +224,10 @@ impl MultiPaxos {
         let top = entries.iter().map(|e| e.term).max().unwrap_or(Term(0)).max(hard_state.term);
         let promised = term_ballot(top);
         let log = PaxosLog::recovered(snapshot, entries, hard_state.commit);
+        // Only chosen configurations apply; those above the commit index
+        // are found again by phase 1 if they matter.
+        configs.retain(|(i, _)| *i <= log.commit);
+        let membership = configs.back().map_or(&log.snapshot.meta.membership, |(_, m)| m).clone();
         let mut rng = Rng::with_seed(cfg.seed);
         let quiet_until = match cfg.read_mode {
             ReadMode::Lease { .. } => now + cfg.election_timeout,
@@ -212,6 +240,12 @@ impl MultiPaxos {
             cfg,
             now,
             membership,
+            configs,
+            pending: Vec::new(),
+            #[cfg(feature = "canary")]
+            skip_joint: false,
+            #[cfg(feature = "canary")]
+            one_config_phase1: false,
             promised,
             highest_seen: promised,
             role: Role::Follower,
@@ -242,7 +276,7 @@ impl MultiPaxos {
         Ok(node)
     }
 
-    /// The fixed membership.
+    /// The configuration chosen at the commit index.
     pub fn membership(&self) -> &Membership {
         &self.membership
     }
@@ -292,16 +326,6 @@ impl MultiPaxos {
 
     fn peer_mut(&mut self, id: NodeId) -> Option<&mut Progress> {
         self.peers.iter_mut().find(|p| p.id == id)
-    }
-}
-
-/// Storage must hand back a contiguous log, without configuration
-/// entries (membership is fixed).
-fn check_entries(snap: &replica::SnapshotMeta, entries: &[Entry]) -> Result<(), RecoverError> {
-    replica::check_recovered(snap, entries, false)?;
-    match entries.iter().find(|e| e.index > snap.index && e.kind == EntryKind::Membership) {
-        Some(e) => Err(RecoverError::BadMembership(e.index)),
-        None => Ok(()),
     }
 }
 
@@ -368,7 +392,7 @@ impl Replica for MultiPaxos {
     fn has_output(&self) -> bool {
         self.durability.has_messages()
             || self.log.has_unstable()
-            || self.durability.vote_changed(self.hard_state())
+            || self.durability.wants_write(self.hard_state())
             || self.restore.is_some()
             || self.log.has_committed()
             || !self.read_states.is_empty()
@@ -393,8 +417,9 @@ impl Replica for MultiPaxos {
         self.take_snapshot(index, data)
     }
 
-    fn change_membership(&mut self, _now: Instant, _change: MembershipChange) -> Result<Proposal, ProposeError> {
-        Err(ProposeError::Unsupported)
+    fn change_membership(&mut self, now: Instant, change: MembershipChange) -> Result<Proposal, ProposeError> {
+        self.now = now;
+        self.propose_membership(change)
     }
 
     fn transfer_leader(&mut self, now: Instant, to: NodeId) -> Result<(), TransferError> {

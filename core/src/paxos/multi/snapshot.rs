@@ -21,7 +21,8 @@ impl MultiPaxos {
         let Some(term) = self.log.term(index) else {
             return Err(CompactError::AlreadyCompacted { index, existing });
         };
-        let membership = self.membership.clone();
+        let membership = self.membership_at(index).clone();
+        self.configs.retain(|(i, _)| *i > index);
         self.log.compact(Snapshot { meta: SnapshotMeta { index, term, membership }, data });
         Ok(())
     }
@@ -94,9 +95,6 @@ impl MultiPaxos {
             self.reply_after_writes(from, ballot, body);
             return Ok(());
         }
-        if c.meta.membership != self.membership {
-            return Err(MessageError::Malformed("snapshot of another configuration"));
-        }
         let chunk = Chunk { meta: c.meta, offset: c.offset, data: c.data, done: c.done };
         match receive(&mut self.incoming, from, chunk, self.cfg.max_snapshot_bytes)? {
             Received::Partial(next_offset) => {
@@ -106,6 +104,11 @@ impl MultiPaxos {
             Received::Complete(snap) => {
                 let next_offset = snap.data.len() as u64;
                 self.log.install_snapshot(snap.clone());
+                self.configs.clear();
+                if self.membership != snap.meta.membership {
+                    self.membership = snap.meta.membership.clone();
+                    self.membership_changed();
+                }
                 self.reset_prefix();
                 self.restore = Some(snap);
                 let body = Body::SnapshotResponse(SnapshotResponse { index, next_offset, done: true });

@@ -2,19 +2,20 @@
 //! hostile message from changing any state.
 
 use super::MultiPaxos;
+use super::membership::check_configs;
 use super::message::{Body, Message, NackReason};
 use crate::id::{Ballot, NodeId};
 use crate::paxos::{ballot_term, packable};
-use crate::replica::{self, EntryKind, MessageError, Role};
+use crate::replica::{self, MessageError, Role};
 
 impl MultiPaxos {
     pub(super) fn step(&mut self, from: NodeId, msg: Message) -> Result<(), MessageError> {
         if from == self.id {
             return Err(MessageError::FromSelf);
         }
-        if !self.membership.contains(from) {
-            return Err(MessageError::Malformed("sender is not a member"));
-        }
+        // Any authenticated peer may speak: a member of a configuration
+        // this node has not learned yet (or a joining node's first leader)
+        // must be heard, as in Raft.
         validate(from, &msg)?;
         replica::check_term_jump(self.highest_seen.round, msg.ballot.round)?;
         self.highest_seen = self.highest_seen.max(msg.ballot);
@@ -22,7 +23,7 @@ impl MultiPaxos {
         let leading = self.role == Role::Leader && ballot == self.promised;
         match msg.body {
             Body::Prepare(p) => self.handle_prepare(from, ballot, p),
-            Body::Promise(p) => self.handle_promise(from, ballot, p.entries),
+            Body::Promise(p) => return self.handle_promise(from, ballot, p.entries),
             Body::Nack(n) => self.handle_nack(from, ballot, n),
             Body::Accept(a) => return self.handle_accept(from, ballot, a),
             Body::Heartbeat(h) => self.handle_heartbeat(from, ballot, h),
@@ -61,6 +62,7 @@ fn validate(from: NodeId, msg: &Message) -> Result<(), MessageError> {
         Body::Heartbeat(_) | Body::TimeoutNow => own(b)?,
         Body::Accept(a) => {
             own(b)?;
+            check_configs(&a.entries)?;
             let term = ballot_term(b);
             let mut expected = a.entries.first().map(|e| e.index);
             for e in &a.entries {
@@ -70,13 +72,11 @@ fn validate(from: NodeId, msg: &Message) -> Result<(), MessageError> {
                 if e.term != term {
                     return Err(MessageError::Malformed("accept entry in another ballot"));
                 }
-                if e.kind == EntryKind::Membership {
-                    return Err(MessageError::Malformed("membership entries are not supported"));
-                }
                 expected = e.index.0.checked_add(1).map(crate::id::LogIndex);
             }
         }
         Body::Promise(p) => {
+            check_configs(&p.entries)?;
             let mut last = 0;
             for e in &p.entries {
                 if e.index.0 <= last {
@@ -84,9 +84,6 @@ fn validate(from: NodeId, msg: &Message) -> Result<(), MessageError> {
                 }
                 if e.term.0 == 0 || e.term > ballot_term(b) {
                     return Err(MessageError::Malformed("promise reports a ballot above the promise"));
-                }
-                if e.kind == EntryKind::Membership {
-                    return Err(MessageError::Malformed("membership entries are not supported"));
                 }
                 last = e.index.0;
             }
@@ -103,6 +100,9 @@ fn validate(from: NodeId, msg: &Message) -> Result<(), MessageError> {
             }
             if c.meta.membership.is_empty() {
                 return Err(MessageError::Malformed("snapshot without a configuration"));
+            }
+            if c.meta.membership.members().any(|id| id.0 >= crate::paxos::MAX_NODES) {
+                return Err(MessageError::Malformed("configuration names a node id above 65,535"));
             }
         }
         Body::Accepted(_) | Body::HeartbeatResponse(_) | Body::SnapshotResponse(_) => {}

@@ -138,8 +138,6 @@ fn a_learner_follows_without_voting_or_campaigning() {
     assert_eq!(c.count_delivered(|m| matches!(m.body, Body::Prepare(_))), 0);
     let now = c.now;
     assert_eq!(c.px(1).transfer_leader(now, NodeId(4)), Err(replica::TransferError::NotVoter(NodeId(4))));
-    let change = replica::MembershipChange { voters: vec![NodeId(1)], learners: vec![], addresses: vec![] };
-    assert_eq!(c.px(1).change_membership(now, change), Err(replica::ProposeError::Unsupported));
 }
 
 #[test]

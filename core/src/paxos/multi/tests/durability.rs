@@ -95,8 +95,9 @@ fn recovery_checks_what_storage_hands_back() {
     };
     let r = MultiPaxos::new(test_config(1), Instant::ZERO, gap, voters.clone());
     assert_eq!(r.err(), Some(NewError::Recover(RecoverError::Gap { expected: LogIndex(2), found: LogIndex(3) })));
-    let r = MultiPaxos::new(test_config(1), Instant::ZERO, Recovered::default(), Membership::default());
-    assert_eq!(r.err(), Some(NewError::Recover(RecoverError::NoMembership)));
+    // No configuration at all: a node waiting to be added, which only listens.
+    let joiner = MultiPaxos::new(test_config(1), Instant::ZERO, Recovered::default(), Membership::default()).unwrap();
+    assert_eq!((joiner.status().role, joiner.poll_timeout()), (crate::replica::Role::Learner, None));
     let big = Membership::voters_only([NodeId(1), NodeId(70_000)]).unwrap();
     let r = MultiPaxos::new(test_config(1), Instant::ZERO, Recovered::default(), big);
     assert_eq!(r.err(), Some(NewError::Config(ConfigError::NodeIdTooLarge(NodeId(70_000)))));

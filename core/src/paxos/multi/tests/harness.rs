@@ -96,6 +96,38 @@ impl Cluster {
         c
     }
 
+    /// Adds node `id`, empty and knowing no configuration: a node about to
+    /// be added to the running cluster.
+    pub fn add_joiner(&mut self, id: u64) {
+        let cfg = test_config(id);
+        let initial = Membership::default();
+        let px = MultiPaxos::new(cfg.clone(), self.now, Recovered::default(), initial.clone()).unwrap();
+        let node = Node {
+            px,
+            cfg,
+            initial,
+            disk: Recovered::default(),
+            unsynced: Vec::new(),
+            applied: BTreeMap::new(),
+            reads: Vec::new(),
+            events: Vec::new(),
+            restores: 0,
+            rewrites: 0,
+        };
+        self.nodes.insert(id, node);
+    }
+
+    /// Asks `leader` for a configuration of `voters` and `learners`.
+    pub fn change(&mut self, leader: u64, voters: &[u64], learners: &[u64]) -> Result<Proposal, ProposeError> {
+        let now = self.now;
+        let change = replica::MembershipChange {
+            voters: voters.iter().copied().map(NodeId).collect(),
+            learners: learners.iter().copied().map(NodeId).collect(),
+            addresses: Vec::new(),
+        };
+        self.px(leader).change_membership(now, change)
+    }
+
     pub fn node(&self, id: u64) -> &Node {
         &self.nodes[&id]
     }

@@ -5,6 +5,7 @@ mod harness;
 mod acceptor;
 mod durability;
 mod election;
+mod membership;
 mod reads;
 mod recovery;
 mod replication;
