@@ -32,6 +32,12 @@ pub enum RequestOp {
     /// from its own state once it has applied that far (Raft thesis
     /// §6.4, "reads from followers").
     ReadIndex,
+    /// The configuration in force at the node asked, addresses included
+    /// (`Membership::encode`), answered by any node from its own state. A
+    /// joining node asks the members it was told of, so that it can reach
+    /// (and admit) every member — the leader included — before its own
+    /// configuration arrives.
+    Configuration,
 }
 
 impl ClientRequest {
@@ -40,7 +46,7 @@ impl ClientRequest {
         match &self.op {
             RequestOp::Propose(b) | RequestOp::Query(b) => b.len(),
             RequestOp::Member(MemberStep::AddLearner { address, .. }) => address.len(),
-            RequestOp::Member(_) | RequestOp::TransferLeader(_) | RequestOp::ReadIndex => 0,
+            RequestOp::Member(_) | RequestOp::TransferLeader(_) | RequestOp::ReadIndex | RequestOp::Configuration => 0,
         }
     }
 }

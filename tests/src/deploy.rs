@@ -32,6 +32,11 @@ impl Disks {
         Disks { root }
     }
 
+    /// Removes every node's storage.
+    pub fn clear(&self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+
     /// Opens node `id`'s storage, waiting for a stopped node's store to
     /// release the directory.
     pub fn open(&self, id: NodeId) -> Box<dyn LogStore> {
@@ -131,6 +136,9 @@ impl Deploy for TokioTcp {
     fn store(&self, id: NodeId) -> Box<dyn LogStore> {
         self.disks.open(id)
     }
+    fn wipe(&self) {
+        self.disks.clear();
+    }
 }
 
 /// TCP on smol.
@@ -179,6 +187,9 @@ impl Deploy for SmolTcp {
     fn store(&self, id: NodeId) -> Box<dyn LogStore> {
         self.disks.open(id)
     }
+    fn wipe(&self) {
+        self.disks.clear();
+    }
 }
 
 /// QUIC with mutual TLS on tokio.
@@ -220,5 +231,8 @@ impl Deploy for Quic {
     }
     fn store(&self, id: NodeId) -> Box<dyn LogStore> {
         self.disks.open(id)
+    }
+    fn wipe(&self) {
+        self.disks.clear();
     }
 }

@@ -42,6 +42,10 @@ pub trait Deploy: Send + Sync {
     fn wire(&self, id: NodeId, peers: BTreeMap<NodeId, String>, endpoint: Box<dyn core::any::Any + Send>) -> Wired;
     /// Opens node `id`'s durable storage (the same state across restarts).
     fn store(&self, id: NodeId) -> Box<dyn LogStore>;
+    /// Empties every node's storage: a new cluster starts on blank disks,
+    /// never on a previous cluster's log (whose configuration would name
+    /// that cluster's addresses).
+    fn wipe(&self);
 }
 
 struct Member {
@@ -58,25 +62,22 @@ pub struct TestCluster<'a> {
     founders: u64,
 }
 
-/// Raft for node `id` of a cluster founded by nodes 1..=`n` (0: a node
-/// that joins later, with no configuration of its own).
-fn raft(id: NodeId, n: u64) -> node::ReplicaFactory {
+/// Raft for node `id` bootstrapping with `initial` (empty: a node that
+/// joins later, with no configuration of its own).
+fn raft(id: NodeId, initial: Membership) -> node::ReplicaFactory {
     Box::new(move |now: Instant, recovered| {
         let mut cfg = RaftConfig::new(id, id.0 * 977);
         cfg.election_timeout = Duration::from_millis(300);
         cfg.heartbeat_interval = Duration::from_millis(50);
-        let voters = if n == 0 {
-            Membership::default()
-        } else {
-            Membership::voters_only((1..=n).map(NodeId)).map_err(|e| e.to_string())?
-        };
-        Ok(Box::new(Raft::new(cfg, now, recovered, voters).map_err(|e| e.to_string())?) as Box<dyn Replica + Send>)
+        let r = Raft::new(cfg, now, recovered, initial.clone()).map_err(|e| e.to_string())?;
+        Ok(Box::new(r) as Box<dyn Replica + Send>)
     })
 }
 
 impl<'a> TestCluster<'a> {
     /// Starts `n` nodes on fresh endpoints.
     pub async fn start(deploy: &'a dyn Deploy, n: u64) -> io::Result<TestCluster<'a>> {
+        deploy.wipe();
         let mut endpoints = BTreeMap::new();
         let mut members = BTreeMap::new();
         for i in 1..=n {
@@ -96,12 +97,30 @@ impl<'a> TestCluster<'a> {
     }
 
     async fn launch(&mut self, id: NodeId, ep: Box<dyn core::any::Any + Send>) {
-        let n = if id.0 <= self.founders { self.founders } else { 0 };
-        let wired = self.deploy.wire(id, self.peers(id), ep);
+        let peers = self.peers(id);
+        self.launch_knowing(id, ep, peers).await;
+    }
+
+    async fn launch_knowing(
+        &mut self,
+        id: NodeId,
+        ep: Box<dyn core::any::Any + Send>,
+        peers: BTreeMap<NodeId, String>,
+    ) {
+        // Founders bootstrap with every founder's address, as `synod node`
+        // does from `--members`: the configuration carries them.
+        let initial = if id.0 <= self.founders {
+            let founders = (1..=self.founders).map(NodeId);
+            let addrs = founders.clone().filter_map(|f| Some((f, Bytes::from(self.members.get(&f)?.addr.clone()))));
+            Membership::voters_only(founders).and_then(|m| m.with_addresses(addrs)).expect("a valid configuration")
+        } else {
+            Membership::default()
+        };
+        let wired = self.deploy.wire(id, peers.clone(), ep);
         let mut cfg = NodeConfig::new(id);
         // The transport follows the configuration; these addresses serve
         // until the node has one.
-        cfg.peers = Some(self.peers(id));
+        cfg.peers = Some(peers);
         cfg.request_timeout = Duration::from_secs(3);
         cfg.snapshot_every = 40;
         cfg.service_tick = Some(node::ServiceTick {
@@ -111,7 +130,7 @@ impl<'a> TestCluster<'a> {
         let handle = node::start(
             cfg,
             self.deploy.store(id),
-            raft(id, n),
+            raft(id, initial),
             Box::new(Store::default()),
             wired.transport,
             self.deploy.runtime(),
@@ -130,6 +149,16 @@ impl<'a> TestCluster<'a> {
         let (ep, addr) = self.deploy.reserve(0).await.expect("an endpoint");
         self.members.insert(id, Member { addr: addr.clone(), handle: None, block: None });
         self.launch(id, ep).await;
+        addr
+    }
+
+    /// Starts node `id` like [`TestCluster::join`], knowing the address
+    /// of member `named` only. Returns its address.
+    pub async fn join_naming(&mut self, id: NodeId, named: NodeId) -> String {
+        let (ep, addr) = self.deploy.reserve(0).await.expect("an endpoint");
+        let peers: BTreeMap<NodeId, String> = [(named, self.members[&named].addr.clone())].into();
+        self.members.insert(id, Member { addr: addr.clone(), handle: None, block: None });
+        self.launch_knowing(id, ep, peers).await;
         addr
     }
 
@@ -367,14 +396,16 @@ pub async fn restart_from_storage(d: &dyn Deploy) {
 /// The replace path over real connections: a fresh node joins as a
 /// learner, is promoted, and the old leader is removed and stopped for
 /// good; the peers' connections follow each configuration (the fourth
-/// node is dialed only once the configuration names its address).
+/// node is dialed only once the configuration names its address). The
+/// fresh node is told of one follower only: it must find the leader
+/// itself.
 pub async fn replace_a_member(d: &dyn Deploy) {
     let mut c = TestCluster::start(d, 3).await.expect("cluster starts");
     for i in 0..50 {
         c.write(NodeId(1 + i % 3), &format!("r{i}"), "x").await;
     }
-    let addr = c.join(NodeId(4)).await;
     let via = NodeId(if c.leader().await == NodeId(2) { 3 } else { 2 });
+    let addr = c.join_naming(NodeId(4), via).await;
     let add = MemberStep::AddLearner { id: NodeId(4), address: Bytes::from(addr) };
     c.member_step(via, add).await;
     c.member_step(via, MemberStep::Promote { id: NodeId(4) }).await;

@@ -48,6 +48,7 @@ pub fn put_request(b: &mut BytesMut, r: &ClientRequest) {
             b.put_u64_le(to.0);
         }
         RequestOp::ReadIndex => b.put_u8(5),
+        RequestOp::Configuration => b.put_u8(6),
     }
 }
 
@@ -66,6 +67,7 @@ pub fn get_request(r: &mut Reader) -> Result<ClientRequest, DecodeError> {
         }),
         4 => RequestOp::TransferLeader(NodeId(r.u64()?)),
         5 => RequestOp::ReadIndex,
+        6 => RequestOp::Configuration,
         _ => return Err(DecodeError::BadTag("request")),
     };
     Ok(ClientRequest { id, op })

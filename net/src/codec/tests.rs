@@ -154,6 +154,7 @@ fn arb_request_op() -> impl Strategy<Value = RequestOp> {
             .prop_map(|(o, n)| RequestOp::Member(MemberStep::Replace { old: NodeId(o), new: NodeId(n) })),
         any::<u64>().prop_map(|id| RequestOp::TransferLeader(NodeId(id))),
         Just(RequestOp::ReadIndex),
+        Just(RequestOp::Configuration),
     ]
 }
 

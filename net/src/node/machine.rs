@@ -114,7 +114,9 @@ pub struct Machine<S> {
     /// Totals since start, for metrics.
     counters: NodeCounters,
     /// The peers the transport was last told of, if the node manages them.
-    peers: Option<BTreeMap<NodeId, String>>,
+    pub(super) peers: Option<BTreeMap<NodeId, String>>,
+    /// A joining node asking members for the configuration in force.
+    pub(super) discovery: super::discover::Discovery,
     /// The latest time an input carried: outputs computed in
     /// [`Machine::poll_output`] are stamped with it.
     pub(super) now: Instant,
@@ -131,6 +133,7 @@ impl<S: Service> Machine<S> {
         let disk = DiskStatus { quota_bytes: cfg.quota_bytes, ..DiskStatus::default() };
         let mut requests = Requests::default();
         requests.number_forwards_from(cfg.seed);
+        let membership_empty = replica.status().membership.is_empty();
         let peers = peers_of(&cfg, &replica.status().membership);
         let out = NodeOutput { peers: peers.clone(), ..NodeOutput::default() };
         Machine {
@@ -151,6 +154,7 @@ impl<S: Service> Machine<S> {
             now,
             scratch: Output::default(),
             peers,
+            discovery: super::discover::Discovery::new(!membership_empty),
             out,
         }
     }
@@ -207,6 +211,7 @@ impl<S: Service> Machine<S> {
                 }
             }
             Frame::Request(ClientRequest { id, op }) => self.submit(op, Requester::Remote { from, id }, now),
+            Frame::Reply(ClientReply { id, result }) if self.discovery_answered(from, id, &result) => {}
             Frame::Reply(ClientReply { id, result }) => match self.requests.answered_by(id, from) {
                 Ok(w) => match result {
                     // The leader moved on: try again from here.
@@ -386,6 +391,7 @@ impl<S: Service> Machine<S> {
         if self.role == Role::Leader && self.cfg.service_tick.is_some() {
             earliest(Some(self.next_tick.unwrap_or(self.now)));
         }
+        earliest(self.discovery_due());
         t
     }
 
@@ -398,6 +404,7 @@ impl<S: Service> Machine<S> {
         }
         self.tick(now);
         self.auto_promote(now);
+        self.discover(now);
         for w in self.requests.expire(now) {
             w.requester.answer(&mut self.out, Err(ClientError::Timeout));
         }
@@ -619,6 +626,7 @@ impl<S: Service> Machine<S> {
         if let Event::MembershipChanged(m) = ev {
             tracing::info!(node = %self.cfg.id, voters = ?m.voters(), outgoing = ?m.outgoing(),
                 learners = ?m.learners(), "configuration in force");
+            self.discovery.configured |= !m.is_empty();
             let peers = peers_of(&self.cfg, m);
             if peers != self.peers {
                 self.peers = peers.clone();

@@ -12,6 +12,7 @@
 //! Persist-before-send holds end to end: the replica only releases a
 //! message once the storage task has reported the write it depends on.
 
+mod discover;
 mod driver;
 mod handle;
 mod machine;
@@ -305,3 +306,6 @@ mod failover_tests;
 
 #[cfg(all(test, not(loom)))]
 mod membership_tests;
+
+#[cfg(all(test, not(loom)))]
+mod discover_tests;

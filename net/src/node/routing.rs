@@ -111,6 +111,11 @@ impl<S: Service> Machine<S> {
                 }
             }
             RequestOp::Member(step) => return self.member_step(step, requester, deadline, now),
+            RequestOp::Configuration => {
+                let m = self.replica.status().membership;
+                let answer = if m.is_empty() { Err(ClientError::Unavailable) } else { Ok(m.encode()) };
+                return requester.answer(&mut self.out, answer);
+            }
             RequestOp::TransferLeader(to) => match self.replica.transfer_leader(now, to) {
                 Ok(()) | Err(TransferError::AlreadyLeader) => return requester.answer(&mut self.out, Ok(Bytes::new())),
                 Err(TransferError::NotLeader { leader_hint }) => (leader_hint, RequestOp::TransferLeader(to)),
@@ -233,7 +238,7 @@ impl<S: Service> Machine<S> {
         for id in ids {
             let Some((_, w)) = self.requests.forwarded.remove(&id) else { continue };
             match w.op {
-                RequestOp::Query(_) | RequestOp::ReadIndex => self.route(w, now),
+                RequestOp::Query(_) | RequestOp::ReadIndex | RequestOp::Configuration => self.route(w, now),
                 // Writes, membership steps and transfers alike: the node
                 // gone may have acted on them.
                 RequestOp::Propose(_) | RequestOp::Member(_) | RequestOp::TransferLeader(_) => {

@@ -155,12 +155,13 @@ impl Cluster {
     /// Starts (or restarts) node `i` on its data directory.
     pub fn start(&mut self, i: u64) -> Result<(), String> {
         // A node that joins (a spare, or any node once the membership
-        // changed) names the members of now, as an operator reads them
-        // from `synod member list`: until its configuration arrives it
-        // admits only the peers it names, so the leader must be among them.
+        // changed) names one current member besides itself, often not the
+        // leader: it must find the others (the leader among them) itself.
         let joins = self.setup.spares > 0 && (i > self.setup.nodes || self.changed);
         let view = if joins {
-            let ids = self.members().into_iter().chain([i]).collect::<std::collections::BTreeSet<u64>>();
+            let others: Vec<u64> = self.members().into_iter().filter(|j| *j != i).collect();
+            let named = others.get(i as usize % others.len().max(1)).copied();
+            let ids = named.into_iter().chain([i]).collect::<std::collections::BTreeSet<u64>>();
             ids.iter().filter_map(|j| Some(format!("{j}={}", self.inbound.get(j)?.1))).collect::<Vec<_>>().join(",")
         } else {
             self.views[&i].clone()

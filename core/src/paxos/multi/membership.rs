@@ -19,11 +19,15 @@
 //!   (the stop rule of Vertical Paxos, Lamport, Malkhi, Zhou, PODC 2009,
 //!   applied per slot range). Prepares go to the voters of each
 //!   configuration as it is discovered.
-//! - **Why joint.** A configuration a previous leader proposed but did not
-//!   get chosen can be recovered by one candidate and missed by another,
-//!   which then decides later slots in the older configuration. Each step
-//!   keeps a majority of the configuration it leaves (old → old+new →
-//!   new), so the quorums of the two views always meet.
+//! - **Joint, though not for safety.** A leader commits a slot only once a
+//!   majority holds every slot up to it in its ballot, so a configuration
+//!   it did not see (proposed, never chosen) is overwritten at a majority
+//!   before anything after it is decided, and every later leader recovers
+//!   the same configurations: with the barrier, going straight from old
+//!   to new is safe here (the skip-the-joint-phase canary finds nothing,
+//!   RELIABILITY.md). Changes still pass through the joint configuration,
+//!   so both protocols take the same steps and the node machine answers a
+//!   step at the same point (the joint phase left).
 //!
 //! Acceptors apply a configuration when they learn its slot chosen, and
 //! keep the chosen ones above their snapshot so a snapshot records the
