@@ -5,15 +5,24 @@
 
 mod common;
 
-use common::{Raw, Scratch, cluster, free_ports, synod};
+use common::{Raw, Scratch, cluster, cluster_with, free_ports, synod};
 use core::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 #[test]
 fn a_backup_taken_under_load_restores_every_acknowledged_write_into_a_new_cluster() {
-    let dir = Scratch::new("backup");
+    backup_and_restore(&[]);
+}
+
+#[test]
+fn a_multi_paxos_backup_restores_into_a_new_cluster() {
+    backup_and_restore(&["--protocol", "multi-paxos"]);
+}
+
+fn backup_and_restore(flags: &[&str]) {
+    let dir = Scratch::new(&format!("backup{}", flags.len()));
     let port = free_ports(3);
-    let mut old = cluster(&dir.0.join("old"), port, 3);
+    let mut old = cluster_with(&dir.0.join("old"), port, 3, flags);
     let mut c = Raw::connect(port);
     // Values large enough that the backup takes several reads.
     let value = |i: usize| format!("{i}-{}", "v".repeat(4000));
@@ -87,7 +96,7 @@ fn a_backup_taken_under_load_restores_every_acknowledged_write_into_a_new_cluste
     assert!(!again.0 && again.1.contains("is not empty"), "restoring over a node's data: {}", again.1);
 
     let port2 = free_ports(3);
-    let _restored = cluster(&new, port2, 3);
+    let _restored = cluster_with(&new, port2, 3, flags);
     let mut c = Raw::connect(port2 + 2);
     for i in 0..600 {
         let k = format!("k{i}");

@@ -44,13 +44,23 @@ fn leader(resp: u16) -> u64 {
 
 #[test]
 fn a_survivor_recovers_a_cluster_that_lost_its_majority_with_every_acknowledged_write() {
-    let dir = Scratch::new("recover");
+    recover_and_grow_back("raft");
+}
+
+#[test]
+fn a_multi_paxos_survivor_recovers_and_grows_back() {
+    recover_and_grow_back("multi-paxos");
+}
+
+fn recover_and_grow_back(protocol: &str) {
+    let dir = Scratch::new(&format!("recover-{protocol}"));
+    let proto = ["--protocol", protocol];
     let base = free_ports(8);
     let peer = |id: u64| base + id as u16 - 1;
     let resp = |id: u64| base + 4 + id as u16 - 1;
     let members = (1..=3).map(|i| format!("{i}=127.0.0.1:{}", peer(i))).collect::<Vec<_>>().join(",");
     let data = |id: u64| dir.0.join(format!("node-{id}"));
-    let mut nodes: Vec<Proc> = (1..=3).map(|i| node(i, "old", &members, &data(i), resp(i), &[])).collect();
+    let mut nodes: Vec<Proc> = (1..=3).map(|i| node(i, "old", &members, &data(i), resp(i), &proto)).collect();
     let l = leader(resp(1));
     // A configuration change, so the log holds configuration entries
     // naming the old members (the founding one is not logged): a learner
@@ -119,7 +129,7 @@ fn a_survivor_recovers_a_cluster_that_lost_its_majority_with_every_acknowledged_
     let (ok, out) = recover(&new);
     assert!(!ok && out.contains("is not empty"), "recovering over a directory: {out}");
 
-    let _one = node(l, "new", &format!("{l}={address}"), &new, resp(l), &[]);
+    let _one = node(l, "new", &format!("{l}={address}"), &new, resp(l), &proto);
     let mut c = Raw::connect(resp(l));
     for k in &acked {
         assert_eq!(c.settled(&[b"GET", k.as_bytes()]), "v", "{k} was acknowledged and is lost");
@@ -135,7 +145,10 @@ fn a_survivor_recovers_a_cluster_that_lost_its_majority_with_every_acknowledged_
         let addr = format!("127.0.0.1:{p}");
         named += &format!(",{id}={addr}");
         let port = free_ports(1);
-        joined.push((node(id, "new", &named, &dir.0.join(format!("node-{id}")), port, &["--join"]), port));
+        joined.push((
+            node(id, "new", &named, &dir.0.join(format!("node-{id}")), port, &["--join", "--protocol", protocol]),
+            port,
+        ));
         let (ok, out) = synod(&["member", "add", &id.to_string(), &addr, "--addr", &admin]);
         assert!(ok, "add {id}: {out}");
         let (ok, out) = synod(&["member", "promote", &id.to_string(), "--addr", &admin]);
