@@ -55,6 +55,25 @@ pub fn data(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
 }
 
+impl Node {
+    /// A node on an empty disk, bootstrapping with `initial`.
+    fn fresh(cfg: Config, now: Instant, initial: Membership) -> Node {
+        let px = MultiPaxos::new(cfg.clone(), now, Recovered::default(), initial.clone()).unwrap();
+        Node {
+            px,
+            cfg,
+            initial,
+            disk: Recovered::default(),
+            unsynced: Vec::new(),
+            applied: BTreeMap::new(),
+            reads: Vec::new(),
+            events: Vec::new(),
+            restores: 0,
+            rewrites: 0,
+        }
+    }
+}
+
 impl Cluster {
     pub fn new(n: u64) -> Cluster {
         Cluster::with(n, |_| {})
@@ -78,20 +97,7 @@ impl Cluster {
         for id in voters.members().map(|m| m.0).collect::<Vec<_>>() {
             let mut cfg = test_config(id);
             tweak(&mut cfg);
-            let px = MultiPaxos::new(cfg.clone(), c.now, Recovered::default(), voters.clone()).unwrap();
-            let node = Node {
-                px,
-                cfg,
-                initial: voters.clone(),
-                disk: Recovered::default(),
-                unsynced: Vec::new(),
-                applied: BTreeMap::new(),
-                reads: Vec::new(),
-                events: Vec::new(),
-                restores: 0,
-                rewrites: 0,
-            };
-            c.nodes.insert(id, node);
+            c.nodes.insert(id, Node::fresh(cfg, c.now, voters.clone()));
         }
         c
     }
@@ -99,22 +105,7 @@ impl Cluster {
     /// Adds node `id`, empty and knowing no configuration: a node about to
     /// be added to the running cluster.
     pub fn add_joiner(&mut self, id: u64) {
-        let cfg = test_config(id);
-        let initial = Membership::default();
-        let px = MultiPaxos::new(cfg.clone(), self.now, Recovered::default(), initial.clone()).unwrap();
-        let node = Node {
-            px,
-            cfg,
-            initial,
-            disk: Recovered::default(),
-            unsynced: Vec::new(),
-            applied: BTreeMap::new(),
-            reads: Vec::new(),
-            events: Vec::new(),
-            restores: 0,
-            rewrites: 0,
-        };
-        self.nodes.insert(id, node);
+        self.nodes.insert(id, Node::fresh(test_config(id), self.now, Membership::default()));
     }
 
     /// Asks `leader` for a configuration of `voters` and `learners`.
