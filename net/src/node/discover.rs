@@ -114,11 +114,7 @@ impl<S: Service> Machine<S> {
         // member that is behind must not make the node forget the others.
         let mut peers: BTreeMap<NodeId, String> =
             self.peers.clone().or_else(|| self.cfg.peers.clone()).unwrap_or_default();
-        for id in m.members().filter(|id| *id != self.cfg.id) {
-            if let Some(addr) = m.address(id).and_then(|a| core::str::from_utf8(a).ok()) {
-                peers.insert(id, addr.to_owned());
-            }
-        }
+        peers.extend(super::machine::peers_of(&self.cfg, m).unwrap_or_default());
         peers.remove(&self.cfg.id);
         if self.peers.as_ref() != Some(&peers) {
             tracing::info!(node = %self.cfg.id, asked = %from, members = ?peers.keys().collect::<Vec<_>>(),

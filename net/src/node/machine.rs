@@ -706,7 +706,7 @@ impl<S: Service> Machine<S> {
 /// at the address the configuration records, else at the one the node was
 /// started with. A node with no configuration yet (one joining) talks to
 /// the members it was started with.
-fn peers_of(cfg: &NodeConfig, m: &synod_core::replica::Membership) -> Option<BTreeMap<NodeId, String>> {
+pub(super) fn peers_of(cfg: &NodeConfig, m: &synod_core::replica::Membership) -> Option<BTreeMap<NodeId, String>> {
     let started_with = cfg.peers.as_ref()?;
     if m.is_empty() {
         return Some(started_with.iter().filter(|(id, _)| **id != cfg.id).map(|(i, a)| (*i, a.clone())).collect());
