@@ -304,18 +304,39 @@ impl KvQuery {
 impl KvReply {
     /// The wire form.
     pub fn encode(&self) -> Bytes {
-        let mut b = BytesMut::new();
+        let mut b = BytesMut::with_capacity(self.encoded_len());
+        self.put(&mut b);
+        b.freeze()
+    }
+
+    /// The length of the wire form: a read's reply is written into a
+    /// buffer of its final size, not grown value by value (it is on the
+    /// path of every GET).
+    pub(crate) fn encoded_len(&self) -> usize {
+        // Tag, presence byte, u32 length.
+        let opt = |v: &Option<Bytes>| v.as_ref().map_or(1, |v| 5usize.saturating_add(v.len()));
+        match self {
+            KvReply::Value(v) => 1 + opt(v),
+            KvReply::Values(vs) => vs.iter().fold(5usize, |n, v| n.saturating_add(opt(v))),
+            KvReply::Int(_) => 9,
+            KvReply::Ok => 1,
+            KvReply::Bool(_) | KvReply::Error(_) => 2,
+        }
+    }
+
+    /// Appends the wire form.
+    pub(crate) fn put(&self, b: &mut BytesMut) {
         match self {
             KvReply::Ok => b.put_u8(0),
             KvReply::Value(v) => {
                 b.put_u8(1);
-                put_opt_bytes(&mut b, v.as_deref());
+                put_opt_bytes(b, v.as_deref());
             }
             KvReply::Values(vs) => {
                 b.put_u8(2);
                 b.put_u32_le(vs.len() as u32);
                 for v in vs {
-                    put_opt_bytes(&mut b, v.as_deref());
+                    put_opt_bytes(b, v.as_deref());
                 }
             }
             KvReply::Int(i) => {
@@ -331,7 +352,6 @@ impl KvReply {
                 b.put_u8(e.code());
             }
         }
-        b.freeze()
     }
 
     /// Parses the wire form.
@@ -872,12 +892,22 @@ mod tests {
         #[test]
         fn replies_round_trip(r in prop_oneof![
             Just(KvReply::Ok),
-            proptest::option::of(Just(b("v"))).prop_map(KvReply::Value),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300).prop_map(Bytes::from)).prop_map(KvReply::Value),
             any::<i64>().prop_map(KvReply::Int),
             any::<bool>().prop_map(KvReply::Bool),
             Just(KvReply::Error(KvError::Overflow)),
+            proptest::collection::vec(proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300).prop_map(Bytes::from)), 0..4).prop_map(KvReply::Values),
         ]) {
-            prop_assert_eq!(KvReply::decode(r.encode()).unwrap(), r);
+            let wire = r.encode();
+            // The buffer is sized from `encoded_len`: exact, not a guess.
+            prop_assert_eq!(wire.len(), r.encoded_len());
+            // Nested in a service reply, length-prefixed as `put_bytes` would.
+            let mut nested = BytesMut::new();
+            crate::service::codec::put_bytes(&mut nested, &wire);
+            let outer = crate::service::Reply::Kv(r.clone()).encode();
+            prop_assert_eq!(&outer[2..], &nested[..]);
+            prop_assert_eq!(crate::service::Reply::decode(outer).unwrap(), crate::service::Reply::Kv(r.clone()));
+            prop_assert_eq!(KvReply::decode(wire).unwrap(), r);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The [`super::Store`]'s replies and errors, and their versioned binary
 //! encoding.
 
-use super::codec::{DecodeError, Reader, put_bytes};
+use super::codec::{DecodeError, Reader};
 use super::command::{VERSION, check_version, opt_u64, put_opt_u64};
 use super::kv::KvReply;
 use super::leases::{LeaseError, LeaseInfo};
@@ -190,7 +190,12 @@ const LEASE_INFO_MIN: usize = 17;
 impl Reply {
     /// The wire form.
     pub fn encode(&self) -> Bytes {
-        let mut b = BytesMut::new();
+        // A value read (every GET) is sized exactly; the rest are small.
+        let len = match self {
+            Reply::Kv(r) => 6usize.saturating_add(r.encoded_len()),
+            _ => 64,
+        };
+        let mut b = BytesMut::with_capacity(len);
         b.put_u8(VERSION);
         self.put(&mut b);
         b.freeze()
@@ -201,8 +206,13 @@ impl Reply {
         match self {
             Reply::Ok => b.put_u8(0),
             Reply::Kv(r) => {
+                // Length-prefixed as `put_bytes` would, written in place.
                 b.put_u8(1);
-                put_bytes(b, &r.encode());
+                let at = b.len();
+                b.put_u32_le(0);
+                r.put(b);
+                let n = (b.len() - at - 4) as u32;
+                b[at..at + 4].copy_from_slice(&n.to_le_bytes());
             }
             Reply::Lease { id, ttl } => {
                 b.put_u8(2);
