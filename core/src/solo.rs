@@ -6,13 +6,13 @@
 //! a crash can never be mistaken for a later one at the same index.
 
 use crate::id::{LogIndex, NodeId, Term};
+use crate::replica::log::StableLog;
 use crate::replica::{
     CompactError, Entry, EntryKind, Event, HardState, Membership, MembershipChange, Message, MessageError, Output,
     PeerStatus, Persist, PersistId, Proposal, ProposeError, ReadError, ReadId, ReadState, RecoverError, Recovered,
     Replica, Role, Snapshot, SnapshotMeta, Status, TransferError,
 };
 use crate::time::Instant;
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use bytes::Bytes;
 
@@ -22,19 +22,11 @@ pub struct Solo {
     id: NodeId,
     term: Term,
     membership: Membership,
-    snapshot: Snapshot,
-    entries: VecDeque<Entry>,
-    /// Every durable entry is committed: there is no one else to ask.
-    persisted: LogIndex,
-    applied: LogIndex,
-    /// First index not yet handed out for writing.
-    unwritten: LogIndex,
+    /// The log Raft and Multi-Paxos keep too; here every durable entry is
+    /// committed at once: there is no one else to ask.
+    log: StableLog,
     /// The hard state still has to be written.
     hard_state_dirty: bool,
-    /// The snapshot still has to be written.
-    snapshot_unwritten: bool,
-    /// Batches handed out, with their last index.
-    batches: VecDeque<(PersistId, LogIndex)>,
     next_persist: u64,
     restore: Option<Snapshot>,
     reads: Vec<ReadState>,
@@ -53,43 +45,23 @@ impl Solo {
             data: Bytes::new(),
         });
         crate::replica::check_recovered(&snapshot.meta, &entries, true)?;
-        let entries_kept: VecDeque<Entry> = entries.into_iter().filter(|e| e.index > snapshot.meta.index).collect();
-        let last_term = entries_kept.back().map_or(snapshot.meta.term, |e| e.term);
-        let last = entries_kept.back().map_or(snapshot.meta.index, |e| e.index);
-        let term = hard_state.term.max(last_term).next();
         let restore = (snapshot.meta.index > LogIndex(0)).then(|| snapshot.clone());
-        let applied = snapshot.meta.index;
         let membership = snapshot.meta.membership.clone();
+        // Everything recovered is durable, so committed.
+        let log = StableLog::recovered(snapshot, entries, LogIndex(u64::MAX));
+        let term = hard_state.term.max(log.last_term()).next();
         let events = alloc::vec![Event::RoleChanged { role: Role::Leader, term, leader: Some(id) }];
         Ok(Solo {
             id,
             term,
             membership,
-            snapshot,
-            entries: entries_kept,
-            persisted: last,
-            applied,
-            unwritten: last.next(),
+            log,
             hard_state_dirty: true,
-            snapshot_unwritten: false,
-            batches: VecDeque::new(),
             next_persist: 1,
             restore,
             reads: Vec::new(),
             events,
         })
-    }
-
-    fn last_index(&self) -> LogIndex {
-        self.entries.back().map_or(self.snapshot.meta.index, |e| e.index)
-    }
-
-    fn entry(&self, index: LogIndex) -> Option<&Entry> {
-        let first = self.snapshot.meta.index.next();
-        if index < first {
-            return None;
-        }
-        self.entries.get((index.0 - first.0) as usize)
     }
 }
 
@@ -99,15 +71,15 @@ impl Replica for Solo {
     }
 
     fn propose(&mut self, _now: Instant, data: Bytes) -> Result<Proposal, ProposeError> {
-        let index = self.last_index().next();
-        self.entries.push_back(Entry { index, term: self.term, kind: EntryKind::Command, data });
+        let index = self.log.last_index().next();
+        self.log.push(Entry { index, term: self.term, kind: EntryKind::Command, data });
         Ok(Proposal { index, term: self.term })
     }
 
     fn read(&mut self, _now: Instant, id: ReadId) -> Result<(), ReadError> {
         // Alone, this node is always the leader: everything acknowledged
         // is at or below the durable (= committed) index.
-        self.reads.push(ReadState { id, result: Ok(self.persisted) });
+        self.reads.push(ReadState { id, result: Ok(self.log.persisted) });
         Ok(())
     }
 
@@ -122,24 +94,15 @@ impl Replica for Solo {
     }
 
     fn poll_output(&mut self, out: &mut Output) {
-        let last = self.last_index();
-        if self.hard_state_dirty || self.snapshot_unwritten || self.unwritten <= last {
+        if self.hard_state_dirty || self.log.has_unstable() {
             let id = PersistId(self.next_persist);
             self.next_persist += 1;
             let mut p = Persist { id, ..Persist::default() };
-            if self.snapshot_unwritten {
-                p.snapshot = Some(self.snapshot.clone());
-                self.snapshot_unwritten = false;
-            }
-            let first = self.snapshot.meta.index.next();
-            let from = self.unwritten.0.saturating_sub(first.0) as usize;
-            p.entries.extend(self.entries.range(from..).cloned());
+            self.log.take_unstable(id, &mut p);
             if self.hard_state_dirty {
-                p.hard_state = Some(HardState { term: self.term, vote: Some(self.id), commit: self.persisted });
+                p.hard_state = Some(HardState { term: self.term, vote: Some(self.id), commit: self.log.persisted });
                 self.hard_state_dirty = false;
             }
-            self.unwritten = last.next();
-            self.batches.push_back((id, last));
             match &mut out.persist {
                 Some(existing) => existing.merge(p),
                 slot => *slot = Some(p),
@@ -149,50 +112,36 @@ impl Replica for Solo {
             out.committed.clear();
             out.restore = Some(s);
         }
-        while self.applied < self.persisted {
-            self.applied = self.applied.next();
-            if let Some(e) = self.entry(self.applied) {
-                out.committed.push(e.clone());
-            }
-        }
+        self.log.take_committed(&mut out.committed);
         out.reads.append(&mut self.reads);
         out.events.append(&mut self.events);
     }
 
     fn has_output(&self) -> bool {
         self.hard_state_dirty
-            || self.snapshot_unwritten
-            || self.unwritten <= self.last_index()
+            || self.log.has_unstable()
             || self.restore.is_some()
-            || self.applied < self.persisted
+            || self.log.has_committed()
             || !self.reads.is_empty()
             || !self.events.is_empty()
     }
 
     fn handle_persisted(&mut self, _now: Instant, id: PersistId) {
-        while let Some(&(bid, last)) = self.batches.front() {
-            if bid > id {
-                break;
-            }
-            self.batches.pop_front();
-            self.persisted = self.persisted.max(last);
-        }
+        self.log.persisted_up_to(id);
+        self.log.commit = self.log.persisted;
     }
 
     fn compact(&mut self, _now: Instant, index: LogIndex, data: Bytes) -> Result<(), CompactError> {
-        let existing = self.snapshot.meta.index;
+        let existing = self.log.snapshot.meta.index;
         if index <= existing {
             return Err(CompactError::AlreadyCompacted { index, existing });
         }
-        if index > self.applied {
-            return Err(CompactError::NotApplied { index, applied: self.applied });
+        if index > self.log.applied {
+            return Err(CompactError::NotApplied { index, applied: self.log.applied });
         }
-        let term = self.entry(index).map_or(self.term, |e| e.term);
-        let drop = (index.0 - existing.0) as usize;
-        self.entries.drain(..drop.min(self.entries.len()));
-        self.snapshot = Snapshot { meta: SnapshotMeta { index, term, membership: self.membership.clone() }, data };
+        let term = self.log.term(index).unwrap_or(self.term);
         // Storage learns of it with the next batch.
-        self.snapshot_unwritten = true;
+        self.log.compact(Snapshot { meta: SnapshotMeta { index, term, membership: self.membership.clone() }, data });
         Ok(())
     }
 
@@ -210,11 +159,11 @@ impl Replica for Solo {
             role: Role::Leader,
             term: self.term,
             leader: Some(self.id),
-            commit: self.persisted,
-            applied: self.applied,
-            last_index: self.last_index(),
-            persisted: self.persisted,
-            snapshot_index: self.snapshot.meta.index,
+            commit: self.log.commit,
+            applied: self.log.applied,
+            last_index: self.log.last_index(),
+            persisted: self.log.persisted,
+            snapshot_index: self.log.snapshot.meta.index,
             membership: self.membership.clone(),
         }
     }
@@ -222,9 +171,6 @@ impl Replica for Solo {
     fn peer_status(&self, _out: &mut Vec<PeerStatus>) {}
 
     fn entry_term(&self, index: LogIndex) -> Option<Term> {
-        if index == self.snapshot.meta.index {
-            return Some(self.snapshot.meta.term);
-        }
-        self.entry(index).map(|e| e.term)
+        self.log.term(index)
     }
 }

@@ -9,17 +9,10 @@
 //! "vote state" here: an answer that depends only on it (a vote, a
 //! promise without acceptances) waits for no log write.
 
+use super::log::StableLog;
 use super::{Envelope, HardState, Persist, PersistId};
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-
-/// The part of a replica's log the gate writes from.
-pub(crate) trait Unstable {
-    /// True if entries or a snapshot wait to be written.
-    fn has_unstable(&self) -> bool;
-    /// Moves what waits into batch `id`.
-    fn take_unstable(&mut self, id: PersistId, p: &mut Persist);
-}
 
 #[derive(Debug)]
 pub(crate) struct Durability {
@@ -101,7 +94,7 @@ impl Durability {
 
     /// Hands out the next batch, if anything needs writing. A commit index
     /// change alone is not worth a write: it rides along with the next one.
-    pub fn take_write(&mut self, log: &mut impl Unstable, hs: HardState) -> Option<Persist> {
+    pub fn take_write(&mut self, log: &mut StableLog, hs: HardState) -> Option<Persist> {
         let vote_changed = self.vote_changed(hs);
         if !log.has_unstable() && !vote_changed && !self.forced {
             return None;

@@ -79,6 +79,7 @@ pub(crate) mod durability;
 mod entry;
 mod error;
 pub(crate) mod limits;
+pub(crate) mod log;
 mod membership;
 mod message;
 mod output;

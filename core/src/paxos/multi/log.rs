@@ -22,9 +22,7 @@
 //! at all, and what was reported durable is never lost.
 
 use crate::id::{LogIndex, Term};
-use crate::replica::{Entry, Persist, PersistId, Snapshot, held_range};
-use alloc::collections::VecDeque;
-use alloc::vec::Vec;
+use crate::replica::{Entry, Snapshot};
 
 /// A hole: nothing accepted at `index`.
 pub(super) fn hole(index: LogIndex) -> Entry {
@@ -36,209 +34,50 @@ pub(super) fn is_hole(e: &Entry) -> bool {
     e.term == Term(0)
 }
 
-#[derive(Debug)]
-pub(super) struct PaxosLog {
-    /// The latest snapshot; `entries` continue right after it.
-    pub snapshot: Snapshot,
-    /// One entry per slot, holes included.
-    entries: VecDeque<Entry>,
-    /// Every slot up to here holds its chosen value.
-    pub commit: LogIndex,
-    /// Highest index handed to the service (restores count).
-    pub applied: LogIndex,
-    /// Every slot up to here, as held now, is durable.
-    pub persisted: LogIndex,
-    /// First slot not yet handed out in a `Persist` (as held now).
-    unstable_from: LogIndex,
-    /// Truncation to hand out with the next `Persist`.
-    truncate_from: Option<LogIndex>,
-    /// The snapshot still has to be handed out.
-    snapshot_unstable: bool,
-    /// Batches handed out and not yet reported, with the last slot each
-    /// leaves in storage.
-    batches: VecDeque<(PersistId, LogIndex)>,
+crate::replica::log::protocol_log! {
+    /// The shared [`StableLog`](crate::replica::log::StableLog), one entry
+    /// per slot (holes included), with what only Paxos does to it: set any
+    /// slot, and install a snapshot under the slots above it.
+    PaxosLog
 }
 
 impl PaxosLog {
-    /// A log recovered from storage: everything in it is durable, and the
-    /// stored commit hint names chosen slots only.
-    pub fn recovered(snapshot: Snapshot, entries: Vec<Entry>, commit: LogIndex) -> PaxosLog {
-        let entries: VecDeque<Entry> = entries.into_iter().filter(|e| e.index > snapshot.meta.index).collect();
-        let last = entries.back().map_or(snapshot.meta.index, |e| e.index);
-        let snap_index = snapshot.meta.index;
-        PaxosLog {
-            snapshot,
-            entries,
-            commit: commit.min(last).max(snap_index),
-            applied: snap_index,
-            persisted: last,
-            unstable_from: last.next(),
-            truncate_from: None,
-            snapshot_unstable: false,
-            batches: VecDeque::new(),
-        }
-    }
-
-    pub fn first_index(&self) -> LogIndex {
-        self.snapshot.meta.index.next()
-    }
-
-    pub fn last_index(&self) -> LogIndex {
-        self.entries.back().map_or(self.snapshot.meta.index, |e| e.index)
-    }
-
-    /// The accepted ballot (packed) at `index`, if held; 0 for a hole.
-    pub fn term(&self, index: LogIndex) -> Option<Term> {
-        if index == self.snapshot.meta.index {
-            return Some(self.snapshot.meta.term);
-        }
-        self.entry(index).map(|e| e.term)
-    }
-
-    pub fn entry(&self, index: LogIndex) -> Option<&Entry> {
-        let first = self.first_index();
-        if index < first {
-            return None;
-        }
-        self.entries.get((index.0 - first.0) as usize)
-    }
-
-    /// Entries in `from..=to` that are held.
-    pub fn range(&self, from: LogIndex, to: LogIndex) -> impl Iterator<Item = &Entry> {
-        self.entries.range(held_range(self.first_index().0, self.entries.len(), from, to))
-    }
-
     /// Stores `e` in its slot: past the end (holes fill the gap) or over
     /// what is there. Returns false if nothing changed. Slots covered by
     /// the snapshot are chosen and never change.
     pub fn set(&mut self, e: Entry) -> bool {
         let index = e.index;
-        if index < self.first_index() {
-            return false;
-        }
         let last = self.last_index();
-        if index > last {
-            let mut i = last.next();
-            while i < index {
-                self.entries.push_back(hole(i));
-                i = i.next();
-            }
-            self.entries.push_back(e);
-            return true;
+        if index <= last {
+            return self.0.replace(e);
         }
-        let k = (index.0 - self.first_index().0) as usize;
-        if self.entries[k] == e {
-            return false;
+        let mut i = last.next();
+        while i < index {
+            self.0.push(hole(i));
+            i = i.next();
         }
-        self.entries[k] = e;
-        if index < self.unstable_from {
-            // Already handed to storage: rewrite the suffix from here.
-            self.unstable_from = index;
-            self.truncate_from = Some(self.truncate_from.map_or(index, |t| t.min(index)));
-            let last_kept = index.prev();
-            self.persisted = self.persisted.min(last_kept);
-            for (_, last) in &mut self.batches {
-                *last = (*last).min(last_kept);
-            }
-        }
+        self.0.push(e);
         true
     }
 
     /// Installs a snapshot of chosen slots. Slots above it stay: each slot
     /// of Paxos is its own instance, so what was accepted there still holds.
     pub fn install_snapshot(&mut self, snapshot: Snapshot) {
-        let index = snapshot.meta.index;
-        self.compact(snapshot);
-        self.commit = self.commit.max(index);
-        self.applied = self.applied.max(index);
-    }
-
-    /// Takes a snapshot at `index` and drops the slots it covers.
-    pub fn compact(&mut self, snapshot: Snapshot) {
-        let index = snapshot.meta.index;
-        let drop = (index.0 + 1).saturating_sub(self.first_index().0) as usize;
-        self.entries.drain(..drop.min(self.entries.len()));
-        self.snapshot = snapshot;
-        self.snapshot_unstable = true;
-        if self.unstable_from <= index {
-            self.unstable_from = index.next();
-        }
-    }
-
-    /// True if there are writes not yet handed out.
-    pub fn has_unstable(&self) -> bool {
-        self.snapshot_unstable || self.truncate_from.is_some() || self.unstable_from <= self.last_index()
-    }
-
-    /// Moves unstable writes into `p`, recording the batch as `id`.
-    pub fn take_unstable(&mut self, id: PersistId, p: &mut Persist) {
-        if self.snapshot_unstable {
-            p.snapshot = Some(self.snapshot.clone());
-            self.snapshot_unstable = false;
-        }
-        p.truncate_from = self.truncate_from.take();
-        let last = self.last_index();
-        p.entries.extend(self.range(self.unstable_from, last).cloned());
-        self.unstable_from = last.next();
-        self.batches.push_back((id, last));
-    }
-
-    /// Storage reports every batch up to `id` durable.
-    pub fn persisted_up_to(&mut self, id: PersistId) {
-        while let Some(&(bid, last)) = self.batches.front() {
-            if bid > id {
-                break;
-            }
-            self.batches.pop_front();
-            // Capped by later rewrites, which are durable only once their
-            // own batch is reported.
-            self.persisted = last.min(self.last_index());
-        }
-    }
-
-    /// Hands out chosen, durable entries not yet applied.
-    pub fn take_committed(&mut self, out: &mut Vec<Entry>) {
-        let to = self.commit.min(self.persisted);
-        if to > self.applied {
-            out.extend(self.range(self.applied.next(), to).cloned());
-            self.applied = to;
-        }
-    }
-
-    pub fn has_committed(&self) -> bool {
-        self.commit.min(self.persisted) > self.applied
-    }
-}
-
-impl crate::replica::durability::Unstable for PaxosLog {
-    fn has_unstable(&self) -> bool {
-        PaxosLog::has_unstable(self)
-    }
-
-    fn take_unstable(&mut self, id: PersistId, p: &mut Persist) {
-        PaxosLog::take_unstable(self, id, p)
+        self.0.install_snapshot(snapshot, true);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replica::SnapshotMeta;
+    use crate::replica::log::tests::{flush, slots};
+    use crate::replica::{PersistId, SnapshotMeta};
     use alloc::vec;
+    use alloc::vec::Vec;
     use bytes::Bytes;
 
     fn e(i: u64, t: u64) -> Entry {
         Entry::command(LogIndex(i), Term(t), Bytes::from(alloc::format!("{i}@{t}")))
-    }
-
-    fn flush(log: &mut PaxosLog, id: u64) -> Persist {
-        let mut p = Persist { id: PersistId(id), ..Persist::default() };
-        log.take_unstable(PersistId(id), &mut p);
-        p
-    }
-
-    fn slots(p: &Persist) -> Vec<(u64, u64)> {
-        p.entries.iter().map(|e| (e.index.0, e.term.0)).collect()
     }
 
     #[test]
@@ -270,56 +109,6 @@ mod tests {
     }
 
     #[test]
-    fn a_rewrite_caps_an_unreported_batch() {
-        let mut log = PaxosLog::recovered(Snapshot::default(), Vec::new(), LogIndex(0));
-        for i in 1..=5 {
-            log.set(e(i, 5));
-        }
-        let _ = flush(&mut log, 1);
-        log.set(e(3, 9));
-        log.persisted_up_to(PersistId(1));
-        assert_eq!(log.persisted, LogIndex(2), "slot 3 changed after batch 1 was written");
-        let p = flush(&mut log, 2);
-        assert_eq!((p.truncate_from, slots(&p)), (Some(LogIndex(3)), vec![(3, 9), (4, 5), (5, 5)]));
-    }
-
-    #[test]
-    fn one_report_covers_every_earlier_batch() {
-        let mut log = PaxosLog::recovered(Snapshot::default(), Vec::new(), LogIndex(0));
-        log.set(e(1, 5));
-        let _ = flush(&mut log, 1);
-        log.set(e(2, 5));
-        let _ = flush(&mut log, 2);
-        log.set(e(3, 5));
-        let _ = flush(&mut log, 3);
-        log.persisted_up_to(PersistId(2));
-        assert_eq!(log.persisted, LogIndex(2));
-        log.persisted_up_to(PersistId(3));
-        assert_eq!(log.persisted, LogIndex(3));
-    }
-
-    #[test]
-    fn recovery_drops_what_the_snapshot_covers() {
-        let snap = Snapshot {
-            meta: SnapshotMeta { index: LogIndex(2), term: Term(5), ..Default::default() },
-            data: Bytes::new(),
-        };
-        let log = PaxosLog::recovered(snap, vec![e(2, 5), e(3, 5), e(4, 5)], LogIndex(9));
-        assert_eq!(log.entry(LogIndex(3)).map(|x| x.index), Some(LogIndex(3)));
-        assert_eq!((log.first_index(), log.last_index(), log.commit), (LogIndex(3), LogIndex(4), LogIndex(4)));
-        assert_eq!(log.applied, LogIndex(2));
-    }
-
-    #[test]
-    fn an_overwrite_not_yet_handed_out_needs_no_truncation() {
-        let mut log = PaxosLog::recovered(Snapshot::default(), vec![e(1, 5)], LogIndex(0));
-        log.set(e(2, 5));
-        log.set(e(2, 7));
-        let p = flush(&mut log, 1);
-        assert_eq!((p.truncate_from, slots(&p)), (None, vec![(2, 7)]));
-    }
-
-    #[test]
     fn a_snapshot_keeps_the_slots_above_it() {
         let mut log = PaxosLog::recovered(Snapshot::default(), vec![e(1, 5), e(2, 5), e(3, 5)], LogIndex(1));
         let snap = Snapshot {
@@ -339,32 +128,5 @@ mod tests {
         assert!(p.snapshot.is_some() && p.entries.is_empty());
         far.set(e(11, 5));
         assert_eq!(slots(&flush(&mut far, 2)), vec![(11, 5)], "appends continue the snapshot");
-    }
-
-    #[test]
-    fn committed_entries_wait_for_durability() {
-        let mut log = PaxosLog::recovered(Snapshot::default(), Vec::new(), LogIndex(0));
-        log.set(e(1, 5));
-        log.set(e(2, 5));
-        log.commit = LogIndex(2);
-        let mut out = Vec::new();
-        log.take_committed(&mut out);
-        assert!(out.is_empty());
-        let _ = flush(&mut log, 1);
-        log.persisted_up_to(PersistId(1));
-        assert!(log.has_committed());
-        log.take_committed(&mut out);
-        assert_eq!(out.len(), 2);
-        assert!(!log.has_committed());
-    }
-
-    #[test]
-    fn ranges_clip_to_what_is_held() {
-        let log = PaxosLog::recovered(Snapshot::default(), vec![e(1, 5), e(2, 5)], LogIndex(0));
-        assert_eq!(log.range(LogIndex(0), LogIndex(9)).count(), 2);
-        assert_eq!(log.range(LogIndex(2), LogIndex(2)).count(), 1);
-        assert_eq!(log.range(LogIndex(3), LogIndex(9)).count(), 0);
-        assert_eq!(log.range(LogIndex(2), LogIndex(1)).count(), 0);
-        assert_eq!(log.range(LogIndex(0), LogIndex(0)).count(), 0);
     }
 }
