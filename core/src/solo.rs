@@ -132,14 +132,7 @@ impl Replica for Solo {
     }
 
     fn compact(&mut self, _now: Instant, index: LogIndex, data: Bytes) -> Result<(), CompactError> {
-        let existing = self.log.snapshot.meta.index;
-        if index <= existing {
-            return Err(CompactError::AlreadyCompacted { index, existing });
-        }
-        if index > self.log.applied {
-            return Err(CompactError::NotApplied { index, applied: self.log.applied });
-        }
-        let term = self.log.term(index).unwrap_or(self.term);
+        let term = self.log.compactable(index)?;
         // Storage learns of it with the next batch.
         self.log.compact(Snapshot { meta: SnapshotMeta { index, term, membership: self.membership.clone() }, data });
         Ok(())

@@ -50,7 +50,7 @@ impl Raft {
         self.uncommitted_bytes = 0;
         self.heartbeat_deadline = crate::time::Instant::MAX;
         self.quorum_check_deadline = crate::time::Instant::MAX;
-        self.reads.fail_all(ReadError::LeadershipLost, &mut self.read_states);
+        self.reads.fail_all(ReadError::LeadershipLost, &mut self.outbox.reads);
     }
 
     /// Election timer (followers and candidates).

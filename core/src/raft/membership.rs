@@ -53,7 +53,7 @@ impl Raft {
     }
 
     pub(super) fn apply_membership(&mut self) {
-        self.events.push(Event::MembershipChanged(self.membership().clone()));
+        self.outbox.events.push(Event::MembershipChanged(self.membership().clone()));
         match self.role {
             Role::Leader => self.sync_peers(),
             Role::Follower | Role::Learner => {

@@ -1,9 +1,9 @@
 //! Raft's messages (Raft Figure 2, thesis chapters 3–6).
 
 use crate::id::{LogIndex, Term};
-use crate::replica::{Entry, SnapshotMeta};
+use crate::replica::Entry;
+pub use crate::replica::{SnapshotChunk, SnapshotResponse};
 use alloc::vec::Vec;
-use bytes::Bytes;
 
 /// A Raft message: the sender's term and what it says.
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
@@ -120,45 +120,6 @@ pub struct HeartbeatResponse {
     pub read_round: u64,
 }
 
-/// One chunk of a snapshot. Chunks of one snapshot share `meta`; `offset`
-/// lets a follower resume, or restart, a broken transfer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SnapshotChunk {
-    /// The snapshot being sent.
-    pub meta: SnapshotMeta,
-    /// Where `data` starts in the snapshot.
-    pub offset: u64,
-    /// The bytes.
-    pub data: Bytes,
-    /// True on the last chunk.
-    pub done: bool,
-}
-
-/// Snapshot chunk result.
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SnapshotResponse {
-    /// The snapshot's last index.
-    pub index: LogIndex,
-    /// The next byte offset the follower expects; 0 asks for a restart.
-    pub next_offset: u64,
-    /// The snapshot is installed and durable.
-    pub done: bool,
-}
-
-#[cfg(feature = "arbitrary")]
-impl<'a> arbitrary::Arbitrary<'a> for SnapshotChunk {
-    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
-        let data: Vec<u8> = u.arbitrary()?;
-        Ok(SnapshotChunk {
-            meta: u.arbitrary()?,
-            offset: u.arbitrary()?,
-            data: Bytes::from(data),
-            done: u.arbitrary()?,
-        })
-    }
-}
-
 impl Message {
     /// Approximate size on the wire.
     pub fn size(&self) -> usize {
@@ -175,6 +136,8 @@ mod tests {
     use super::*;
     use crate::id::NodeId;
     use crate::replica::Membership;
+    use crate::replica::SnapshotMeta;
+    use bytes::Bytes;
 
     /// Drivers batch and apply back-pressure by this estimate, so it must
     /// grow with every byte a message carries: a 16-byte header, a fixed

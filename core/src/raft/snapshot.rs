@@ -4,7 +4,7 @@ use super::Raft;
 use super::message::{Body, SnapshotChunk, SnapshotResponse};
 use super::progress::State;
 use crate::id::{LogIndex, NodeId};
-use crate::replica::snapshot_transfer::{Chunk, ChunkWindow, Received, receive};
+use crate::replica::snapshot_transfer::{Received, chunk_due, next_chunk, receive};
 use crate::replica::{CompactError, Membership, MessageError, Snapshot, SnapshotMeta};
 use bytes::Bytes;
 
@@ -18,57 +18,29 @@ impl Raft {
     }
 
     pub(super) fn take_snapshot(&mut self, index: LogIndex, data: Bytes) -> Result<(), CompactError> {
-        let existing = self.log.snapshot.meta.index;
-        if index <= existing {
-            return Err(CompactError::AlreadyCompacted { index, existing });
-        }
-        if index > self.log.applied {
-            return Err(CompactError::NotApplied { index, applied: self.log.applied });
-        }
-        let Some(term) = self.log.term(index) else {
-            return Err(CompactError::AlreadyCompacted { index, existing });
-        };
+        let term = self.log.compactable(index)?;
         let membership = self.membership_at(index);
         self.log.compact(Snapshot { meta: SnapshotMeta { index, term, membership }, data });
         self.configs.retain(|(i, _)| *i > index);
         Ok(())
     }
 
-    /// Streams chunks of the current snapshot to peer `i`, a window at a time.
-    /// Chunks in the current snapshot (an empty snapshot still takes one).
-    fn snapshot_chunks(&self) -> u64 {
-        let len = self.log.snapshot.data.len() as u64;
-        len.div_ceil(self.cfg.snapshot_chunk_bytes as u64).max(1)
-    }
-
     /// True if [`Self::send_snapshot_chunks`] would send something to a
-    /// peer in this state: `has_output` must not promise output that the
-    /// window holds back, or a driver polling on it would spin.
+    /// peer in this state.
     pub(super) fn snapshot_chunk_due(&self, state: &State) -> bool {
-        let State::Snapshot { index, window } = *state else { return false };
-        index != self.log.snapshot.meta.index || window.has_room(self.snapshot_chunks())
+        let State::Snapshot { index, window } = state else { return false };
+        chunk_due(&self.log.snapshot, self.cfg.snapshot_chunk_bytes as u64, *index, window)
     }
 
+    /// Streams chunks of the current snapshot to peer `i`, a window at a time.
     pub(super) fn send_snapshot_chunks(&mut self, i: usize) {
         let chunk = self.cfg.snapshot_chunk_bytes as u64;
-        let snap_index = self.log.snapshot.meta.index;
-        let len = self.log.snapshot.data.len() as u64;
-        let total = self.snapshot_chunks();
         loop {
             let pr = &mut self.peers[i];
             let State::Snapshot { index, window } = &mut pr.state else { return };
-            if *index != snap_index {
-                // Compacted again meanwhile: send the newer snapshot instead.
-                *index = snap_index;
-                *window = ChunkWindow::default();
-            }
-            let Some(n) = window.next_to_send(total) else { return };
-            let offset = n * chunk;
-            let end = (offset + chunk).min(len);
+            let Some(c) = next_chunk(&self.log.snapshot, chunk, index, window) else { return };
             let to = pr.id;
-            let data = self.log.snapshot.data.slice(offset as usize..end as usize);
-            let meta = self.log.snapshot.meta.clone();
-            self.send(to, Body::Snapshot(SnapshotChunk { meta, offset, data, done: end == len }));
+            self.send(to, Body::Snapshot(c));
         }
     }
 
@@ -103,8 +75,7 @@ impl Raft {
             self.reply_after_writes(from, body);
             return Ok(());
         }
-        let chunk = Chunk { meta: c.meta, offset: c.offset, data: c.data, done: c.done };
-        match receive(&mut self.incoming, from, chunk, self.cfg.max_snapshot_bytes)? {
+        match receive(&mut self.incoming, from, c, self.cfg.max_snapshot_bytes)? {
             Received::Partial(next_offset) => {
                 let body = Body::SnapshotResponse(SnapshotResponse { index, next_offset, done: false });
                 self.reply_after_term(from, body);
@@ -129,6 +100,6 @@ impl Raft {
             self.configs.clear();
         }
         self.apply_membership();
-        self.restore = Some(snap);
+        self.outbox.restore = Some(snap);
     }
 }

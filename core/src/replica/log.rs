@@ -16,7 +16,7 @@
 //! the write sequence, so what was reported durable is never lost.
 
 use crate::id::{LogIndex, Term};
-use crate::replica::{Entry, Persist, PersistId, Snapshot, held_range};
+use crate::replica::{CompactError, Entry, Persist, PersistId, Snapshot, held_range};
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
@@ -165,6 +165,20 @@ impl StableLog {
         self.compact(snapshot);
         self.commit = self.commit.max(index);
         self.applied = self.applied.max(index);
+    }
+
+    /// The term of the entry a snapshot taken at `index` would end with,
+    /// if the service may compact there: above the current snapshot, and
+    /// applied.
+    pub fn compactable(&self, index: LogIndex) -> Result<Term, CompactError> {
+        let existing = self.snapshot.meta.index;
+        if index <= existing {
+            return Err(CompactError::AlreadyCompacted { index, existing });
+        }
+        if index > self.applied {
+            return Err(CompactError::NotApplied { index, applied: self.applied });
+        }
+        self.term(index).ok_or(CompactError::AlreadyCompacted { index, existing })
     }
 
     /// Takes a snapshot at its index (already applied, or installed) and

@@ -82,6 +82,7 @@ pub(crate) mod limits;
 pub(crate) mod log;
 mod membership;
 mod message;
+pub(crate) mod outbox;
 mod output;
 pub(crate) mod progress;
 pub(crate) mod reads;
@@ -99,6 +100,7 @@ pub use message::Message;
 pub use output::{Envelope, Event, Output, PeerStatus, Proposal, ReadId, ReadState, Role, Status};
 pub use reads::ReadMode;
 pub use reconfigure::{MemberStep, StepError};
+pub use snapshot_transfer::{SnapshotChunk, SnapshotResponse};
 
 use crate::id::{LogIndex, NodeId, Term};
 use crate::time::Instant;

@@ -15,7 +15,7 @@
 //! heartbeat resumes it from the acknowledged chunk).
 
 use super::{MessageError, Snapshot, SnapshotMeta};
-use crate::id::NodeId;
+use crate::id::{LogIndex, NodeId};
 use alloc::vec::Vec;
 use bytes::Bytes;
 
@@ -83,16 +83,80 @@ pub(crate) struct Incoming {
     buf: Vec<u8>,
 }
 
-/// One chunk of a snapshot, as both protocols carry it.
-pub(crate) struct Chunk {
-    /// What the whole snapshot covers.
+/// One chunk of a snapshot, as both protocols carry it. Chunks of one
+/// snapshot share `meta`; `offset` lets a receiver resume, or restart, a
+/// broken transfer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotChunk {
+    /// The snapshot being sent.
     pub meta: SnapshotMeta,
-    /// Where this chunk starts.
+    /// Where `data` starts in the snapshot.
     pub offset: u64,
-    /// Its bytes.
+    /// The bytes.
     pub data: Bytes,
-    /// The last chunk.
+    /// True on the last chunk.
     pub done: bool,
+}
+
+/// The answer to a snapshot chunk.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotResponse {
+    /// The snapshot's last index.
+    pub index: LogIndex,
+    /// The next byte offset the receiver expects; 0 asks for a restart.
+    pub next_offset: u64,
+    /// The snapshot is installed and durable.
+    pub done: bool,
+}
+
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for SnapshotChunk {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        let data: Vec<u8> = u.arbitrary()?;
+        Ok(SnapshotChunk {
+            meta: u.arbitrary()?,
+            offset: u.arbitrary()?,
+            data: Bytes::from(data),
+            done: u.arbitrary()?,
+        })
+    }
+}
+
+/// The chunks `snapshot` goes out in, `chunk` bytes each (an empty
+/// snapshot is one empty chunk).
+pub(crate) fn chunk_count(snapshot: &Snapshot, chunk: u64) -> u64 {
+    (snapshot.data.len() as u64).div_ceil(chunk).max(1)
+}
+
+/// True if [`next_chunk`] would hand out a chunk for a receiver sent the
+/// snapshot at `index` through `window`: what `has_output` asks, so it
+/// never promises output the window holds back (a driver polling on it
+/// would spin).
+pub(crate) fn chunk_due(snapshot: &Snapshot, chunk: u64, index: LogIndex, window: &ChunkWindow) -> bool {
+    index != snapshot.meta.index || window.has_room(chunk_count(snapshot, chunk))
+}
+
+/// The next chunk of `snapshot` for a receiver sent the snapshot at
+/// `index` through `window`, if the window has room; counts it as sent.
+/// If the sender compacted again meanwhile, the newer snapshot goes out
+/// instead, from its start.
+pub(crate) fn next_chunk(
+    snapshot: &Snapshot,
+    chunk: u64,
+    index: &mut LogIndex,
+    window: &mut ChunkWindow,
+) -> Option<SnapshotChunk> {
+    if *index != snapshot.meta.index {
+        *index = snapshot.meta.index;
+        *window = ChunkWindow::default();
+    }
+    let n = window.next_to_send(chunk_count(snapshot, chunk))?;
+    let len = snapshot.data.len() as u64;
+    let offset = n * chunk;
+    let end = offset.saturating_add(chunk).min(len);
+    let data = snapshot.data.slice(offset as usize..end as usize);
+    Some(SnapshotChunk { meta: snapshot.meta.clone(), offset, data, done: end == len })
 }
 
 /// What a chunk left the receiver with.
@@ -109,7 +173,7 @@ pub(crate) enum Received {
 pub(crate) fn receive(
     incoming: &mut Option<Incoming>,
     from: NodeId,
-    c: Chunk,
+    c: SnapshotChunk,
     max: u64,
 ) -> Result<Received, MessageError> {
     if incoming.as_ref().is_none_or(|inc| inc.meta != c.meta) {
@@ -228,11 +292,34 @@ mod tests {
         SnapshotMeta { index: crate::id::LogIndex(index), ..SnapshotMeta::default() }
     }
 
-    fn chunk(index: u64, offset: u64, data: &'static [u8], done: bool) -> Chunk {
-        Chunk { meta: meta(index), offset, data: Bytes::from_static(data), done }
+    #[test]
+    fn chunks_tile_the_snapshot_and_a_newer_snapshot_starts_over() {
+        let snap = |i, data: &'static [u8]| Snapshot { meta: meta(i), data: Bytes::from_static(data) };
+        let s = snap(5, b"abcdefghij");
+        assert_eq!(chunk_count(&s, 4), 3);
+        let (mut index, mut window) = (LogIndex(5), ChunkWindow::default());
+        assert!(chunk_due(&s, 4, index, &window));
+        let sent: Vec<_> = core::iter::from_fn(|| next_chunk(&s, 4, &mut index, &mut window)).collect();
+        let sent: Vec<_> = sent.iter().map(|c| (c.offset, &c.data[..], c.done)).collect();
+        assert_eq!(sent, [(0, &b"abcd"[..], false), (4, &b"efgh"[..], false), (8, &b"ij"[..], true)]);
+        assert!(!chunk_due(&s, 4, index, &window), "all sent: nothing due until an answer");
+        // Compacted again meanwhile: the newer snapshot goes out from its start.
+        let newer = snap(9, b"xy");
+        assert!(chunk_due(&newer, 4, index, &window));
+        let c = next_chunk(&newer, 4, &mut index, &mut window).unwrap();
+        assert_eq!((index, c.meta.index, c.offset, c.done), (LogIndex(9), LogIndex(9), 0, true));
+        // An empty snapshot still goes out, as one empty last chunk.
+        let empty = snap(10, b"");
+        assert_eq!(chunk_count(&empty, 4), 1);
+        let c = next_chunk(&empty, 4, &mut index, &mut window).unwrap();
+        assert!(c.done && c.data.is_empty());
     }
 
-    fn take(inc: &mut Option<Incoming>, c: Chunk) -> Received {
+    fn chunk(index: u64, offset: u64, data: &'static [u8], done: bool) -> SnapshotChunk {
+        SnapshotChunk { meta: meta(index), offset, data: Bytes::from_static(data), done }
+    }
+
+    fn take(inc: &mut Option<Incoming>, c: SnapshotChunk) -> Received {
         receive(inc, NodeId(1), c, 1 << 20).unwrap()
     }
 

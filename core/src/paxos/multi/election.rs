@@ -170,7 +170,7 @@ impl MultiPaxos {
         self.commit_unsent = false;
         self.heartbeat_deadline = Instant::MAX;
         self.quorum_check_deadline = Instant::MAX;
-        self.reads.fail_all(ReadError::LeadershipLost, &mut self.read_states);
+        self.reads.fail_all(ReadError::LeadershipLost, &mut self.outbox.reads);
     }
 
     /// Phase 1 is complete. For every slot above our commit index, propose

@@ -43,12 +43,11 @@ impl MultiPaxos {
     pub(super) fn leader_has_work(&self) -> bool {
         let last = self.send_limit();
         let snap = self.log.snapshot.meta.index;
-        let chunks = self.snapshot_chunks();
         let streaming = self.peers.iter().any(|p| p.state == State::Replicate);
         (self.commit_unsent && streaming)
             || (self.reads.has_waiting() && self.can_serve_reads())
             || self.peers.iter().any(|p| match p.state {
-                State::Snapshot { index, window } => index != snap || window.has_room(chunks),
+                State::Snapshot { .. } => self.snapshot_chunk_due(&p.state),
                 _ if p.next_index <= snap => true,
                 State::Probe => !p.probe_sent && p.next_index <= last,
                 State::Replicate => !p.is_full() && p.next_index <= last,

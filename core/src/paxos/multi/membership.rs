@@ -153,7 +153,7 @@ impl MultiPaxos {
 
     /// Tells the caller, and takes up the role the new configuration gives.
     pub(super) fn membership_changed(&mut self) {
-        self.events.push(Event::MembershipChanged(self.membership.clone()));
+        self.outbox.events.push(Event::MembershipChanged(self.membership.clone()));
         match self.role {
             Role::Leader => self.on_config_chosen(),
             Role::Candidate if !self.membership.is_voter(self.id) => self.step_down(),

@@ -2,9 +2,9 @@
 //! batches of slots (PMMC §3; PML §3 "Multi-Paxos").
 
 use crate::id::{Ballot, LogIndex};
-use crate::replica::{Entry, SnapshotMeta};
+use crate::replica::Entry;
+pub use crate::replica::{SnapshotChunk, SnapshotResponse};
 use alloc::vec::Vec;
-use bytes::Bytes;
 
 /// A Multi-Paxos message: a ballot and what it says.
 ///
@@ -150,44 +150,6 @@ pub struct HeartbeatResponse {
     pub match_index: LogIndex,
 }
 
-/// One chunk of a snapshot. Chunks of one snapshot share `meta`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SnapshotChunk {
-    /// The snapshot being sent.
-    pub meta: SnapshotMeta,
-    /// Where `data` starts in the snapshot.
-    pub offset: u64,
-    /// The bytes.
-    pub data: Bytes,
-    /// True on the last chunk.
-    pub done: bool,
-}
-
-/// The answer to a snapshot chunk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-pub struct SnapshotResponse {
-    /// The snapshot's last index.
-    pub index: LogIndex,
-    /// The next byte offset the acceptor expects; 0 asks for a restart.
-    pub next_offset: u64,
-    /// The snapshot is installed and durable.
-    pub done: bool,
-}
-
-#[cfg(feature = "arbitrary")]
-impl<'a> arbitrary::Arbitrary<'a> for SnapshotChunk {
-    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
-        let data: Vec<u8> = u.arbitrary()?;
-        Ok(SnapshotChunk {
-            meta: u.arbitrary()?,
-            offset: u.arbitrary()?,
-            data: Bytes::from(data),
-            done: u.arbitrary()?,
-        })
-    }
-}
-
 impl Message {
     /// Approximate size on the wire.
     pub fn size(&self) -> usize {
@@ -205,7 +167,9 @@ mod tests {
     use super::*;
     use crate::id::{NodeId, Term};
     use crate::replica::Membership;
+    use crate::replica::SnapshotMeta;
     use alloc::vec;
+    use bytes::Bytes;
 
     #[test]
     fn nack_reasons_round_trip_their_tags() {

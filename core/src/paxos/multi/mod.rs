@@ -92,12 +92,13 @@ use super::{MAX_NODES, ballot_term, term_ballot};
 use crate::id::{Ballot, LogIndex, NodeId, Term};
 use crate::rand::Rng;
 use crate::replica::durability::Durability;
+use crate::replica::outbox::Outbox;
 use crate::replica::reads::Reads;
 use crate::replica::snapshot_transfer::Incoming;
 use crate::replica::{
     self, CompactError, Entry, EntryKind, Envelope, Event, HardState, Membership, MembershipChange, MessageError,
-    Output, PeerStatus, PersistId, Proposal, ProposeError, ReadError, ReadId, ReadState, RecoverError, Recovered,
-    Replica, Role, Snapshot, Status, TransferError,
+    Output, PeerStatus, PersistId, Proposal, ProposeError, ReadError, ReadId, RecoverError, Recovered, Replica, Role,
+    Status, TransferError,
 };
 use crate::time::Instant;
 use alloc::collections::VecDeque;
@@ -181,9 +182,7 @@ pub struct MultiPaxos {
     incoming: Option<Incoming>,
 
     durability: Durability,
-    restore: Option<Snapshot>,
-    read_states: Vec<ReadState>,
-    events: Vec<Event>,
+    outbox: Outbox,
 }
 
 impl MultiPaxos {
@@ -266,9 +265,7 @@ impl MultiPaxos {
             reads: Reads::default(),
             incoming: None,
             durability: Durability::new(hard_state),
-            restore,
-            read_states: Vec::new(),
-            events: Vec::new(),
+            outbox: Outbox { restore, ..Outbox::default() },
         };
         node.reset_prefix();
         node.role = node.follower_role();
@@ -294,7 +291,7 @@ impl MultiPaxos {
         let now = (self.role, ballot_term(self.promised), self.leader);
         if self.last_event != Some(now) {
             self.last_event = Some(now);
-            self.events.push(Event::RoleChanged { role: self.role, term: now.1, leader: self.leader });
+            self.outbox.events.push(Event::RoleChanged { role: self.role, term: now.1, leader: self.leader });
         }
     }
 
@@ -372,31 +369,11 @@ impl Replica for MultiPaxos {
             self.flush_leader();
         }
         let hs = self.hard_state();
-        if let Some(p) = self.durability.take_write(&mut self.log, hs) {
-            match &mut out.persist {
-                Some(existing) => existing.merge(p),
-                slot => *slot = Some(p),
-            }
-        }
-        self.durability.take_messages(&mut out.messages);
-        if let Some(snap) = self.restore.take() {
-            // Entries handed out earlier in this batch are covered by it.
-            out.committed.clear();
-            out.restore = Some(snap);
-        }
-        self.log.take_committed(&mut out.committed);
-        out.reads.append(&mut self.read_states);
-        out.events.append(&mut self.events);
+        self.outbox.drain(&mut self.log, &mut self.durability, hs, out);
     }
 
     fn has_output(&self) -> bool {
-        self.durability.has_messages()
-            || self.log.has_unstable()
-            || self.durability.wants_write(self.hard_state())
-            || self.restore.is_some()
-            || self.log.has_committed()
-            || !self.read_states.is_empty()
-            || !self.events.is_empty()
+        self.outbox.has_output(&self.log, &self.durability, self.hard_state())
             || (self.role == Role::Leader && self.leader_has_work())
     }
 

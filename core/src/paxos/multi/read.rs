@@ -29,7 +29,7 @@ impl MultiPaxos {
             return Err(ReadError::Busy);
         }
         if self.lease_valid() && self.can_serve_reads() {
-            self.read_states.push(ReadState { id, result: Ok(self.log.commit) });
+            self.outbox.reads.push(ReadState { id, result: Ok(self.log.commit) });
             return Ok(());
         }
         self.reads.wait(id);
@@ -63,6 +63,6 @@ impl MultiPaxos {
         let round = self.membership.quorum_value(|id| {
             if id == me { mine } else { peers.iter().find(|p| p.id == id).map_or(0, |p| p.read_round) }
         });
-        self.reads.confirm(round, &mut self.read_states);
+        self.reads.confirm(round, &mut self.outbox.reads);
     }
 }

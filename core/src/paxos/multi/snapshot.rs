@@ -5,55 +5,35 @@ use super::MultiPaxos;
 use super::message::{Body, SnapshotChunk, SnapshotResponse};
 use super::progress::State;
 use crate::id::{Ballot, LogIndex, NodeId};
-use crate::replica::snapshot_transfer::{Chunk, ChunkWindow, Received, receive};
+use crate::replica::snapshot_transfer::{Received, chunk_due, next_chunk, receive};
 use crate::replica::{CompactError, MessageError, Snapshot, SnapshotMeta};
 use bytes::Bytes;
 
 impl MultiPaxos {
     pub(super) fn take_snapshot(&mut self, index: LogIndex, data: Bytes) -> Result<(), CompactError> {
-        let existing = self.log.snapshot.meta.index;
-        if index <= existing {
-            return Err(CompactError::AlreadyCompacted { index, existing });
-        }
-        if index > self.log.applied {
-            return Err(CompactError::NotApplied { index, applied: self.log.applied });
-        }
-        let Some(term) = self.log.term(index) else {
-            return Err(CompactError::AlreadyCompacted { index, existing });
-        };
+        let term = self.log.compactable(index)?;
         let membership = self.membership_at(index).clone();
         self.configs.retain(|(i, _)| *i > index);
         self.log.compact(Snapshot { meta: SnapshotMeta { index, term, membership }, data });
         Ok(())
     }
 
-    /// Chunks in the current snapshot.
-    pub(super) fn snapshot_chunks(&self) -> u64 {
-        (self.log.snapshot.data.len() as u64).div_ceil(self.cfg.snapshot_chunk_bytes as u64).max(1)
+    /// True if [`Self::send_snapshot_chunks`] would send something to a
+    /// peer in this state.
+    pub(super) fn snapshot_chunk_due(&self, state: &State) -> bool {
+        let State::Snapshot { index, window } = state else { return false };
+        chunk_due(&self.log.snapshot, self.cfg.snapshot_chunk_bytes as u64, *index, window)
     }
 
     /// Streams chunks of the current snapshot to peer `i`, a window at a time.
     pub(super) fn send_snapshot_chunks(&mut self, i: usize) {
         let chunk = self.cfg.snapshot_chunk_bytes as u64;
-        let snap_index = self.log.snapshot.meta.index;
-        let len = self.log.snapshot.data.len() as u64;
-        let total = self.snapshot_chunks();
         loop {
             let pr = &mut self.peers[i];
             let State::Snapshot { index, window } = &mut pr.state else { return };
-            if *index != snap_index {
-                // Compacted again meanwhile: send the newer snapshot instead.
-                *index = snap_index;
-                *window = ChunkWindow::default();
-            }
-            let Some(n) = window.next_to_send(total) else { return };
-            let offset = n * chunk;
-            let end = (offset + chunk).min(len);
+            let Some(c) = next_chunk(&self.log.snapshot, chunk, index, window) else { return };
             let to = pr.id;
-            let data = self.log.snapshot.data.slice(offset as usize..end as usize);
-            let meta = self.log.snapshot.meta.clone();
-            let body = Body::Snapshot(SnapshotChunk { meta, offset, data, done: end == len });
-            self.send(to, self.promised, body);
+            self.send(to, self.promised, Body::Snapshot(c));
         }
     }
 
@@ -95,8 +75,7 @@ impl MultiPaxos {
             self.reply_after_writes(from, ballot, body);
             return Ok(());
         }
-        let chunk = Chunk { meta: c.meta, offset: c.offset, data: c.data, done: c.done };
-        match receive(&mut self.incoming, from, chunk, self.cfg.max_snapshot_bytes)? {
+        match receive(&mut self.incoming, from, c, self.cfg.max_snapshot_bytes)? {
             Received::Partial(next_offset) => {
                 let body = Body::SnapshotResponse(SnapshotResponse { index, next_offset, done: false });
                 self.reply_after_promise(from, ballot, body);
@@ -110,7 +89,7 @@ impl MultiPaxos {
                     self.membership_changed();
                 }
                 self.reset_prefix();
-                self.restore = Some(snap);
+                self.outbox.restore = Some(snap);
                 let body = Body::SnapshotResponse(SnapshotResponse { index, next_offset, done: true });
                 self.reply_after_writes(from, ballot, body);
             }

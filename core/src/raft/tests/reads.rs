@@ -138,7 +138,7 @@ fn a_lease_serves_reads_without_a_round_until_it_lapses() {
     c.elect(1);
     c.advance(Duration::from_millis(15)); // a heartbeat round confirms the lease
     c.read(1, 1).unwrap();
-    let out = c.node(1).raft.read_states.clone();
+    let out = c.node(1).raft.outbox.reads.clone();
     assert_eq!(out, alloc::vec![ReadState { id: ReadId(1), result: Ok(LogIndex(1)) }], "served at once");
     c.poll();
     // Cut off, the leader keeps answering only while the lease holds.
@@ -160,7 +160,7 @@ fn lease_reads_stop_during_a_leadership_transfer() {
     let now = c.now;
     crate::replica::Replica::transfer_leader(c.raft(1), now, NodeId(2)).unwrap();
     c.read(1, 9).unwrap();
-    assert!(c.node(1).raft.read_states.is_empty(), "the transfer target may win at once");
+    assert!(c.node(1).raft.outbox.reads.is_empty(), "the transfer target may win at once");
 }
 
 #[test]
@@ -178,7 +178,7 @@ fn lease_reads_stay_off_for_the_term_after_an_abandoned_transfer() {
     // A vote request node 2 sent before the abandonment could still arrive
     // and win over node 3's lease: no lease for the rest of the term.
     c.read(1, 9).unwrap();
-    assert!(c.node(1).raft.read_states.is_empty(), "not served without a round");
+    assert!(c.node(1).raft.outbox.reads.is_empty(), "not served without a round");
     c.stabilize();
     assert!(read_result(&c, 1, 9).is_some_and(|r| r.is_ok()), "served after a round");
 }
