@@ -15,22 +15,15 @@
 //! answer reads until then without a round.
 
 use super::Raft;
-use crate::replica::{ReadError, ReadId, ReadState, Role};
+use crate::replica::{ReadError, ReadId, Role};
 
 impl Raft {
     pub(super) fn start_read(&mut self, id: ReadId) -> Result<(), ReadError> {
         if self.role != Role::Leader {
             return Err(ReadError::NotLeader { leader_hint: self.leader });
         }
-        if self.reads.len() >= self.cfg.max_pending_reads {
-            return Err(ReadError::Busy);
-        }
-        if self.lease_valid() && self.can_serve_reads() {
-            self.outbox.reads.push(ReadState { id, result: Ok(self.log.commit) });
-            return Ok(());
-        }
-        self.reads.wait(id);
-        Ok(())
+        let serve_now = self.lease_valid() && self.can_serve_reads();
+        self.reads.admit(id, self.cfg.max_pending_reads, serve_now, self.log.commit, &mut self.outbox.reads)
     }
 
     /// Thesis §6.4 step 1: until an entry of its own term is committed, a

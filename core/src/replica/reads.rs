@@ -66,8 +66,31 @@ impl Reads {
     }
 
     /// A read that needs the next round.
-    pub fn wait(&mut self, id: ReadId) {
+    fn wait(&mut self, id: ReadId) {
         self.waiting.push(id);
+    }
+
+    /// Takes read `id` at a leader: refused past `max_pending` reads,
+    /// answered at once at `commit` when `serve_now` (a lease holds and
+    /// the leader knows its full commit index), else it waits for the
+    /// next round.
+    pub fn admit(
+        &mut self,
+        id: ReadId,
+        max_pending: usize,
+        serve_now: bool,
+        commit: LogIndex,
+        out: &mut Vec<ReadState>,
+    ) -> Result<(), ReadError> {
+        if self.len() >= max_pending {
+            return Err(ReadError::Busy);
+        }
+        if serve_now {
+            out.push(ReadState { id, result: Ok(commit) });
+        } else {
+            self.wait(id);
+        }
+        Ok(())
     }
 
     pub fn has_waiting(&self) -> bool {
@@ -144,5 +167,30 @@ impl Reads {
     #[cfg(test)]
     pub fn lease_start(&self) -> Option<Instant> {
         self.lease_start
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn admission_serves_under_a_lease_queues_otherwise_and_bounds_both() {
+        let mut reads = Reads::default();
+        let mut out = Vec::new();
+        // Served at once: nothing held, so it never counts against the bound.
+        assert_eq!(reads.admit(ReadId(1), 1, true, LogIndex(7), &mut out), Ok(()));
+        assert_eq!(out, vec![ReadState { id: ReadId(1), result: Ok(LogIndex(7)) }]);
+        assert_eq!(reads.len(), 0);
+        // Without a lease it waits for the next round, which takes it at
+        // the commit index of that round.
+        assert_eq!(reads.admit(ReadId(2), 1, false, LogIndex(7), &mut out), Ok(()));
+        assert_eq!((reads.len(), out.len()), (1, 1));
+        assert_eq!(reads.admit(ReadId(3), 1, false, LogIndex(7), &mut out), Err(ReadError::Busy));
+        assert_eq!(reads.admit(ReadId(4), 1, true, LogIndex(7), &mut out), Err(ReadError::Busy));
+        let round = reads.start_round(Instant::ZERO, LogIndex(9), true);
+        reads.confirm(round, &mut out);
+        assert_eq!(out[1], ReadState { id: ReadId(2), result: Ok(LogIndex(9)) });
     }
 }
