@@ -2,6 +2,7 @@
 
 use crate::id::NodeId;
 use crate::replica::ConfigError;
+use crate::replica::limits::check_common;
 use crate::time::Duration;
 
 pub use crate::replica::ReadMode;
@@ -75,26 +76,19 @@ impl Config {
 
     /// Checks that the knobs make sense together.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.heartbeat_interval.is_zero() || self.heartbeat_interval >= self.election_timeout {
-            return Err(ConfigError::HeartbeatNotBelowElectionTimeout);
+        // Raft §9.6 / thesis §6.4.1: a lease rests on followers ignoring
+        // candidates while they hear from the leader (check-quorum).
+        if matches!(self.read_mode, ReadMode::Lease { .. }) && !self.check_quorum {
+            return Err(ConfigError::LeaseNeedsCheckQuorum);
         }
-        if let ReadMode::Lease { max_clock_drift } = self.read_mode {
-            if !self.check_quorum {
-                return Err(ConfigError::LeaseNeedsCheckQuorum);
-            }
-            if max_clock_drift >= self.election_timeout {
-                return Err(ConfigError::DriftExceedsLease);
-            }
-        }
-        if self.max_append_entries == 0
-            || self.max_inflight_msgs == 0
-            || self.snapshot_chunk_bytes == 0
-            || self.max_snapshot_bytes == 0
-            || self.max_pending_reads == 0
-        {
-            return Err(ConfigError::ZeroLimit);
-        }
-        Ok(())
+        let limits = [
+            self.max_append_entries as u64,
+            self.max_inflight_msgs as u64,
+            self.snapshot_chunk_bytes as u64,
+            self.max_snapshot_bytes,
+            self.max_pending_reads as u64,
+        ];
+        check_common(self.heartbeat_interval, self.election_timeout, self.read_mode, &limits)
     }
 }
 

@@ -2,6 +2,9 @@
 //! the same on a 32-bit target as on a 64-bit one (a `usize` limit of
 //! 4 GiB is 0 on a 32-bit target, and would refuse every snapshot).
 
+use super::{ConfigError, ReadMode};
+use crate::time::Duration;
+
 /// True if a snapshot of which `have` bytes arrived can take `more` bytes
 /// without passing `max`.
 pub(crate) fn snapshot_fits(have: usize, more: usize, max: u64) -> bool {
@@ -10,6 +13,31 @@ pub(crate) fn snapshot_fits(have: usize, more: usize, max: u64) -> bool {
 
 /// The default largest snapshot a follower accepts: 4 GiB on every target.
 pub(crate) const DEFAULT_MAX_SNAPSHOT_BYTES: u64 = 4 << 30;
+
+/// The checks every protocol's `Config::validate` makes: the heartbeat
+/// fits inside the election timeout, a lease is shorter than the
+/// election timeout by more than the drift bound, and no limit that
+/// bounds progress is zero (a zero would stall replication, reads or
+/// snapshot catch-up for good).
+pub(crate) fn check_common(
+    heartbeat_interval: Duration,
+    election_timeout: Duration,
+    read_mode: ReadMode,
+    nonzero_limits: &[u64],
+) -> Result<(), ConfigError> {
+    if heartbeat_interval.is_zero() || heartbeat_interval >= election_timeout {
+        return Err(ConfigError::HeartbeatNotBelowElectionTimeout);
+    }
+    if let ReadMode::Lease { max_clock_drift } = read_mode
+        && max_clock_drift >= election_timeout
+    {
+        return Err(ConfigError::DriftExceedsLease);
+    }
+    if nonzero_limits.contains(&0) {
+        return Err(ConfigError::ZeroLimit);
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

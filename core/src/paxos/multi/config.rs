@@ -2,6 +2,7 @@
 
 use crate::id::NodeId;
 use crate::replica::ConfigError;
+use crate::replica::limits::check_common;
 use crate::time::Duration;
 
 pub use crate::replica::ReadMode;
@@ -77,23 +78,14 @@ impl Config {
         if self.id.0 >= crate::paxos::MAX_NODES {
             return Err(ConfigError::NodeIdTooLarge(self.id));
         }
-        if self.heartbeat_interval.is_zero() || self.heartbeat_interval >= self.election_timeout {
-            return Err(ConfigError::HeartbeatNotBelowElectionTimeout);
-        }
-        if let ReadMode::Lease { max_clock_drift } = self.read_mode
-            && max_clock_drift >= self.election_timeout
-        {
-            return Err(ConfigError::DriftExceedsLease);
-        }
-        if self.max_batch_entries == 0
-            || self.max_inflight_batches == 0
-            || self.snapshot_chunk_bytes == 0
-            || self.max_snapshot_bytes == 0
-            || self.max_pending_reads == 0
-        {
-            return Err(ConfigError::ZeroLimit);
-        }
-        Ok(())
+        let limits = [
+            self.max_batch_entries as u64,
+            self.max_inflight_batches as u64,
+            self.snapshot_chunk_bytes as u64,
+            self.max_snapshot_bytes,
+            self.max_pending_reads as u64,
+        ];
+        check_common(self.heartbeat_interval, self.election_timeout, self.read_mode, &limits)
     }
 }
 

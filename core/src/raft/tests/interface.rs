@@ -188,6 +188,7 @@ fn every_zero_limit_is_refused() {
         |c| c.max_inflight_msgs = 0,
         |c| c.snapshot_chunk_bytes = 0,
         |c| c.max_pending_reads = 0,
+        |c| c.max_snapshot_bytes = 0,
     ] {
         let mut c = base.clone();
         f(&mut c);
