@@ -37,9 +37,15 @@ impl Raft {
         self.reads.lease_holds(self.cfg.read_mode, self.now, self.cfg.election_timeout)
     }
 
+    /// True if [`Self::flush_reads`] would start a round: waiting reads
+    /// start one only once reads can be served.
+    pub(super) fn read_round_due(&self) -> bool {
+        self.reads.has_waiting() && self.can_serve_reads()
+    }
+
     /// Starts a round for waiting reads, once reads can be served.
     pub(super) fn flush_reads(&mut self) {
-        if !self.reads.has_waiting() || !self.can_serve_reads() {
+        if !self.read_round_due() {
             return;
         }
         let round = self.reads.start_round(self.now, self.log.commit, true);

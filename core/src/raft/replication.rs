@@ -6,6 +6,7 @@ use super::Raft;
 use super::message::{Append, AppendResponse, Body, Heartbeat, HeartbeatResponse};
 use super::progress::{Progress, State};
 use crate::id::{LogIndex, NodeId};
+use crate::replica::progress::Due;
 use crate::replica::{Entry, EntryKind, MessageError, Proposal, ProposeError, Role};
 use crate::time::Instant;
 use alloc::vec::Vec;
@@ -71,64 +72,79 @@ impl Raft {
         Proposal { index, term: self.term }
     }
 
+    /// True if [`Self::flush_leader`] would send anything: asked of the
+    /// same decisions it acts on.
     pub(super) fn leader_has_work(&self) -> bool {
-        let last = self.log.last_index();
-        self.commit_unsent
-            // Waiting reads start a round only once reads can be served
-            // (`flush_reads`); before that they promise no output.
-            || (self.reads.has_waiting() && self.can_serve_reads())
-            || self.peers.iter().any(|p| match p.state {
-                State::Snapshot { .. } => self.snapshot_chunk_due(&p.state),
-                _ => !p.is_paused() && (p.next_index <= last || p.needs_probe),
-            })
+        self.read_round_due()
+            || (0..self.peers.len())
+                .any(|i| self.due(i) != Due::Nothing || (self.commit_unsent && self.commit_notice_due(i)))
     }
 
     pub(super) fn flush_leader(&mut self) {
         let commit_moved = core::mem::take(&mut self.commit_unsent);
         for i in 0..self.peers.len() {
             let sent = self.send_appends(i);
-            if !sent && commit_moved {
+            if !sent && commit_moved && self.commit_notice_due(i) {
                 self.send_commit(i);
             }
         }
         self.flush_reads();
     }
 
+    /// What peer `i` is owed now (see [`Due`]).
+    fn due(&self, i: usize) -> Due {
+        let pr = &self.peers[i];
+        match pr.state {
+            State::Snapshot { .. } if pr.state.chunk_due(&self.log.snapshot, self.cfg.snapshot_chunk_bytes as u64) => {
+                Due::Chunks
+            }
+            State::Snapshot { .. } => Due::Nothing,
+            _ if pr.is_paused() || (pr.next_index > self.log.last_index() && !pr.needs_probe) => Due::Nothing,
+            // The entries it needs are compacted away (Raft §7).
+            _ if self.log.term(pr.next_index.prev()).is_none() => Due::Compacted,
+            _ => Due::Entries,
+        }
+    }
+
+    /// True if a follower that got no append this round is to hear of a
+    /// new commit index (only one streaming, whose position we know).
+    fn commit_notice_due(&self, i: usize) -> bool {
+        let pr = &self.peers[i];
+        pr.state == State::Replicate && self.log.term(pr.next_index.prev()).is_some()
+    }
+
     /// Tells a follower that got no append this round about a new commit
     /// index, so it applies without waiting for the next heartbeat.
     fn send_commit(&mut self, i: usize) {
         let pr = &self.peers[i];
-        if pr.state != State::Replicate {
-            return;
-        }
         let prev_index = pr.next_index.prev();
-        let Some(prev_term) = self.log.term(prev_index) else { return };
+        let Some(prev_term) = self.log.term(prev_index) else { return }; // `commit_notice_due` saw it
         let to = pr.id;
         let commit = self.log.commit;
         self.send(to, Body::Append(Append { prev_index, prev_term, entries: Vec::new(), commit }));
     }
 
-    /// Sends as much as the peer's state and window allow; true if
-    /// anything went out.
+    /// Sends as much as [`Self::due`] allows; true if anything went out.
     fn send_appends(&mut self, i: usize) -> bool {
         let mut sent = false;
         loop {
-            let last = self.log.last_index();
-            let pr = &mut self.peers[i];
-            if matches!(pr.state, State::Snapshot { .. }) {
-                self.send_snapshot_chunks(i);
-                return true;
+            match self.due(i) {
+                Due::Nothing => return sent,
+                Due::Chunks => {
+                    self.send_snapshot_chunks(i);
+                    return true;
+                }
+                Due::Compacted => {
+                    let index = self.log.snapshot.meta.index;
+                    self.peers[i].become_snapshot(index);
+                    self.send_snapshot_chunks(i);
+                    return true;
+                }
+                Due::Entries => {}
             }
-            if pr.is_paused() || (pr.next_index > last && !pr.needs_probe) {
-                return sent;
-            }
+            let pr = &self.peers[i];
             let prev_index = pr.next_index.prev();
-            let Some(prev_term) = self.log.term(prev_index) else {
-                // The entries it needs are compacted away (Raft §7).
-                pr.become_snapshot(self.log.snapshot.meta.index);
-                self.send_snapshot_chunks(i);
-                return true;
-            };
+            let Some(prev_term) = self.log.term(prev_index) else { return sent }; // `due` saw it
             let mut entries = Vec::new();
             let from = pr.next_index;
             self.log.slice(from, self.cfg.max_append_bytes, self.cfg.max_append_entries, &mut entries);
@@ -315,7 +331,7 @@ impl Raft {
         let Some(pr) = self.peer_mut(from) else { return };
         mark_heard(pr, now);
         pr.read_round = pr.read_round.max(r.read_round);
-        match &mut pr.state {
+        match pr.state {
             State::Probe => pr.probe_sent = false,
             State::Replicate => {
                 // Acks may have been lost: let one more append through.
@@ -323,7 +339,7 @@ impl Raft {
                     pr.inflights.free_first();
                 }
             }
-            State::Snapshot { window, .. } => window.resume(), // a stalled transfer
+            State::Snapshot { .. } => pr.state.resume_chunks(),
         }
         if pr.match_index < last && (pr.state == State::Probe || pr.next_index > last) {
             pr.needs_probe = true;

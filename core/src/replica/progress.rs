@@ -23,6 +23,24 @@ pub(crate) enum State {
     },
 }
 
+/// What the leader owes one follower (acceptor) now. Each protocol decides
+/// it in one function (`due`) that `flush_leader` acts on and `has_output`
+/// asks, so the prediction cannot drift from what is sent: the two
+/// `has_output` bugs mutation testing once found lived in hand-kept
+/// mirrors of the send rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Due {
+    /// Nothing may go out: it has everything, a probe is outstanding, the
+    /// window is full, or the snapshot's chunks all wait for answers.
+    Nothing,
+    /// Entries (or an empty probe) from its next index.
+    Entries,
+    /// What it needs is compacted away: a snapshot transfer starts.
+    Compacted,
+    /// More chunks of the snapshot it is being sent.
+    Chunks,
+}
+
 /// Messages in flight to one follower (appends; accept batches): the last
 /// index each carried.
 #[derive(Debug)]

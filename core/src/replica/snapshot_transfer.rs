@@ -14,6 +14,7 @@
 //! A lost chunk is instead re-sent when the transfer stalls (the leader's
 //! heartbeat resumes it from the acknowledged chunk).
 
+use super::progress::State;
 use super::{MessageError, Snapshot, SnapshotMeta};
 use crate::id::{LogIndex, NodeId};
 use alloc::vec::Vec;
@@ -129,34 +130,50 @@ pub(crate) fn chunk_count(snapshot: &Snapshot, chunk: u64) -> u64 {
     (snapshot.data.len() as u64).div_ceil(chunk).max(1)
 }
 
-/// True if [`next_chunk`] would hand out a chunk for a receiver sent the
-/// snapshot at `index` through `window`: what `has_output` asks, so it
-/// never promises output the window holds back (a driver polling on it
-/// would spin).
-pub(crate) fn chunk_due(snapshot: &Snapshot, chunk: u64, index: LogIndex, window: &ChunkWindow) -> bool {
-    index != snapshot.meta.index || window.has_room(chunk_count(snapshot, chunk))
-}
-
-/// The next chunk of `snapshot` for a receiver sent the snapshot at
-/// `index` through `window`, if the window has room; counts it as sent.
-/// If the sender compacted again meanwhile, the newer snapshot goes out
-/// instead, from its start.
-pub(crate) fn next_chunk(
-    snapshot: &Snapshot,
-    chunk: u64,
-    index: &mut LogIndex,
-    window: &mut ChunkWindow,
-) -> Option<SnapshotChunk> {
-    if *index != snapshot.meta.index {
-        *index = snapshot.meta.index;
-        *window = ChunkWindow::default();
+impl State {
+    /// True if [`State::next_chunk`] would hand out a chunk: what
+    /// `has_output` asks, so it never promises output the window holds
+    /// back (a driver polling on it would spin). False outside `Snapshot`.
+    pub fn chunk_due(&self, snapshot: &Snapshot, chunk: u64) -> bool {
+        let State::Snapshot { index, window } = self else { return false };
+        *index != snapshot.meta.index || window.has_room(chunk_count(snapshot, chunk))
     }
-    let n = window.next_to_send(chunk_count(snapshot, chunk))?;
-    let len = snapshot.data.len() as u64;
-    let offset = n * chunk;
-    let end = offset.saturating_add(chunk).min(len);
-    let data = snapshot.data.slice(offset as usize..end as usize);
-    Some(SnapshotChunk { meta: snapshot.meta.clone(), offset, data, done: end == len })
+
+    /// The next chunk of `snapshot` for a peer being sent a snapshot, if
+    /// its window has room; counts it as sent. If the sender compacted
+    /// again meanwhile, the newer snapshot goes out instead, from its
+    /// start. None outside `Snapshot`.
+    pub fn next_chunk(&mut self, snapshot: &Snapshot, chunk: u64) -> Option<SnapshotChunk> {
+        let State::Snapshot { index, window } = self else { return None };
+        if *index != snapshot.meta.index {
+            *index = snapshot.meta.index;
+            *window = ChunkWindow::default();
+        }
+        let n = window.next_to_send(chunk_count(snapshot, chunk))?;
+        let len = snapshot.data.len() as u64;
+        let offset = n * chunk;
+        let end = offset.saturating_add(chunk).min(len);
+        let data = snapshot.data.slice(offset as usize..end as usize);
+        Some(SnapshotChunk { meta: snapshot.meta.clone(), offset, data, done: end == len })
+    }
+
+    /// The peer holds `r.next_offset` bytes of the snapshot at `r.index`;
+    /// an answer about another snapshot (or outside `Snapshot`) is stale.
+    pub fn on_chunk_answer(&mut self, r: &SnapshotResponse, chunk: u64) {
+        if let State::Snapshot { index, window } = self
+            && *index == r.index
+        {
+            window.on_answer(r.next_offset, chunk);
+        }
+    }
+
+    /// A heartbeat answered while chunks stall: re-send from the first
+    /// chunk it lacks.
+    pub fn resume_chunks(&mut self) {
+        if let State::Snapshot { window, .. } = self {
+            window.resume();
+        }
+    }
 }
 
 /// What a chunk left the receiver with.
@@ -297,21 +314,31 @@ mod tests {
         let snap = |i, data: &'static [u8]| Snapshot { meta: meta(i), data: Bytes::from_static(data) };
         let s = snap(5, b"abcdefghij");
         assert_eq!(chunk_count(&s, 4), 3);
-        let (mut index, mut window) = (LogIndex(5), ChunkWindow::default());
-        assert!(chunk_due(&s, 4, index, &window));
-        let sent: Vec<_> = core::iter::from_fn(|| next_chunk(&s, 4, &mut index, &mut window)).collect();
+        let mut state = State::Snapshot { index: LogIndex(5), window: ChunkWindow::default() };
+        assert!(state.chunk_due(&s, 4));
+        let sent: Vec<_> = core::iter::from_fn(|| state.next_chunk(&s, 4)).collect();
         let sent: Vec<_> = sent.iter().map(|c| (c.offset, &c.data[..], c.done)).collect();
         assert_eq!(sent, [(0, &b"abcd"[..], false), (4, &b"efgh"[..], false), (8, &b"ij"[..], true)]);
-        assert!(!chunk_due(&s, 4, index, &window), "all sent: nothing due until an answer");
+        assert!(!state.chunk_due(&s, 4), "all sent: nothing due until an answer");
+        // An answer about another snapshot moves nothing.
+        state.on_chunk_answer(&SnapshotResponse { index: LogIndex(4), next_offset: 8, done: false }, 4);
+        assert!(!state.chunk_due(&s, 4), "a stale answer frees no room");
+        state.on_chunk_answer(&SnapshotResponse { index: LogIndex(5), next_offset: 8, done: false }, 4);
+        assert!(!state.chunk_due(&s, 4), "the peer holds two chunks, the third is in flight");
+        state.resume_chunks();
+        assert_eq!(state.next_chunk(&s, 4).map(|c| c.offset), Some(8), "a stalled transfer re-sends what it lacks");
         // Compacted again meanwhile: the newer snapshot goes out from its start.
         let newer = snap(9, b"xy");
-        assert!(chunk_due(&newer, 4, index, &window));
-        let c = next_chunk(&newer, 4, &mut index, &mut window).unwrap();
+        assert!(state.chunk_due(&newer, 4));
+        let c = state.next_chunk(&newer, 4).unwrap();
+        let State::Snapshot { index, .. } = state else { unreachable!() };
         assert_eq!((index, c.meta.index, c.offset, c.done), (LogIndex(9), LogIndex(9), 0, true));
         // An empty snapshot still goes out, as one empty last chunk.
         let empty = snap(10, b"");
         assert_eq!(chunk_count(&empty, 4), 1);
-        let c = next_chunk(&empty, 4, &mut index, &mut window).unwrap();
+        let c = state.next_chunk(&empty, 4).unwrap();
+        // Outside `Snapshot` nothing is due and nothing goes out.
+        assert!(!State::Probe.chunk_due(&s, 4) && State::Replicate.next_chunk(&s, 4).is_none());
         assert!(c.done && c.data.is_empty());
     }
 

@@ -198,7 +198,11 @@ pub fn drive(protocol: Protocol, data: &[u8]) {
         }
         for (i, n) in nodes.iter_mut().enumerate() {
             loop {
+                // The `Replica` contract, under forged input too: `has_output`
+                // says exactly whether `poll_output` yields anything.
+                let predicted = n.replica.has_output();
                 n.replica.poll_output(&mut out);
+                assert_eq!(predicted, !out.is_empty(), "node {}: has_output disagrees with {out:?}", i + 1);
                 if out.is_empty() {
                     break;
                 }

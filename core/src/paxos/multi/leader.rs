@@ -6,6 +6,7 @@ use super::message::{Accept, Body, Heartbeat};
 use super::progress::State;
 use crate::id::{LogIndex, NodeId};
 use crate::paxos::ballot_term;
+use crate::replica::progress::Due;
 use crate::replica::{Entry, EntryKind, MessageError, Proposal, ProposeError, Role};
 use alloc::vec::Vec;
 use bytes::Bytes;
@@ -40,25 +41,19 @@ impl MultiPaxos {
         index
     }
 
+    /// True if [`Self::flush_leader`] would send anything: asked of the
+    /// same decisions it acts on.
     pub(super) fn leader_has_work(&self) -> bool {
-        let last = self.send_limit();
-        let snap = self.log.snapshot.meta.index;
-        let streaming = self.peers.iter().any(|p| p.state == State::Replicate);
-        (self.commit_unsent && streaming)
-            || (self.reads.has_waiting() && self.can_serve_reads())
-            || self.peers.iter().any(|p| match p.state {
-                State::Snapshot { .. } => self.snapshot_chunk_due(&p.state),
-                _ if p.next_index <= snap => true,
-                State::Probe => !p.probe_sent && p.next_index <= last,
-                State::Replicate => !p.is_full() && p.next_index <= last,
-            })
+        self.read_round_due()
+            || (0..self.peers.len())
+                .any(|i| self.due(i) != Due::Nothing || (self.commit_unsent && self.commit_notice_due(i)))
     }
 
     pub(super) fn flush_leader(&mut self) {
         let commit_moved = core::mem::take(&mut self.commit_unsent);
         for i in 0..self.peers.len() {
             let sent = self.send_accepts(i);
-            if !sent && commit_moved && self.peers[i].state == State::Replicate {
+            if !sent && commit_moved && self.commit_notice_due(i) {
                 // Tell an acceptor that got nothing this round about the
                 // new commit index, so it applies without waiting.
                 let to = self.peers[i].id;
@@ -69,31 +64,49 @@ impl MultiPaxos {
         self.flush_reads();
     }
 
-    /// Sends as much as the acceptor's state and window allow; true if
-    /// anything went out.
+    /// What acceptor `i` is owed now (see [`Due`]).
+    fn due(&self, i: usize) -> Due {
+        let pr = &self.peers[i];
+        match pr.state {
+            State::Snapshot { .. } if pr.state.chunk_due(&self.log.snapshot, self.cfg.snapshot_chunk_bytes as u64) => {
+                Due::Chunks
+            }
+            State::Snapshot { .. } => Due::Nothing,
+            // The slots it needs are compacted away.
+            _ if pr.next_index <= self.log.snapshot.meta.index => Due::Compacted,
+            State::Probe if pr.probe_sent => Due::Nothing,
+            State::Replicate if pr.is_full() => Due::Nothing,
+            _ if pr.next_index > self.send_limit() => Due::Nothing,
+            _ => Due::Entries,
+        }
+    }
+
+    /// True if an acceptor that got nothing this round is to hear of a new
+    /// commit index (only one streaming, whose position we know).
+    fn commit_notice_due(&self, i: usize) -> bool {
+        self.peers[i].state == State::Replicate
+    }
+
+    /// Sends as much as [`Self::due`] allows; true if anything went out.
     fn send_accepts(&mut self, i: usize) -> bool {
         let mut sent = false;
         loop {
+            match self.due(i) {
+                Due::Nothing => return sent,
+                Due::Chunks => {
+                    self.send_snapshot_chunks(i);
+                    return true;
+                }
+                Due::Compacted => {
+                    let index = self.log.snapshot.meta.index;
+                    self.peers[i].become_snapshot(index);
+                    self.send_snapshot_chunks(i);
+                    return true;
+                }
+                Due::Entries => {}
+            }
             let last = self.send_limit();
-            let snap = self.log.snapshot.meta.index;
-            let pr = &mut self.peers[i];
-            if matches!(pr.state, State::Snapshot { .. }) {
-                self.send_snapshot_chunks(i);
-                return true;
-            }
-            if pr.next_index <= snap {
-                // The slots it needs are compacted away.
-                pr.become_snapshot(snap);
-                self.send_snapshot_chunks(i);
-                return true;
-            }
-            let blocked = match pr.state {
-                State::Probe => pr.probe_sent,
-                _ => pr.is_full(),
-            };
-            if blocked || pr.next_index > last {
-                return sent;
-            }
+            let pr = &self.peers[i];
             let from = pr.next_index;
             let entries = self.batch(from, last);
             let Some(batch_last) = entries.last().map(|e| e.index) else { return sent };
@@ -189,11 +202,7 @@ impl MultiPaxos {
                             pr.inflights.free_first();
                         }
                     }
-                    State::Snapshot { .. } => {
-                        if let State::Snapshot { window, .. } = &mut pr.state {
-                            window.resume(); // a stalled transfer
-                        }
-                    }
+                    State::Snapshot { .. } => pr.state.resume_chunks(),
                 }
                 pr.match_at_heartbeat = pr.match_index;
             }

@@ -5,7 +5,7 @@ use super::MultiPaxos;
 use super::message::{Body, SnapshotChunk, SnapshotResponse};
 use super::progress::State;
 use crate::id::{Ballot, LogIndex, NodeId};
-use crate::replica::snapshot_transfer::{Received, chunk_due, next_chunk, receive};
+use crate::replica::snapshot_transfer::{Received, receive};
 use crate::replica::{CompactError, MessageError, Snapshot, SnapshotMeta};
 use bytes::Bytes;
 
@@ -18,21 +18,11 @@ impl MultiPaxos {
         Ok(())
     }
 
-    /// True if [`Self::send_snapshot_chunks`] would send something to a
-    /// peer in this state.
-    pub(super) fn snapshot_chunk_due(&self, state: &State) -> bool {
-        let State::Snapshot { index, window } = state else { return false };
-        chunk_due(&self.log.snapshot, self.cfg.snapshot_chunk_bytes as u64, *index, window)
-    }
-
     /// Streams chunks of the current snapshot to peer `i`, a window at a time.
     pub(super) fn send_snapshot_chunks(&mut self, i: usize) {
         let chunk = self.cfg.snapshot_chunk_bytes as u64;
-        loop {
-            let pr = &mut self.peers[i];
-            let State::Snapshot { index, window } = &mut pr.state else { return };
-            let Some(c) = next_chunk(&self.log.snapshot, chunk, index, window) else { return };
-            let to = pr.id;
+        while let Some(c) = self.peers[i].state.next_chunk(&self.log.snapshot, chunk) {
+            let to = self.peers[i].id;
             self.send(to, self.promised, Body::Snapshot(c));
         }
     }
@@ -52,10 +42,7 @@ impl MultiPaxos {
             self.maybe_commit();
             return;
         }
-        let State::Snapshot { index, window } = &mut pr.state else { return };
-        if *index == r.index {
-            window.on_answer(r.next_offset, chunk);
-        }
+        pr.state.on_chunk_answer(&r, chunk);
     }
 
     pub(super) fn handle_snapshot_chunk(
