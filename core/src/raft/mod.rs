@@ -336,13 +336,7 @@ impl Replica for Raft {
     }
 
     fn peer_status(&self, out: &mut Vec<PeerStatus>) {
-        out.extend(self.peers.iter().map(|p| PeerStatus {
-            id: p.id,
-            match_index: p.match_index,
-            next_index: p.next_index,
-            last_heard: p.last_heard,
-            voter: p.voter,
-        }));
+        out.extend(self.peers.iter().map(Progress::status));
     }
 
     fn entry_term(&self, index: LogIndex) -> Option<Term> {

@@ -15,6 +15,7 @@
 //! answer reads until then without a round.
 
 use super::Raft;
+use crate::replica::progress::read_quorum;
 use crate::replica::{ReadError, ReadId, Role};
 
 impl Raft {
@@ -54,12 +55,7 @@ impl Raft {
     }
 
     pub(super) fn confirm_reads(&mut self) {
-        let me = self.id;
-        let mine = self.reads.round();
-        let peers = &self.peers;
-        let round = self.membership().quorum_value(|id| {
-            if id == me { mine } else { peers.iter().find(|p| p.id == id).map_or(0, |p| p.read_round) }
-        });
+        let round = read_quorum(&self.peers, self.membership(), self.id, self.reads.round());
         self.reads.confirm(round, &mut self.outbox.reads);
     }
 }

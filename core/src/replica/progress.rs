@@ -2,8 +2,10 @@
 //! protocols share: how it is sending (probe / replicate / snapshot, after
 //! etcd's raft design; Raft thesis §3.5) and the messages in flight.
 
-use crate::id::LogIndex;
+use crate::id::{LogIndex, NodeId};
 use crate::replica::snapshot_transfer::ChunkWindow;
+use crate::replica::{Membership, PeerStatus};
+use crate::time::Instant;
 use alloc::collections::VecDeque;
 
 /// How the leader is currently sending to a follower (acceptor).
@@ -21,6 +23,112 @@ pub(crate) enum State {
         /// Chunks sent and confirmed.
         window: ChunkWindow,
     },
+}
+
+/// The leader's view of one follower (acceptor).
+#[derive(Debug)]
+pub(crate) struct Progress {
+    pub id: NodeId,
+    pub voter: bool,
+    /// Highest index known to hold what the leader holds, durably (in
+    /// Multi-Paxos: every slot up to here is chosen there or accepted in
+    /// our ballot).
+    pub match_index: LogIndex,
+    /// Next index to send.
+    pub next_index: LogIndex,
+    pub state: State,
+    /// In `Probe`, one message is outstanding: wait for its answer or a
+    /// heartbeat.
+    pub probe_sent: bool,
+    /// In `Replicate`, the messages in flight.
+    pub inflights: Inflights,
+    /// Heard from since the last check-quorum round (Raft thesis §6.2).
+    pub recent_active: bool,
+    pub last_heard: Option<Instant>,
+    /// Highest read round it confirmed (Raft thesis §6.4).
+    pub read_round: u64,
+    /// Raft: an (even empty) append should go out to learn where the
+    /// follower is.
+    pub needs_probe: bool,
+    /// Multi-Paxos: `match_index` at the previous heartbeat answer; no
+    /// progress between two answers with slots outstanding means a batch
+    /// was lost.
+    pub match_at_heartbeat: LogIndex,
+}
+
+impl Progress {
+    pub fn new(id: NodeId, voter: bool, next_index: LogIndex, max_inflight: usize) -> Self {
+        Progress {
+            id,
+            voter,
+            match_index: LogIndex(0),
+            next_index,
+            state: State::Probe,
+            probe_sent: false,
+            inflights: Inflights::new(max_inflight),
+            recent_active: false,
+            last_heard: None,
+            read_round: 0,
+            needs_probe: true,
+            match_at_heartbeat: LogIndex(0),
+        }
+    }
+
+    /// True if no entries may be sent now.
+    pub fn is_paused(&self) -> bool {
+        match self.state {
+            State::Probe => self.probe_sent,
+            State::Replicate => self.inflights.is_full(),
+            State::Snapshot { .. } => true,
+        }
+    }
+
+    /// Sends one message at a time until one is accepted: from just past a
+    /// snapshot being sent, otherwise from just past what is known to match.
+    pub fn become_probe(&mut self) {
+        self.next_index = match self.state {
+            State::Snapshot { index, .. } => self.match_index.max(index).next(),
+            _ => self.match_index.next(),
+        };
+        self.state = State::Probe;
+        self.probe_sent = false;
+        self.inflights.clear();
+    }
+
+    /// Streams from just past what is known to match.
+    pub fn become_replicate(&mut self) {
+        self.state = State::Replicate;
+        self.next_index = self.match_index.next();
+        self.probe_sent = false;
+        self.inflights.clear();
+    }
+
+    pub fn become_snapshot(&mut self, index: LogIndex) {
+        self.state = State::Snapshot { index, window: ChunkWindow::default() };
+        self.probe_sent = false;
+        self.inflights.clear();
+    }
+    /// What [`crate::replica::Replica::peer_status`] reports of it.
+    pub fn status(&self) -> PeerStatus {
+        PeerStatus {
+            id: self.id,
+            match_index: self.match_index,
+            next_index: self.next_index,
+            last_heard: self.last_heard,
+            voter: self.voter,
+        }
+    }
+}
+
+/// The highest read round a quorum of `membership` confirmed: `own` for
+/// the leader itself (`me`), each peer's latest answer for the others
+/// (Raft thesis §6.4; the same rule serves Multi-Paxos's read barrier).
+pub(crate) fn read_quorum(peers: &[Progress], membership: &Membership, me: NodeId, own: u64) -> u64 {
+    membership.quorum_value(
+        |id| {
+            if id == me { own } else { peers.iter().find(|p| p.id == id).map_or(0, |p| p.read_round) }
+        },
+    )
 }
 
 /// What the leader owes one follower (acceptor) now. Each protocol decides
@@ -74,11 +182,6 @@ impl Inflights {
         self.last_indexes.pop_front();
     }
 
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
-        self.last_indexes.len()
-    }
-
     pub fn clear(&mut self) {
         self.last_indexes.clear();
     }
@@ -102,5 +205,44 @@ mod tests {
         w.clear();
         w.free_to(LogIndex(100));
         assert!(!w.is_full());
+    }
+
+    #[test]
+    fn every_change_of_state_empties_the_window() {
+        // What was in flight belonged to the old way of sending; keeping it
+        // would leave the new state with a window that never frees.
+        for to in
+            [State::Probe, State::Replicate, State::Snapshot { index: LogIndex(9), window: ChunkWindow::default() }]
+        {
+            let mut p = Progress::new(NodeId(2), true, LogIndex(1), 2);
+            p.become_replicate();
+            p.inflights.add(LogIndex(3));
+            p.inflights.add(LogIndex(5));
+            assert!(p.is_paused());
+            match to {
+                State::Probe => p.become_probe(),
+                State::Replicate => p.become_replicate(),
+                State::Snapshot { index, .. } => p.become_snapshot(index),
+            }
+            assert!(!p.inflights.is_full(), "after {to:?}");
+        }
+    }
+
+    #[test]
+    fn probing_and_streaming_start_past_the_match_and_a_snapshot() {
+        let mut p = Progress::new(NodeId(2), true, LogIndex(10), 2);
+        assert!(!p.is_paused());
+        p.probe_sent = true;
+        assert!(p.is_paused(), "one probe at a time");
+        p.match_index = LogIndex(4);
+        p.next_index = LogIndex(3);
+        p.become_replicate();
+        assert_eq!(p.next_index, LogIndex(5), "never resend below the match");
+        p.become_probe();
+        assert_eq!((p.next_index, p.probe_sent), (LogIndex(5), false));
+        p.become_snapshot(LogIndex(50));
+        assert!(p.is_paused(), "no entries while a snapshot goes out");
+        p.become_probe();
+        assert_eq!(p.next_index, LogIndex(51), "resume after the snapshot");
     }
 }

@@ -74,9 +74,7 @@ impl MultiPaxos {
             State::Snapshot { .. } => Due::Nothing,
             // The slots it needs are compacted away.
             _ if pr.next_index <= self.log.snapshot.meta.index => Due::Compacted,
-            State::Probe if pr.probe_sent => Due::Nothing,
-            State::Replicate if pr.is_full() => Due::Nothing,
-            _ if pr.next_index > self.send_limit() => Due::Nothing,
+            _ if pr.is_paused() || pr.next_index > self.send_limit() => Due::Nothing,
             _ => Due::Entries,
         }
     }
@@ -177,11 +175,10 @@ impl MultiPaxos {
         pr.recent_active = true;
         pr.last_heard = Some(now);
         pr.match_index = pr.match_index.max(match_index);
-        pr.free_to(pr.match_index);
+        pr.inflights.free_to(pr.match_index);
         match (read_round, pr.state) {
             (None, State::Probe) => {
                 // Where it stands is known now: stream from there.
-                pr.next_index = pr.match_index.next();
                 pr.become_replicate();
             }
             (None, _) => {}
@@ -198,7 +195,7 @@ impl MultiPaxos {
                         // what it holds.
                         if pr.match_index < pr.next_index.prev() && pr.match_index == pr.match_at_heartbeat {
                             pr.become_probe();
-                        } else if pr.is_full() {
+                        } else if pr.inflights.is_full() {
                             pr.inflights.free_first();
                         }
                     }

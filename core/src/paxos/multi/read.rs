@@ -18,6 +18,7 @@
 //! §5.2).
 
 use super::MultiPaxos;
+use crate::replica::progress::read_quorum;
 use crate::replica::{ReadError, ReadId, Role};
 
 impl MultiPaxos {
@@ -56,12 +57,7 @@ impl MultiPaxos {
     }
 
     pub(super) fn confirm_reads(&mut self) {
-        let me = self.id;
-        let mine = self.reads.round();
-        let peers = &self.peers;
-        let round = self.membership.quorum_value(|id| {
-            if id == me { mine } else { peers.iter().find(|p| p.id == id).map_or(0, |p| p.read_round) }
-        });
+        let round = read_quorum(&self.peers, &self.membership, self.id, self.reads.round());
         self.reads.confirm(round, &mut self.outbox.reads);
     }
 }
