@@ -47,14 +47,12 @@ use crate::replica::outbox::Outbox;
 use crate::replica::reads::Reads;
 use crate::replica::snapshot_transfer::Incoming;
 use crate::replica::{
-    self, CompactError, Entry, EntryKind, Envelope, Event, HardState, Membership, MembershipChange, MessageError,
-    Output, PeerStatus, PersistId, Proposal, ProposeError, ReadError, ReadId, RecoverError, Recovered, Replica, Role,
-    Status, TransferError,
+    self, EntryKind, Envelope, Event, HardState, Membership, MessageError, RecoverError, Recovered, Replica, Role,
+    Status,
 };
 use crate::time::Instant;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use bytes::Bytes;
 use log::RaftLog;
 use progress::Progress;
 
@@ -236,33 +234,12 @@ impl Raft {
 }
 
 impl Replica for Raft {
-    fn id(&self) -> NodeId {
-        self.id
-    }
-
-    fn propose(&mut self, now: Instant, data: Bytes) -> Result<Proposal, ProposeError> {
-        self.now = now;
-        self.propose_entry(EntryKind::Command, data)
-    }
-
-    fn read(&mut self, now: Instant, id: ReadId) -> Result<(), ReadError> {
-        self.now = now;
-        self.start_read(id)
-    }
+    crate::replica::engine::replica_methods!();
 
     fn handle_message(&mut self, now: Instant, from: NodeId, msg: replica::Message) -> Result<(), MessageError> {
         self.now = now;
         let replica::Message::Raft(msg) = msg else { return Err(MessageError::WrongProtocol) };
         self.step(from, msg)
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        self.now = now;
-        if self.role == Role::Leader {
-            self.tick_leader();
-        } else {
-            self.tick_election();
-        }
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -280,46 +257,6 @@ impl Replica for Raft {
         }
     }
 
-    fn poll_output(&mut self, out: &mut Output) {
-        if self.role == Role::Leader {
-            self.flush_leader();
-        }
-        let hs = self.hard_state();
-        self.outbox.drain(&mut self.log, &mut self.durability, hs, out);
-    }
-
-    fn has_output(&self) -> bool {
-        self.outbox.has_output(&self.log, &self.durability, self.hard_state())
-            || (self.role == Role::Leader && self.leader_has_work())
-    }
-
-    fn handle_persisted(&mut self, now: Instant, id: PersistId) {
-        self.now = now;
-        if !self.durability.persisted(id) {
-            return;
-        }
-        self.log.persisted_up_to(self.durability.acked());
-        if self.role == Role::Leader {
-            // The leader counts itself only once durable (thesis §10.2.1).
-            self.maybe_commit();
-        }
-    }
-
-    fn compact(&mut self, now: Instant, index: LogIndex, data: Bytes) -> Result<(), CompactError> {
-        self.now = now;
-        self.take_snapshot(index, data)
-    }
-
-    fn change_membership(&mut self, now: Instant, change: MembershipChange) -> Result<Proposal, ProposeError> {
-        self.now = now;
-        self.propose_membership(change)
-    }
-
-    fn transfer_leader(&mut self, now: Instant, to: NodeId) -> Result<(), TransferError> {
-        self.now = now;
-        self.start_transfer(to)
-    }
-
     fn status(&self) -> Status {
         Status {
             id: self.id,
@@ -333,17 +270,5 @@ impl Replica for Raft {
             snapshot_index: self.log.snapshot.meta.index,
             membership: self.membership().clone(),
         }
-    }
-
-    fn peer_status(&self, out: &mut Vec<PeerStatus>) {
-        out.extend(self.peers.iter().map(Progress::status));
-    }
-
-    fn entry_term(&self, index: LogIndex) -> Option<Term> {
-        self.log.term(index)
-    }
-
-    fn entry(&self, index: LogIndex) -> Option<Entry> {
-        self.log.entry(index).cloned()
     }
 }

@@ -76,6 +76,7 @@
 //! ```
 
 pub(crate) mod durability;
+pub(crate) mod engine;
 mod entry;
 mod error;
 pub(crate) mod limits;

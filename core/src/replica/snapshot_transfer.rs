@@ -337,9 +337,9 @@ mod tests {
         let empty = snap(10, b"");
         assert_eq!(chunk_count(&empty, 4), 1);
         let c = state.next_chunk(&empty, 4).unwrap();
+        assert!(c.done && c.data.is_empty());
         // Outside `Snapshot` nothing is due and nothing goes out.
         assert!(!State::Probe.chunk_due(&s, 4) && State::Replicate.next_chunk(&s, 4).is_none());
-        assert!(c.done && c.data.is_empty());
     }
 
     fn chunk(index: u64, offset: u64, data: &'static [u8], done: bool) -> SnapshotChunk {
