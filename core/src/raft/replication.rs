@@ -48,18 +48,7 @@ impl Raft {
     }
 
     pub(super) fn propose_entry(&mut self, kind: EntryKind, data: Bytes) -> Result<Proposal, ProposeError> {
-        if self.role != Role::Leader {
-            return Err(ProposeError::NotLeader { leader_hint: self.leader });
-        }
-        if self.transfer.is_some() {
-            return Err(ProposeError::TransferInProgress);
-        }
-        if data.len() > self.cfg.max_entry_bytes {
-            return Err(ProposeError::ProposalTooLarge { size: data.len(), max: self.cfg.max_entry_bytes });
-        }
-        if self.uncommitted_bytes > 0 && self.uncommitted_bytes + data.len() > self.cfg.max_uncommitted_bytes {
-            return Err(ProposeError::Busy);
-        }
+        self.admit_proposal(data.len())?;
         Ok(self.append_entry(kind, data))
     }
 
@@ -72,24 +61,7 @@ impl Raft {
         Proposal { index, term: self.term }
     }
 
-    /// True if [`Self::flush_leader`] would send anything: asked of the
-    /// same decisions it acts on.
-    pub(super) fn leader_has_work(&self) -> bool {
-        self.read_round_due()
-            || (0..self.peers.len())
-                .any(|i| self.due(i) != Due::Nothing || (self.commit_unsent && self.commit_notice_due(i)))
-    }
-
-    pub(super) fn flush_leader(&mut self) {
-        let commit_moved = core::mem::take(&mut self.commit_unsent);
-        for i in 0..self.peers.len() {
-            let sent = self.send_appends(i);
-            if !sent && commit_moved && self.commit_notice_due(i) {
-                self.send_commit(i);
-            }
-        }
-        self.flush_reads();
-    }
+    crate::replica::engine::leader_methods!();
 
     /// What peer `i` is owed now (see [`Due`]).
     fn due(&self, i: usize) -> Due {
@@ -124,50 +96,24 @@ impl Raft {
         self.send(to, Body::Append(Append { prev_index, prev_term, entries: Vec::new(), commit }));
     }
 
-    /// Sends as much as [`Self::due`] allows; true if anything went out.
-    fn send_appends(&mut self, i: usize) -> bool {
-        let mut sent = false;
-        loop {
-            match self.due(i) {
-                Due::Nothing => return sent,
-                Due::Chunks => {
-                    self.send_snapshot_chunks(i);
-                    return true;
-                }
-                Due::Compacted => {
-                    let index = self.log.snapshot.meta.index;
-                    self.peers[i].become_snapshot(index);
-                    self.send_snapshot_chunks(i);
-                    return true;
-                }
-                Due::Entries => {}
-            }
-            let pr = &self.peers[i];
-            let prev_index = pr.next_index.prev();
-            let Some(prev_term) = self.log.term(prev_index) else { return sent }; // `due` saw it
-            let mut entries = Vec::new();
-            let from = pr.next_index;
-            self.log.slice(from, self.cfg.max_append_bytes, self.cfg.max_append_entries, &mut entries);
-            let pr = &mut self.peers[i];
-            pr.needs_probe = false;
-            let sent_last = entries.last().map(|e| e.index);
-            let probing = pr.state == State::Probe;
-            match (pr.state, sent_last) {
-                (State::Replicate, Some(last_sent)) => {
-                    pr.next_index = last_sent.next();
-                    pr.inflights.add(last_sent);
-                }
-                (State::Probe, _) => pr.probe_sent = true,
-                _ => {}
-            }
-            let to = pr.id;
-            let commit = self.log.commit;
-            self.send(to, Body::Append(Append { prev_index, prev_term, entries, commit }));
-            sent = true;
-            if sent_last.is_none() || probing {
-                return true;
-            }
-        }
+    /// Sends peer `i` one append from its next index (`due` said it is
+    /// owed entries): whether another may follow at once, or `None` if
+    /// nothing went out.
+    fn send_entries(&mut self, i: usize) -> Option<bool> {
+        let pr = &self.peers[i];
+        let prev_index = pr.next_index.prev();
+        let prev_term = self.log.term(prev_index)?; // `due` saw it
+        let mut entries = Vec::new();
+        self.log.slice(pr.next_index, self.cfg.max_append_bytes, self.cfg.max_append_entries, &mut entries);
+        let pr = &mut self.peers[i];
+        pr.needs_probe = false;
+        let sent_last = entries.last().map(|e| e.index);
+        let probing = pr.state == State::Probe;
+        pr.on_sent(sent_last);
+        let to = pr.id;
+        let commit = self.log.commit;
+        self.send(to, Body::Append(Append { prev_index, prev_term, entries, commit }));
+        Some(sent_last.is_some() && !probing)
     }
 
     pub(super) fn broadcast_heartbeat(&mut self) {

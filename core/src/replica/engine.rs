@@ -1,17 +1,23 @@
-//! The methods of [`Replica`](super::Replica) that Raft and Multi-Paxos
-//! implement alike, written once: each protocol's `impl Replica` invokes
-//! [`replica_methods!`] and adds only what differs between them — which
-//! messages it takes, its timers and its status.
+//! What Raft and Multi-Paxos do alike as machines, written once:
+//! [`replica_methods!`] is the part of `impl Replica` they share (each
+//! protocol adds only which messages it takes, its timers and its status),
+//! and [`leader_methods!`] the leader's flush, its prediction for
+//! `has_output`, read rounds and the admission of proposals (each protocol
+//! adds how it decides what a peer is owed and how it builds the messages).
 //!
-//! A macro rather than a blanket impl over a trait of accessors: the
+//! Macros rather than a blanket impl over a trait of accessors: the
 //! machines keep this state in fields of their own (the log is each
 //! protocol's view of the shared `StableLog`), and these bodies read and
-//! call them directly. What a protocol must have for it: the fields `id`,
-//! `now`, `role`, `log`, `durability`, `outbox` and `peers`, and the
-//! methods `propose_entry`, `start_read`, `tick_leader`, `tick_election`,
-//! `flush_leader`, `leader_has_work`, `hard_state`, `maybe_commit`,
-//! `take_snapshot`, `propose_membership` and `start_transfer`.
+//! call them directly. Each macro lists what it needs of the protocol.
+//! One cost: cargo-mutants does not mutate inside macros, so these bodies
+//! were mutation-tested in their per-protocol form, before the move.
 
+/// The methods of [`Replica`](super::Replica) both protocols implement
+/// alike. What a protocol must have for it: the fields `id`, `now`,
+/// `role`, `log`, `durability`, `outbox` and `peers`, and the methods
+/// `propose_entry`, `start_read`, `tick_leader`, `tick_election`,
+/// `flush_leader`, `leader_has_work`, `hard_state`, `maybe_commit`,
+/// `take_snapshot`, `propose_membership` and `start_transfer`.
 macro_rules! replica_methods {
     () => {
         fn id(&self) -> $crate::id::NodeId {
@@ -115,4 +121,113 @@ macro_rules! replica_methods {
     };
 }
 
-pub(crate) use replica_methods;
+/// The leader's side of `poll_output` and of `has_output`, for an
+/// `impl` block of a protocol: which peers are owed what
+/// ([`Due`](crate::replica::progress::Due)), a new commit index for those
+/// that got nothing, and read rounds (Raft thesis §6.4; PML §5.2). The
+/// prediction (`leader_has_work`) asks the same decisions the flush acts
+/// on. With them, the admission of proposals. The protocol supplies the
+/// fields `peers`, `reads`, `commit_unsent`, `log`, `now`, `id`, `outbox`,
+/// `role`, `leader`, `transfer`, `uncommitted_bytes` and `cfg`, and the methods `due`,
+/// `commit_notice_due`, `send_commit`, `send_entries` (`None` if nothing
+/// went out, else whether more may follow at once), `send_snapshot_chunks`, `send_heartbeats`, `can_serve_reads`
+/// and `membership`.
+macro_rules! leader_methods {
+    () => {
+        /// Refuses a proposal this node may not take now: not the leader,
+        /// handing leadership over, larger than an entry may be, or past
+        /// the bound on uncommitted bytes (one entry always fits).
+        fn admit_proposal(&self, len: usize) -> Result<(), $crate::replica::ProposeError> {
+            use $crate::replica::ProposeError;
+            if self.role != $crate::replica::Role::Leader {
+                return Err(ProposeError::NotLeader { leader_hint: self.leader });
+            }
+            if self.transfer.is_some() {
+                return Err(ProposeError::TransferInProgress);
+            }
+            if len > self.cfg.max_entry_bytes {
+                return Err(ProposeError::ProposalTooLarge { size: len, max: self.cfg.max_entry_bytes });
+            }
+            if self.uncommitted_bytes > 0 && self.uncommitted_bytes + len > self.cfg.max_uncommitted_bytes {
+                return Err(ProposeError::Busy);
+            }
+            Ok(())
+        }
+
+        /// True if `flush_leader` would send anything.
+        pub(super) fn leader_has_work(&self) -> bool {
+            self.read_round_due()
+                || (0..self.peers.len()).any(|i| {
+                    self.due(i) != $crate::replica::progress::Due::Nothing
+                        || (self.commit_unsent && self.commit_notice_due(i))
+                })
+        }
+
+        pub(super) fn flush_leader(&mut self) {
+            let commit_moved = core::mem::take(&mut self.commit_unsent);
+            for i in 0..self.peers.len() {
+                let sent = self.send_to(i);
+                if !sent && commit_moved && self.commit_notice_due(i) {
+                    self.send_commit(i);
+                }
+            }
+            self.flush_reads();
+        }
+
+        /// Sends peer `i` what it is owed, as long as it is owed anything;
+        /// true if anything went out.
+        fn send_to(&mut self, i: usize) -> bool {
+            use $crate::replica::progress::Due;
+            let mut sent = false;
+            loop {
+                match self.due(i) {
+                    Due::Nothing => return sent,
+                    Due::Chunks => {
+                        self.send_snapshot_chunks(i);
+                        return true;
+                    }
+                    Due::Compacted => {
+                        let index = self.log.snapshot.meta.index;
+                        self.peers[i].become_snapshot(index);
+                        self.send_snapshot_chunks(i);
+                        return true;
+                    }
+                    Due::Entries => match self.send_entries(i) {
+                        None => return sent,
+                        Some(more) => {
+                            sent = true;
+                            if !more {
+                                return true;
+                            }
+                        }
+                    },
+                }
+            }
+        }
+
+        /// True if `flush_reads` would start a round: waiting reads start
+        /// one only once reads can be served.
+        pub(super) fn read_round_due(&self) -> bool {
+            self.reads.has_waiting() && self.can_serve_reads()
+        }
+
+        /// Starts a round for waiting reads, once reads can be served.
+        pub(super) fn flush_reads(&mut self) {
+            if !self.read_round_due() {
+                return;
+            }
+            let round = self.reads.start_round(self.now, self.log.commit, true);
+            self.send_heartbeats(round);
+            self.confirm_reads();
+        }
+
+        /// Releases the reads of every round a quorum has confirmed.
+        pub(super) fn confirm_reads(&mut self) {
+            let own = self.reads.round();
+            let round = $crate::replica::progress::read_quorum(&self.peers, self.membership(), self.id, own);
+            self.reads.confirm(round, &mut self.outbox.reads);
+        }
+    };
+}
+
+pub(crate) use {leader_methods, replica_methods};

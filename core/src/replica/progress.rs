@@ -108,6 +108,20 @@ impl Progress {
         self.probe_sent = false;
         self.inflights.clear();
     }
+    /// Records a message sent with entries up to `last` (`None`: an empty
+    /// probe): a probe waits for its answer, a stream moves on and fills
+    /// its window.
+    pub fn on_sent(&mut self, last: Option<LogIndex>) {
+        match (self.state, last) {
+            (State::Probe, _) => self.probe_sent = true,
+            (State::Replicate, Some(last)) => {
+                self.next_index = last.next();
+                self.inflights.add(last);
+            }
+            _ => {}
+        }
+    }
+
     /// What [`crate::replica::Replica::peer_status`] reports of it.
     pub fn status(&self) -> PeerStatus {
         PeerStatus {

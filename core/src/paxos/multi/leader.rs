@@ -7,24 +7,13 @@ use super::progress::State;
 use crate::id::{LogIndex, NodeId};
 use crate::paxos::ballot_term;
 use crate::replica::progress::Due;
-use crate::replica::{Entry, EntryKind, MessageError, Proposal, ProposeError, Role};
+use crate::replica::{Entry, EntryKind, MessageError, Proposal, ProposeError};
 use alloc::vec::Vec;
 use bytes::Bytes;
 
 impl MultiPaxos {
     pub(super) fn propose_entry(&mut self, kind: EntryKind, data: Bytes) -> Result<Proposal, ProposeError> {
-        if self.role != Role::Leader {
-            return Err(ProposeError::NotLeader { leader_hint: self.leader });
-        }
-        if self.transfer.is_some() {
-            return Err(ProposeError::TransferInProgress);
-        }
-        if data.len() > self.cfg.max_entry_bytes {
-            return Err(ProposeError::ProposalTooLarge { size: data.len(), max: self.cfg.max_entry_bytes });
-        }
-        if self.uncommitted_bytes > 0 && self.uncommitted_bytes + data.len() > self.cfg.max_uncommitted_bytes {
-            return Err(ProposeError::Busy);
-        }
+        self.admit_proposal(data.len())?;
         self.uncommitted_bytes += data.len();
         let index = self.append_entry(kind, data);
         Ok(Proposal { index, term: ballot_term(self.promised) })
@@ -41,28 +30,7 @@ impl MultiPaxos {
         index
     }
 
-    /// True if [`Self::flush_leader`] would send anything: asked of the
-    /// same decisions it acts on.
-    pub(super) fn leader_has_work(&self) -> bool {
-        self.read_round_due()
-            || (0..self.peers.len())
-                .any(|i| self.due(i) != Due::Nothing || (self.commit_unsent && self.commit_notice_due(i)))
-    }
-
-    pub(super) fn flush_leader(&mut self) {
-        let commit_moved = core::mem::take(&mut self.commit_unsent);
-        for i in 0..self.peers.len() {
-            let sent = self.send_accepts(i);
-            if !sent && commit_moved && self.commit_notice_due(i) {
-                // Tell an acceptor that got nothing this round about the
-                // new commit index, so it applies without waiting.
-                let to = self.peers[i].id;
-                let body = Body::Accept(Accept { entries: Vec::new(), commit: self.log.commit });
-                self.send(to, self.promised, body);
-            }
-        }
-        self.flush_reads();
-    }
+    crate::replica::engine::leader_methods!();
 
     /// What acceptor `i` is owed now (see [`Due`]).
     fn due(&self, i: usize) -> Due {
@@ -85,45 +53,27 @@ impl MultiPaxos {
         self.peers[i].state == State::Replicate
     }
 
-    /// Sends as much as [`Self::due`] allows; true if anything went out.
-    fn send_accepts(&mut self, i: usize) -> bool {
-        let mut sent = false;
-        loop {
-            match self.due(i) {
-                Due::Nothing => return sent,
-                Due::Chunks => {
-                    self.send_snapshot_chunks(i);
-                    return true;
-                }
-                Due::Compacted => {
-                    let index = self.log.snapshot.meta.index;
-                    self.peers[i].become_snapshot(index);
-                    self.send_snapshot_chunks(i);
-                    return true;
-                }
-                Due::Entries => {}
-            }
-            let last = self.send_limit();
-            let pr = &self.peers[i];
-            let from = pr.next_index;
-            let entries = self.batch(from, last);
-            let Some(batch_last) = entries.last().map(|e| e.index) else { return sent };
-            let pr = &mut self.peers[i];
-            let probing = pr.state == State::Probe;
-            if probing {
-                pr.probe_sent = true;
-            } else {
-                pr.next_index = batch_last.next();
-                pr.inflights.add(batch_last);
-            }
-            let to = pr.id;
-            let body = Body::Accept(Accept { entries, commit: self.log.commit });
-            self.send(to, self.promised, body);
-            sent = true;
-            if probing {
-                return true;
-            }
-        }
+    /// Tells an acceptor that got nothing this round about the new commit
+    /// index, so it applies without waiting.
+    fn send_commit(&mut self, i: usize) {
+        let to = self.peers[i].id;
+        let body = Body::Accept(Accept { entries: Vec::new(), commit: self.log.commit });
+        self.send(to, self.promised, body);
+    }
+
+    /// Sends acceptor `i` one batch from its next slot (`due` said it is
+    /// owed slots): whether another may follow at once, or `None` if
+    /// nothing went out.
+    fn send_entries(&mut self, i: usize) -> Option<bool> {
+        let entries = self.batch(self.peers[i].next_index, self.send_limit());
+        let batch_last = entries.last()?.index;
+        let pr = &mut self.peers[i];
+        let probing = pr.state == State::Probe;
+        pr.on_sent(Some(batch_last));
+        let to = pr.id;
+        let body = Body::Accept(Accept { entries, commit: self.log.commit });
+        self.send(to, self.promised, body);
+        Some(!probing)
     }
 
     /// Slots from `from` under the batch limits (at least one), all in our

@@ -18,7 +18,6 @@
 //! §5.2).
 
 use super::MultiPaxos;
-use crate::replica::progress::read_quorum;
 use crate::replica::{ReadError, ReadId, Role};
 
 impl MultiPaxos {
@@ -38,26 +37,5 @@ impl MultiPaxos {
 
     fn lease_valid(&self) -> bool {
         self.reads.lease_holds(self.cfg.read_mode, self.now, self.cfg.election_timeout)
-    }
-
-    /// True if [`Self::flush_reads`] would start a round: waiting reads
-    /// start one only once reads can be served.
-    pub(super) fn read_round_due(&self) -> bool {
-        self.reads.has_waiting() && self.can_serve_reads()
-    }
-
-    /// Starts a round for waiting reads, once reads can be served.
-    pub(super) fn flush_reads(&mut self) {
-        if !self.read_round_due() {
-            return;
-        }
-        let round = self.reads.start_round(self.now, self.log.commit, true);
-        self.send_heartbeats(round);
-        self.confirm_reads();
-    }
-
-    pub(super) fn confirm_reads(&mut self) {
-        let round = read_quorum(&self.peers, &self.membership, self.id, self.reads.round());
-        self.reads.confirm(round, &mut self.outbox.reads);
     }
 }
