@@ -200,6 +200,11 @@ impl Raft {
     /// Sends a leader-to-follower message at once: it depends on nothing
     /// unwritten (thesis §10.2.1: a leader may replicate before its own
     /// write is durable).
+    /// What the shared leader code sends with (`leader_methods!`).
+    fn send_as_leader(&mut self, to: NodeId, body: Body) {
+        self.send(to, body);
+    }
+
     fn send(&mut self, to: NodeId, body: Body) {
         let msg = replica::Message::Raft(Message { term: self.term, body });
         self.durability.send_now(Envelope { to, msg });

@@ -1,25 +1,12 @@
-//! How a Raft leader moves its view of a follower on acknowledgements and
-//! rejections (§5.3, with the fast back-off of thesis §3.5); the view
-//! itself is shared with Multi-Paxos (`replica::progress`).
+//! How a Raft leader moves its view of a follower back on a rejection
+//! (§5.3, with the fast back-off of thesis §3.5); the view itself is
+//! shared with Multi-Paxos (`replica::progress`).
 
 use crate::id::LogIndex;
 pub(super) use crate::replica::progress::{Progress, State};
 
-/// Raft's rules for moving a follower's position (§5.3).
+/// Raft's rule for moving back on a rejection (§5.3).
 impl Progress {
-    /// Records an acknowledgement; false if it told nothing new.
-    pub fn maybe_update(&mut self, index: LogIndex) -> bool {
-        let updated = index > self.match_index;
-        if updated {
-            self.match_index = index;
-            self.probe_sent = false;
-        }
-        if self.next_index <= index {
-            self.next_index = index.next();
-        }
-        updated
-    }
-
     /// Handles a rejection of the append at `rejected`; the follower's
     /// answer suggests resuming at `probe_from`. False if the rejection is
     /// stale (answers an append already superseded).
@@ -83,15 +70,5 @@ mod tests {
         q.next_index = LogIndex(20);
         q.maybe_decrease(LogIndex(15), LogIndex(2));
         assert_eq!(q.next_index, LogIndex(9));
-    }
-
-    #[test]
-    fn updates_only_move_forward() {
-        let mut p = Progress::new(NodeId(2), true, LogIndex(5), 4);
-        assert!(p.maybe_update(LogIndex(4)));
-        assert!(!p.maybe_update(LogIndex(4)), "the same index again is nothing new");
-        assert!(!p.maybe_update(LogIndex(3)));
-        assert_eq!(p.match_index, LogIndex(4));
-        assert_eq!(p.next_index, LogIndex(5));
     }
 }

@@ -15,25 +15,11 @@
 //! answer reads until then without a round.
 
 use super::Raft;
-use crate::replica::{ReadError, ReadId, Role};
 
 impl Raft {
-    pub(super) fn start_read(&mut self, id: ReadId) -> Result<(), ReadError> {
-        if self.role != Role::Leader {
-            return Err(ReadError::NotLeader { leader_hint: self.leader });
-        }
-        let serve_now = self.lease_valid() && self.can_serve_reads();
-        self.reads.admit(id, self.cfg.max_pending_reads, serve_now, self.log.commit, &mut self.outbox.reads)
-    }
-
     /// Thesis §6.4 step 1: until an entry of its own term is committed, a
     /// new leader does not know the full commit index.
     pub(super) fn can_serve_reads(&self) -> bool {
         self.log.term(self.log.commit) == Some(self.term)
-    }
-
-    fn lease_valid(&self) -> bool {
-        // A transfer forfeits the lease (see `start_transfer`).
-        self.reads.lease_holds(self.cfg.read_mode, self.now, self.cfg.election_timeout)
     }
 }

@@ -121,17 +121,20 @@ macro_rules! replica_methods {
     };
 }
 
-/// The leader's side of `poll_output` and of `has_output`, for an
-/// `impl` block of a protocol: which peers are owed what
-/// ([`Due`](crate::replica::progress::Due)), a new commit index for those
-/// that got nothing, and read rounds (Raft thesis §6.4; PML §5.2). The
-/// prediction (`leader_has_work`) asks the same decisions the flush acts
-/// on. With them, the admission of proposals. The protocol supplies the
-/// fields `peers`, `reads`, `commit_unsent`, `log`, `now`, `id`, `outbox`,
-/// `role`, `leader`, `transfer`, `uncommitted_bytes` and `cfg`, and the methods `due`,
-/// `commit_notice_due`, `send_commit`, `send_entries` (`None` if nothing
-/// went out, else whether more may follow at once), `send_snapshot_chunks`, `send_heartbeats`, `can_serve_reads`
-/// and `membership`.
+/// The leader's side of `poll_output` and of `has_output`, for an `impl`
+/// block of a protocol: which peers are owed what
+/// ([`Due`](crate::replica::progress::Due)), snapshot chunks, a new commit
+/// index for those that got nothing, and read rounds (Raft thesis §6.4;
+/// PML §5.2); the prediction (`leader_has_work`) asks the same decisions
+/// the flush acts on. With them, the admission of proposals and reads.
+///
+/// The protocol supplies the fields `peers`, `reads`, `commit_unsent`,
+/// `log`, `now`, `id`, `outbox`, `role`, `leader`, `transfer`,
+/// `uncommitted_bytes` and `cfg`; a `Body` with a `Snapshot` variant in
+/// scope; and the methods `due`, `commit_notice_due`, `send_commit`,
+/// `send_entries` (`None` if nothing went out, else whether more may follow
+/// at once), `send_as_leader`, `send_heartbeats`, `can_serve_reads` and
+/// `membership` and `maybe_commit`.
 macro_rules! leader_methods {
     () => {
         /// Refuses a proposal this node may not take now: not the leader,
@@ -152,6 +155,53 @@ macro_rules! leader_methods {
                 return Err(ProposeError::Busy);
             }
             Ok(())
+        }
+
+        /// Takes a linearizable read: served at once under a valid lease
+        /// (thesis §6.4.1), otherwise queued for the next round, within the
+        /// bound on pending reads.
+        pub(super) fn start_read(&mut self, id: $crate::replica::ReadId) -> Result<(), $crate::replica::ReadError> {
+            if self.role != $crate::replica::Role::Leader {
+                return Err($crate::replica::ReadError::NotLeader { leader_hint: self.leader });
+            }
+            // A transfer forfeits the lease (see `start_transfer`).
+            let lease = self.reads.lease_holds(self.cfg.read_mode, self.now, self.cfg.election_timeout);
+            let serve_now = lease && self.can_serve_reads();
+            self.reads.admit(id, self.cfg.max_pending_reads, serve_now, self.log.commit, &mut self.outbox.reads)
+        }
+
+        /// Streams chunks of the current snapshot to peer `i`, a window at
+        /// a time.
+        fn send_snapshot_chunks(&mut self, i: usize) {
+            let chunk = self.cfg.snapshot_chunk_bytes as u64;
+            while let Some(c) = self.peers[i].state.next_chunk(&self.log.snapshot, chunk) {
+                let to = self.peers[i].id;
+                self.send_as_leader(to, Body::Snapshot(c));
+            }
+        }
+
+        /// A peer's answer to snapshot chunks: how much it holds, or that it
+        /// installed the snapshot (durably: everything up to its index is
+        /// held there, and sending resumes past it).
+        pub(super) fn handle_snapshot_response(
+            &mut self,
+            from: $crate::id::NodeId,
+            r: $crate::replica::snapshot_transfer::SnapshotResponse,
+        ) {
+            let chunk = self.cfg.snapshot_chunk_bytes as u64;
+            let now = self.now;
+            let Some(pr) = self.peers.iter_mut().find(|p| p.id == from) else { return };
+            pr.recent_active = true;
+            pr.last_heard = Some(now);
+            if r.done {
+                pr.maybe_update(r.index);
+                if matches!(pr.state, $crate::replica::progress::State::Snapshot { .. }) {
+                    pr.become_probe();
+                }
+                self.maybe_commit();
+                return;
+            }
+            pr.state.on_chunk_answer(&r, chunk);
         }
 
         /// True if `flush_leader` would send anything.

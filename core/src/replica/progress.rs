@@ -108,6 +108,19 @@ impl Progress {
         self.probe_sent = false;
         self.inflights.clear();
     }
+    /// Records an acknowledgement; false if it told nothing new.
+    pub fn maybe_update(&mut self, index: LogIndex) -> bool {
+        let updated = index > self.match_index;
+        if updated {
+            self.match_index = index;
+            self.probe_sent = false;
+        }
+        if self.next_index <= index {
+            self.next_index = index.next();
+        }
+        updated
+    }
+
     /// Records a message sent with entries up to `last` (`None`: an empty
     /// probe): a probe waits for its answer, a stream moves on and fills
     /// its window.
@@ -258,5 +271,15 @@ mod tests {
         assert!(p.is_paused(), "no entries while a snapshot goes out");
         p.become_probe();
         assert_eq!(p.next_index, LogIndex(51), "resume after the snapshot");
+    }
+
+    #[test]
+    fn updates_only_move_forward() {
+        let mut p = Progress::new(NodeId(2), true, LogIndex(5), 4);
+        assert!(p.maybe_update(LogIndex(4)));
+        assert!(!p.maybe_update(LogIndex(4)), "the same index again is nothing new");
+        assert!(!p.maybe_update(LogIndex(3)));
+        assert_eq!(p.match_index, LogIndex(4));
+        assert_eq!(p.next_index, LogIndex(5));
     }
 }

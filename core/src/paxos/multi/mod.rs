@@ -299,6 +299,12 @@ impl MultiPaxos {
 
     /// Sends at once: depends on nothing unwritten (a leader's requests,
     /// refusals).
+    /// What the shared leader code sends with (`leader_methods!`): in
+    /// the ballot it leads.
+    fn send_as_leader(&mut self, to: NodeId, body: Body) {
+        self.send(to, self.promised, body);
+    }
+
     fn send(&mut self, to: NodeId, ballot: Ballot, body: Body) {
         let env = self.envelope(to, ballot, body);
         self.durability.send_now(env);

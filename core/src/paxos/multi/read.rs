@@ -18,24 +18,12 @@
 //! §5.2).
 
 use super::MultiPaxos;
-use crate::replica::{ReadError, ReadId, Role};
+use crate::replica::Role;
 
 impl MultiPaxos {
-    pub(super) fn start_read(&mut self, id: ReadId) -> Result<(), ReadError> {
-        if self.role != Role::Leader {
-            return Err(ReadError::NotLeader { leader_hint: self.leader });
-        }
-        let serve_now = self.lease_valid() && self.can_serve_reads();
-        self.reads.admit(id, self.cfg.max_pending_reads, serve_now, self.log.commit, &mut self.outbox.reads)
-    }
-
     /// Until the slots recovered at election are chosen, a new leader does
     /// not know that its commit index covers every acknowledged write.
     pub(super) fn can_serve_reads(&self) -> bool {
         self.role == Role::Leader && self.log.commit >= self.recovery_end
-    }
-
-    fn lease_valid(&self) -> bool {
-        self.reads.lease_holds(self.cfg.read_mode, self.now, self.cfg.election_timeout)
     }
 }

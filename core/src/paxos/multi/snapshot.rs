@@ -3,7 +3,6 @@
 
 use super::MultiPaxos;
 use super::message::{Body, SnapshotChunk, SnapshotResponse};
-use super::progress::State;
 use crate::id::{Ballot, LogIndex, NodeId};
 use crate::replica::snapshot_transfer::{Received, receive};
 use crate::replica::{CompactError, MessageError, Snapshot, SnapshotMeta};
@@ -16,33 +15,6 @@ impl MultiPaxos {
         self.configs.retain(|(i, _)| *i > index);
         self.log.compact(Snapshot { meta: SnapshotMeta { index, term, membership }, data });
         Ok(())
-    }
-
-    /// Streams chunks of the current snapshot to peer `i`, a window at a time.
-    pub(super) fn send_snapshot_chunks(&mut self, i: usize) {
-        let chunk = self.cfg.snapshot_chunk_bytes as u64;
-        while let Some(c) = self.peers[i].state.next_chunk(&self.log.snapshot, chunk) {
-            let to = self.peers[i].id;
-            self.send(to, self.promised, Body::Snapshot(c));
-        }
-    }
-
-    pub(super) fn handle_snapshot_response(&mut self, from: NodeId, r: SnapshotResponse) {
-        let chunk = self.cfg.snapshot_chunk_bytes as u64;
-        let now = self.now;
-        let Some(pr) = self.peer_mut(from) else { return };
-        pr.recent_active = true;
-        pr.last_heard = Some(now);
-        if r.done {
-            // Installed and durable: every slot up to its index is chosen there.
-            pr.match_index = pr.match_index.max(r.index);
-            if matches!(pr.state, State::Snapshot { .. }) {
-                pr.become_probe();
-            }
-            self.maybe_commit();
-            return;
-        }
-        pr.state.on_chunk_answer(&r, chunk);
     }
 
     pub(super) fn handle_snapshot_chunk(
