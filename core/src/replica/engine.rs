@@ -181,8 +181,7 @@ macro_rules! leader_methods {
         }
 
         /// A peer's answer to snapshot chunks: how much it holds, or that it
-        /// installed the snapshot (durably: everything up to its index is
-        /// held there, and sending resumes past it).
+        /// installed the snapshot.
         pub(super) fn handle_snapshot_response(
             &mut self,
             from: $crate::id::NodeId,
@@ -194,10 +193,7 @@ macro_rules! leader_methods {
             pr.recent_active = true;
             pr.last_heard = Some(now);
             if r.done {
-                pr.maybe_update(r.index);
-                if matches!(pr.state, $crate::replica::progress::State::Snapshot { .. }) {
-                    pr.become_probe();
-                }
+                pr.on_snapshot_installed(r.index);
                 self.maybe_commit();
                 return;
             }

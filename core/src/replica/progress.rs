@@ -121,6 +121,19 @@ impl Progress {
         updated
     }
 
+    /// The peer installed the snapshot at `index`, durably: everything up
+    /// to it is held there. Sending resumes past it — unless a newer
+    /// snapshot is already on its way (the leader compacted again while
+    /// this one travelled), which keeps going.
+    pub fn on_snapshot_installed(&mut self, index: LogIndex) {
+        self.maybe_update(index);
+        if let State::Snapshot { index: sending, .. } = self.state
+            && sending <= index
+        {
+            self.become_probe();
+        }
+    }
+
     /// Records a message sent with entries up to `last` (`None`: an empty
     /// probe): a probe waits for its answer, a stream moves on and fills
     /// its window.
@@ -281,5 +294,19 @@ mod tests {
         assert!(!p.maybe_update(LogIndex(3)));
         assert_eq!(p.match_index, LogIndex(4));
         assert_eq!(p.next_index, LogIndex(5));
+    }
+
+    #[test]
+    fn an_installed_snapshot_resumes_sending_unless_a_newer_one_is_on_its_way() {
+        let mut p = Progress::new(NodeId(2), true, LogIndex(1), 4);
+        p.become_snapshot(LogIndex(200));
+        p.on_snapshot_installed(LogIndex(100));
+        assert_eq!(p.match_index, LogIndex(100));
+        assert!(matches!(p.state, State::Snapshot { index: LogIndex(200), .. }), "the newer transfer goes on");
+        p.on_snapshot_installed(LogIndex(200));
+        assert_eq!((p.state, p.next_index, p.match_index), (State::Probe, LogIndex(201), LogIndex(200)));
+        // An answer that arrives after sending resumed moves it on too.
+        p.on_snapshot_installed(LogIndex(300));
+        assert_eq!((p.state, p.next_index), (State::Probe, LogIndex(301)));
     }
 }
