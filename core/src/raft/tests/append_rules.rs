@@ -207,3 +207,36 @@ fn an_acknowledgement_past_the_snapshot_being_sent_ends_the_transfer() {
     assert_eq!(leader.peers[p].state, State::Probe);
     assert_eq!(leader.peers[p].next_index, LogIndex(8));
 }
+
+#[test]
+fn a_follower_sent_entries_gets_no_separate_commit_notice() {
+    // A new commit index rides on the append that goes out anyway; an
+    // empty append beside it would double a busy leader's messages.
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    let a = c.propose(1, "a").unwrap();
+    for _ in 0..2 {
+        // The appends out, then the answers back: the commit moves.
+        c.poll();
+        while let Some((from, to, m)) = c.queue.pop_front() {
+            c.deliver(from, to, m);
+        }
+    }
+    assert_eq!(c.commit(1), a.index, "the leader learned of the commit since its last poll");
+    c.propose(1, "b").unwrap();
+    let mut out = Output::default();
+    c.raft(1).poll_output(&mut out);
+    let appends_to_2: Vec<_> = out
+        .messages
+        .iter()
+        .filter_map(|env| match &env.msg {
+            replica::Message::Raft(m) if env.to == NodeId(2) => match &m.body {
+                Body::Append(a) => Some((a.entries.len(), a.commit)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(appends_to_2.len(), 1, "one append, carrying the commit: {appends_to_2:?}");
+    assert_eq!(appends_to_2[0], (1, a.index), "entry b, and the commit of a");
+}
