@@ -252,3 +252,33 @@ fn a_lease_ends_exactly_one_election_timeout_less_the_drift_after_its_round() {
     c.poll();
     assert_eq!(read_result(&c, 1, 2), None, "at its end, a read needs a round");
 }
+
+#[test]
+fn a_lease_serves_no_read_before_the_leaders_term_commits() {
+    // Thesis §6.4 step 1 holds under a lease too: a quorum confirming the
+    // new leader's heartbeats says nothing about whether its commit index
+    // covers what earlier leaders committed.
+    let drift = Duration::from_millis(20);
+    let mut c = Cluster::with(3, |cfg| cfg.read_mode = ReadMode::Lease { max_clock_drift: drift });
+    let now = c.now;
+    let r = c.raft(1);
+    r.election_deadline = now;
+    r.handle_timeout(now);
+    // Votes and heartbeat answers flow; the leader's no-op never arrives.
+    for _ in 0..30 {
+        c.now += Duration::from_millis(1);
+        let now = c.now;
+        if c.raft(1).poll_timeout().is_some_and(|t| t <= now) {
+            c.raft(1).handle_timeout(now);
+        }
+        c.poll();
+        c.deliver_only(|from, _, m| !(from == NodeId(1) && is_append(m)));
+    }
+    assert_eq!(c.node(1).raft.role, Role::Leader);
+    assert_eq!(c.commit(1), LogIndex(0), "its no-op is not committed");
+    assert!(c.node(1).raft.reads.lease_start().is_some(), "a quorum confirmed a round: the lease holds");
+    c.read(1, 1).unwrap();
+    assert!(c.node(1).raft.outbox.reads.is_empty(), "served before its term committed");
+    c.poll();
+    assert_eq!(read_result(&c, 1, 1), None);
+}
