@@ -216,3 +216,27 @@ fn acceptances_for_an_earlier_ballot_never_count_toward_a_later_one() {
     c.poll();
     assert!(c.node(1).px.status().commit < p.index, "chosen on the word of another ballot");
 }
+
+#[test]
+fn a_streaming_acceptor_gets_every_batch_the_window_allows_in_one_poll() {
+    // One slot per batch, so five proposals need five accepts; all of them
+    // go out in the same poll (the window is 256 batches), not one per poll.
+    let mut c = Cluster::with(3, |cfg| cfg.max_batch_entries = 1);
+    c.elect(1);
+    c.propose(1, "first").unwrap();
+    c.stabilize(); // its answers move both acceptors to streaming
+    for i in 0..5 {
+        c.propose(1, &alloc::format!("{i}")).unwrap();
+    }
+    let mut out = crate::replica::Output::default();
+    c.px(1).poll_output(&mut out);
+    let to_2 = out
+        .messages
+        .iter()
+        .filter(|env| {
+            env.to == NodeId(2)
+                && matches!(&env.msg, crate::replica::Message::MultiPaxos(m) if matches!(&m.body, Body::Accept(a) if !a.entries.is_empty()))
+        })
+        .count();
+    assert_eq!(to_2, 5);
+}
