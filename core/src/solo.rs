@@ -8,9 +8,9 @@
 use crate::id::{LogIndex, NodeId, Term};
 use crate::replica::log::StableLog;
 use crate::replica::{
-    CompactError, Entry, EntryKind, Event, HardState, Membership, MembershipChange, Message, MessageError, Output,
-    PeerStatus, Persist, PersistId, Proposal, ProposeError, ReadError, ReadId, ReadState, RecoverError, Recovered,
-    Replica, Role, Snapshot, SnapshotMeta, Status, TransferError,
+    CompactError, Entry, EntryKind, Event, HardState, LogRead, LogReadError, LogReadFailed, Membership,
+    MembershipChange, Message, MessageError, Output, PeerStatus, Persist, PersistId, Proposal, ProposeError, ReadError,
+    ReadId, ReadState, RecoverError, Recovered, Replica, Role, Snapshot, SnapshotMeta, Status, TransferError,
 };
 use crate::time::Instant;
 use alloc::vec::Vec;
@@ -129,6 +129,17 @@ impl Replica for Solo {
     fn handle_persisted(&mut self, _now: Instant, id: PersistId) {
         self.log.persisted_up_to(id);
         self.log.commit = self.log.persisted;
+    }
+
+    /// A one-node log has no peer to read entries back for: it never asks,
+    /// so every answer is one that no longer fits, and is dropped.
+    fn handle_log_read(
+        &mut self,
+        _now: Instant,
+        _read: LogRead,
+        _result: Result<Vec<Entry>, LogReadFailed>,
+    ) -> Result<(), LogReadError> {
+        Ok(())
     }
 
     fn compact(&mut self, _now: Instant, index: LogIndex, data: Bytes) -> Result<(), CompactError> {

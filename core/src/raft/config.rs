@@ -44,6 +44,14 @@ pub struct Config {
     /// Largest snapshot a follower accepts, in bytes (`u64`: the same on
     /// every target; 0 is refused by `validate`).
     pub max_snapshot_bytes: u64,
+    /// How many applied entries memory keeps for lagging peers. `None`
+    /// (the default): every entry stays in memory until compacted, and no
+    /// [`LogRead`](crate::replica::LogRead) is ever asked for. `Some(n)`:
+    /// the log keeps only what is not yet durable or applied, plus — on a
+    /// leader — what its peers still lack, at most `n` entries; entries
+    /// older than that are read back from the caller's storage for a peer
+    /// that needs them (one copy of the log instead of two).
+    pub retained_entries: Option<u64>,
 }
 
 impl Config {
@@ -53,7 +61,8 @@ impl Config {
     /// [`ReadMode::ReadIndex`], entries up to 8 MiB, appends up to 1 MiB
     /// and 4,096 entries, 256 appends in flight per follower, 256 MiB of
     /// uncommitted entries, 65,536 pending reads, snapshot chunks of
-    /// 1 MiB, snapshots up to 4 GiB.
+    /// 1 MiB, snapshots up to 4 GiB, every entry kept in memory until
+    /// compacted (`retained_entries: None`).
     pub fn new(id: NodeId, seed: u64) -> Config {
         Config {
             id,
@@ -71,6 +80,7 @@ impl Config {
             max_pending_reads: 1 << 16,
             snapshot_chunk_bytes: 1 << 20,
             max_snapshot_bytes: crate::replica::limits::DEFAULT_MAX_SNAPSHOT_BYTES,
+            retained_entries: None,
         }
     }
 

@@ -297,6 +297,7 @@ impl Raft {
     pub(super) fn tick_leader(&mut self) {
         if self.now >= self.heartbeat_deadline {
             self.heartbeat_deadline = self.now + self.cfg.heartbeat_interval;
+            self.expire_log_reads();
             self.broadcast_heartbeat();
         }
         if self.now >= self.quorum_check_deadline {

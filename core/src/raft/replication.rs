@@ -74,6 +74,8 @@ impl Raft {
             _ if pr.is_paused() || (pr.next_index > self.log.last_index() && !pr.needs_probe) => Due::Nothing,
             // The entries it needs are compacted away (Raft §7).
             _ if self.log.term(pr.next_index.prev()).is_none() => Due::Compacted,
+            // In storage only: read back first.
+            _ if pr.next_index < self.log.held_from() => Due::ReadBack,
             _ => Due::Entries,
         }
     }
@@ -100,11 +102,29 @@ impl Raft {
     /// owed entries): whether another may follow at once, or `None` if
     /// nothing went out.
     fn send_entries(&mut self, i: usize) -> Option<bool> {
+        let mut entries = Vec::new();
+        let from = self.peers[i].next_index;
+        self.log.slice(from, self.cfg.max_append_bytes, self.cfg.max_append_entries, &mut entries);
+        self.send_append(i, entries)
+    }
+
+    /// Sends peer `i` entries read back from storage (from its next index).
+    fn send_read_back(&mut self, i: usize, entries: Vec<Entry>) {
+        self.send_append(i, entries);
+    }
+
+    /// Most entries and bytes in one append.
+    fn batch_limits(&self) -> (usize, usize) {
+        (self.cfg.max_append_entries, self.cfg.max_append_bytes)
+    }
+
+    /// Sends peer `i` an append of `entries` (from its next index; none:
+    /// a probe): whether another may follow at once, or `None` if the
+    /// term before them is not known (compacted meanwhile).
+    fn send_append(&mut self, i: usize, entries: Vec<Entry>) -> Option<bool> {
         let pr = &self.peers[i];
         let prev_index = pr.next_index.prev();
         let prev_term = self.log.term(prev_index)?; // `due` saw it
-        let mut entries = Vec::new();
-        self.log.slice(pr.next_index, self.cfg.max_append_bytes, self.cfg.max_append_entries, &mut entries);
         let pr = &mut self.peers[i];
         pr.needs_probe = false;
         let sent_last = entries.last().map(|e| e.index);

@@ -14,10 +14,12 @@
 
 /// The methods of [`Replica`](super::Replica) both protocols implement
 /// alike. What a protocol must have for it: the fields `id`, `now`,
-/// `role`, `log`, `durability`, `outbox` and `peers`, and the methods
-/// `propose_entry`, `start_read`, `tick_leader`, `tick_election`,
-/// `flush_leader`, `leader_has_work`, `hard_state`, `maybe_commit`,
-/// `take_snapshot`, `propose_membership` and `start_transfer`.
+/// `role`, `log`, `durability`, `outbox`, `peers` and `cfg` (with
+/// `retained_entries`), and the methods `propose_entry`, `start_read`,
+/// `tick_leader`, `tick_election`, `flush_leader`, `leader_has_work`,
+/// `hard_state`, `maybe_commit`, `take_snapshot`, `propose_membership`,
+/// `start_transfer` and (from [`leader_methods!`]) `on_log_read` and
+/// `retain_floor`.
 macro_rules! replica_methods {
     () => {
         fn id(&self) -> $crate::id::NodeId {
@@ -57,6 +59,10 @@ macro_rules! replica_methods {
             }
             let hs = self.hard_state();
             self.outbox.drain(&mut self.log, &mut self.durability, hs, out);
+            if let Some(keep) = self.cfg.retained_entries {
+                let floor = self.retain_floor(keep);
+                self.log.trim(floor);
+            }
         }
 
         // Derived from the code `poll_output` runs: the outbox's tail and
@@ -77,6 +83,16 @@ macro_rules! replica_methods {
                 // thesis §10.2.1; a Multi-Paxos leader's own acceptance alike).
                 self.maybe_commit();
             }
+        }
+
+        fn handle_log_read(
+            &mut self,
+            now: $crate::time::Instant,
+            read: $crate::replica::LogRead,
+            result: Result<alloc::vec::Vec<$crate::replica::Entry>, $crate::replica::LogReadFailed>,
+        ) -> Result<(), $crate::replica::LogReadError> {
+            self.now = now;
+            self.on_log_read(read, result)
         }
 
         fn compact(
@@ -133,8 +149,17 @@ macro_rules! replica_methods {
 /// `uncommitted_bytes` and `cfg`; a `Body` with a `Snapshot` variant in
 /// scope; and the methods `due`, `commit_notice_due`, `send_commit`,
 /// `send_entries` (`None` if nothing went out, else whether more may follow
-/// at once), `send_as_leader`, `send_heartbeats`, `can_serve_reads` and
+/// at once), `send_read_back` (entries read back from storage, as peer
+/// `i`'s next message), `batch_limits` (most entries and bytes in one
+/// message), `send_as_leader`, `send_heartbeats`, `can_serve_reads` and
 /// `membership` and `maybe_commit`.
+///
+/// Reading back: a peer whose next entries are no longer held in memory
+/// is owed [`Due::ReadBack`](crate::replica::progress::Due): the leader
+/// asks its caller for them ([`LogRead`](crate::replica::LogRead)) and
+/// sends nothing more to that peer until they come (`on_log_read`), fail,
+/// or an election timeout passes without an answer (`expire_log_reads`,
+/// from the protocol's leader tick).
 macro_rules! leader_methods {
     () => {
         /// Refuses a proposal this node may not take now: not the leader,
@@ -238,6 +263,10 @@ macro_rules! leader_methods {
                         self.send_snapshot_chunks(i);
                         return true;
                     }
+                    Due::ReadBack => {
+                        self.request_log_read(i);
+                        return true;
+                    }
                     Due::Entries => match self.send_entries(i) {
                         None => return sent,
                         Some(more) => {
@@ -249,6 +278,84 @@ macro_rules! leader_methods {
                     },
                 }
             }
+        }
+
+        /// Asks the caller to read back what peer `i` needs next, up to the
+        /// first entry held in memory and within one message's limits.
+        fn request_log_read(&mut self, i: usize) {
+            let (max_entries, max_bytes) = self.batch_limits();
+            let to = self.log.held_from().prev();
+            let pr = &mut self.peers[i];
+            pr.reading = Some(self.now);
+            let read = $crate::replica::LogRead { peer: pr.id, from: pr.next_index, to, max_entries, max_bytes };
+            self.outbox.log_reads.push(read);
+        }
+
+        /// The caller's answer to a [`LogRead`](crate::replica::LogRead):
+        /// dropped if it no longer fits (not leader, the peer moved on or
+        /// stopped waiting); checked against the terms this log knows;
+        /// sent on as the peer's next message. A failed or refused read
+        /// sends the peer back to probing.
+        pub(super) fn on_log_read(
+            &mut self,
+            read: $crate::replica::LogRead,
+            result: Result<alloc::vec::Vec<$crate::replica::Entry>, $crate::replica::LogReadFailed>,
+        ) -> Result<(), $crate::replica::LogReadError> {
+            use $crate::replica::LogReadError;
+            if self.role != $crate::replica::Role::Leader {
+                return Ok(());
+            }
+            let Some(i) = self.peers.iter().position(|p| p.id == read.peer) else { return Ok(()) };
+            let pr = &self.peers[i];
+            if pr.reading.is_none() || pr.next_index != read.from {
+                return Ok(());
+            }
+            if read.from <= self.log.snapshot.meta.index {
+                // Compacted while it was read: the peer gets the snapshot.
+                self.peers[i].reading = None;
+                return Ok(());
+            }
+            let checked = match result {
+                Ok(entries) => $crate::replica::read_back::check_answer(&self.log, &read, &entries).map(|()| entries),
+                Err($crate::replica::LogReadFailed) => Err(LogReadError::Failed),
+            };
+            match checked {
+                Ok(entries) => {
+                    self.peers[i].reading = None;
+                    self.send_read_back(i, entries);
+                    Ok(())
+                }
+                Err(e) => {
+                    self.peers[i].on_read_back_failed();
+                    Err(e)
+                }
+            }
+        }
+
+        /// Gives up on read-backs unanswered for an election timeout (the
+        /// caller lost them): those peers probe again.
+        pub(super) fn expire_log_reads(&mut self) {
+            let now = self.now;
+            let timeout = self.cfg.election_timeout;
+            for pr in &mut self.peers {
+                if pr.reading.is_some_and(|since| now >= since + timeout) {
+                    pr.on_read_back_failed();
+                }
+            }
+        }
+
+        /// Where memory may start (see `StableLog::trim`): a leader keeps
+        /// what its peers still need, but never more than `keep` applied
+        /// entries for them; any other role keeps nothing applied (a new
+        /// leader reads back what its peers lack).
+        pub(super) fn retain_floor(&self, keep: u64) -> $crate::id::LogIndex {
+            let next_to_apply = self.log.applied.next();
+            if self.role != $crate::replica::Role::Leader {
+                return next_to_apply;
+            }
+            let tail = $crate::id::LogIndex(next_to_apply.0.saturating_sub(keep));
+            let needed = self.peers.iter().map(|p| p.match_index.next()).min().unwrap_or(next_to_apply);
+            needed.max(tail)
         }
 
         /// True if `flush_reads` would start a round: waiting reads start

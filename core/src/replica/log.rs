@@ -14,6 +14,17 @@
 //!
 //! A crash may lose any unreported write, but storage recovers a prefix of
 //! the write sequence, so what was reported durable is never lost.
+//!
+//! **One copy of the log.** Storage holds every entry after the snapshot;
+//! memory need not. [`StableLog::trim`] drops entries from the front of
+//! what is held once they are durable and applied (the protocol says how
+//! far lagging peers still need them), so a replica does not keep a second
+//! copy of what storage already has. What is dropped keeps its terms, as
+//! runs (one per term change, [`TermRuns`]): every index from the snapshot
+//! on still answers [`StableLog::term`], which Raft's consistency check,
+//! Multi-Paxos's commit rule and compaction need. A leader that must send
+//! entries no longer held asks its caller to read them back from storage
+//! ([`crate::replica::LogRead`]).
 
 use crate::id::{LogIndex, Term};
 use crate::replica::{CompactError, Entry, Persist, PersistId, Snapshot, held_range};
@@ -22,9 +33,14 @@ use alloc::vec::Vec;
 
 #[derive(Debug)]
 pub(crate) struct StableLog {
-    /// The latest snapshot; `entries` continue right after it.
+    /// The latest snapshot; the log continues right after it.
     pub snapshot: Snapshot,
-    /// One entry per index after the snapshot.
+    /// The terms of the entries after the snapshot that are no longer
+    /// held in memory (`snapshot index + 1 .. held_from`).
+    trimmed: TermRuns,
+    /// First index held in memory; `entries` start here.
+    held_from: LogIndex,
+    /// One entry per index from `held_from` on.
     entries: VecDeque<Entry>,
     /// Highest index known committed (Raft §5.3; in Paxos, every slot up
     /// to here holds its chosen value).
@@ -54,6 +70,8 @@ impl StableLog {
         let snap_index = snapshot.meta.index;
         StableLog {
             snapshot,
+            trimmed: TermRuns::default(),
+            held_from: snap_index.next(),
             entries,
             commit: commit.min(last).max(snap_index),
             applied: snap_index,
@@ -69,34 +87,63 @@ impl StableLog {
         self.snapshot.meta.index.next()
     }
 
+    /// First index held in memory; entries from the snapshot to here are
+    /// in storage only (see [`StableLog::trim`]).
+    pub fn held_from(&self) -> LogIndex {
+        self.held_from
+    }
+
     pub fn last_index(&self) -> LogIndex {
-        self.entries.back().map_or(self.snapshot.meta.index, |e| e.index)
+        self.entries.back().map_or(self.held_from.prev(), |e| e.index)
     }
 
     pub fn last_term(&self) -> Term {
-        self.entries.back().map_or(self.snapshot.meta.term, |e| e.term)
+        match self.entries.back() {
+            Some(e) => e.term,
+            None => self.term(self.held_from.prev()).unwrap_or(self.snapshot.meta.term),
+        }
     }
 
     /// The term (in Multi-Paxos the packed ballot) at `index`, if known:
-    /// the snapshot answers for its own index.
+    /// the snapshot answers for its own index, the runs for entries no
+    /// longer held.
     pub fn term(&self, index: LogIndex) -> Option<Term> {
         if index == self.snapshot.meta.index {
             return Some(self.snapshot.meta.term);
         }
+        if index < self.snapshot.meta.index {
+            return None;
+        }
+        if index < self.held_from {
+            return self.trimmed.term(index);
+        }
         self.entry(index).map(|e| e.term)
     }
 
+    /// The entry at `index`, if held in memory.
     pub fn entry(&self, index: LogIndex) -> Option<&Entry> {
-        let first = self.first_index();
-        if index < first {
+        if index < self.held_from {
             return None;
         }
-        self.entries.get((index.0 - first.0) as usize)
+        self.entries.get((index.0 - self.held_from.0) as usize)
     }
 
-    /// The entries of `from..=to` that are held.
+    /// The entries of `from..=to` that are held in memory.
     pub fn range(&self, from: LogIndex, to: LogIndex) -> impl ExactSizeIterator<Item = &Entry> {
-        self.entries.range(held_range(self.first_index().0, self.entries.len(), from, to))
+        self.entries.range(held_range(self.held_from.0, self.entries.len(), from, to))
+    }
+
+    /// Drops the entries before `floor` from memory, as far as they are
+    /// durable and applied (storage holds them; the service has them):
+    /// their terms stay known. The caller picks `floor` (how far lagging
+    /// peers may still need entries from memory).
+    pub fn trim(&mut self, floor: LogIndex) {
+        let floor = floor.min(self.applied.next()).min(self.persisted.next()).min(self.unstable_from);
+        while self.held_from < floor {
+            let Some(e) = self.entries.pop_front() else { break };
+            self.trimmed.push(e.index, e.term);
+            self.held_from = e.index.next();
+        }
     }
 
     /// Appends one entry at `last_index + 1`.
@@ -107,7 +154,10 @@ impl StableLog {
 
     /// Drops entries from `index` on; storage will be told to as well.
     pub fn truncate_from(&mut self, index: LogIndex) {
-        let keep = index.0.saturating_sub(self.first_index().0) as usize;
+        // Never below what is held: trimmed entries are applied, and an
+        // applied entry is committed and never cut (Raft §5.4).
+        debug_assert!(index >= self.held_from);
+        let keep = index.0.saturating_sub(self.held_from.0) as usize;
         if keep >= self.entries.len() {
             return;
         }
@@ -121,10 +171,10 @@ impl StableLog {
     /// (covered by the snapshot, or past the end) or already equal.
     pub fn replace(&mut self, e: Entry) -> bool {
         let index = e.index;
-        if index < self.first_index() || index > self.last_index() {
+        if index < self.held_from || index > self.last_index() {
             return false;
         }
-        let k = (index.0 - self.first_index().0) as usize;
+        let k = (index.0 - self.held_from.0) as usize;
         if self.entries[k] == e {
             return false;
         }
@@ -160,6 +210,8 @@ impl StableLog {
             // the new snapshot is written; storage drops what follows it.
             self.rewritten_from(self.first_index());
             self.entries.clear();
+            self.trimmed = TermRuns::default();
+            self.held_from = self.first_index();
             self.truncate_from = Some(index.next());
         }
         self.compact(snapshot);
@@ -185,8 +237,10 @@ impl StableLog {
     /// drops the entries it covers.
     pub fn compact(&mut self, snapshot: Snapshot) {
         let index = snapshot.meta.index;
-        let drop = (index.0 + 1).saturating_sub(self.first_index().0) as usize;
+        let drop = (index.0 + 1).saturating_sub(self.held_from.0) as usize;
         self.entries.drain(..drop.min(self.entries.len()));
+        self.held_from = self.held_from.max(index.next());
+        self.trimmed.drop_through(index);
         self.snapshot = snapshot;
         self.snapshot_unstable = true;
         if self.unstable_from <= index {
@@ -236,6 +290,50 @@ impl StableLog {
 
     pub fn has_committed(&self) -> bool {
         self.commit.min(self.persisted) > self.applied
+    }
+}
+
+/// The terms of a stretch of the log no longer held in memory, one run per
+/// term: the first index of each run and its term. A run is as long as
+/// the leader's term (Raft) or ballot (Multi-Paxos) lasted, so a few
+/// words stand for millions of entries.
+#[derive(Debug, Default)]
+struct TermRuns {
+    runs: VecDeque<(LogIndex, Term)>,
+    /// One past the last index covered.
+    end: LogIndex,
+}
+
+impl TermRuns {
+    /// Appends `index` (right after the last one covered).
+    fn push(&mut self, index: LogIndex, term: Term) {
+        if self.runs.back().is_none_or(|&(_, t)| t != term) {
+            self.runs.push_back((index, term));
+        }
+        self.end = index.next();
+    }
+
+    /// The term at `index`, if covered.
+    fn term(&self, index: LogIndex) -> Option<Term> {
+        if index >= self.end {
+            return None;
+        }
+        let k = self.runs.partition_point(|&(start, _)| start <= index);
+        k.checked_sub(1).map(|k| self.runs[k].1)
+    }
+
+    /// Forgets everything up to `index` (a snapshot covers it).
+    fn drop_through(&mut self, index: LogIndex) {
+        if index.next() >= self.end {
+            self.runs.clear();
+            return;
+        }
+        // Keep the run `index + 1` falls in, starting there.
+        let k = self.runs.partition_point(|&(start, _)| start <= index.next());
+        if k > 0 {
+            self.runs.drain(..k - 1);
+            self.runs[0].0 = index.next();
+        }
     }
 }
 
@@ -434,6 +532,72 @@ pub(crate) mod tests {
         assert!(log.replace(e(2, 7)));
         let p = flush(&mut log, 1);
         assert_eq!((p.truncate_from, slots(&p)), (None, vec![(2, 7)]));
+    }
+
+    #[test]
+    fn trimming_keeps_every_term_and_stops_at_what_is_applied_and_durable() {
+        let mut log = log_with(&[1, 1, 2, 2, 2, 3, 3, 4]);
+        log.commit = LogIndex(8);
+        log.applied = LogIndex(6);
+        log.trim(LogIndex(100));
+        assert_eq!(log.held_from(), LogIndex(7), "nothing past what is applied");
+        assert_eq!(log.entry(LogIndex(6)), None);
+        assert_eq!(log.range(LogIndex(1), LogIndex(8)).map(|e| e.index.0).collect::<Vec<_>>(), [7, 8]);
+        let terms: Vec<_> = (0..=9).map(|i| log.term(LogIndex(i)).map(|t| t.0)).collect();
+        assert_eq!(terms, [Some(0), Some(1), Some(1), Some(2), Some(2), Some(2), Some(3), Some(3), Some(4), None]);
+        assert_eq!((log.first_index(), log.last_index(), log.last_term()), (LogIndex(1), LogIndex(8), Term(4)));
+        // Entries not yet durable stay, whatever the floor.
+        log.push(e(9, 4));
+        log.applied = LogIndex(9);
+        log.commit = LogIndex(9);
+        log.trim(LogIndex(100));
+        assert_eq!(log.held_from(), LogIndex(9), "entry 9 is not durable yet");
+        let _ = flush(&mut log, 1);
+        log.persisted_up_to(PersistId(1));
+        log.trim(LogIndex(100));
+        assert_eq!((log.held_from(), log.last_index(), log.last_term()), (LogIndex(10), LogIndex(9), Term(4)));
+        assert_eq!(log.term(LogIndex(9)), Some(Term(4)), "an empty memory still knows the last term");
+    }
+
+    #[test]
+    fn compaction_over_a_trimmed_stretch_keeps_the_terms_after_it() {
+        let mut log = log_with(&[1, 1, 2, 2, 3, 3]);
+        log.commit = LogIndex(6);
+        log.applied = LogIndex(6);
+        log.trim(LogIndex(6));
+        assert_eq!(log.held_from(), LogIndex(6));
+        assert_eq!(log.compactable(LogIndex(4)), Ok(Term(2)), "a trimmed index can be compacted at");
+        log.compact(Snapshot {
+            meta: SnapshotMeta { index: LogIndex(4), term: Term(2), ..Default::default() },
+            data: Bytes::new(),
+        });
+        let terms: Vec<_> = (3..=7).map(|i| log.term(LogIndex(i)).map(|t| t.0)).collect();
+        assert_eq!(terms, [None, Some(2), Some(3), Some(3), None]);
+        assert_eq!((log.first_index(), log.held_from()), (LogIndex(5), LogIndex(6)));
+        log.compact(Snapshot {
+            meta: SnapshotMeta { index: LogIndex(6), term: Term(3), ..Default::default() },
+            data: Bytes::new(),
+        });
+        assert_eq!((log.first_index(), log.held_from(), log.last_index()), (LogIndex(7), LogIndex(7), LogIndex(6)));
+        assert_eq!(log.term(LogIndex(5)), None);
+        assert_eq!(log.term(LogIndex(6)), Some(Term(3)));
+    }
+
+    #[test]
+    fn installing_a_snapshot_over_a_trimmed_log_starts_memory_after_it() {
+        let mut log = log_with(&[1, 1, 1]);
+        log.commit = LogIndex(3);
+        log.applied = LogIndex(3);
+        log.trim(LogIndex(4));
+        let snap = Snapshot {
+            meta: SnapshotMeta { index: LogIndex(10), term: Term(5), ..Default::default() },
+            data: Bytes::new(),
+        };
+        log.install_snapshot(snap, false);
+        assert_eq!((log.held_from(), log.last_index(), log.last_term()), (LogIndex(11), LogIndex(10), Term(5)));
+        assert_eq!(log.term(LogIndex(2)), None);
+        log.push(e(11, 5));
+        assert_eq!(log.entry(LogIndex(11)), Some(&e(11, 5)));
     }
 
     #[test]

@@ -25,6 +25,9 @@
 //!         durable — the replica holds such messages back until then);
 //!      3. restore the service from `restore`, then apply `committed`;
 //!      4. answer `reads` once the service has applied up to their index;
+//!      5. read back the entries each of `log_reads` asks for and answer
+//!         with [`Replica::handle_log_read`] (only asked for when the
+//!         replica keeps a tail of its log in memory: `retained_entries`);
 //!    - sleep until the next input or `poll_timeout`.
 //!
 //! Nothing is lost if the caller crashes at any point: committed entries
@@ -86,6 +89,7 @@ mod message;
 pub(crate) mod outbox;
 mod output;
 pub(crate) mod progress;
+pub(crate) mod read_back;
 pub(crate) mod reads;
 mod reconfigure;
 pub(crate) mod snapshot_transfer;
@@ -99,6 +103,7 @@ pub use error::{
 pub use membership::{MAX_ADDRESS_LEN, Membership, MembershipChange, MembershipError, VoteResult};
 pub use message::Message;
 pub use output::{Envelope, Event, Output, PeerStatus, Proposal, ReadId, ReadState, Role, Status};
+pub use read_back::{LogRead, LogReadError, LogReadFailed};
 pub use reads::ReadMode;
 pub use reconfigure::{MemberStep, StepError};
 pub use snapshot_transfer::{SnapshotChunk, SnapshotResponse};
@@ -145,14 +150,29 @@ pub trait Replica {
     /// Reports that every [`Persist`] up to and including `id` is durable.
     fn handle_persisted(&mut self, now: Instant, id: PersistId);
 
+    /// Answers a [`LogRead`] from [`Output::log_reads`] with the entries
+    /// storage read (or [`LogReadFailed`]), passing the request back. An
+    /// answer that no longer fits (the peer moved on, leadership changed)
+    /// is dropped; an error means the answer was refused (it was not what
+    /// was asked for, or does not match this log) and the peer will be
+    /// asked for again.
+    fn handle_log_read(
+        &mut self,
+        now: Instant,
+        read: LogRead,
+        result: Result<Vec<Entry>, LogReadFailed>,
+    ) -> Result<(), LogReadError>;
+
     /// Hands over a snapshot of the service taken after applying `index`;
     /// the log below it is discarded and the snapshot stored.
     ///
-    /// **Compaction is what bounds a replica's memory**: every entry above
-    /// the last snapshot stays in memory until compacted away. A caller
-    /// that never calls this grows without limit; call it every so many
-    /// applied entries or bytes (the `synod` node does, on
-    /// `--snapshot-every`).
+    /// **Compaction is what bounds a replica's log**: every entry above
+    /// the last snapshot stays in storage until compacted away, and — by
+    /// default — in memory too. A caller that never calls this grows
+    /// without limit; call it every so many applied entries or bytes (the
+    /// `synod` node does, on `--snapshot-every`). With `retained_entries`
+    /// set in the protocol's config, memory keeps only a tail and the
+    /// caller serves [`LogRead`]s from storage.
     fn compact(&mut self, now: Instant, index: LogIndex, data: Bytes) -> Result<(), CompactError>;
 
     /// Proposes a change of voters and learners.

@@ -8,13 +8,15 @@
 
 use super::durability::Durability;
 use super::log::StableLog;
-use super::{Event, HardState, Output, ReadState, Snapshot};
+use super::{Event, HardState, LogRead, Output, ReadState, Snapshot};
 use alloc::vec::Vec;
 
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
     /// A snapshot received from the leader, for the service to restore.
     pub restore: Option<Snapshot>,
+    /// Entries the leader asks to read back from storage.
+    pub log_reads: Vec<LogRead>,
     /// Reads answered (served or failed) since the last poll.
     pub reads: Vec<ReadState>,
     /// Role and membership changes since the last poll.
@@ -32,6 +34,7 @@ impl Outbox {
             }
         }
         durability.take_messages(&mut out.messages);
+        out.log_reads.append(&mut self.log_reads);
         if let Some(snap) = self.restore.take() {
             // Entries handed out earlier in this batch are covered by it.
             out.committed.clear();
@@ -48,6 +51,7 @@ impl Outbox {
         log.has_unstable()
             || durability.wants_write(hs)
             || durability.has_messages()
+            || !self.log_reads.is_empty()
             || self.restore.is_some()
             || log.has_committed()
             || !self.reads.is_empty()

@@ -4,6 +4,7 @@ use super::entry::{Entry, Persist, Snapshot};
 use super::error::ReadError;
 use super::membership::Membership;
 use super::message::Message;
+use super::read_back::LogRead;
 use crate::id::{LogIndex, NodeId, Term};
 use crate::time::Instant;
 use alloc::vec::Vec;
@@ -90,6 +91,10 @@ pub struct Output {
     /// Messages that are safe to send now: nothing they depend on is
     /// still waiting to be made durable.
     pub messages: Vec<Envelope>,
+    /// Entries to read back from storage for a lagging peer and hand back
+    /// through [`Replica::handle_log_read`](super::Replica::handle_log_read),
+    /// now or later. Only asked for with `retained_entries` set.
+    pub log_reads: Vec<LogRead>,
     /// Replace the service's state with this snapshot before applying
     /// `committed`.
     pub restore: Option<Snapshot>,
@@ -106,6 +111,7 @@ impl Output {
     pub fn is_empty(&self) -> bool {
         self.persist.is_none()
             && self.messages.is_empty()
+            && self.log_reads.is_empty()
             && self.restore.is_none()
             && self.committed.is_empty()
             && self.reads.is_empty()
@@ -116,6 +122,7 @@ impl Output {
     pub fn clear(&mut self) {
         self.persist = None;
         self.messages.clear();
+        self.log_reads.clear();
         self.restore = None;
         self.committed.clear();
         self.reads.clear();

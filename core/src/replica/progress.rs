@@ -42,6 +42,9 @@ pub(crate) struct Progress {
     pub probe_sent: bool,
     /// In `Replicate`, the messages in flight.
     pub inflights: Inflights,
+    /// Since when entries it needs are being read back from storage
+    /// ([`crate::replica::LogRead`]): nothing more goes out until they come.
+    pub reading: Option<Instant>,
     /// Heard from since the last check-quorum round (Raft thesis §6.2).
     pub recent_active: bool,
     pub last_heard: Option<Instant>,
@@ -66,6 +69,7 @@ impl Progress {
             state: State::Probe,
             probe_sent: false,
             inflights: Inflights::new(max_inflight),
+            reading: None,
             recent_active: false,
             last_heard: None,
             read_round: 0,
@@ -76,6 +80,9 @@ impl Progress {
 
     /// True if no entries may be sent now.
     pub fn is_paused(&self) -> bool {
+        if self.reading.is_some() {
+            return true;
+        }
         match self.state {
             State::Probe => self.probe_sent,
             State::Replicate => self.inflights.is_full(),
@@ -92,6 +99,7 @@ impl Progress {
         };
         self.state = State::Probe;
         self.probe_sent = false;
+        self.reading = None;
         self.inflights.clear();
     }
 
@@ -100,14 +108,25 @@ impl Progress {
         self.state = State::Replicate;
         self.next_index = self.match_index.next();
         self.probe_sent = false;
+        self.reading = None;
         self.inflights.clear();
     }
 
     pub fn become_snapshot(&mut self, index: LogIndex) {
         self.state = State::Snapshot { index, window: ChunkWindow::default() };
         self.probe_sent = false;
+        self.reading = None;
         self.inflights.clear();
     }
+
+    /// A read-back for it failed, was refused or never came back: probe
+    /// again once a heartbeat is answered (not at once, so a failing
+    /// storage is not asked in a loop).
+    pub fn on_read_back_failed(&mut self) {
+        self.become_probe();
+        self.probe_sent = true;
+    }
+
     /// Records an acknowledgement; false if it told nothing new.
     pub fn maybe_update(&mut self, index: LogIndex) -> bool {
         let updated = index > self.match_index;
@@ -183,6 +202,9 @@ pub(crate) enum Due {
     Nothing,
     /// Entries (or an empty probe) from its next index.
     Entries,
+    /// Entries from its next index that are no longer held in memory: they
+    /// are read back from storage first.
+    ReadBack,
     /// What it needs is compacted away: a snapshot transfer starts.
     Compacted,
     /// More chunks of the snapshot it is being sent.

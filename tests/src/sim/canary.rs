@@ -12,8 +12,9 @@ use synod_core::id::{LogIndex, NodeId, Term};
 use synod_core::paxos::multi;
 use synod_core::raft;
 use synod_core::replica::{
-    CompactError, Entry, Event, MembershipChange, Message, MessageError, Output, PeerStatus, PersistId, Proposal,
-    ProposeError, ReadError, ReadId, Replica, Role, Snapshot, SnapshotMeta, Status, TransferError,
+    CompactError, Entry, Event, LogRead, LogReadError, LogReadFailed, MembershipChange, Message, MessageError, Output,
+    PeerStatus, PersistId, Proposal, ProposeError, ReadError, ReadId, Replica, Role, Snapshot, SnapshotMeta, Status,
+    TransferError,
 };
 use synod_core::service::{Caller, Command, Op, Reply, Service, Step, Store};
 use synod_core::time::{Duration, Instant};
@@ -54,6 +55,14 @@ impl Replica for EagerAck {
     }
     fn handle_persisted(&mut self, now: Instant, id: PersistId) {
         self.0.handle_persisted(now, id)
+    }
+    fn handle_log_read(
+        &mut self,
+        now: Instant,
+        read: LogRead,
+        result: Result<Vec<Entry>, LogReadFailed>,
+    ) -> Result<(), LogReadError> {
+        self.0.handle_log_read(now, read, result)
     }
     fn compact(&mut self, now: Instant, index: LogIndex, data: Bytes) -> Result<(), CompactError> {
         self.0.compact(now, index, data)
@@ -232,6 +241,15 @@ impl Replica for Planted {
     fn handle_persisted(&mut self, now: Instant, id: PersistId) {
         self.seen(now);
         self.inner.handle_persisted(now, id)
+    }
+    fn handle_log_read(
+        &mut self,
+        now: Instant,
+        read: LogRead,
+        result: Result<Vec<Entry>, LogReadFailed>,
+    ) -> Result<(), LogReadError> {
+        self.seen(now);
+        self.inner.handle_log_read(now, read, result)
     }
     fn compact(&mut self, now: Instant, index: LogIndex, data: Bytes) -> Result<(), CompactError> {
         self.seen(now);

@@ -56,11 +56,14 @@ impl MultiPaxos {
         }
     }
 
-    /// A candidate whose commit index is below our snapshot cannot be told
-    /// the slots it must re-propose; one too far behind would need a
+    /// A candidate whose commit index is below what we hold in memory
+    /// (our snapshot, or the trimmed tail) cannot be told the slots it must
+    /// re-propose; one too far behind would need a
     /// promise past `max_promise_bytes`. Either must let another lead.
     fn is_behind(&self, commit: LogIndex) -> bool {
-        if commit < self.log.snapshot.meta.index {
+        // Slots no longer held in memory (compacted, or trimmed to
+        // storage) are chosen, and are not read back for a promise.
+        if commit.next() < self.log.held_from() {
             return true;
         }
         let mut bytes = 0usize;

@@ -44,6 +44,14 @@ pub struct Config {
     /// (or past the acceptor's snapshot) the candidate is refused and a
     /// better-informed node must lead.
     pub max_promise_bytes: usize,
+    /// How many applied entries memory keeps for lagging peers. `None`
+    /// (the default): every entry stays in memory until compacted, and no
+    /// [`LogRead`](crate::replica::LogRead) is ever asked for. `Some(n)`:
+    /// the log keeps only what is not yet durable or applied, plus — on a
+    /// leader — what its peers still lack, at most `n` entries; entries
+    /// older than that are read back from the caller's storage for a peer
+    /// that needs them (one copy of the log instead of two).
+    pub retained_entries: Option<u64>,
 }
 
 impl Config {
@@ -53,7 +61,8 @@ impl Config {
     /// accept batches up to 1 MiB and 4,096 entries, 256 batches in flight
     /// per acceptor, 256 MiB of unchosen entries, 65,536 pending reads,
     /// snapshot chunks of 1 MiB, snapshots up to 4 GiB, promises up to
-    /// 8 MiB.
+    /// 8 MiB, every entry kept in memory until compacted
+    /// (`retained_entries: None`).
     pub fn new(id: NodeId, seed: u64) -> Config {
         Config {
             id,
@@ -70,6 +79,7 @@ impl Config {
             snapshot_chunk_bytes: 1 << 20,
             max_snapshot_bytes: crate::replica::limits::DEFAULT_MAX_SNAPSHOT_BYTES,
             max_promise_bytes: 8 << 20,
+            retained_entries: None,
         }
     }
 

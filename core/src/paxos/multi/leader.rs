@@ -43,6 +43,8 @@ impl MultiPaxos {
             // The slots it needs are compacted away.
             _ if pr.next_index <= self.log.snapshot.meta.index => Due::Compacted,
             _ if pr.is_paused() || pr.next_index > self.send_limit() => Due::Nothing,
+            // In storage only: read back first.
+            _ if pr.next_index < self.log.held_from() => Due::ReadBack,
             _ => Due::Entries,
         }
     }
@@ -66,6 +68,27 @@ impl MultiPaxos {
     /// nothing went out.
     fn send_entries(&mut self, i: usize) -> Option<bool> {
         let entries = self.batch(self.peers[i].next_index, self.send_limit());
+        self.send_batch(i, entries)
+    }
+
+    /// Sends acceptor `i` slots read back from storage (from its next
+    /// slot), in our ballot like every batch (see [`MultiPaxos::batch`]).
+    fn send_read_back(&mut self, i: usize, mut entries: Vec<Entry>) {
+        let term = ballot_term(self.promised);
+        for e in &mut entries {
+            e.term = term;
+        }
+        self.send_batch(i, entries);
+    }
+
+    /// Most slots and bytes in one accept batch.
+    fn batch_limits(&self) -> (usize, usize) {
+        (self.cfg.max_batch_entries, self.cfg.max_batch_bytes)
+    }
+
+    /// Sends acceptor `i` one batch: whether another may follow at once,
+    /// or `None` if it is empty.
+    fn send_batch(&mut self, i: usize, entries: Vec<Entry>) -> Option<bool> {
         let batch_last = entries.last()?.index;
         let pr = &mut self.peers[i];
         let probing = pr.state == State::Probe;

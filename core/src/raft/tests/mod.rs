@@ -8,6 +8,7 @@ mod election;
 mod election_rules;
 mod interface;
 mod membership;
+mod read_back;
 mod reads;
 mod replication;
 mod robustness;

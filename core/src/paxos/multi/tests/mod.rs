@@ -6,6 +6,7 @@ mod acceptor;
 mod durability;
 mod election;
 mod membership;
+mod read_back;
 mod reads;
 mod recovery;
 mod replication;
