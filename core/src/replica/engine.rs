@@ -346,14 +346,19 @@ macro_rules! leader_methods {
 
         /// Where memory may start (see `StableLog::trim`): a leader keeps
         /// what its peers still need, but never more than `keep` applied
-        /// entries for them; any other role keeps nothing applied (a new
-        /// leader reads back what its peers lack).
+        /// entries for them. Any other role keeps the last `keep` applied
+        /// entries: a Multi-Paxos acceptor tells a lagging candidate the
+        /// chosen slots it lacks in its promise, from memory, and refuses
+        /// one behind what it holds (as one behind its snapshot) — keeping
+        /// nothing would refuse every candidate one slot behind, and a
+        /// node that alone knows a slot chosen (one a configuration just
+        /// removed) could then block every election.
         pub(super) fn retain_floor(&self, keep: u64) -> $crate::id::LogIndex {
             let next_to_apply = self.log.applied.next();
-            if self.role != $crate::replica::Role::Leader {
-                return next_to_apply;
-            }
             let tail = $crate::id::LogIndex(next_to_apply.0.saturating_sub(keep));
+            if self.role != $crate::replica::Role::Leader {
+                return tail;
+            }
             let needed = self.peers.iter().map(|p| p.match_index.next()).min().unwrap_or(next_to_apply);
             needed.max(tail)
         }

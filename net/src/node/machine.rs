@@ -28,7 +28,8 @@ use bytes::Bytes;
 use std::collections::BTreeMap;
 use synod_core::id::{LogIndex, NodeId, Term};
 use synod_core::replica::{
-    Entry, EntryKind, Event, Output, Persist, PersistId, ReadError, Replica, Role, Snapshot, SnapshotMeta,
+    Entry, EntryKind, Event, LogRead, LogReadError, LogReadFailed, Output, Persist, PersistId, ReadError, Replica,
+    Role, Snapshot, SnapshotMeta,
 };
 use synod_core::service::Service;
 use synod_core::time::{Duration, Instant};
@@ -45,6 +46,9 @@ pub struct NodeOutput {
     /// Writes to make durable, in order; report each with
     /// [`Machine::handle_persisted`].
     pub persist: Vec<Persist>,
+    /// Entries to read back from storage (after the writes handed out
+    /// before them), answered with [`Machine::handle_log_read`].
+    pub log_reads: Vec<LogRead>,
     /// Frames to send to peers (a lost one is retransmitted or timed out).
     pub frames: Vec<(NodeId, Frame)>,
     /// Answers for requests this process submitted.
@@ -63,6 +67,7 @@ impl NodeOutput {
     /// True if there is nothing to carry out.
     pub fn is_empty(&self) -> bool {
         self.persist.is_empty()
+            && self.log_reads.is_empty()
             && self.frames.is_empty()
             && self.replies.is_empty()
             && self.events.is_empty()
@@ -326,6 +331,19 @@ impl<S: Service> Machine<S> {
         self.disk_usage(usage);
     }
 
+    /// Storage answered a [`LogRead`] from [`NodeOutput::log_reads`]. An
+    /// error means the answer was refused (the replica asks again later);
+    /// the driver logs it.
+    pub fn handle_log_read(
+        &mut self,
+        now: Instant,
+        read: LogRead,
+        result: Result<Vec<Entry>, LogReadFailed>,
+    ) -> Result<(), LogReadError> {
+        self.now = now;
+        self.replica.handle_log_read(now, read, result)
+    }
+
     /// Storage refused a write for want of room and will retry it: until
     /// it fits, commands that grow the state are refused (NOSPACE).
     pub fn handle_disk_full(&mut self, why: String) {
@@ -476,6 +494,7 @@ impl<S: Service> Machine<S> {
             }
         }
         out.persist.append(&mut self.out.persist);
+        out.log_reads.append(&mut self.out.log_reads);
         out.frames.append(&mut self.out.frames);
         out.replies.append(&mut self.out.replies);
         out.events.append(&mut self.out.events);
@@ -508,6 +527,7 @@ impl<S: Service> Machine<S> {
             for env in out.messages.drain(..) {
                 self.out.frames.push((env.to, Frame::Replica(env.msg)));
             }
+            self.out.log_reads.append(&mut out.log_reads);
             for ev in out.events.drain(..) {
                 self.on_event(&ev);
                 self.out.events.push(ev);

@@ -185,6 +185,10 @@ fn main() {
         t.crashes, t.cluster_crashes, t.partitions, t.weather, t.transfers, t.elections, t.snapshots
     );
     println!("disks: {} lost their log, {} restarts refused for it", t.disk_losses, t.refused_starts);
+    println!(
+        "log in memory: {} runs kept a tail only; {} read-backs from disk ({} failed by the disk, {} refused after a snapshot)",
+        t.tail_runs, t.log_reads, t.log_reads_failed, t.log_reads_refused
+    );
     if a.membership {
         println!(
             "membership: {} steps asked of leaders (add learner, promote, replace, remove), {} of them replacements",

@@ -68,7 +68,10 @@ impl Invariants {
     /// leader's packed ballot and the new leader must hold every value
     /// chosen before it finished phase 1 (PMS §2.2 P2c), possibly
     /// re-proposed under its own ballot: values are compared, not terms.
-    pub fn new_leader(&self, id: NodeId, term: Term, r: &dyn Replica) -> Result<(), Violation> {
+    ///
+    /// `stored` is the leader's durable log: a replica that keeps only a
+    /// tail in memory holds its older entries there.
+    pub fn new_leader(&self, id: NodeId, term: Term, r: &dyn Replica, stored: &[Entry]) -> Result<(), Violation> {
         let snapshot_index = r.status().snapshot_index;
         for (&index, &(entry_term, hash, committed_by)) in &self.applied {
             if committed_by >= term || index <= snapshot_index.0 {
@@ -85,7 +88,13 @@ impl Invariants {
                     ));
                 }
             } else {
-                let held = r.entry(LogIndex(index));
+                let held = r.entry(LogIndex(index)).or_else(|| {
+                    let k = stored.partition_point(|e| e.index.0 < index);
+                    // Only the entry the replica still knows the term of: a
+                    // stored one it has since replaced is not held.
+                    let known = r.entry_term(LogIndex(index));
+                    stored.get(k).filter(|e| e.index.0 == index && Some(e.term) == known).cloned()
+                });
                 if held.as_ref().map(value_hash) != Some(hash) {
                     return Err(Violation::new(
                         "leader completeness",

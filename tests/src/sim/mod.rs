@@ -15,6 +15,7 @@ pub(crate) mod locks;
 mod members;
 mod node;
 mod outputs;
+mod read_back;
 mod sessions;
 mod trace;
 mod world;
@@ -442,6 +443,14 @@ pub struct Stats {
     pub member_steps: u64,
     /// Of those, replacements of a voter by a learner.
     pub member_replacements: u64,
+    /// Entries read back from disk for a lagging peer (requests).
+    pub log_reads: u64,
+    /// Of those, reads the disk failed.
+    pub log_reads_failed: u64,
+    /// Of those, answers the replica refused (a snapshot took the entries).
+    pub log_reads_refused: u64,
+    /// Runs whose replicas kept only a tail of the log in memory.
+    pub tail_runs: u64,
 }
 
 impl Stats {
@@ -470,6 +479,10 @@ impl Stats {
         self.refused_starts += o.refused_starts;
         self.member_steps += o.member_steps;
         self.member_replacements += o.member_replacements;
+        self.log_reads += o.log_reads;
+        self.log_reads_failed += o.log_reads_failed;
+        self.log_reads_refused += o.log_reads_refused;
+        self.tail_runs += o.tail_runs;
     }
 }
 

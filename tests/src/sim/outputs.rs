@@ -53,6 +53,9 @@ impl World {
             self.nodes[i].disk.write(p, at);
             self.schedule_sync(i);
         }
+        for read in out.log_reads.drain(..) {
+            self.start_log_read(i, read);
+        }
         for (to, frame) in out.frames.drain(..) {
             let Some(to) = self.position(to) else { continue };
             let mut fates = self.net.fate(i, to, &mut self.rng);
@@ -88,7 +91,8 @@ impl World {
         self.stats.elections += 1;
         let r = self.inv.leader(id, term);
         self.check(r);
-        let r = self.inv.new_leader(id, term, self.nodes[i].machine.replica());
+        let node = &self.nodes[i];
+        let r = self.inv.new_leader(id, term, node.machine.replica(), &node.disk.durable.entries);
         self.check(r);
         self.nodes[i].leading = Some(term);
         let down = self.nodes.iter().filter(|n| !n.up).count();

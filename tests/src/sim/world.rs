@@ -39,6 +39,7 @@ pub(crate) enum Kind {
     LockArrive { client: usize, seq: u64, node: usize },
     LockDone { client: usize, seq: u64, reply: Option<Reply>, hint: Option<usize> },
     LockTimeout { client: usize, seq: u64 },
+    LogRead { node: usize, life: u64, read: synod_core::replica::LogRead },
 }
 
 pub(super) struct Ev {
@@ -76,6 +77,8 @@ pub struct World {
     seed: u64,
     pub(super) params: Params,
     pub(super) rng: Rng,
+    /// How the disks read the log back, on a generator of its own.
+    pub(super) read_backs: super::read_back::ReadBacks,
     pub(super) now: u64,
     seq: u64,
     events: BinaryHeap<Reverse<Ev>>,
@@ -119,7 +122,10 @@ impl World {
     /// A cluster for `seed`; nothing has happened yet.
     pub fn new(seed: u64, cfg: SimConfig) -> World {
         let mut rng = Rng::with_seed(seed);
-        let params = Params::draw(&mut rng);
+        let mut params = Params::draw(&mut rng);
+        let read_backs = super::read_back::ReadBacks::draw(seed);
+        params.raft.retained_entries = read_backs.retained;
+        params.paxos.retained_entries = read_backs.retained;
         let ids: Vec<NodeId> = (1..=params.nodes as u64).map(NodeId).collect();
         let membership = Membership::voters_only(ids.iter().copied()).expect("non-empty");
         // Spares start with no configuration, to be added by the faults.
@@ -168,6 +174,7 @@ impl World {
             seed,
             params,
             rng,
+            read_backs,
             now: 0,
             seq: 0,
             events: BinaryHeap::new(),
@@ -282,6 +289,7 @@ impl World {
         let mut stats = self.stats.clone();
         stats.lock_actions = self.resource.admitted;
         stats.stale_holders = self.resource.refused;
+        stats.tail_runs = u64::from(self.read_backs.retained.is_some());
         Report {
             seed: self.seed,
             params: self.params.clone(),
@@ -316,6 +324,7 @@ impl World {
                 self.nodes[to].machine.handle_frame(now, from_id, frame);
                 self.drain(to);
             }
+            Kind::LogRead { node, life, read } => self.answer_log_read(node, life, read),
             Kind::Timer { node } => {
                 if !self.nodes[node].up || self.nodes[node].timer_at != Some(self.now) {
                     return;
