@@ -1,39 +1,82 @@
 //! synod's replicas (Raft and Multi-Paxos) driven through the [`Replica`]
 //! trait, with an in-memory "storage" that moves each persisted batch's
-//! entries into a `Vec` and acknowledges them at once. A `Persist` is the
+//! payloads into a `Vec` and acknowledges them at once. A `Persist` is the
 //! caller's to keep, so moving its entries is how synod's API is meant to
 //! be used; OmniPaxos's `MemoryStorage` likewise takes its entries by value.
+//!
+//! The replicas keep only a tail of their log in memory
+//! (`retained_entries`): storage holds the one copy, and serves the
+//! read-backs a leader asks for ([`LogRead`]). Storage keeps what an entry
+//! needs and no more, as OmniPaxos's does: the payload handle per index,
+//! terms as runs (one per leader), and the kinds of the rare entries that
+//! are not commands.
 
 use std::collections::VecDeque;
 
 use bytes::Bytes;
-use synod_core::id::NodeId;
+use synod_core::id::{LogIndex, NodeId, Term};
 use synod_core::paxos::multi::{self, MultiPaxos};
 use synod_core::raft::{Config, Raft};
 use synod_core::replica::{
-    Entry, EntryKind, Envelope, HardState, Membership, Output, Persist, Recovered, Replica, Role,
+    Entry, EntryKind, Envelope, HardState, LogRead, Membership, Output, Persist, Recovered, Replica, Role,
 };
 use synod_core::time::Instant;
 
 use super::{Cluster, Workload, payload};
 
+/// Applied entries a leader keeps in memory for a lagging follower.
+const RETAINED: u64 = 256;
+
 /// What one replica's storage holds.
 #[derive(Default)]
 struct Stored {
-    entries: Vec<Entry>,
+    /// The payload of every entry, from index 1.
+    data: Vec<Bytes>,
+    /// (first index, term) of each run of one term.
+    terms: Vec<(LogIndex, Term)>,
+    /// The entries that are not commands.
+    kinds: Vec<(LogIndex, EntryKind)>,
     hard_state: HardState,
 }
 
 impl Stored {
     fn write(&mut self, p: &mut Persist) {
         if let Some(from) = p.truncate_from {
-            self.entries.retain(|e| e.index < from);
+            self.data.truncate(from.0.saturating_sub(1) as usize);
+            while self.terms.last().is_some_and(|&(start, _)| start >= from) {
+                self.terms.pop();
+            }
+            self.kinds.retain(|&(i, _)| i < from);
         }
         // No snapshots are taken in this workload.
-        self.entries.append(&mut p.entries);
+        for e in p.entries.drain(..) {
+            if self.terms.last().is_none_or(|&(_, t)| t != e.term) {
+                self.terms.push((e.index, e.term));
+            }
+            if e.kind != EntryKind::Command {
+                self.kinds.push((e.index, e.kind));
+            }
+            self.data.push(e.data);
+        }
         if let Some(hs) = p.hard_state {
             self.hard_state = hs;
         }
+    }
+
+    /// The entry at `index` (stored).
+    fn entry(&self, index: LogIndex) -> Entry {
+        let run = self.terms.partition_point(|&(start, _)| start <= index) - 1;
+        let kind = match self.kinds.binary_search_by_key(&index, |&(i, _)| i) {
+            Ok(k) => self.kinds[k].1,
+            Err(_) => EntryKind::Command,
+        };
+        Entry { index, term: self.terms[run].1, kind, data: self.data[(index.0 - 1) as usize].clone() }
+    }
+
+    /// Answers a read-back.
+    fn read(&self, read: &LogRead) -> Vec<Entry> {
+        let last = self.data.len() as u64;
+        read.take((read.from.0..=last).map(|i| self.entry(LogIndex(i))))
     }
 }
 
@@ -59,7 +102,11 @@ impl SynodRaft {
     pub fn elect(n: u64) -> SynodRaft {
         let voters = Membership::voters_only((1..=n).map(NodeId)).expect("valid membership");
         let replicas = (1..=n)
-            .map(|i| Raft::new(Config::new(NodeId(i), i), Instant::ZERO, Recovered::default(), voters.clone()))
+            .map(|i| {
+                let mut cfg = Config::new(NodeId(i), i);
+                cfg.retained_entries = Some(RETAINED);
+                Raft::new(cfg, Instant::ZERO, Recovered::default(), voters.clone())
+            })
             .collect::<Result<Vec<_>, _>>()
             .expect("valid config");
         Synod::elect_first(replicas)
@@ -72,7 +119,9 @@ impl SynodMultiPaxos {
         let voters = Membership::voters_only((1..=n).map(NodeId)).expect("valid membership");
         let replicas = (1..=n)
             .map(|i| {
-                MultiPaxos::new(multi::Config::new(NodeId(i), i), Instant::ZERO, Recovered::default(), voters.clone())
+                let mut cfg = multi::Config::new(NodeId(i), i);
+                cfg.retained_entries = Some(RETAINED);
+                MultiPaxos::new(cfg, Instant::ZERO, Recovered::default(), voters.clone())
             })
             .collect::<Result<Vec<_>, _>>()
             .expect("valid config");
@@ -120,6 +169,10 @@ impl<R: Replica> Synod<R> {
                     r.handle_persisted(self.now, p.id);
                 }
                 self.queue.extend(self.out.messages.drain(..).map(|env| (from, env)));
+                for read in core::mem::take(&mut self.out.log_reads) {
+                    let entries = self.stored[i].read(&read);
+                    r.handle_log_read(self.now, read, Ok(entries)).expect("storage answers what was asked");
+                }
                 if i == self.leader {
                     self.committed += self.out.committed.iter().filter(|e| e.kind == EntryKind::Command).count() as u64;
                 }

@@ -31,6 +31,10 @@ use crate::replica::{CompactError, Entry, Persist, PersistId, Snapshot, held_ran
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
+/// Entries' room the held log keeps however empty it gets (see
+/// [`StableLog::trim`]).
+const MIN_HELD_CAPACITY: usize = 64;
+
 #[derive(Debug)]
 pub(crate) struct StableLog {
     /// The latest snapshot; the log continues right after it.
@@ -143,6 +147,12 @@ impl StableLog {
             let Some(e) = self.entries.pop_front() else { break };
             self.trimmed.push(e.index, e.term);
             self.held_from = e.index.next();
+        }
+        // A burst (a full window of proposals in flight) grows the buffer;
+        // give it back once it is mostly empty, keeping room to double.
+        let (len, cap) = (self.entries.len(), self.entries.capacity());
+        if cap > MIN_HELD_CAPACITY && len < cap / 4 {
+            self.entries.shrink_to((2 * len).max(MIN_HELD_CAPACITY));
         }
     }
 
