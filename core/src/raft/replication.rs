@@ -61,6 +61,10 @@ impl Raft {
         Proposal { index, term: self.term }
     }
 
+    /// A Raft follower keeps no applied entry in memory: votes carry no
+    /// entries, and should it lead, it reads back what its peers lack.
+    const FOLLOWER_KEEPS_TAIL: bool = false;
+
     crate::replica::engine::leader_methods!();
 
     /// What peer `i` is owed now (see [`Due`]).

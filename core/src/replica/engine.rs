@@ -15,7 +15,8 @@
 /// The methods of [`Replica`](super::Replica) both protocols implement
 /// alike. What a protocol must have for it: the fields `id`, `now`,
 /// `role`, `log`, `durability`, `outbox`, `peers` and `cfg` (with
-/// `retained_entries`), and the methods `propose_entry`, `start_read`,
+/// `retained_entries`), the constant `FOLLOWER_KEEPS_TAIL`, and the
+/// methods `propose_entry`, `start_read`,
 /// `tick_leader`, `tick_election`, `flush_leader`, `leader_has_work`,
 /// `hard_state`, `maybe_commit`, `take_snapshot`, `propose_membership`,
 /// `start_transfer` and (from [`leader_methods!`]) `on_log_read` and
@@ -57,12 +58,12 @@ macro_rules! replica_methods {
             if self.role == $crate::replica::Role::Leader {
                 self.flush_leader();
             }
+            if let Some(keep) = self.cfg.retained_entries {
+                self.log.release_below = self.retain_floor(keep);
+            }
             let hs = self.hard_state();
             self.outbox.drain(&mut self.log, &mut self.durability, hs, out);
-            if let Some(keep) = self.cfg.retained_entries {
-                let floor = self.retain_floor(keep);
-                self.log.trim(floor);
-            }
+            self.log.trim();
         }
 
         // Derived from the code `poll_output` runs: the outbox's tail and
@@ -344,20 +345,17 @@ macro_rules! leader_methods {
             }
         }
 
-        /// Where memory may start (see `StableLog::trim`): a leader keeps
-        /// what its peers still need, but never more than `keep` applied
-        /// entries for them. Any other role keeps the last `keep` applied
-        /// entries: a Multi-Paxos acceptor tells a lagging candidate the
-        /// chosen slots it lacks in its promise, from memory, and refuses
-        /// one behind what it holds (as one behind its snapshot) — keeping
-        /// nothing would refuse every candidate one slot behind, and a
-        /// node that alone knows a slot chosen (one a configuration just
-        /// removed) could then block every election.
+        /// Where memory may start once this poll's committed entries are
+        /// applied (`StableLog::release_below`): a leader keeps what its
+        /// peers still need, but never more than `keep` applied entries for
+        /// them. Any other role keeps the last `keep` applied entries if the
+        /// protocol needs them (`FOLLOWER_KEEPS_TAIL`), none otherwise.
         pub(super) fn retain_floor(&self, keep: u64) -> $crate::id::LogIndex {
-            let next_to_apply = self.log.applied.next();
+            let log = &self.log;
+            let next_to_apply = log.commit.min(log.persisted).max(log.applied).next();
             let tail = $crate::id::LogIndex(next_to_apply.0.saturating_sub(keep));
             if self.role != $crate::replica::Role::Leader {
-                return tail;
+                return if Self::FOLLOWER_KEEPS_TAIL { tail } else { next_to_apply };
             }
             let needed = self.peers.iter().map(|p| p.match_index.next()).min().unwrap_or(next_to_apply);
             needed.max(tail)

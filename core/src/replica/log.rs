@@ -33,7 +33,7 @@ use alloc::vec::Vec;
 
 /// Entries' room the held log keeps however empty it gets (see
 /// [`StableLog::trim`]).
-const MIN_HELD_CAPACITY: usize = 64;
+const MIN_HELD_CAPACITY: usize = 1 << 16;
 
 #[derive(Debug)]
 pub(crate) struct StableLog {
@@ -62,6 +62,9 @@ pub(crate) struct StableLog {
     /// Batches handed out and not yet reported, with the last index each
     /// leaves in storage.
     batches: VecDeque<(PersistId, LogIndex)>,
+    /// Entries below this index may leave memory once durable and applied
+    /// (the protocol sets it; 0, the default, keeps every entry).
+    pub release_below: LogIndex,
 }
 
 impl StableLog {
@@ -84,6 +87,7 @@ impl StableLog {
             truncate_from: None,
             snapshot_unstable: false,
             batches: VecDeque::new(),
+            release_below: LogIndex(0),
         }
     }
 
@@ -137,19 +141,25 @@ impl StableLog {
         self.entries.range(held_range(self.held_from.0, self.entries.len(), from, to))
     }
 
-    /// Drops the entries before `floor` from memory, as far as they are
-    /// durable and applied (storage holds them; the service has them):
-    /// their terms stay known. The caller picks `floor` (how far lagging
-    /// peers may still need entries from memory).
-    pub fn trim(&mut self, floor: LogIndex) {
-        let floor = floor.min(self.applied.next()).min(self.persisted.next()).min(self.unstable_from);
-        while self.held_from < floor {
-            let Some(e) = self.entries.pop_front() else { break };
-            self.trimmed.push(e.index, e.term);
-            self.held_from = e.index.next();
+    /// Drops the entries below [`StableLog::release_below`] from memory,
+    /// as far as they are durable and applied (storage holds them; the
+    /// service has them): their terms stay known. The protocol sets
+    /// `release_below` (how far lagging peers may still need entries from
+    /// memory).
+    pub fn trim(&mut self) {
+        let floor = self.release_below.min(self.applied.next()).min(self.persisted.next()).min(self.unstable_from);
+        let n = floor.0.saturating_sub(self.held_from.0).min(self.entries.len() as u64);
+        if n == 0 {
+            return;
         }
-        // A burst (a full window of proposals in flight) grows the buffer;
-        // give it back once it is mostly empty, keeping room to double.
+        for e in self.entries.drain(..n as usize) {
+            self.trimmed.push(e.index, e.term);
+        }
+        self.held_from = self.held_from.plus(n);
+        // A burst far past the usual window (a follower catching up on a
+        // long stretch) grows the buffer; give it back once it is mostly
+        // empty. Smaller buffers are kept: a window of proposals in flight
+        // refills them every round, and shrinking would copy them again.
         let (len, cap) = (self.entries.len(), self.entries.capacity());
         if cap > MIN_HELD_CAPACITY && len < cap / 4 {
             self.entries.shrink_to((2 * len).max(MIN_HELD_CAPACITY));
@@ -289,13 +299,29 @@ impl StableLog {
         }
     }
 
-    /// Hands out committed, durable entries not yet applied.
+    /// Hands out committed, durable entries not yet applied. Those that
+    /// leave memory as they go (below `release_below`, with nothing applied
+    /// still held before them) are moved out, not cloned: the caller's
+    /// copy is the only one memory keeps.
     pub fn take_committed(&mut self, out: &mut Vec<Entry>) {
         let to = self.commit.min(self.persisted);
-        if to > self.applied {
-            out.extend(self.range(self.applied.next(), to).cloned());
-            self.applied = to;
+        if to <= self.applied {
+            return;
         }
+        let mut from = self.applied.next();
+        if self.held_from == from {
+            let last_moved = to.min(self.release_below.prev());
+            let n = (last_moved.0 + 1).saturating_sub(from.0).min(self.entries.len() as u64);
+            out.reserve(n as usize);
+            for e in self.entries.drain(..n as usize) {
+                self.trimmed.push(e.index, e.term);
+                out.push(e);
+            }
+            from = from.plus(n);
+            self.held_from = from;
+        }
+        out.extend(self.range(from, to).cloned());
+        self.applied = to;
     }
 
     pub fn has_committed(&self) -> bool {
@@ -549,7 +575,8 @@ pub(crate) mod tests {
         let mut log = log_with(&[1, 1, 2, 2, 2, 3, 3, 4]);
         log.commit = LogIndex(8);
         log.applied = LogIndex(6);
-        log.trim(LogIndex(100));
+        log.release_below = LogIndex(100);
+        log.trim();
         assert_eq!(log.held_from(), LogIndex(7), "nothing past what is applied");
         assert_eq!(log.entry(LogIndex(6)), None);
         assert_eq!(log.range(LogIndex(1), LogIndex(8)).map(|e| e.index.0).collect::<Vec<_>>(), [7, 8]);
@@ -560,13 +587,40 @@ pub(crate) mod tests {
         log.push(e(9, 4));
         log.applied = LogIndex(9);
         log.commit = LogIndex(9);
-        log.trim(LogIndex(100));
+        log.release_below = LogIndex(100);
+        log.trim();
         assert_eq!(log.held_from(), LogIndex(9), "entry 9 is not durable yet");
         let _ = flush(&mut log, 1);
         log.persisted_up_to(PersistId(1));
-        log.trim(LogIndex(100));
+        log.release_below = LogIndex(100);
+        log.trim();
         assert_eq!((log.held_from(), log.last_index(), log.last_term()), (LogIndex(10), LogIndex(9), Term(4)));
         assert_eq!(log.term(LogIndex(9)), Some(Term(4)), "an empty memory still knows the last term");
+    }
+
+    #[test]
+    fn committed_entries_that_leave_memory_are_moved_out_and_the_rest_cloned() {
+        let mut log = log_with(&[1, 1, 2, 2, 2]);
+        log.commit = LogIndex(5);
+        log.release_below = LogIndex(4);
+        let mut out = Vec::new();
+        log.take_committed(&mut out);
+        assert_eq!(out.iter().map(|e| e.index.0).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+        assert_eq!(log.held_from(), LogIndex(4), "1..=3 were handed over, not kept");
+        assert_eq!(log.entry(LogIndex(4)), Some(&e(4, 2)), "4 and 5 are still held (cloned out)");
+        assert_eq!((log.term(LogIndex(2)), log.term(LogIndex(3))), (Some(Term(1)), Some(Term(2))));
+        // With applied entries still held before them, nothing can move.
+        log.push(e(6, 2));
+        let _ = flush(&mut log, 1);
+        log.persisted_up_to(PersistId(1));
+        log.commit = LogIndex(6);
+        log.release_below = LogIndex(7);
+        out.clear();
+        log.take_committed(&mut out);
+        assert_eq!(out, [e(6, 2)]);
+        assert_eq!(log.held_from(), LogIndex(4), "held until trimmed");
+        log.trim();
+        assert_eq!(log.held_from(), LogIndex(7));
     }
 
     #[test]
@@ -574,7 +628,8 @@ pub(crate) mod tests {
         let mut log = log_with(&[1, 1, 2, 2, 3, 3]);
         log.commit = LogIndex(6);
         log.applied = LogIndex(6);
-        log.trim(LogIndex(6));
+        log.release_below = LogIndex(6);
+        log.trim();
         assert_eq!(log.held_from(), LogIndex(6));
         assert_eq!(log.compactable(LogIndex(4)), Ok(Term(2)), "a trimmed index can be compacted at");
         log.compact(Snapshot {
@@ -598,7 +653,8 @@ pub(crate) mod tests {
         let mut log = log_with(&[1, 1, 1]);
         log.commit = LogIndex(3);
         log.applied = LogIndex(3);
-        log.trim(LogIndex(4));
+        log.release_below = LogIndex(4);
+        log.trim();
         let snap = Snapshot {
             meta: SnapshotMeta { index: LogIndex(10), term: Term(5), ..Default::default() },
             data: Bytes::new(),

@@ -161,7 +161,8 @@ mod tests {
         let mut log = StableLog::recovered(Snapshot::default(), (1..=6).map(|i| e(i, 1)).collect(), LogIndex(0));
         log.commit = LogIndex(6);
         log.applied = LogIndex(6);
-        log.trim(LogIndex(7));
+        log.release_below = LogIndex(7);
+        log.trim();
         let r = read(2, 4, 10, 1 << 20);
         let ok: Vec<Entry> = (2..=4).map(|i| e(i, 1)).collect();
         assert_eq!(check_answer(&log, &r, &ok), Ok(()));

@@ -30,6 +30,15 @@ impl MultiPaxos {
         index
     }
 
+    /// An acceptor keeps its last applied slots in memory whatever its
+    /// role: it tells a lagging candidate the chosen slots it lacks in its
+    /// promise, from memory, and refuses one behind what it holds (as one
+    /// behind its snapshot). Keeping none would refuse every candidate one
+    /// slot behind, and a node that alone knows a slot chosen (one a
+    /// configuration just removed) could then block every election (found
+    /// by the simulator).
+    const FOLLOWER_KEEPS_TAIL: bool = true;
+
     crate::replica::engine::leader_methods!();
 
     /// What acceptor `i` is owed now (see [`Due`]).

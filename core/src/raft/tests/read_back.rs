@@ -39,11 +39,9 @@ fn memory_keeps_only_a_tail_once_every_peer_has_the_entries() {
     for id in 1..=3 {
         let log = &c.node(id).raft.log;
         assert_eq!(log.applied, LogIndex(101));
-        // Every peer holds everything: the leader keeps nothing applied;
-        // the others keep the last 10, for a lagging candidate's promise
-        // (Multi-Paxos) or their own peers should they lead.
-        let held = if id == 1 { 102 } else { 92 };
-        assert_eq!(log.held_from(), LogIndex(held), "node {id}");
+        // Every peer holds everything: the leader keeps nothing applied,
+        // and a Raft follower never does (should it lead, it reads back).
+        assert_eq!(log.held_from(), LogIndex(102), "node {id}");
         assert_eq!(c.node(id).raft.entry(LogIndex(50)), None, "node {id} dropped it from memory");
         assert_eq!(log.term(LogIndex(50)), Some(c.term(1)), "its term is still known");
         assert_eq!(c.node(id).disk.entries.len(), 101, "storage keeps the log");
