@@ -41,6 +41,8 @@ fn property(canary: Canary, protocol: Protocol) -> &'static str {
         Canary::Mute => "liveness",
         Canary::SkipJoint => "leader completeness",
         Canary::OneConfigPhase1 => "leader completeness",
+        Canary::CorruptReadBack if protocol.log_matching() => "log matching",
+        Canary::CorruptReadBack => "state-machine safety",
     }
 }
 
@@ -144,6 +146,7 @@ canaries! {
     reads_in_a_transaction_that_miss_its_writes_break_linearizability: TornTransactions,
     replacing_a_voter_without_the_joint_phase_splits_the_cluster: SkipJoint,
     a_candidate_counting_only_the_old_voters_is_caught: OneConfigPhase1,
+    an_entry_altered_when_read_back_breaks_log_matching_or_state_machine_safety: CorruptReadBack,
 }
 
 #[test]

@@ -152,11 +152,15 @@ pub enum Canary {
     /// only, not of the configurations it finds among the recovered
     /// values, so one that missed a change is elected by the old voters.
     OneConfigPhase1,
+    /// "state-machine safety": the disk reads one entry back with its data
+    /// altered (index and term intact, so the replica cannot tell), in the
+    /// runs whose replicas keep only a tail of the log in memory.
+    CorruptReadBack,
 }
 
 impl Canary {
     /// Every canary.
-    pub const ALL: [Canary; 18] = [
+    pub const ALL: [Canary; 19] = [
         Canary::FalseLeader,
         Canary::BlindVotes,
         Canary::CorruptApply,
@@ -175,6 +179,7 @@ impl Canary {
         Canary::TornTransactions,
         Canary::SkipJoint,
         Canary::OneConfigPhase1,
+        Canary::CorruptReadBack,
     ];
 
     /// The name `--canary` takes.
@@ -198,6 +203,7 @@ impl Canary {
             Canary::TornTransactions => "torn-transactions",
             Canary::SkipJoint => "skip-joint",
             Canary::OneConfigPhase1 => "one-config-phase-1",
+            Canary::CorruptReadBack => "corrupt-read-back",
         }
     }
 

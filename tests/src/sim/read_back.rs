@@ -10,7 +10,8 @@ use super::disk::mix;
 use super::invariants::Violation;
 use super::world::{Kind, World};
 use synod_core::rand::Rng;
-use synod_core::replica::{LogRead, LogReadError, LogReadFailed};
+use super::Canary;
+use synod_core::replica::{EntryKind, LogRead, LogReadError, LogReadFailed};
 
 /// How the runs of a seed read back, drawn on a generator of its own so
 /// that runs which never read back replay as before.
@@ -62,7 +63,13 @@ impl World {
         } else {
             let entries = &self.nodes[i].disk.durable.entries;
             let k = entries.partition_point(|e| e.index < read.from);
-            Ok(read.take(entries[k..].iter().cloned()))
+            let mut entries = read.take(entries[k..].iter().cloned());
+            if self.cfg.canary == Some(Canary::CorruptReadBack)
+                && let Some(e) = entries.iter_mut().find(|e| e.kind == EntryKind::Command)
+            {
+                e.data = bytes::Bytes::from(format!("{:?}, altered on the way back", e.data));
+            }
+            Ok(entries)
         };
         let now = self.local(i);
         match self.nodes[i].machine.handle_log_read(now, read, result) {
