@@ -100,6 +100,12 @@ pub struct TuningOpts {
     /// (this node) or `READWRITE` (the leader) [default: leader].
     #[arg(long, value_enum)]
     pub reads_at: Option<ReadsAt>,
+    /// Applied log entries a replica keeps in memory for followers that
+    /// lag; older ones are read back from the data directory when a
+    /// follower needs them, so memory holds a tail of the log, not a
+    /// second copy of it [default: 4096].
+    #[arg(long)]
+    pub retained_entries: Option<u64>,
 }
 
 impl TuningOpts {
@@ -115,6 +121,7 @@ impl TuningOpts {
             read_mode: self.read_mode.or(file.read_mode),
             max_clock_drift_ms: self.max_clock_drift_ms.or(file.max_clock_drift_ms),
             reads_at: self.reads_at.or(file.reads_at),
+            retained_entries: self.retained_entries.or(file.retained_entries),
         }
     }
 
@@ -133,6 +140,7 @@ impl TuningOpts {
             read_mode: self.read_mode.unwrap_or_default(),
             max_clock_drift_ms: self.max_clock_drift_ms.unwrap_or(election_timeout_ms / 10),
             reads_at: self.reads_at.unwrap_or_default(),
+            retained_entries: self.retained_entries.unwrap_or(DEFAULT_RETAINED_ENTRIES),
         };
         t.check()?;
         Ok(t)
@@ -162,7 +170,13 @@ pub struct Tuning {
     pub max_clock_drift_ms: u64,
     /// Which node serves a connection's reads by default.
     pub reads_at: ReadsAt,
+    /// Applied entries kept in memory for lagging followers.
+    pub retained_entries: u64,
 }
+
+/// Applied entries a replica keeps in memory by default: a few appends'
+/// worth, so a follower that lags briefly is served from memory.
+const DEFAULT_RETAINED_ENTRIES: u64 = 4096;
 
 /// An election timeout longer than this is a typo, not a setting (etcd
 /// caps its own at 50 s for the same reason).
@@ -226,6 +240,7 @@ impl Tuning {
         cfg.election_timeout = self.election_timeout();
         cfg.heartbeat_interval = Duration::from_millis(self.heartbeat_ms);
         cfg.read_mode = self.replica_read_mode();
+        cfg.retained_entries = Some(self.retained_entries);
         cfg
     }
 
@@ -243,6 +258,7 @@ impl Tuning {
         cfg.election_timeout = self.election_timeout();
         cfg.heartbeat_interval = Duration::from_millis(self.heartbeat_ms);
         cfg.read_mode = self.replica_read_mode();
+        cfg.retained_entries = Some(self.retained_entries);
         cfg
     }
 
@@ -258,6 +274,7 @@ impl Tuning {
             seed: Some(self.seed),
             read_mode: Some(self.read_mode),
             max_clock_drift_ms: Some(self.max_clock_drift_ms),
+            retained_entries: Some(self.retained_entries),
             reads_at: Some(self.reads_at),
         }
     }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use synod_core::replica::{Persist, Recovered};
+use synod_core::replica::{Entry, LogRead, Persist, Recovered};
 
 /// Why storage failed. The node stops rather than acknowledge anything
 /// it could not make durable.
@@ -124,6 +124,11 @@ pub trait LogStore: Send {
     /// store unusable.
     async fn persist(&mut self, batches: Vec<Persist>) -> Result<(), StoreError>;
 
+    /// Reads stored entries back for `read`: from `read.from` on, within
+    /// its range and budgets (see [`LogRead::take`]). Fewer than asked, or
+    /// none, if the store no longer holds them (a snapshot covered them).
+    async fn read_entries(&mut self, read: LogRead) -> Result<Vec<Entry>, StoreError>;
+
     /// Bytes the store takes on disk, if it knows (for a disk quota).
     fn usage(&self) -> Option<u64> {
         None
@@ -177,6 +182,12 @@ impl LogStore for MemStore {
             apply_batch(&mut d, p);
         }
         Ok(())
+    }
+
+    async fn read_entries(&mut self, read: LogRead) -> Result<Vec<Entry>, StoreError> {
+        let d = self.durable.lock().unwrap_or_else(|e| e.into_inner());
+        let k = d.entries.partition_point(|e| e.index < read.from);
+        Ok(read.take(d.entries[k..].iter().cloned()))
     }
 }
 

@@ -95,6 +95,7 @@ mod error;
 mod live;
 mod meta;
 mod payload;
+mod places;
 mod record;
 mod recovery;
 mod repair;

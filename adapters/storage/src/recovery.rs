@@ -12,7 +12,8 @@ use crate::dir::{Listing, segment_path};
 use crate::error::corrupt;
 use crate::live::Liveness;
 use crate::payload::{self, Batch, Checkpoint, Record, SnapshotRef};
-use crate::record::{self, End};
+use crate::places::Places;
+use crate::record::{self, End, HEADER};
 use crate::segment;
 use std::path::Path;
 use synod_core::id::LogIndex;
@@ -66,6 +67,13 @@ pub(crate) struct BatchView<'a> {
     pub hard_state: Option<HardState>,
 }
 
+impl BatchView<'_> {
+    /// The first and last index of its entries, if any.
+    pub(crate) fn entry_range(&self) -> Option<(LogIndex, LogIndex)> {
+        Some((self.entries.first()?.index, self.entries.last()?.index))
+    }
+}
+
 /// A segment that holds at least its checkpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SegmentInfo {
@@ -86,6 +94,8 @@ pub(crate) struct Scan {
     pub segments: Vec<SegmentInfo>,
     /// A last segment with no whole record: created just before a crash.
     pub empty_tail: Option<u64>,
+    /// Where each stored entry is.
+    pub places: Places,
 }
 
 impl Scan {
@@ -156,7 +166,7 @@ pub(crate) fn scan(dir: &Path, listing: &Listing) -> Result<Scan, StoreError> {
                 }
                 (0, _) => return Err(corrupt(&path, *offset, "segment does not open with its own checkpoint")),
                 (_, Record::Checkpoint(_)) => return Err(corrupt(&path, *offset, "checkpoint inside a segment")),
-                (_, Record::Batch(b)) => replay(&mut out, b, seq),
+                (_, Record::Batch(b)) => replay(&mut out, b, (seq, *offset, (HEADER + range.len()) as u64)),
             }
         }
         out.segments.push(SegmentInfo { seq, len, batches: records.len() - 1 });
@@ -164,14 +174,16 @@ pub(crate) fn scan(dir: &Path, listing: &Listing) -> Result<Scan, StoreError> {
     Ok(out)
 }
 
-fn replay(out: &mut Scan, b: Batch, segment: u64) {
+/// Replays batch `b`, stored at `at` (segment, offset, record length).
+fn replay(out: &mut Scan, b: Batch, at: (u64, u64, u64)) {
     let view = BatchView {
         truncate_from: b.truncate_from,
         snapshot: b.snapshot.as_ref(),
         entries: &b.entries,
         hard_state: b.hard_state,
     };
-    out.state.apply(&view, segment);
+    out.state.apply(&view, at.0);
+    out.places.apply(view.truncate_from, view.snapshot.map(|s| s.meta.index), view.entry_range(), at);
     if let Some(t) = b.truncate_from {
         out.entries.retain(|e| e.index < t);
     }

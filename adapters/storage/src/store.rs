@@ -13,12 +13,13 @@ use futures::channel::{mpsc, oneshot};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use synod_core::replica::{Persist, Recovered};
+use synod_core::replica::{Entry, LogRead, Persist, Recovered};
 use synod_net::store::{LogStore, StoreError};
 
 enum Request {
     Load(oneshot::Sender<Result<Recovered, StoreError>>),
     Persist(Vec<Persist>, oneshot::Sender<Result<(), StoreError>>),
+    Read(LogRead, oneshot::Sender<Result<Vec<Entry>, StoreError>>),
 }
 
 /// A write-ahead log with snapshots in one data directory, for one replica.
@@ -102,6 +103,9 @@ fn serve(mut wal: Wal, mut recovered: Option<Recovered>, mut rx: mpsc::Unbounded
                 usage.store(wal.usage(), Ordering::Relaxed);
                 let _ = reply.send(result);
             }
+            Request::Read(read, reply) => {
+                let _ = reply.send(wal.read(&read));
+            }
         }
     }
 }
@@ -117,6 +121,12 @@ impl LogStore for Storage {
     async fn persist(&mut self, batches: Vec<Persist>) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
         self.send(Request::Persist(batches, tx))?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn read_entries(&mut self, read: LogRead) -> Result<Vec<Entry>, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Read(read, tx))?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 

@@ -5,9 +5,10 @@
 
 use crate::StorageConfig;
 use crate::dir::{self, LOCK, segment_path, snapshot_path};
-use crate::error::{io, poisoned};
+use crate::error::{corrupt, io, poisoned};
 use crate::meta::{self, Claim};
 use crate::payload::{self, SnapshotRef};
+use crate::places::{Place, Places};
 use crate::record::{self, HEADER};
 use crate::recovery::{self, BatchView, State};
 use crate::repair::{self, Repair};
@@ -16,8 +17,9 @@ use crate::snapshot;
 use bytes::BytesMut;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use synod_core::replica::{Persist, Recovered};
+use synod_core::replica::{Entry, LogRead, Persist, Recovered};
 use synod_net::codec::entry::entry_len;
 use synod_net::store::StoreError;
 
@@ -52,6 +54,8 @@ pub(crate) struct Wal {
     /// The segment the group being written started in, when a roll left
     /// it: undoing the group goes back to it without opening a file.
     previous: Option<Active>,
+    /// Where each stored entry is, for read-backs.
+    places: Places,
 }
 
 /// How long `open` waits for the directory lock before saying another
@@ -97,7 +101,7 @@ impl Wal {
         let claim = meta::check(dir, &config.cluster_id, config.node_id)?;
 
         // Everything is read and checked before anything is changed.
-        let scan = recovery::scan(dir, &listing)?;
+        let mut scan = recovery::scan(dir, &listing)?;
         meta::check_log(dir, claim, &scan, config.node_id, listing.segments.len())?;
         let snapshot = scan.state.snapshot.as_ref().map(|r| snapshot::read(dir, r)).transpose()?;
         let repairs = repair::plan(dir, &listing, &scan)?;
@@ -118,6 +122,7 @@ impl Wal {
         let current = scan.state.snapshot.as_ref().map(|r| r.file_id);
         let next_snapshot_id = listing.snapshots.iter().copied().chain(current).max().unwrap_or(0) + 1;
         let sealed = scan.segments.iter().rev().skip(1).map(|s| (s.seq, s.len)).collect();
+        let places = core::mem::take(&mut scan.places);
         let snapshot_files = scan.state.snapshot.as_ref().map(|r| (r.file_id, r.len)).into_iter().collect();
         let mut wal = Wal {
             dir: dir.to_path_buf(),
@@ -140,6 +145,7 @@ impl Wal {
             _lock: lock,
             handle,
             previous: None,
+            places,
         };
         if wal.active.len == 0 {
             wal.begin_segment();
@@ -194,6 +200,42 @@ impl Wal {
             }
             Ok(()) => Ok(()),
         }
+    }
+
+    /// Reads stored entries back for `read` (from `read.from`, within its
+    /// range and budgets): record by record, each checked as recovery
+    /// checks it. Fewer than asked (or none) if the log no longer holds
+    /// them; a damaged record is [`StoreError::Corrupt`].
+    pub(crate) fn read(&mut self, read: &LogRead) -> Result<Vec<Entry>, StoreError> {
+        if self.poisoned {
+            return Err(poisoned(&self.dir));
+        }
+        let mut found: Vec<Entry> = Vec::new();
+        let mut bytes = 0usize;
+        let mut next = read.from;
+        let mut file: Option<(u64, File)> = None;
+        while next <= read.to && found.len() < read.max_entries && bytes <= read.max_bytes {
+            // Storage holds the log from its snapshot on: a read from
+            // before it starts at its first entry, as `MemStore`'s does
+            // (the replica then refuses what it did not ask for).
+            let Some(place) = self.places.find(next) else { break };
+            next = next.max(place.first);
+            if next > read.to {
+                break;
+            }
+            if file.as_ref().is_none_or(|(seq, _)| *seq != place.segment) {
+                let path = segment_path(&self.dir, place.segment);
+                file = Some((place.segment, File::open(&path).map_err(io("open segment", &path))?));
+            }
+            let Some((_, f)) = file.as_mut() else { break };
+            let batch = read_batch(f, &segment_path(&self.dir, place.segment), place)?;
+            for e in batch.entries.into_iter().filter(|e| e.index >= next && e.index <= place.last) {
+                bytes = bytes.saturating_add(e.size());
+                found.push(e);
+            }
+            next = place.last.next();
+        }
+        Ok(read.take(found))
     }
 
     /// Bytes the log takes on disk: segments and snapshot files.
@@ -265,12 +307,16 @@ impl Wal {
                 None => None,
             });
         }
+        // Where each record lands, applied to `places` once durable (an
+        // undone group never reaches them).
+        let mut landed = Vec::with_capacity(batches.len());
         for (p, snap) in batches.iter().zip(&refs) {
             let size = (HEADER + batch_len(p)) as u64;
             let full = self.active.len + self.buf.len() as u64 + size > self.segment_bytes;
             if full && self.active.batches + self.pending > 0 {
                 self.roll()?;
             }
+            landed.push((self.active.seq, self.active.len + self.buf.len() as u64, size));
             let start = record::begin(&mut self.buf);
             payload::put_batch(&mut self.buf, p, snap.as_ref());
             debug_assert_eq!(record::payload_len(&self.buf, start), batch_len(p));
@@ -287,6 +333,15 @@ impl Wal {
         self.flush()?;
         // Durable now: cleaning up below may fail, but never undoes this.
         self.undoable = false;
+        for (p, (snap, at)) in batches.iter().zip(refs.iter().zip(landed)) {
+            let view = BatchView {
+                truncate_from: p.truncate_from,
+                snapshot: snap.as_ref(),
+                entries: &p.entries,
+                hard_state: None,
+            };
+            self.places.apply(view.truncate_from, snap.as_ref().map(|s| s.meta.index), view.entry_range(), at);
+        }
         if refs.iter().any(Option::is_some) {
             self.drop_old_snapshots()?;
         }
@@ -361,6 +416,23 @@ struct Mark {
     sealed: BTreeMap<u64, u64>,
     snapshot_files: Vec<(u64, u64)>,
     next_snapshot_id: u64,
+}
+
+/// The batch record at `place` in segment file `f` (at `path`), checked.
+fn read_batch(f: &mut File, path: &Path, place: Place) -> Result<payload::Batch, StoreError> {
+    let mut buf = vec![0u8; place.len as usize];
+    f.seek(SeekFrom::Start(place.offset)).map_err(io("seek", path))?;
+    f.read_exact(&mut buf).map_err(io("read segment", path))?;
+    let (records, end) = record::scan(&buf);
+    let range = match (records.as_slice(), end) {
+        ([(_, range)], record::End::Clean) => range.clone(),
+        _ => return Err(corrupt(path, place.offset, "a stored entry's record does not read back whole")),
+    };
+    match payload::decode(bytes::Bytes::from(buf).slice(range)) {
+        Ok(payload::Record::Batch(b)) => Ok(b),
+        Ok(_) => Err(corrupt(path, place.offset, "a stored entry's record is not a batch")),
+        Err(e) => Err(corrupt(path, place.offset, format!("undecodable record: {e}"))),
+    }
 }
 
 /// Payload bytes [`payload::put_batch`] writes for `p`.

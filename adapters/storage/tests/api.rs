@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use std::fs;
 use synod_core::id::{LogIndex, NodeId};
-use synod_core::replica::Persist;
+use synod_core::replica::{LogRead, Persist};
 use synod_net::store::{LogStore, StoreError};
 use synod_storage::{Storage, StorageConfig};
 
@@ -213,4 +213,34 @@ fn the_store_works_as_a_boxed_log_store_from_another_thread() {
     .unwrap();
     assert_eq!(got, want);
     assert_eq!(got.hard_state.commit, LogIndex(2));
+}
+
+#[test]
+fn entries_read_back_across_segments_and_a_damaged_record_is_corruption() {
+    let dir = TempDir::new("read-back");
+    let mut s = open(dir.path(), 400).unwrap();
+    let batches: Vec<Persist> =
+        (0..10).map(|k| Persist { entries: entries(3 * k + 1, 3 * k + 3, 1, 40), ..batch(k + 1) }).collect();
+    persist(&mut s, batches.clone()).unwrap();
+    assert!(names_with(dir.path(), ".wal").len() >= 3, "the log spans segments");
+    let read = |from, to, max_entries| LogRead {
+        peer: NodeId(2),
+        from: LogIndex(from),
+        to: LogIndex(to),
+        max_entries,
+        max_bytes: usize::MAX,
+    };
+    let got = futures::executor::block_on(s.read_entries(read(2, 30, 100))).unwrap();
+    assert_eq!(got, entries(2, 30, 1, 40), "every entry, from the middle of a record, over every segment");
+    let got = futures::executor::block_on(s.read_entries(read(5, 30, 4))).unwrap();
+    assert_eq!(got, entries(5, 8, 1, 40), "within the entry budget");
+    assert!(futures::executor::block_on(s.read_entries(read(31, 40, 4))).unwrap().is_empty(), "past the log");
+    // Damage a byte of entry 2's payload in the first segment.
+    let first = dir.path().join(names_with(dir.path(), ".wal")[0].clone());
+    let mut bytes = fs::read(&first).unwrap();
+    let at = bytes.windows(40).position(|w| w == &data(2, 1, 40)[..]).expect("entry 2's payload is in segment 1");
+    bytes[at] ^= 0x40;
+    fs::write(&first, &bytes).unwrap();
+    let err = futures::executor::block_on(s.read_entries(read(1, 3, 10))).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
 }

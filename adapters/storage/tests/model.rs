@@ -1,15 +1,16 @@
 //! Property tests: random sequences of batches (appends, truncations,
 //! snapshots, hard states), grouped into random `persist` calls, with
 //! reopens in between, load back exactly as `MemStore` / `apply_batch`
-//! would have them.
+//! would have them — and read back entry ranges (`read_entries`) exactly
+//! as `MemStore` reads them.
 
 mod common;
 
 use common::*;
 use proptest::prelude::*;
-use synod_core::id::LogIndex;
-use synod_core::replica::{Persist, Recovered};
-use synod_net::store::{MemStore, apply_batch};
+use synod_core::id::{LogIndex, NodeId};
+use synod_core::replica::{LogRead, Persist, Recovered};
+use synod_net::store::{LogStore, MemStore, apply_batch};
 
 /// A batch, described relative to the log it will be applied to.
 #[derive(Clone, Debug)]
@@ -32,6 +33,9 @@ enum Step {
     Reopen,
     /// Load without reopening.
     Load,
+    /// Read entries back from this many before the end, at most `max + 1`
+    /// entries and `bytes` bytes.
+    Read { back: u8, max: u8, bytes: u16 },
 }
 
 fn batch_spec() -> impl Strategy<Value = BatchSpec> {
@@ -58,6 +62,7 @@ fn step() -> impl Strategy<Value = Step> {
         8 => prop::collection::vec(batch_spec(), 1..5).prop_map(Step::Persist),
         1 => Just(Step::Reopen),
         1 => Just(Step::Load),
+        3 => (0u8..12, 0u8..8, 0u16..600).prop_map(|(back, max, bytes)| Step::Read { back, max, bytes }),
     ]
 }
 
@@ -117,6 +122,22 @@ fn run(steps: &[Step], segment_bytes: u64) -> Result<(), TestCaseError> {
                 prop_assert_eq!(load(&mut store).unwrap(), mem.snapshot_state(), "after reopen at step {}", n);
             }
             Step::Load => prop_assert_eq!(load(&mut store).unwrap(), mem.snapshot_state(), "load at step {}", n),
+            Step::Read { back, max, bytes } => {
+                let last = last_index(&model);
+                let from = LogIndex((last + 1).saturating_sub(u64::from(*back)).max(1));
+                let read = LogRead {
+                    peer: NodeId(2),
+                    from,
+                    to: LogIndex(last),
+                    max_entries: usize::from(*max) + 1,
+                    max_bytes: usize::from(*bytes),
+                };
+                let want = futures::executor::block_on(LogStore::read_entries(&mut mem, read)).unwrap();
+                let got = futures::executor::block_on(LogStore::read_entries(&mut store, read)).unwrap();
+                prop_assert_eq!(&got, &want, "read {:?} at step {}", read, n);
+                let stored = model.entries.iter().any(|e| e.index >= from);
+                prop_assert_eq!(!want.is_empty(), stored, "stored entries read back at step {}", n);
+            }
         }
     }
     prop_assert_eq!(&mem.snapshot_state(), &model, "the test's own model agrees with MemStore");

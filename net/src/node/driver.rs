@@ -5,7 +5,7 @@
 
 use super::machine::{Machine, NodeOutput};
 use super::requests::Ticket;
-use super::storage::Report;
+use super::storage::{Job, Report};
 use super::{Life, NodeStatus};
 use crate::client::{ClientError, ClientReply, Refusal, RequestOp};
 use crate::codec::Frame;
@@ -17,7 +17,7 @@ use futures::future::{Fuse, FusedFuture};
 use futures::{FutureExt, StreamExt, pin_mut, select_biased};
 use std::collections::HashMap;
 use std::sync::Arc;
-use synod_core::replica::{Event, Persist};
+use synod_core::replica::{Event, LogReadError, LogReadFailed};
 use synod_core::service::Service;
 use synod_core::time::Duration;
 
@@ -47,7 +47,7 @@ pub(super) struct Driver {
     machine: Machine<Box<dyn Service + Send>>,
     transport: Arc<dyn Transport>,
     runtime: Arc<dyn Runtime>,
-    batches: mpsc::UnboundedSender<Persist>,
+    jobs: mpsc::UnboundedSender<Job>,
     /// Where each local request's answer goes.
     waiting: HashMap<Ticket, oneshot::Sender<Result<Bytes, ClientError>>>,
     next_ticket: u64,
@@ -65,14 +65,14 @@ impl Driver {
         machine: Machine<Box<dyn Service + Send>>,
         transport: Arc<dyn Transport>,
         runtime: Arc<dyn Runtime>,
-        batches: mpsc::UnboundedSender<Persist>,
+        jobs: mpsc::UnboundedSender<Job>,
         life: Arc<Life>,
     ) -> Self {
         Driver {
             machine,
             transport,
             runtime,
-            batches,
+            jobs,
             waiting: HashMap::new(),
             next_ticket: 0,
             out: NodeOutput::default(),
@@ -150,6 +150,20 @@ impl Driver {
     fn on_report(&mut self, report: Option<Report>) {
         match report {
             Some(Report::Durable { id, usage }) => self.machine.handle_persisted(self.runtime.now(), id, usage),
+            Some(Report::Read { read, result }) => {
+                let now = self.runtime.now();
+                let result = result.map_err(|e| {
+                    tracing::warn!(node = %self.machine.id(), from = read.from.0, error = %e,
+                        "storage could not read entries back for a lagging peer; it will be probed again");
+                    LogReadFailed
+                });
+                if let Err(e) = self.machine.handle_log_read(now, read, result)
+                    && e != LogReadError::Failed
+                {
+                    tracing::warn!(node = %self.machine.id(), from = read.from.0, error = %e,
+                        "entries read back from storage were refused");
+                }
+            }
             Some(Report::Exhausted(e)) => self.machine.handle_disk_full(e),
             Some(Report::Failed(e)) => self.machine.handle_storage_failed(e),
             None => self.machine.fail("storage task ended".into()),
@@ -207,7 +221,12 @@ impl Driver {
                 break;
             }
             for p in out.persist.drain(..) {
-                if self.batches.unbounded_send(p).is_err() {
+                if self.jobs.unbounded_send(Job::Persist(p)).is_err() {
+                    self.machine.fail("storage task ended".into());
+                }
+            }
+            for read in out.log_reads.drain(..) {
+                if self.jobs.unbounded_send(Job::Read(read)).is_err() {
                     self.machine.fail("storage task ended".into());
                 }
             }

@@ -285,15 +285,15 @@ pub async fn start(
     let recovered = store.load().await?;
     let replica = make_replica(runtime.now(), recovered).map_err(StartError::Replica)?;
     let usage = store.usage();
-    let (batches_tx, batches_rx) = mpsc::unbounded();
+    let (jobs_tx, jobs_rx) = mpsc::unbounded();
     let (reports_tx, reports_rx) = mpsc::unbounded();
-    runtime.spawn(Box::pin(storage::run(store, batches_rx, reports_tx, runtime.clone(), cfg.on_sync.clone())));
+    runtime.spawn(Box::pin(storage::run(store, jobs_rx, reports_tx, runtime.clone(), cfg.on_sync.clone())));
     let (tx, rx) = mpsc::channel(cfg.command_queue);
     let life = Arc::new(Life::default());
     let handle = NodeHandle::new(cfg.id, tx, runtime.clone(), cfg.request_timeout, life.clone());
     let mut machine = Machine::new(cfg, replica, service, runtime.now());
     machine.disk_usage(usage);
-    let driver = driver::Driver::new(machine, transport, runtime.clone(), batches_tx, life);
+    let driver = driver::Driver::new(machine, transport, runtime.clone(), jobs_tx, life);
     runtime.spawn(Box::pin(driver.run(rx, reports_rx)));
     Ok(handle)
 }

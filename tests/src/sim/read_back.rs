@@ -6,11 +6,11 @@
 //! gives up and asks again — fails some reads, and loses those in flight
 //! when the node crashes.
 
+use super::Canary;
 use super::disk::mix;
 use super::invariants::Violation;
 use super::world::{Kind, World};
 use synod_core::rand::Rng;
-use super::Canary;
 use synod_core::replica::{EntryKind, LogRead, LogReadError, LogReadFailed};
 
 /// How the runs of a seed read back, drawn on a generator of its own so
