@@ -287,7 +287,7 @@ macro_rules! leader_methods {
             let (max_entries, max_bytes) = self.batch_limits();
             let to = self.log.held_from().prev();
             let pr = &mut self.peers[i];
-            pr.reading = Some(self.now);
+            pr.reading = Some((pr.next_index, self.now));
             let read = $crate::replica::LogRead { peer: pr.id, from: pr.next_index, to, max_entries, max_bytes };
             self.outbox.log_reads.push(read);
         }
@@ -307,13 +307,16 @@ macro_rules! leader_methods {
                 return Ok(());
             }
             let Some(i) = self.peers.iter().position(|p| p.id == read.peer) else { return Ok(()) };
-            let pr = &self.peers[i];
-            if pr.reading.is_none() || pr.next_index != read.from {
+            let pr = &mut self.peers[i];
+            if pr.reading.is_none_or(|(from, _)| from != read.from) {
+                // Not the read outstanding: one given up on, answered late.
                 return Ok(());
             }
-            if read.from <= self.log.snapshot.meta.index {
-                // Compacted while it was read: the peer gets the snapshot.
-                self.peers[i].reading = None;
+            pr.reading = None;
+            if pr.next_index != read.from || read.from <= self.log.snapshot.meta.index {
+                // The peer moved while it was read (an answer, a rejection),
+                // or the entries were compacted: what it needs now is
+                // decided afresh (another read, entries, or the snapshot).
                 return Ok(());
             }
             let checked = match result {
@@ -322,7 +325,6 @@ macro_rules! leader_methods {
             };
             match checked {
                 Ok(entries) => {
-                    self.peers[i].reading = None;
                     self.send_read_back(i, entries);
                     Ok(())
                 }
@@ -339,7 +341,7 @@ macro_rules! leader_methods {
             let now = self.now;
             let timeout = self.cfg.election_timeout;
             for pr in &mut self.peers {
-                if pr.reading.is_some_and(|since| now >= since + timeout) {
+                if pr.reading.is_some_and(|(_, since)| now >= since + timeout) {
                     pr.on_read_back_failed();
                 }
             }

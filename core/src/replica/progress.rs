@@ -42,9 +42,10 @@ pub(crate) struct Progress {
     pub probe_sent: bool,
     /// In `Replicate`, the messages in flight.
     pub inflights: Inflights,
-    /// Since when entries it needs are being read back from storage
-    /// ([`crate::replica::LogRead`]): nothing more goes out until they come.
-    pub reading: Option<Instant>,
+    /// The read-back outstanding for it ([`crate::replica::LogRead`]):
+    /// from which index, and since when. Nothing more goes out until the
+    /// answer comes (or the read is given up).
+    pub reading: Option<(LogIndex, Instant)>,
     /// Heard from since the last check-quorum round (Raft thesis §6.2).
     pub recent_active: bool,
     pub last_heard: Option<Instant>,

@@ -160,3 +160,24 @@ fn answer_from_disk(c: &Cluster, id: u64, read: crate::replica::LogRead) -> Vec<
     let k = disk.entries.partition_point(|e| e.index < read.from);
     read.take(disk.entries[k..].iter().cloned())
 }
+
+#[test]
+fn an_answer_for_a_peer_that_moved_meanwhile_lets_the_next_read_go_at_once() {
+    let mut c = lagging(0, 20);
+    c.read_back = ReadBackMode::Hold;
+    c.heal();
+    c.advance(Duration::from_millis(15));
+    let (_, read) = c.held_reads[0];
+    // The follower's position moves while the read is out, as a rejection
+    // moves it back.
+    let pr = c.raft(1).peers.iter_mut().find(|p| p.id.0 == 3).unwrap();
+    pr.next_index = read.from.prev();
+    let entries = answer_from_disk(&c, 1, read);
+    let now = c.now;
+    assert_eq!(c.raft(1).handle_log_read(now, read, Ok(entries)), Ok(()), "dropped, not refused");
+    c.read_back = ReadBackMode::Serve;
+    // Well within the election timeout (100 ms) the read is given up after.
+    c.advance(Duration::from_millis(20));
+    assert_eq!(c.applied_commands(3).len(), 20, "the next read went out at once");
+    c.assert_safe();
+}
