@@ -102,9 +102,53 @@ pub(crate) fn check_answer(log: &StableLog, read: &LogRead, entries: &[Entry]) -
 /// How the test harnesses' storages answer read-backs.
 #[cfg(test)]
 pub(crate) mod testing {
-    use super::{LogRead, LogReadFailed};
-    use crate::replica::{Entry, Recovered};
+    use super::{LogRead, LogReadError, LogReadFailed};
+    use crate::replica::{Entry, Recovered, Replica};
+    use crate::time::Instant;
     use alloc::vec::Vec;
+
+    /// A harness's side of read-backs: how its storages answer, what they
+    /// hold back, and what the replicas refused.
+    #[derive(Debug)]
+    pub struct ReadBacks {
+        pub mode: ReadBackMode,
+        /// Reads kept unanswered (`ReadBackMode::Hold`), by node.
+        pub held: Vec<(u64, LogRead)>,
+        /// Reads answered.
+        pub served: usize,
+        /// Answers the replicas refused.
+        pub errors: Vec<LogReadError>,
+    }
+
+    impl Default for ReadBacks {
+        fn default() -> Self {
+            ReadBacks { mode: ReadBackMode::Serve, held: Vec::new(), served: 0, errors: Vec::new() }
+        }
+    }
+
+    impl ReadBacks {
+        /// Answers (or holds) node `id`'s `reads` from its `disk`.
+        pub fn carry(
+            &mut self,
+            id: u64,
+            disk: &Recovered,
+            replica: &mut dyn Replica,
+            now: Instant,
+            reads: &mut Vec<LogRead>,
+        ) {
+            for read in reads.drain(..) {
+                match answer(self.mode, disk, &read) {
+                    Some(result) => {
+                        self.served += 1;
+                        if let Err(e) = replica.handle_log_read(now, read, result) {
+                            self.errors.push(e);
+                        }
+                    }
+                    None => self.held.push((id, read)),
+                }
+            }
+        }
+    }
 
     /// What a harness's storage does with a [`LogRead`].
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,13 +161,16 @@ pub(crate) mod testing {
         Hold,
     }
 
+    /// What `disk` holds for `read`, within its budgets.
+    pub fn read_from(disk: &Recovered, read: &LogRead) -> Vec<Entry> {
+        let k = disk.entries.partition_point(|e| e.index < read.from);
+        read.take(disk.entries[k..].iter().cloned())
+    }
+
     /// The answer `mode` gives to `read` from `disk`, if any now.
     pub fn answer(mode: ReadBackMode, disk: &Recovered, read: &LogRead) -> Option<Result<Vec<Entry>, LogReadFailed>> {
         match mode {
-            ReadBackMode::Serve => {
-                let k = disk.entries.partition_point(|e| e.index < read.from);
-                Some(Ok(read.take(disk.entries[k..].iter().cloned())))
-            }
+            ReadBackMode::Serve => Some(Ok(read_from(disk, read))),
             ReadBackMode::Fail => Some(Err(LogReadFailed)),
             ReadBackMode::Hold => None,
         }

@@ -11,8 +11,7 @@ use crate::replica::{
 use crate::time::{Duration, Instant};
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::replica::read_back::testing::{ReadBackMode, answer};
-use crate::replica::{LogRead, LogReadError};
+use crate::replica::read_back::testing::ReadBacks;
 use alloc::vec::Vec;
 use bytes::Bytes;
 
@@ -40,13 +39,8 @@ pub struct Cluster {
     pub down: BTreeSet<u64>,
     /// Sync every write as soon as it is handed out.
     pub auto_sync: bool,
-    /// How storage answers read-backs.
-    pub read_back: ReadBackMode,
-    /// Read-backs kept unanswered (`ReadBackMode::Hold`), by node.
-    pub held_reads: Vec<(u64, LogRead)>,
-    /// Read-backs answered, and the answers the replicas refused.
-    pub reads_back: usize,
-    pub read_back_errors: Vec<LogReadError>,
+    /// How storage answers read-backs, and what came of them.
+    pub read_backs: ReadBacks,
     /// Every message delivered, for tests that count or inspect traffic.
     pub delivered: Vec<(NodeId, NodeId, Message)>,
     pub record: bool,
@@ -77,10 +71,7 @@ impl Cluster {
             cut: BTreeSet::new(),
             down: BTreeSet::new(),
             auto_sync: true,
-            read_back: ReadBackMode::Serve,
-            held_reads: Vec::new(),
-            reads_back: 0,
-            read_back_errors: Vec::new(),
+            read_backs: ReadBacks::default(),
             delivered: Vec::new(),
             record: false,
         };
@@ -152,17 +143,7 @@ impl Cluster {
                     let replica::Message::Raft(m) = env.msg else { panic!("raft sent another protocol") };
                     self.queue.push_back((NodeId(id), env.to, m));
                 }
-                for read in out.log_reads.drain(..) {
-                    match answer(self.read_back, &node.disk, &read) {
-                        Some(result) => {
-                            self.reads_back += 1;
-                            if let Err(e) = node.raft.handle_log_read(self.now, read, result) {
-                                self.read_back_errors.push(e);
-                            }
-                        }
-                        None => self.held_reads.push((id, read)),
-                    }
-                }
+                self.read_backs.carry(id, &node.disk, &mut node.raft, self.now, &mut out.log_reads);
                 if out.restore.take().is_some() {
                     node.restores += 1;
                 }

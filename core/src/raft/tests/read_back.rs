@@ -5,7 +5,7 @@
 use super::harness::*;
 use crate::id::{LogIndex, Term};
 use crate::raft::Body;
-use crate::replica::read_back::testing::ReadBackMode;
+use crate::replica::read_back::testing::{ReadBackMode, read_from};
 use crate::replica::{Entry, LogReadError, LogReadFailed, Replica};
 use crate::time::Duration;
 use alloc::format;
@@ -57,8 +57,8 @@ fn a_follower_behind_the_tail_catches_up_from_storage() {
     c.record = true;
     c.advance(Duration::from_millis(50));
     assert_eq!(c.applied_commands(3).len(), 50);
-    assert!(c.reads_back >= 5, "51 entries in appends of 8 from storage: {} reads", c.reads_back);
-    assert!(c.read_back_errors.is_empty(), "{:?}", c.read_back_errors);
+    assert!(c.read_backs.served >= 5, "51 entries in appends of 8 from storage: {} reads", c.read_backs.served);
+    assert!(c.read_backs.errors.is_empty(), "{:?}", c.read_backs.errors);
     assert!(c.count_delivered(|m| matches!(&m.body, Body::Append(a) if a.entries.len() == 8)) >= 5);
     c.propose(1, "after").unwrap();
     c.stabilize();
@@ -69,15 +69,15 @@ fn a_follower_behind_the_tail_catches_up_from_storage() {
 #[test]
 fn a_failed_read_back_is_asked_again_after_a_heartbeat() {
     let mut c = lagging(0, 20);
-    c.read_back = ReadBackMode::Fail;
+    c.read_backs.mode = ReadBackMode::Fail;
     c.heal();
     c.advance(Duration::from_millis(30));
     assert!(c.applied_commands(3).is_empty(), "nothing can reach it");
-    let failed = c.read_back_errors.len();
+    let failed = c.read_backs.errors.len();
     assert!(failed >= 2, "asked again after heartbeats: {failed}");
     assert!(failed <= 4, "but not in a loop: {failed} in 3 heartbeat intervals");
-    assert!(c.read_back_errors.iter().all(|e| *e == LogReadError::Failed));
-    c.read_back = ReadBackMode::Serve;
+    assert!(c.read_backs.errors.iter().all(|e| *e == LogReadError::Failed));
+    c.read_backs.mode = ReadBackMode::Serve;
     c.advance(Duration::from_millis(30));
     assert_eq!(c.applied_commands(3).len(), 20);
     c.assert_safe();
@@ -86,20 +86,20 @@ fn a_failed_read_back_is_asked_again_after_a_heartbeat() {
 #[test]
 fn an_unanswered_read_back_is_asked_again_after_an_election_timeout() {
     let mut c = lagging(0, 20);
-    c.read_back = ReadBackMode::Hold;
+    c.read_backs.mode = ReadBackMode::Hold;
     c.heal();
     c.advance(Duration::from_millis(50));
-    assert_eq!(c.held_reads.len(), 1, "one read at a time per peer, while it is out");
+    assert_eq!(c.read_backs.held.len(), 1, "one read at a time per peer, while it is out");
     c.advance(Duration::from_millis(60));
-    assert_eq!(c.held_reads.len(), 2, "asked again once the first was given up");
+    assert_eq!(c.read_backs.held.len(), 2, "asked again once the first was given up");
     // The late answer to the first no longer fits and is dropped.
-    let (id, first) = c.held_reads[0];
-    let entries = answer_from_disk(&c, id, first);
+    let (id, first) = c.read_backs.held[0];
+    let entries = read_from(&c.node(id).disk, &first);
     let now = c.now;
     assert_eq!(c.raft(1).handle_log_read(now, first, Ok(entries)), Ok(()));
-    c.read_back = ReadBackMode::Serve;
-    let (_, second) = c.held_reads[1];
-    let entries = answer_from_disk(&c, 1, second);
+    c.read_backs.mode = ReadBackMode::Serve;
+    let (_, second) = c.read_backs.held[1];
+    let entries = read_from(&c.node(1).disk, &second);
     assert_eq!(c.raft(1).handle_log_read(now, second, Ok(entries)), Ok(()));
     c.advance(Duration::from_millis(30));
     assert_eq!(c.applied_commands(3).len(), 20);
@@ -109,29 +109,29 @@ fn an_unanswered_read_back_is_asked_again_after_an_election_timeout() {
 #[test]
 fn an_answer_that_is_not_what_was_asked_is_refused() {
     let mut c = lagging(0, 20);
-    c.read_back = ReadBackMode::Hold;
+    c.read_backs.mode = ReadBackMode::Hold;
     c.heal();
     c.advance(Duration::from_millis(15));
-    let (_, read) = c.held_reads[0];
-    let good = answer_from_disk(&c, 1, read);
+    let (_, read) = c.read_backs.held[0];
+    let good = read_from(&c.node(1).disk, &read);
     assert!(good.len() >= 2);
     let now = c.now;
     let forged_term: Vec<Entry> = good.iter().map(|e| Entry { term: Term(e.term.0 + 1), ..e.clone() }).collect();
     assert_eq!(c.raft(1).handle_log_read(now, read, Ok(forged_term)), Err(LogReadError::WrongTerm(read.from.0)));
     // Refused answers send the peer back to probing; ask again.
     c.advance(Duration::from_millis(15));
-    let (_, read) = *c.held_reads.last().unwrap();
-    let mut gap = answer_from_disk(&c, 1, read);
+    let (_, read) = *c.read_backs.held.last().unwrap();
+    let mut gap = read_from(&c.node(1).disk, &read);
     gap.remove(1);
     assert_eq!(c.raft(1).handle_log_read(now, read, Ok(gap)), Err(LogReadError::OutOfPlace(read.from.0 + 2)));
     c.advance(Duration::from_millis(15));
-    let (_, read) = *c.held_reads.last().unwrap();
+    let (_, read) = *c.read_backs.held.last().unwrap();
     assert_eq!(c.raft(1).handle_log_read(now, read, Ok(Vec::new())), Err(LogReadError::Empty));
     c.advance(Duration::from_millis(15));
-    let (_, read) = *c.held_reads.last().unwrap();
+    let (_, read) = *c.read_backs.held.last().unwrap();
     assert_eq!(c.raft(1).handle_log_read(now, read, Err(LogReadFailed)), Err(LogReadError::Failed));
     assert!(c.applied_commands(3).is_empty(), "nothing refused reached the follower");
-    c.read_back = ReadBackMode::Serve;
+    c.read_backs.mode = ReadBackMode::Serve;
     c.advance(Duration::from_millis(30));
     assert_eq!(c.applied_commands(3).len(), 20);
     c.assert_safe();
@@ -150,32 +150,25 @@ fn a_new_leader_reads_back_what_a_lagging_follower_lacks() {
     c.advance(Duration::from_millis(50));
     assert_eq!(c.leader(), Some(2));
     assert_eq!(c.applied_commands(3).len(), 30);
-    assert!(c.reads_back > 0);
+    assert!(c.read_backs.served > 0);
     c.assert_safe();
-}
-
-/// What node `id`'s disk holds for `read`, within its budgets.
-fn answer_from_disk(c: &Cluster, id: u64, read: crate::replica::LogRead) -> Vec<Entry> {
-    let disk = &c.node(id).disk;
-    let k = disk.entries.partition_point(|e| e.index < read.from);
-    read.take(disk.entries[k..].iter().cloned())
 }
 
 #[test]
 fn an_answer_for_a_peer_that_moved_meanwhile_lets_the_next_read_go_at_once() {
     let mut c = lagging(0, 20);
-    c.read_back = ReadBackMode::Hold;
+    c.read_backs.mode = ReadBackMode::Hold;
     c.heal();
     c.advance(Duration::from_millis(15));
-    let (_, read) = c.held_reads[0];
+    let (_, read) = c.read_backs.held[0];
     // The follower's position moves while the read is out, as a rejection
     // moves it back.
     let pr = c.raft(1).peers.iter_mut().find(|p| p.id.0 == 3).unwrap();
     pr.next_index = read.from.prev();
-    let entries = answer_from_disk(&c, 1, read);
+    let entries = read_from(&c.node(1).disk, &read);
     let now = c.now;
     assert_eq!(c.raft(1).handle_log_read(now, read, Ok(entries)), Ok(()), "dropped, not refused");
-    c.read_back = ReadBackMode::Serve;
+    c.read_backs.mode = ReadBackMode::Serve;
     // Well within the election timeout (100 ms) the read is given up after.
     c.advance(Duration::from_millis(20));
     assert_eq!(c.applied_commands(3).len(), 20, "the next read went out at once");

@@ -4,12 +4,11 @@
 
 use crate::id::{Ballot, LogIndex, NodeId};
 use crate::paxos::multi::{Body, Config, Message, MultiPaxos};
-use crate::replica::read_back::testing::{ReadBackMode, answer};
+use crate::replica::read_back::testing::ReadBacks;
 use crate::replica::{
     self, Entry, EntryKind, Event, Membership, Output, Persist, Proposal, ProposeError, ReadId, ReadState, Recovered,
     Replica, Role,
 };
-use crate::replica::{LogRead, LogReadError};
 use crate::time::{Duration, Instant};
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
@@ -41,13 +40,8 @@ pub struct Cluster {
     pub down: BTreeSet<u64>,
     /// Sync every write as soon as it is handed out.
     pub auto_sync: bool,
-    /// How storage answers read-backs.
-    pub read_back: ReadBackMode,
-    /// Read-backs kept unanswered (`ReadBackMode::Hold`), by node.
-    pub held_reads: Vec<(u64, LogRead)>,
-    /// Read-backs answered, and the answers the replicas refused.
-    pub reads_back: usize,
-    pub read_back_errors: Vec<LogReadError>,
+    /// How storage answers read-backs, and what came of them.
+    pub read_backs: ReadBacks,
     /// Every message delivered.
     pub delivered: Vec<(NodeId, NodeId, Message)>,
     pub record: bool,
@@ -100,10 +94,7 @@ impl Cluster {
             cut: BTreeSet::new(),
             down: BTreeSet::new(),
             auto_sync: true,
-            read_back: ReadBackMode::Serve,
-            held_reads: Vec::new(),
-            reads_back: 0,
-            read_back_errors: Vec::new(),
+            read_backs: ReadBacks::default(),
             delivered: Vec::new(),
             record: false,
         };
@@ -173,17 +164,7 @@ impl Cluster {
                     let replica::Message::MultiPaxos(m) = env.msg else { panic!("paxos sent another protocol") };
                     self.queue.push_back((NodeId(id), env.to, m));
                 }
-                for read in out.log_reads.drain(..) {
-                    match answer(self.read_back, &node.disk, &read) {
-                        Some(result) => {
-                            self.reads_back += 1;
-                            if let Err(e) = node.px.handle_log_read(self.now, read, result) {
-                                self.read_back_errors.push(e);
-                            }
-                        }
-                        None => self.held_reads.push((id, read)),
-                    }
-                }
+                self.read_backs.carry(id, &node.disk, &mut node.px, self.now, &mut out.log_reads);
                 if out.restore.take().is_some() {
                     node.restores += 1;
                 }

@@ -6,11 +6,10 @@ use super::harness::*;
 use crate::id::{LogIndex, NodeId};
 use crate::paxos::ballot_term;
 use crate::paxos::multi::{Body, NackReason};
-use crate::replica::read_back::testing::ReadBackMode;
-use crate::replica::{Entry, LogRead, LogReadError, Replica, Role};
+use crate::replica::read_back::testing::{ReadBackMode, read_from};
+use crate::replica::{LogReadError, Replica, Role};
 use crate::time::Duration;
 use alloc::format;
-use alloc::vec::Vec;
 
 /// Three nodes keeping at most `keep` applied slots; node 3 misses `n`
 /// proposals while cut off.
@@ -60,8 +59,8 @@ fn an_acceptor_behind_the_tail_catches_up_from_storage() {
     c.record = true;
     c.advance(Duration::from_millis(50));
     assert_eq!(c.applied_commands(3).len(), 50);
-    assert!(c.reads_back >= 5, "50 slots in batches of 8 from storage: {} reads", c.reads_back);
-    assert!(c.read_back_errors.is_empty(), "{:?}", c.read_back_errors);
+    assert!(c.read_backs.served >= 5, "50 slots in batches of 8 from storage: {} reads", c.read_backs.served);
+    assert!(c.read_backs.errors.is_empty(), "{:?}", c.read_backs.errors);
     c.propose(1, "after").unwrap();
     c.stabilize();
     assert_eq!(c.applied_commands(3).len(), 51);
@@ -71,21 +70,21 @@ fn an_acceptor_behind_the_tail_catches_up_from_storage() {
 #[test]
 fn a_failed_or_refused_read_back_is_asked_again_later() {
     let mut c = lagging(0, 20);
-    c.read_back = ReadBackMode::Fail;
+    c.read_backs.mode = ReadBackMode::Fail;
     c.heal();
     c.advance(Duration::from_millis(30));
     assert_eq!(c.node(3).px.status().commit, LogIndex(0), "nothing can reach it");
-    let failed = c.read_back_errors.len();
+    let failed = c.read_backs.errors.len();
     assert!((2..=4).contains(&failed), "asked again after each heartbeat, not in a loop: {failed}");
-    c.read_back = ReadBackMode::Hold;
+    c.read_backs.mode = ReadBackMode::Hold;
     c.advance(Duration::from_millis(15));
-    let (_, read) = *c.held_reads.last().unwrap();
-    let mut forged = answer_from_disk(&c, 1, read);
+    let (_, read) = *c.read_backs.held.last().unwrap();
+    let mut forged = read_from(&c.node(1).disk, &read);
     forged[0].data = data("not what was chosen").slice(..);
     forged[0].term = crate::id::Term(forged[0].term.0 + 1);
     let now = c.now;
     assert_eq!(c.px(1).handle_log_read(now, read, Ok(forged)), Err(LogReadError::WrongTerm(read.from.0)));
-    c.read_back = ReadBackMode::Serve;
+    c.read_backs.mode = ReadBackMode::Serve;
     c.advance(Duration::from_millis(30));
     assert_eq!(c.applied_commands(3).len(), 20);
     c.assert_safe();
@@ -110,7 +109,7 @@ fn a_candidate_behind_the_trimmed_slots_is_refused_and_a_better_node_leads() {
     assert_eq!(c.leader(), Some(2));
     assert_eq!(c.node(3).px.status().leader, Some(NodeId(2)));
     assert_eq!(c.applied_commands(3).len(), 10, "and it brings node 3 up from storage");
-    assert!(c.reads_back > 0);
+    assert!(c.read_backs.served > 0);
     c.assert_safe();
 }
 
@@ -132,11 +131,4 @@ fn a_candidate_within_the_tail_is_told_the_chosen_slots_in_a_promise() {
     c.advance(Duration::from_millis(30));
     assert_eq!(c.applied_commands(3).len(), 6);
     c.assert_safe();
-}
-
-/// What node `id`'s disk holds for `read`, within its budgets.
-fn answer_from_disk(c: &Cluster, id: u64, read: LogRead) -> Vec<Entry> {
-    let disk = &c.node(id).disk;
-    let k = disk.entries.partition_point(|e| e.index < read.from);
-    read.take(disk.entries[k..].iter().cloned())
 }
