@@ -624,6 +624,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn term_runs_answer_every_index_and_forget_what_a_snapshot_covers() {
+        let mut runs = TermRuns::default();
+        for (i, t) in [(1, 1), (2, 1), (3, 2), (4, 2), (5, 3), (6, 3)] {
+            runs.push(LogIndex(i), Term(t));
+        }
+        assert_eq!(runs.runs.len(), 3, "one run per term");
+        let terms = |r: &TermRuns| (0..=7).map(|i| r.term(LogIndex(i)).map(|t| t.0)).collect::<Vec<_>>();
+        assert_eq!(terms(&runs), [None, Some(1), Some(1), Some(2), Some(2), Some(3), Some(3), None]);
+        // A snapshot at 3 cuts into the second run: it now starts at 4.
+        runs.drop_through(LogIndex(3));
+        assert_eq!(runs.runs, [(LogIndex(4), Term(2)), (LogIndex(5), Term(3))]);
+        assert_eq!(terms(&runs)[4..], [Some(2), Some(3), Some(3), None]);
+        // One at a run's last index drops it whole.
+        runs.drop_through(LogIndex(4));
+        assert_eq!(runs.runs, [(LogIndex(5), Term(3))]);
+        runs.drop_through(LogIndex(6));
+        assert!(runs.runs.is_empty(), "nothing covered is kept");
+        assert_eq!(runs.term(LogIndex(6)), None);
+    }
+
+    #[test]
     fn compaction_over_a_trimmed_stretch_keeps_the_terms_after_it() {
         let mut log = log_with(&[1, 1, 2, 2, 3, 3]);
         log.commit = LogIndex(6);

@@ -187,12 +187,15 @@ pub trait Replica {
     /// The leader's view of its peers (empty unless leader).
     fn peer_status(&self, out: &mut Vec<PeerStatus>);
 
-    /// The term of the entry at `index`, if this replica holds it (or it is
-    /// the snapshot's last index). For invariant checkers.
+    /// The term of the entry at `index`, if its log has it (or it is the
+    /// snapshot's last index) — known also for entries no longer held in
+    /// memory (`retained_entries`). For invariant checkers.
     fn entry_term(&self, index: LogIndex) -> Option<Term>;
 
-    /// The entry at `index`, if this replica holds it (not covered by a
-    /// snapshot). For invariant checkers that compare values, not terms.
+    /// The entry at `index`, if this replica holds it in memory (not
+    /// covered by a snapshot, nor dropped to storage under
+    /// `retained_entries`). For invariant checkers that compare values,
+    /// not terms.
     fn entry(&self, index: LogIndex) -> Option<Entry> {
         let _ = index;
         None
